@@ -1,0 +1,159 @@
+//! Node configuration: limits and timeouts with sane defaults. Serializable so that
+//! configuration files and environment layers (rats-persist) can fill it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::encryption::ProtocolId;
+
+/// Default application protocol name.
+pub const DEFAULT_PROTOCOL_NAME: &str = "rats";
+/// Default application protocol version.
+pub const DEFAULT_PROTOCOL_VERSION: &str = "1.0";
+
+/// Everything a node needs besides its identity and plugins.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Application protocol name; nodes with different names never connect.
+    pub protocol_name: String,
+    /// Application protocol version; nodes with different versions never connect.
+    pub protocol_version: String,
+    /// Addresses to listen on. `tcp:[::]:PORT` listens on IPv6 and IPv4.
+    pub listen: Vec<Address>,
+    /// Most connected peers; handshaking connections count too.
+    pub max_peers: usize,
+    /// Most connections in handshake at once.
+    pub max_pending_handshakes: usize,
+    /// Most connections in handshake from one IP address.
+    pub max_pending_per_ip: usize,
+    /// A connection that has not completed the handshake by then is closed.
+    #[serde(with = "millis")]
+    pub handshake_timeout: Duration,
+    /// A dial that has not connected by then fails.
+    #[serde(with = "millis")]
+    pub dial_timeout: Duration,
+    /// Send a ping when nothing was sent for this long.
+    #[serde(with = "millis")]
+    pub keepalive_interval: Duration,
+    /// Close a connection when nothing was received for this long.
+    #[serde(with = "millis")]
+    pub idle_timeout: Duration,
+    /// Close a connection whose peer has not taken our bytes for this long.
+    #[serde(with = "millis")]
+    pub write_timeout: Duration,
+    /// Bytes queued per connection before senders wait (backpressure).
+    pub send_queue_bytes: usize,
+    /// Largest message accepted or sent.
+    pub max_message_size: usize,
+    /// Exchange known peers' addresses with new peers.
+    pub peer_exchange: bool,
+    /// Most peers listed in one peer-exchange message.
+    pub max_exchange_peers: usize,
+    /// Events buffered for the slowest event subscriber.
+    pub event_capacity: usize,
+    /// Agent string sent in the Hello.
+    pub agent: String,
+    /// Encryption plugin to use (`noise`).
+    pub encryption: String,
+    /// Plugins switched off by name even though they are linked.
+    pub disabled_plugins: BTreeSet<String>,
+    /// Per-plugin configuration sections, by plugin name.
+    pub plugins: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            protocol_name: DEFAULT_PROTOCOL_NAME.into(),
+            protocol_version: DEFAULT_PROTOCOL_VERSION.into(),
+            listen: Vec::new(),
+            max_peers: 128,
+            max_pending_handshakes: 64,
+            max_pending_per_ip: 16,
+            handshake_timeout: Duration::from_secs(10),
+            dial_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+            send_queue_bytes: 8 * 1024 * 1024,
+            max_message_size: 16 * 1024 * 1024,
+            peer_exchange: true,
+            max_exchange_peers: 32,
+            event_capacity: 1024,
+            agent: concat!("rats/", env!("CARGO_PKG_VERSION")).into(),
+            encryption: "noise".into(),
+            disabled_plugins: BTreeSet::new(),
+            plugins: serde_json::Map::new(),
+        }
+    }
+}
+
+impl NodeConfig {
+    /// The application protocol id.
+    pub fn protocol(&self) -> ProtocolId {
+        ProtocolId::new(&self.protocol_name, &self.protocol_version)
+    }
+
+    /// Checks values that would make the node misbehave.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.protocol_name.contains('\0') || self.protocol_version.contains('\0') {
+            return Err("protocol name and version must not contain NUL".into());
+        }
+        if self.max_peers == 0 {
+            return Err("max_peers must be at least 1".into());
+        }
+        if self.max_message_size == 0 || self.max_message_size > u32::MAX as usize {
+            return Err("max_message_size must be between 1 and 4 GiB - 1".into());
+        }
+        if self.send_queue_bytes < 64 * 1024 {
+            return Err("send_queue_bytes must be at least 64 KiB".into());
+        }
+        if self.keepalive_interval >= self.idle_timeout {
+            return Err("keepalive_interval must be shorter than idle_timeout".into());
+        }
+        for (name, d) in [
+            ("handshake_timeout", self.handshake_timeout),
+            ("dial_timeout", self.dial_timeout),
+            ("write_timeout", self.write_timeout),
+            ("keepalive_interval", self.keepalive_interval),
+        ] {
+            if d < Duration::from_millis(10) {
+                return Err(format!("{name} must be at least 10 ms"));
+            }
+        }
+        Ok(())
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_round_trips() {
+        let c = NodeConfig::default();
+        c.validate().expect("valid");
+        let json = serde_json::to_string(&c).expect("ser");
+        let back: NodeConfig = serde_json::from_str(&json).expect("de");
+        assert_eq!(back.idle_timeout, c.idle_timeout);
+        assert!(serde_json::from_str::<NodeConfig>(r#"{"max_peers":"x"}"#).is_err());
+    }
+}

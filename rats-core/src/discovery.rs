@@ -1,0 +1,34 @@
+//! The [`Discovery`] contract: ways to find peers' addresses (DHT, mDNS...).
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::address::Address;
+use crate::node::DiscoveryContext;
+
+/// Errors of discovery plugins.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// Not started or already stopped.
+    #[error("discovery {0} is not running")]
+    NotRunning(&'static str),
+    /// Anything the mechanism reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A peer-finding mechanism. It reports what it finds through
+/// [`DiscoveryContext::report`]; the node dials what is new.
+#[async_trait]
+pub trait Discovery: Send + Sync + 'static {
+    /// Short name, also the `source` of its `PeerDiscovered` events.
+    fn name(&self) -> &'static str;
+    /// Starts background work; runs until `stop` or the context's cancellation.
+    async fn start(&self, ctx: DiscoveryContext) -> Result<(), DiscoveryError>;
+    /// Announces that we can be found under `key`.
+    async fn announce(&self, key: &[u8]) -> Result<(), DiscoveryError>;
+    /// Looks `key` up; yields candidate addresses as they are found.
+    async fn find(&self, key: &[u8]) -> Result<BoxStream<'static, Address>, DiscoveryError>;
+    /// Stops background work.
+    async fn stop(&self);
+}

@@ -1,0 +1,185 @@
+//! The typed event bus: one broadcast channel per node. A slow subscriber lags and is told how
+//! many events it missed; it never blocks the network.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+use crate::address::Address;
+use crate::identity::PeerId;
+
+/// Why a peer was disconnected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// Our node is shutting down.
+    LocalShutdown,
+    /// Our application asked to disconnect this peer.
+    LocalRequest,
+    /// The remote closed, with the reason it gave (if any).
+    RemoteClosed(Option<String>),
+    /// Nothing was received for the idle timeout.
+    IdleTimeout,
+    /// The peer did not read what we sent within the write timeout.
+    SlowPeer,
+    /// The peer broke the protocol (bad frame, oversized message, service error...).
+    ProtocolViolation(String),
+    /// The socket failed.
+    Io(String),
+    /// Superseded by another connection to the same peer (never reported in events: the peer
+    /// stays connected through the other one).
+    Duplicate,
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisconnectReason::LocalShutdown => f.write_str("local node shutting down"),
+            DisconnectReason::LocalRequest => f.write_str("disconnected by local request"),
+            DisconnectReason::RemoteClosed(Some(r)) => write!(f, "remote closed: {r}"),
+            DisconnectReason::RemoteClosed(None) => f.write_str("remote closed the connection"),
+            DisconnectReason::IdleTimeout => f.write_str("idle timeout"),
+            DisconnectReason::SlowPeer => f.write_str("peer too slow to read (write timeout)"),
+            DisconnectReason::ProtocolViolation(r) => write!(f, "protocol violation: {r}"),
+            DisconnectReason::Io(r) => write!(f, "i/o error: {r}"),
+            DisconnectReason::Duplicate => f.write_str("duplicate connection"),
+        }
+    }
+}
+
+/// The body of an application message of the message-exchange service.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MessageBody {
+    /// Raw bytes.
+    Binary(Bytes),
+    /// A UTF-8 string.
+    Text(String),
+    /// A typed JSON message (`on(type, ...)` handlers).
+    Json {
+        /// The message type.
+        kind: String,
+        /// The JSON data.
+        data: serde_json::Value,
+    },
+}
+
+/// Everything a node reports.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// A listener is bound.
+    Listening {
+        /// The bound address (real port).
+        addr: Address,
+    },
+    /// A peer finished the handshake and is connected.
+    PeerConnected {
+        /// Its authenticated id.
+        peer: PeerId,
+        /// The remote address of the connection.
+        addr: Address,
+        /// Whether we dialed.
+        outbound: bool,
+    },
+    /// A peer's last connection closed.
+    PeerDisconnected {
+        /// Its id.
+        peer: PeerId,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A discovery mechanism (or peer exchange) produced a candidate address.
+    PeerDiscovered {
+        /// The peer, when known.
+        peer: Option<PeerId>,
+        /// Where to reach it.
+        addr: Address,
+        /// Who found it (`exchange`, `dht`, `mdns`, ...).
+        source: String,
+    },
+    /// A dial failed.
+    DialFailed {
+        /// Target.
+        addr: Address,
+        /// Why.
+        error: String,
+    },
+    /// A message-exchange message arrived.
+    Message {
+        /// The authenticated sender.
+        peer: PeerId,
+        /// What it sent.
+        body: MessageBody,
+    },
+    /// A typed event defined by a service plugin (downcast `event` to the service's type).
+    Service {
+        /// The service name.
+        service: &'static str,
+        /// The event.
+        event: Arc<dyn Any + Send + Sync>,
+    },
+}
+
+/// Events missed by a lagging subscriber.
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+#[error("subscriber lagged behind and missed {0} events")]
+pub struct Lagged(pub u64);
+
+/// The node's event bus.
+#[derive(Clone, Debug)]
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+}
+
+impl EventBus {
+    /// A bus keeping at most `capacity` events for the slowest subscriber.
+    pub fn new(capacity: usize) -> Self {
+        EventBus {
+            tx: broadcast::channel(capacity.max(1)).0,
+        }
+    }
+
+    /// Publishes an event (dropped if nobody listens).
+    pub fn emit(&self, event: Event) {
+        let _ = self.tx.send(event);
+    }
+
+    /// True if anyone is subscribed (skip building costly events otherwise).
+    pub fn has_subscribers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// A new subscription, starting now.
+    pub fn subscribe(&self) -> EventStream {
+        EventStream {
+            rx: self.tx.subscribe(),
+        }
+    }
+}
+
+/// A subscription to the event bus.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: broadcast::Receiver<Event>,
+}
+
+impl EventStream {
+    /// The next event; `Err(Lagged)` tells how many were missed; `None` once the node is gone.
+    pub async fn recv(&mut self) -> Option<Result<Event, Lagged>> {
+        match self.rx.recv().await {
+            Ok(e) => Some(Ok(e)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Err(Lagged(n))),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
+    /// Like [`recv`](Self::recv) but skips over lag notices.
+    pub async fn next_event(&mut self) -> Option<Event> {
+        loop {
+            match self.recv().await? {
+                Ok(e) => return Some(e),
+                Err(Lagged(_)) => continue,
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Node identity: an Ed25519 key pair and the [`PeerId`] derived from it.
+//!
+//! The same key is used for Noise: its X25519 form (the birational map used by libsodium's
+//! `crypto_sign_ed25519_sk_to_curve25519`) is the Noise static key, so a peer proves its
+//! `PeerId` simply by completing the Noise XX handshake; no extra signature round is needed.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use rand::rngs::OsRng;
+
+/// Length in bytes of a [`PeerId`].
+pub const PEER_ID_LEN: usize = 32;
+
+/// The identifier of a peer: its Ed25519 public key. Shown as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PeerId([u8; PEER_ID_LEN]);
+
+/// Errors about identities and peer ids.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A peer id string or byte string was malformed.
+    #[error("invalid peer id: {0}")]
+    InvalidPeerId(String),
+    /// The bytes are not a valid Ed25519 public key.
+    #[error("peer id is not a valid Ed25519 public key")]
+    NotAKey,
+    /// The key file could not be read or written.
+    #[error("identity key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The key file exists but does not hold a key.
+    #[error("identity key file {path} is corrupt: {why}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
+
+impl PeerId {
+    /// Builds a peer id from raw key bytes, checking that they are a valid Ed25519 point.
+    pub fn from_bytes(bytes: [u8; PEER_ID_LEN]) -> Result<Self, IdentityError> {
+        VerifyingKey::from_bytes(&bytes).map_err(|_| IdentityError::NotAKey)?;
+        Ok(PeerId(bytes))
+    }
+
+    /// Builds a peer id from a byte slice (must be 32 bytes and a valid key).
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, IdentityError> {
+        let arr: [u8; PEER_ID_LEN] = bytes
+            .try_into()
+            .map_err(|_| IdentityError::InvalidPeerId(format!("{} bytes, want 32", bytes.len())))?;
+        Self::from_bytes(arr)
+    }
+
+    /// The raw public key bytes.
+    pub fn as_bytes(&self) -> &[u8; PEER_ID_LEN] {
+        &self.0
+    }
+
+    /// Full lowercase hex form (64 characters).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The first 8 hex characters, for logs and chat lines.
+    pub fn short(&self) -> String {
+        hex::encode(&self.0[..4])
+    }
+
+    /// The X25519 public key that this peer must use as its Noise static key.
+    pub fn x25519_public(&self) -> Option<[u8; 32]> {
+        VerifyingKey::from_bytes(&self.0)
+            .ok()
+            .map(|k| k.to_montgomery().to_bytes())
+    }
+
+    /// Verifies an Ed25519 signature made by this peer's identity key.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
+            return false;
+        };
+        let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
+            return false;
+        };
+        key.verify(message, &sig).is_ok()
+    }
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PeerId({})", self.short())
+    }
+}
+
+impl FromStr for PeerId {
+    type Err = IdentityError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out = [0u8; PEER_ID_LEN];
+        hex::decode_to_slice(s.trim(), &mut out)
+            .map_err(|e| IdentityError::InvalidPeerId(format!("{s:?}: {e}")))?;
+        Self::from_bytes(out)
+    }
+}
+
+impl serde::Serialize for PeerId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PeerId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A node's key pair. Cheap to clone.
+#[derive(Clone)]
+pub struct Identity {
+    key: SigningKey,
+    peer_id: PeerId,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("peer_id", &self.peer_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marker at the start of an identity key file, so a wrong file is recognised.
+const KEY_FILE_TAG: &str = "rats-ed25519-secret-v1:";
+
+impl Identity {
+    /// A fresh random identity.
+    pub fn generate() -> Self {
+        Self::from_secret(SigningKey::generate(&mut OsRng).to_bytes())
+    }
+
+    /// The identity whose Ed25519 secret seed is `secret`.
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        let key = SigningKey::from_bytes(&secret);
+        let peer_id = PeerId(key.verifying_key().to_bytes());
+        Identity { key, peer_id }
+    }
+
+    /// The Ed25519 secret seed (keep it secret).
+    pub fn secret_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The X25519 private scalar used as the Noise static key.
+    pub fn x25519_private(&self) -> [u8; 32] {
+        self.key.to_scalar_bytes()
+    }
+
+    /// Signs a message with the identity key.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
+    /// Loads the identity stored at `path`, or creates one and stores it there with
+    /// owner-only permissions. Returns the identity and whether it was newly created.
+    pub fn load_or_create(path: &Path) -> Result<(Self, bool), IdentityError> {
+        let io_err = |source| IdentityError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok((Self::decode_key_file(path, &text)?, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = Self::generate();
+                id.save(path).map_err(io_err)?;
+                Ok((id, true))
+            }
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    fn decode_key_file(path: &Path, text: &str) -> Result<Self, IdentityError> {
+        let corrupt = |why: &str| IdentityError::Corrupt {
+            path: path.display().to_string(),
+            why: why.to_string(),
+        };
+        let hex_part = text
+            .trim()
+            .strip_prefix(KEY_FILE_TAG)
+            .ok_or_else(|| corrupt("missing header"))?;
+        let mut secret = [0u8; 32];
+        hex::decode_to_slice(hex_part, &mut secret).map_err(|_| corrupt("bad key hex"))?;
+        Ok(Self::from_secret(secret))
+    }
+
+    /// Writes the key file atomically (temporary file, fsync, rename) with mode 0600.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(&tmp)?;
+        writeln!(file, "{KEY_FILE_TAG}{}", hex::encode(self.secret_bytes()))?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x25519_form_matches_public_key() {
+        let id = Identity::generate();
+        // X25519(private, basepoint) must equal the Montgomery form of the Ed25519 key.
+        let public = curve25519_dalek::MontgomeryPoint::mul_base_clamped(id.x25519_private());
+        assert_eq!(Some(public.to_bytes()), id.peer_id().x25519_public());
+    }
+
+    #[test]
+    fn peer_id_round_trips_through_hex() {
+        let id = Identity::generate().peer_id();
+        let parsed: PeerId = id.to_hex().parse().expect("parse");
+        assert_eq!(id, parsed);
+        assert!("zz".parse::<PeerId>().is_err());
+        assert!("00".repeat(31).parse::<PeerId>().is_err());
+    }
+
+    #[test]
+    fn key_file_round_trip_and_corruption() {
+        let dir = std::env::temp_dir().join(format!("rats-id-{}", rand::random::<u64>()));
+        let path = dir.join("identity.key");
+        let (a, created) = Identity::load_or_create(&path).expect("create");
+        assert!(created);
+        let (b, created) = Identity::load_or_create(&path).expect("load");
+        assert!(!created);
+        assert_eq!(a.peer_id(), b.peer_id());
+        std::fs::write(&path, "garbage").expect("write");
+        assert!(matches!(
+            Identity::load_or_create(&path),
+            Err(IdentityError::Corrupt { .. })
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn signatures_verify() {
+        let id = Identity::generate();
+        let sig = id.sign(b"hello");
+        assert!(id.peer_id().verify(b"hello", &sig));
+        assert!(!id.peer_id().verify(b"hellO", &sig));
+    }
+}

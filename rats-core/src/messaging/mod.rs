@@ -1,0 +1,259 @@
+//! Message exchange: the core service for typed JSON, text and binary messages between peers.
+//!
+//! Handlers run on the sending peer's connection task and see the Noise-authenticated sender,
+//! never a sender field a peer wrote. Keep them short; spawn for long work.
+
+mod codec;
+mod handlers;
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use codec::MAX_TYPE_LEN;
+pub use handlers::HandlerId;
+
+use crate::event::{Event, MessageBody};
+use crate::identity::PeerId;
+use crate::node::{Body, Outgoing, SendError, ServiceContext};
+use crate::service::{Priority, Service, ServiceDescriptor, ServiceError};
+use codec::{TAG_BINARY, TAG_TEXT};
+use handlers::Handlers;
+
+/// The channel of message exchange.
+pub const MESSAGES_CHANNEL: u16 = 1;
+
+/// Errors of message exchange.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// The node has not started this service.
+    #[error("message exchange is not running")]
+    NotStarted,
+    /// The message type is too long.
+    #[error("{0}")]
+    BadType(String),
+    /// The JSON value could not be serialized.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Sending failed.
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+/// The message-exchange service. Add it to a node with `NodeBuilder::service`.
+#[derive(Default)]
+pub struct MessageExchange {
+    ctx: OnceLock<ServiceContext>,
+    handlers: Handlers,
+}
+
+impl std::fmt::Debug for MessageExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageExchange").finish_non_exhaustive()
+    }
+}
+
+impl MessageExchange {
+    /// A new service (share it: `Arc<MessageExchange>`).
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn ctx(&self) -> Result<&ServiceContext, MessageError> {
+        self.ctx.get().ok_or(MessageError::NotStarted)
+    }
+
+    /// Calls `handler` for every JSON message of type `kind`.
+    pub fn on<F>(&self, kind: &str, handler: F) -> HandlerId
+    where
+        F: Fn(PeerId, &serde_json::Value) + Send + Sync + 'static,
+    {
+        self.handlers.add_json(kind, Arc::new(handler), false)
+    }
+
+    /// Calls `handler` for the next JSON message of type `kind` only.
+    pub fn once<F>(&self, kind: &str, handler: F) -> HandlerId
+    where
+        F: Fn(PeerId, &serde_json::Value) + Send + Sync + 'static,
+    {
+        self.handlers.add_json(kind, Arc::new(handler), true)
+    }
+
+    /// Removes every handler of type `kind`; returns how many were removed.
+    pub fn off(&self, kind: &str) -> usize {
+        self.handlers.remove_type(kind)
+    }
+
+    /// Removes one handler.
+    pub fn off_handler(&self, id: HandlerId) -> bool {
+        self.handlers.remove(id)
+    }
+
+    /// Calls `handler` for every text message.
+    pub fn on_text<F>(&self, handler: F) -> HandlerId
+    where
+        F: Fn(PeerId, &str) + Send + Sync + 'static,
+    {
+        self.handlers.add_text(Arc::new(handler))
+    }
+
+    /// Calls `handler` for every binary message.
+    pub fn on_binary<F>(&self, handler: F) -> HandlerId
+    where
+        F: Fn(PeerId, Bytes) + Send + Sync + 'static,
+    {
+        self.handlers.add_binary(Arc::new(handler))
+    }
+
+    fn json_bytes(kind: &str, data: &serde_json::Value) -> Result<Vec<u8>, MessageError> {
+        let mut v = Vec::with_capacity(64);
+        codec::json_head(kind, &mut v).map_err(MessageError::BadType)?;
+        serde_json::to_writer(&mut v, data)?;
+        Ok(v)
+    }
+
+    /// Sends a typed JSON message to one peer (waits while its queue is full).
+    pub async fn send_to(
+        &self,
+        peer: &PeerId,
+        kind: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), MessageError> {
+        let bytes = Self::json_bytes(kind, data)?;
+        Ok(self.ctx()?.send(peer, Outgoing::slice(&bytes)).await?)
+    }
+
+    /// Sends a typed JSON message to every connected peer; returns how many got it queued.
+    pub fn send(&self, kind: &str, data: &serde_json::Value) -> Result<usize, MessageError> {
+        let bytes = Self::json_bytes(kind, data)?;
+        Ok(self.ctx()?.broadcast(Outgoing::slice(&bytes)))
+    }
+
+    /// Sends a typed JSON message without waiting (fails when the queue is full).
+    pub fn try_send_to(
+        &self,
+        peer: &PeerId,
+        kind: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), MessageError> {
+        let bytes = Self::json_bytes(kind, data)?;
+        Ok(self.ctx()?.try_send(peer, Outgoing::slice(&bytes))?)
+    }
+
+    /// Sends a text message to one peer.
+    pub async fn send_text(&self, peer: &PeerId, text: &str) -> Result<(), MessageError> {
+        let msg = Outgoing {
+            head: &[TAG_TEXT],
+            body: Body::Slice(text.as_bytes()),
+        };
+        Ok(self.ctx()?.send(peer, msg).await?)
+    }
+
+    /// Sends a text message to every connected peer.
+    pub fn broadcast_text(&self, text: &str) -> Result<usize, MessageError> {
+        let msg = Outgoing {
+            head: &[TAG_TEXT],
+            body: Body::Slice(text.as_bytes()),
+        };
+        Ok(self.ctx()?.broadcast(msg))
+    }
+
+    /// Sends a binary message to one peer (large `Bytes` are not copied).
+    pub async fn send_binary(
+        &self,
+        peer: &PeerId,
+        data: impl Into<Bytes>,
+    ) -> Result<(), MessageError> {
+        let msg = Outgoing {
+            head: &[TAG_BINARY],
+            body: Body::Shared(data.into()),
+        };
+        Ok(self.ctx()?.send(peer, msg).await?)
+    }
+
+    /// Sends a binary message without waiting (fails when the queue is full).
+    pub fn try_send_binary(&self, peer: &PeerId, data: &[u8]) -> Result<(), MessageError> {
+        let msg = Outgoing {
+            head: &[TAG_BINARY],
+            body: Body::Slice(data),
+        };
+        Ok(self.ctx()?.try_send(peer, msg)?)
+    }
+
+    /// Sends a binary message to every connected peer.
+    pub fn broadcast_binary(&self, data: &[u8]) -> Result<usize, MessageError> {
+        let msg = Outgoing {
+            head: &[TAG_BINARY],
+            body: Body::Slice(data),
+        };
+        Ok(self.ctx()?.broadcast(msg))
+    }
+
+    /// A cached sender for binary messages to one peer (for hot loops).
+    pub fn binary_sender(&self, peer: &PeerId) -> Result<BinarySender, MessageError> {
+        Ok(BinarySender {
+            inner: self.ctx()?.peer_sender(peer)?,
+        })
+    }
+}
+
+/// Sends binary messages to one peer without looking it up each time.
+#[derive(Clone, Debug)]
+pub struct BinarySender {
+    inner: crate::node::PeerSender,
+}
+
+impl BinarySender {
+    /// Sends, waiting while the queue is full.
+    pub async fn send(&self, data: &[u8]) -> Result<(), SendError> {
+        self.inner
+            .send(Outgoing {
+                head: &[TAG_BINARY],
+                body: Body::Slice(data),
+            })
+            .await
+    }
+
+    /// Sends without waiting.
+    pub fn try_send(&self, data: &[u8]) -> Result<(), SendError> {
+        self.inner.try_send(Outgoing {
+            head: &[TAG_BINARY],
+            body: Body::Slice(data),
+        })
+    }
+}
+
+#[async_trait]
+impl Service for MessageExchange {
+    fn descriptor(&self) -> ServiceDescriptor {
+        ServiceDescriptor {
+            name: "messages",
+            channel: MESSAGES_CHANNEL,
+            priority: Priority::Normal,
+        }
+    }
+
+    async fn start(&self, ctx: ServiceContext) -> Result<(), ServiceError> {
+        self.ctx
+            .set(ctx)
+            .map_err(|_| ServiceError::Start("message exchange started twice".into()))
+    }
+
+    fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
+        let body = codec::decode(message).map_err(ServiceError::BadMessage)?;
+        let events = self.ctx.get().map(|c| c.events()).filter(|e| e.has_subscribers());
+        if let Some(events) = events {
+            events.emit(Event::Message {
+                peer: *peer,
+                body: body.clone(),
+            });
+        }
+        match body {
+            MessageBody::Binary(b) => self.handlers.dispatch_binary(*peer, b),
+            MessageBody::Text(t) => self.handlers.dispatch_text(*peer, &t),
+            MessageBody::Json { kind, data } => self.handlers.dispatch_json(*peer, &kind, &data),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,277 @@
+//! One live connection: its send queue, activity stamps, and the reader and writer tasks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, trace};
+
+use crate::encryption::{EncryptionError, SecureReader, SecureWriter};
+use crate::event::DisconnectReason;
+use crate::frame::{CONTROL_CHANNEL, FrameCodec, FrameError, Reassembler, put_whole};
+use crate::identity::PeerId;
+use crate::node::control::Control;
+use crate::node::outbound::{CloseMode, OutboundQueue, Outgoing, Take};
+use crate::node::shared::NodeShared;
+use crate::service::Priority;
+
+/// Bytes the writer takes from the queue per write call.
+const WRITE_BUDGET: usize = 256 * 1024;
+
+/// The state of one connection shared by its tasks, the peer table and the sweeper.
+pub(crate) struct Connection {
+    pub(crate) id: u64,
+    pub(crate) peer: PeerId,
+    pub(crate) queue: OutboundQueue,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) last_recv: AtomicU64,
+    pub(crate) last_send: AtomicU64,
+    /// When the pending write started (0 = none).
+    pub(crate) write_since: AtomicU64,
+    /// When closing or retirement started (0 = live).
+    pub(crate) closing_since: AtomicU64,
+    /// Superseded by another connection to the same peer.
+    pub(crate) retired: AtomicBool,
+    pub(crate) rtt_us: AtomicU64,
+    pub(crate) ping_nonce: AtomicU64,
+    reason: Mutex<Option<DisconnectReason>>,
+}
+
+impl Connection {
+    pub(crate) fn new(id: u64, peer: PeerId, shared: &NodeShared) -> Self {
+        let now = shared.clock.now();
+        Connection {
+            id,
+            peer,
+            queue: OutboundQueue::new(
+                shared.config.send_queue_bytes,
+                shared.config.max_message_size,
+            ),
+            cancel: shared.cancel.child_token(),
+            last_recv: AtomicU64::new(now),
+            last_send: AtomicU64::new(now),
+            write_since: AtomicU64::new(0),
+            closing_since: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
+            rtt_us: AtomicU64::new(0),
+            ping_nonce: AtomicU64::new(0),
+            reason: Mutex::new(None),
+        }
+    }
+
+    /// Closes the connection; the first reason given is the one reported.
+    pub(crate) fn close(&self, reason: DisconnectReason, mode: CloseMode, now: u64) {
+        self.reason.lock().get_or_insert(reason);
+        let _ = self
+            .closing_since
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed);
+        self.queue.close(mode);
+        if mode == CloseMode::Abort {
+            self.cancel.cancel();
+        }
+    }
+
+    /// Marks the connection as superseded; the sweeper closes it after a grace period so
+    /// that frames the remote already sent on it are still read.
+    pub(crate) fn retire(&self, now: u64) {
+        self.retired.store(true, Ordering::Release);
+        let _ = self
+            .closing_since
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    fn reason(&self) -> Option<DisconnectReason> {
+        self.reason.lock().clone()
+    }
+
+    /// Queues a control message (never blocked by data).
+    pub(crate) fn send_control(&self, msg: &Control) {
+        let bytes = msg.encode();
+        let _ = self
+            .queue
+            .try_push(CONTROL_CHANNEL, Priority::Control, &Outgoing::slice(&bytes));
+    }
+
+    /// Last measured round-trip time.
+    pub(crate) fn rtt(&self) -> Option<std::time::Duration> {
+        match self.rtt_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(std::time::Duration::from_micros(us)),
+        }
+    }
+}
+
+/// Runs the writer: takes batches from the queue, encrypts and writes them.
+pub(crate) async fn write_loop(
+    shared: Arc<NodeShared>,
+    conn: Arc<Connection>,
+    mut writer: Box<dyn SecureWriter>,
+) {
+    let mut scratch = BytesMut::new();
+    loop {
+        let take = tokio::select! {
+            biased;
+            _ = conn.cancel.cancelled() => return,
+            t = conn.queue.take(WRITE_BUDGET) => t,
+        };
+        let parts = match take {
+            Take::Data(parts) => parts,
+            Take::Flushed => {
+                let reason = conn.reason().unwrap_or(DisconnectReason::LocalRequest);
+                let mut bye = BytesMut::new();
+                put_whole(
+                    &mut bye,
+                    CONTROL_CHANNEL,
+                    &Control::Goodbye(reason.to_string()).encode(),
+                    &[],
+                );
+                let _ = tokio::select! {
+                    _ = conn.cancel.cancelled() => return,
+                    r = async { writer.write(&bye).await?; writer.close().await } => r,
+                };
+                return;
+            }
+            Take::Aborted => return,
+        };
+        conn.write_since
+            .store(shared.clock.now(), Ordering::Relaxed);
+        let result = if parts.len() == 1 {
+            writer.write(&parts[0]).await
+        } else {
+            scratch.clear();
+            parts.iter().for_each(|p| scratch.extend_from_slice(p));
+            let r = writer.write(&scratch).await;
+            if scratch.capacity() > 4 * WRITE_BUDGET {
+                scratch = BytesMut::new();
+            }
+            r
+        };
+        conn.write_since.store(0, Ordering::Relaxed);
+        conn.last_send.store(shared.clock.now(), Ordering::Relaxed);
+        if let Err(e) = result {
+            conn.close(io_reason(e), CloseMode::Abort, shared.clock.now());
+            return;
+        }
+        if parts.len() > 1 && conn.queue.queued_bytes() == 0 {
+            // Idle: give the scratch buffer back.
+            scratch = BytesMut::new();
+        }
+    }
+}
+
+fn io_reason(e: EncryptionError) -> DisconnectReason {
+    match e {
+        EncryptionError::Decrypt(m) => DisconnectReason::ProtocolViolation(m),
+        other => DisconnectReason::Io(other.to_string()),
+    }
+}
+
+/// Runs the reader until the connection ends; returns why it ended.
+pub(crate) async fn read_loop(
+    shared: &Arc<NodeShared>,
+    conn: &Arc<Connection>,
+    mut reader: Box<dyn SecureReader>,
+) -> DisconnectReason {
+    let mut plain = BytesMut::new();
+    let mut reassembler = Reassembler::new(shared.config.max_message_size);
+    let mut goodbye: Option<String> = None;
+    loop {
+        let read = tokio::select! {
+            biased;
+            _ = conn.cancel.cancelled() => {
+                return conn.reason().unwrap_or(DisconnectReason::LocalShutdown);
+            }
+            r = reader.read_into(&mut plain) => r,
+        };
+        match read {
+            Ok(true) => {}
+            Ok(false) => {
+                return conn
+                    .reason()
+                    .filter(|_| conn.queue.is_closed())
+                    .unwrap_or(DisconnectReason::RemoteClosed(goodbye));
+            }
+            Err(e) => return conn.reason().unwrap_or_else(|| io_reason(e)),
+        }
+        // Decrypt whatever is already buffered before parsing, to batch small records.
+        while reader.has_buffered() && plain.len() < 1 << 20 {
+            match reader.read_into(&mut plain).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return io_reason(e),
+            }
+        }
+        conn.last_recv.store(shared.clock.now(), Ordering::Relaxed);
+        if let Err(reason) = dispatch(shared, conn, &mut plain, &mut reassembler, &mut goodbye) {
+            conn.close(reason.clone(), CloseMode::Abort, shared.clock.now());
+            return reason;
+        }
+        if plain.is_empty() {
+            // Idle point: do not keep a decrypted-record buffer for a quiet peer.
+            plain = BytesMut::new();
+        }
+    }
+}
+
+fn dispatch(
+    shared: &Arc<NodeShared>,
+    conn: &Arc<Connection>,
+    plain: &mut BytesMut,
+    reassembler: &mut Reassembler,
+    goodbye: &mut Option<String>,
+) -> Result<(), DisconnectReason> {
+    let violation = |e: FrameError| DisconnectReason::ProtocolViolation(e.to_string());
+    while let Some(frame) = FrameCodec.decode(plain).map_err(violation)? {
+        let channel = frame.channel;
+        let service = if channel == CONTROL_CHANNEL {
+            None
+        } else {
+            match shared.service(channel) {
+                Some(s) => Some(s),
+                None => {
+                    trace!(peer = %conn.peer.short(), channel, "frame for unknown channel dropped");
+                    continue;
+                }
+            }
+        };
+        let Some(message) = reassembler.push(frame).map_err(violation)? else {
+            continue;
+        };
+        match service {
+            Some(s) => s.on_frame(&conn.peer, message).map_err(|e| {
+                DisconnectReason::ProtocolViolation(format!("service {}: {e}", s.descriptor().name))
+            })?,
+            None => {
+                let control = Control::decode(&message, shared.config.max_exchange_peers)
+                    .map_err(DisconnectReason::ProtocolViolation)?;
+                handle_control(shared, conn, control, goodbye);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn handle_control(
+    shared: &Arc<NodeShared>,
+    conn: &Arc<Connection>,
+    control: Control,
+    goodbye: &mut Option<String>,
+) {
+    match control {
+        Control::Ping(n) => conn.send_control(&Control::Pong(n)),
+        Control::Pong(n) => {
+            if n != 0 && conn.ping_nonce.swap(0, Ordering::AcqRel) == n {
+                let rtt = shared.clock.micros().saturating_sub(n).max(1);
+                conn.rtt_us.store(rtt, Ordering::Relaxed);
+            }
+        }
+        Control::Exchange(peers) => shared.on_peer_exchange(conn.peer, peers),
+        Control::Goodbye(reason) => {
+            debug!(peer = %conn.peer.short(), %reason, "peer said goodbye");
+            *goodbye = Some(reason);
+        }
+    }
+}

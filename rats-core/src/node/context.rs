@@ -1,0 +1,274 @@
+//! Handles given to plugins: [`ServiceContext`] for services, [`DiscoveryContext`] for
+//! discovery. They hold the node weakly, so a plugin keeping one does not keep the node alive.
+
+use std::sync::{Arc, Weak};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::address::Address;
+use crate::encryption::ProtocolId;
+use crate::event::{Event, EventBus};
+use crate::identity::PeerId;
+use crate::node::connection::Connection;
+use crate::node::outbound::{Outgoing, PushError};
+use crate::node::peers::PeerInfo;
+use crate::node::shared::NodeShared;
+use crate::service::Priority;
+
+/// Why a send failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// No connection to that peer.
+    #[error("peer {0} is not connected")]
+    NotConnected(PeerId),
+    /// The queue is full (only from `try_send`).
+    #[error("send queue to {0} is full")]
+    QueueFull(PeerId),
+    /// Larger than the maximum message size.
+    #[error("message larger than the maximum message size")]
+    TooLarge,
+    /// The node has stopped.
+    #[error("node stopped")]
+    NodeStopped,
+}
+
+fn map_push(peer: PeerId, e: PushError) -> SendError {
+    match e {
+        PushError::Full => SendError::QueueFull(peer),
+        PushError::Closed => SendError::NotConnected(peer),
+        PushError::TooLarge => SendError::TooLarge,
+    }
+}
+
+/// A service's handle on the node: send on its channel, list peers, emit events, spawn tasks.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub(crate) shared: Weak<NodeShared>,
+    pub(crate) channel: u16,
+    pub(crate) priority: Priority,
+    pub(crate) local: PeerId,
+    pub(crate) events: EventBus,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for ServiceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceContext")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceContext {
+    fn shared(&self) -> Result<Arc<NodeShared>, SendError> {
+        self.shared.upgrade().ok_or(SendError::NodeStopped)
+    }
+
+    fn connection(&self, peer: &PeerId) -> Result<Arc<Connection>, SendError> {
+        let shared = self.shared()?;
+        let conn = shared
+            .peers
+            .get(peer)
+            .map(|e| e.conn.clone())
+            .ok_or(SendError::NotConnected(*peer))?;
+        Ok(conn)
+    }
+
+    /// Our peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<PeerId> {
+        self.shared
+            .upgrade()
+            .map(|s| s.peers.iter().map(|e| *e.key()).collect())
+            .unwrap_or_default()
+    }
+
+    /// What we know about a peer.
+    pub fn peer_info(&self, peer: &PeerId) -> Option<PeerInfo> {
+        let shared = self.shared.upgrade()?;
+        let e = shared.peers.get(peer)?;
+        let mut info = (*e.info).clone();
+        info.rtt = e.conn.rtt();
+        Some(info)
+    }
+
+    /// Sends a message to a peer, waiting while its queue is full.
+    pub async fn send(&self, peer: &PeerId, msg: Outgoing<'_>) -> Result<(), SendError> {
+        let conn = self.connection(peer)?;
+        conn.queue
+            .push(self.channel, self.priority, &msg)
+            .await
+            .map_err(|e| map_push(*peer, e))
+    }
+
+    /// Sends without waiting; fails with `QueueFull` when the peer's queue is full.
+    pub fn try_send(&self, peer: &PeerId, msg: Outgoing<'_>) -> Result<(), SendError> {
+        let conn = self.connection(peer)?;
+        conn.queue
+            .try_push(self.channel, self.priority, &msg)
+            .map_err(|e| map_push(*peer, e))
+    }
+
+    /// Sends to every connected peer without waiting; returns how many queued it.
+    pub fn broadcast(&self, msg: Outgoing<'_>) -> usize {
+        let Ok(shared) = self.shared() else {
+            return 0;
+        };
+        let conns: Vec<Arc<Connection>> = shared.peers.iter().map(|e| e.conn.clone()).collect();
+        conns
+            .iter()
+            .filter(|c| c.queue.try_push(self.channel, self.priority, &msg).is_ok())
+            .count()
+    }
+
+    /// A cached handle to one peer's connection, for hot send loops.
+    pub fn peer_sender(&self, peer: &PeerId) -> Result<PeerSender, SendError> {
+        Ok(PeerSender {
+            conn: self.connection(peer)?,
+            channel: self.channel,
+            priority: self.priority,
+        })
+    }
+
+    /// Publishes an event on the node's bus.
+    pub fn emit(&self, event: Event) {
+        self.events.emit(event);
+    }
+
+    /// The node's event bus.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Cancelled when the node stops: end service tasks on it.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Spawns a task that the node waits for on shutdown.
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.tasks.spawn(fut);
+        }
+    }
+}
+
+/// A handle to one peer's current connection on one channel.
+#[derive(Clone)]
+pub struct PeerSender {
+    conn: Arc<Connection>,
+    channel: u16,
+    priority: Priority,
+}
+
+impl std::fmt::Debug for PeerSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerSender")
+            .field("peer", &self.conn.peer)
+            .field("channel", &self.channel)
+            .finish()
+    }
+}
+
+impl PeerSender {
+    /// Sends, waiting while the queue is full.
+    pub async fn send(&self, msg: Outgoing<'_>) -> Result<(), SendError> {
+        self.conn
+            .queue
+            .push(self.channel, self.priority, &msg)
+            .await
+            .map_err(|e| map_push(self.conn.peer, e))
+    }
+
+    /// Sends without waiting.
+    pub fn try_send(&self, msg: Outgoing<'_>) -> Result<(), SendError> {
+        self.conn
+            .queue
+            .try_push(self.channel, self.priority, &msg)
+            .map_err(|e| map_push(self.conn.peer, e))
+    }
+}
+
+/// A discovery plugin's handle on the node.
+#[derive(Clone)]
+pub struct DiscoveryContext {
+    pub(crate) shared: Weak<NodeShared>,
+    pub(crate) source: &'static str,
+    pub(crate) local: PeerId,
+    pub(crate) protocol: ProtocolId,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl std::fmt::Debug for DiscoveryContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscoveryContext")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiscoveryContext {
+    /// Our peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local
+    }
+
+    /// The application protocol.
+    pub fn protocol(&self) -> &ProtocolId {
+        &self.protocol
+    }
+
+    /// Our listen addresses.
+    pub fn listen_addrs(&self) -> Vec<Address> {
+        self.shared
+            .upgrade()
+            .map(|s| s.listen_addrs.read().clone())
+            .unwrap_or_default()
+    }
+
+    /// Number of connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.shared.upgrade().map(|s| s.peers.len()).unwrap_or(0)
+    }
+
+    /// Reports a found peer: emits `PeerDiscovered` and dials it unless it is us, connected,
+    /// or being dialed.
+    pub fn report(&self, peer: Option<PeerId>, addrs: Vec<Address>) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        if peer == Some(self.local) {
+            return;
+        }
+        for addr in &addrs {
+            shared.events.emit(Event::PeerDiscovered {
+                peer,
+                addr: addr.clone(),
+                source: self.source.to_string(),
+            });
+        }
+        shared.dial_candidate(peer, addrs, self.source);
+    }
+
+    /// Cancelled when the node stops.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Spawns a task that the node waits for on shutdown.
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.tasks.spawn(fut);
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! The `Node` runtime: listeners, dials, handshakes, the peer table, limits, keepalive and
+//! shutdown. Every task a node starts is tracked and stopped by `shutdown()` or by dropping
+//! the last `Node` handle.
+
+mod clock;
+mod connection;
+mod context;
+pub mod control;
+pub mod hello;
+mod limits;
+pub mod outbound;
+mod peers;
+mod setup;
+mod shared;
+mod sweeper;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+pub use context::{DiscoveryContext, PeerSender, SendError, ServiceContext};
+pub use limits::LimitError;
+pub use outbound::{Body, Outgoing};
+pub use peers::PeerInfo;
+pub use setup::ConnectError;
+
+use crate::address::Address;
+use crate::config::NodeConfig;
+use crate::discovery::Discovery;
+use crate::encryption::Encryption;
+use crate::event::{DisconnectReason, EventBus, EventStream};
+use crate::identity::{Identity, PeerId};
+use crate::nat::NatStrategy;
+use crate::node::outbound::CloseMode;
+use crate::node::shared::{NodeShared, ServiceEntry};
+use crate::registry::{Plugin, PluginConfig, PluginError};
+use crate::service::{Priority, Service, ServiceError};
+use crate::transport::{Transport, TransportError};
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A plugin factory failed.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// No encryption plugin with the configured name is linked.
+    #[error("no encryption plugin named {0:?} is linked (enable the `noise` feature)")]
+    NoEncryption(String),
+    /// A listen address has no transport or could not be bound.
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        /// The address.
+        addr: Address,
+        /// Why.
+        error: TransportError,
+    },
+    /// Two services claim the same channel.
+    #[error("services {0} and {1} both use channel {2}")]
+    ChannelClash(&'static str, &'static str, u16),
+    /// A service failed to start.
+    #[error("service {0}: {1}")]
+    Service(&'static str, ServiceError),
+}
+
+/// Builds a [`Node`]: identity, configuration and plugins. Plugins linked into the program
+/// (through the registry) are added automatically unless disabled in the configuration.
+pub struct NodeBuilder {
+    config: NodeConfig,
+    identity: Option<Identity>,
+    data_dir: Option<PathBuf>,
+    transports: Vec<Arc<dyn Transport>>,
+    encryption: Option<Arc<dyn Encryption>>,
+    services: Vec<Arc<dyn Service>>,
+    discovery: Vec<Arc<dyn Discovery>>,
+    nat: Vec<Arc<dyn NatStrategy>>,
+    use_registry: bool,
+}
+
+impl Default for NodeBuilder {
+    fn default() -> Self {
+        Self::new(NodeConfig::default())
+    }
+}
+
+impl NodeBuilder {
+    /// A builder with the given configuration.
+    pub fn new(config: NodeConfig) -> Self {
+        NodeBuilder {
+            config,
+            identity: None,
+            data_dir: None,
+            transports: Vec::new(),
+            encryption: None,
+            services: Vec::new(),
+            discovery: Vec::new(),
+            nat: Vec::new(),
+            use_registry: true,
+        }
+    }
+
+    /// Uses this identity (default: a fresh one).
+    pub fn identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// The data directory handed to plugins.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds a transport explicitly.
+    pub fn transport(mut self, t: Arc<dyn Transport>) -> Self {
+        self.transports.push(t);
+        self
+    }
+
+    /// Uses this encryption instead of the configured plugin.
+    pub fn encryption(mut self, e: Arc<dyn Encryption>) -> Self {
+        self.encryption = Some(e);
+        self
+    }
+
+    /// Adds a service.
+    pub fn service(mut self, s: Arc<dyn Service>) -> Self {
+        self.services.push(s);
+        self
+    }
+
+    /// Adds a discovery mechanism.
+    pub fn discovery(mut self, d: Arc<dyn Discovery>) -> Self {
+        self.discovery.push(d);
+        self
+    }
+
+    /// Adds a NAT strategy.
+    pub fn nat(mut self, n: Arc<dyn NatStrategy>) -> Self {
+        self.nat.push(n);
+        self
+    }
+
+    /// Whether to instantiate plugins from the registry (default true).
+    pub fn use_registry(mut self, yes: bool) -> Self {
+        self.use_registry = yes;
+        self
+    }
+
+    /// Replaces the configuration.
+    pub fn with_config(mut self, config: NodeConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Mutable access to the configuration.
+    pub fn config_mut(&mut self) -> &mut NodeConfig {
+        &mut self.config
+    }
+
+    fn instantiate_registry(&mut self) -> Result<(), NodeError> {
+        let protocol = self.config.protocol();
+        for factory in crate::registry::factories() {
+            if self.config.disabled_plugins.contains(factory.name) {
+                continue;
+            }
+            let cfg = PluginConfig {
+                name: factory.name,
+                section: self
+                    .config
+                    .plugins
+                    .get(factory.name)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+                data_dir: self.data_dir.clone(),
+                protocol: protocol.clone(),
+            };
+            match (factory.create)(&cfg)? {
+                Plugin::Transport(t) => {
+                    if !self.transports.iter().any(|x| x.name() == t.name()) {
+                        self.transports.push(t);
+                    }
+                }
+                Plugin::Encryption(e) => {
+                    if self.encryption.is_none() && e.name() == self.config.encryption {
+                        self.encryption = Some(e);
+                    }
+                }
+                Plugin::Discovery(d) => self.discovery.push(d),
+                Plugin::Nat(n) => self.nat.push(n),
+                Plugin::Service(s) => {
+                    let name = s.descriptor().name;
+                    if !self.services.iter().any(|x| x.descriptor().name == name) {
+                        self.services.push(s);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the node, binds its listeners and starts plugins.
+    pub async fn start(mut self) -> Result<Node, NodeError> {
+        self.config.validate().map_err(NodeError::Config)?;
+        if self.use_registry {
+            self.instantiate_registry()?;
+        }
+        let encryption = self
+            .encryption
+            .take()
+            .ok_or_else(|| NodeError::NoEncryption(self.config.encryption.clone()))?;
+        let mut services: Vec<ServiceEntry> = Vec::new();
+        for s in self.services {
+            let d = s.descriptor();
+            if d.channel == crate::frame::CONTROL_CHANNEL {
+                return Err(NodeError::ChannelClash("node", d.name, 0));
+            }
+            if let Some(other) = services.iter().find(|e| e.descriptor.channel == d.channel) {
+                return Err(NodeError::ChannelClash(other.descriptor.name, d.name, d.channel));
+            }
+            services.push(ServiceEntry {
+                descriptor: d,
+                service: s,
+            });
+        }
+        self.nat.sort_by_key(|n| n.cost());
+        let identity = self.identity.unwrap_or_else(Identity::generate);
+        let cancel = CancellationToken::new();
+        let config = self.config;
+        let shared = Arc::new(NodeShared {
+            protocol: config.protocol(),
+            limits: limits::Limits::new(
+                config.max_peers,
+                config.max_pending_handshakes,
+                config.max_pending_per_ip,
+            ),
+            events: EventBus::new(config.event_capacity),
+            identity,
+            transports: self.transports,
+            encryption,
+            nat: self.nat,
+            discovery: self.discovery,
+            services,
+            peers: DashMap::new(),
+            connections: DashMap::new(),
+            dialing: DashMap::new(),
+            cancel: cancel.clone(),
+            tasks: TaskTracker::new(),
+            listen_addrs: RwLock::new(Vec::new()),
+            next_conn_id: AtomicU64::new(1),
+            clock: clock::CoarseClock::new(),
+            data_dir: self.data_dir,
+            config,
+        });
+        let node = Node {
+            shared: shared.clone(),
+            _guard: Arc::new(cancel.clone().drop_guard()),
+        };
+        if let Err(e) = node.start_inner().await {
+            node.shutdown().await;
+            return Err(e);
+        }
+        Ok(node)
+    }
+}
+
+/// A running rats node. Cheap to clone; the node stops when `shutdown()` is called or the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct Node {
+    shared: Arc<NodeShared>,
+    _guard: Arc<DropGuard>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("peer_id", &self.shared.local_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A builder with default configuration.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
+
+    async fn start_inner(&self) -> Result<(), NodeError> {
+        let shared = &self.shared;
+        for addr in shared.config.listen.clone() {
+            let transport = shared
+                .transports
+                .iter()
+                .find(|t| t.can_dial(&addr))
+                .ok_or_else(|| NodeError::Listen {
+                    addr: addr.clone(),
+                    error: TransportError::Unsupported(addr.clone()),
+                })?;
+            let listener = transport
+                .listen(&addr)
+                .await
+                .map_err(|error| NodeError::Listen {
+                    addr: addr.clone(),
+                    error,
+                })?;
+            for bound in listener.local_addrs() {
+                info!(addr = %bound, "listening");
+                shared.listen_addrs.write().push(bound.clone());
+                shared
+                    .events
+                    .emit(crate::event::Event::Listening { addr: bound });
+            }
+            shared
+                .tasks
+                .spawn(setup::accept_loop(shared.clone(), listener));
+        }
+        shared.tasks.spawn(sweeper::run(shared.clone()));
+        for s in &shared.services {
+            let ctx = ServiceContext {
+                shared: Arc::downgrade(shared),
+                channel: s.descriptor.channel,
+                priority: s.descriptor.priority,
+                local: shared.local_id(),
+                events: shared.events.clone(),
+                cancel: shared.cancel.child_token(),
+            };
+            s.service
+                .start(ctx)
+                .await
+                .map_err(|e| NodeError::Service(s.descriptor.name, e))?;
+        }
+        for d in &shared.discovery {
+            let ctx = DiscoveryContext {
+                shared: Arc::downgrade(shared),
+                source: d.name(),
+                local: shared.local_id(),
+                protocol: shared.protocol.clone(),
+                cancel: shared.cancel.child_token(),
+            };
+            if let Err(e) = d.start(ctx).await {
+                warn!(discovery = d.name(), error = %e, "discovery failed to start");
+            }
+        }
+        Ok(())
+    }
+
+    /// Our peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.shared.local_id()
+    }
+
+    /// Our identity.
+    pub fn identity(&self) -> &Identity {
+        &self.shared.identity
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &NodeConfig {
+        &self.shared.config
+    }
+
+    /// The data directory, if any.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.shared.data_dir.as_deref()
+    }
+
+    /// Bound listen addresses (real ports).
+    pub fn listen_addrs(&self) -> Vec<Address> {
+        self.shared.listen_addrs.read().clone()
+    }
+
+    /// Connects to `addr`; returns the authenticated peer id once connected (also when the
+    /// peer turned out to be connected already).
+    pub async fn connect(&self, addr: &Address) -> Result<PeerId, ConnectError> {
+        setup::dial(&self.shared, addr).await
+    }
+
+    /// Disconnects a peer gracefully (queued data is sent first).
+    pub fn disconnect(&self, peer: &PeerId) -> bool {
+        let Some(conn) = self.shared.peers.get(peer).map(|e| e.conn.clone()) else {
+            return false;
+        };
+        conn.close(
+            DisconnectReason::LocalRequest,
+            CloseMode::Graceful,
+            self.shared.clock.now(),
+        );
+        true
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.shared
+            .peers
+            .iter()
+            .map(|e| {
+                let mut info = (*e.info).clone();
+                info.rtt = e.conn.rtt();
+                info
+            })
+            .collect()
+    }
+
+    /// Ids of connected peers.
+    pub fn peer_ids(&self) -> Vec<PeerId> {
+        self.shared.peers.iter().map(|e| *e.key()).collect()
+    }
+
+    /// Number of connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.shared.peers.len()
+    }
+
+    /// Whether `peer` is connected.
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.shared.is_connected(peer)
+    }
+
+    /// What we know about one peer.
+    pub fn peer_info(&self, peer: &PeerId) -> Option<PeerInfo> {
+        let e = self.shared.peers.get(peer)?;
+        let mut info = (*e.info).clone();
+        info.rtt = e.conn.rtt();
+        Some(info)
+    }
+
+    /// Whether our connection to `peer` is encrypted (`None` if not connected).
+    pub fn is_peer_encrypted(&self, peer: &PeerId) -> Option<bool> {
+        self.shared.peers.get(peer).map(|e| e.info.encrypted)
+    }
+
+    /// Subscribes to the event bus.
+    pub fn events(&self) -> EventStream {
+        self.shared.events.subscribe()
+    }
+
+    /// The event bus itself.
+    pub fn event_bus(&self) -> &EventBus {
+        &self.shared.events
+    }
+
+    /// Live connections, including superseded ones still draining.
+    pub fn connection_count(&self) -> usize {
+        self.shared.connections.len()
+    }
+
+    /// A context for sending on `channel` from outside a service (tools, benchmarks).
+    pub fn channel_context(&self, channel: u16, priority: Priority) -> ServiceContext {
+        ServiceContext {
+            shared: Arc::downgrade(&self.shared),
+            channel,
+            priority,
+            local: self.shared.local_id(),
+            events: self.shared.events.clone(),
+            cancel: self.shared.cancel.child_token(),
+        }
+    }
+
+    /// Asks discovery plugins and dials the peers they know; also usable for peer candidates
+    /// found by the application.
+    pub fn add_candidate(&self, peer: Option<PeerId>, addrs: Vec<Address>) {
+        self.shared.dial_candidate(peer, addrs, "application");
+    }
+
+    /// Linked discovery plugins.
+    pub fn discovery(&self) -> &[Arc<dyn Discovery>] {
+        &self.shared.discovery
+    }
+
+    /// Stops the node: says goodbye to peers (flushing what is queued, for at most a second),
+    /// stops plugins, and waits for every task it started.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        if shared.cancel.is_cancelled() && shared.tasks.is_closed() {
+            shared.tasks.wait().await;
+            return;
+        }
+        let now = shared.clock.now();
+        for c in shared.connections.iter() {
+            c.close(DisconnectReason::LocalShutdown, CloseMode::Graceful, now);
+        }
+        let drained = async {
+            while !shared.connections.is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
+        for d in &shared.discovery {
+            d.stop().await;
+        }
+        for s in &shared.services {
+            s.service.stop().await;
+        }
+        shared.cancel.cancel();
+        shared.tasks.close();
+        shared.tasks.wait().await;
+    }
+}

@@ -1,0 +1,110 @@
+//! The peer table: one entry per connected peer, holding its active connection.
+//!
+//! One connection per peer pair: when a second connection to a peer completes (simultaneous
+//! dial, reconnect race), both sides keep the connection *dialed by the lower PeerId*; if both
+//! were dialed by the same side, the older one stays. The loser is retired: no longer used for
+//! sending, still read for a grace period so nothing the remote already sent on it is lost.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+
+use crate::address::Address;
+use crate::identity::PeerId;
+use crate::node::connection::Connection;
+use crate::node::limits::PeerSlot;
+
+/// What we know about a connected peer.
+#[derive(Clone, Debug)]
+pub struct PeerInfo {
+    /// Authenticated id (from the encryption handshake).
+    pub peer_id: PeerId,
+    /// Remote address of the connection.
+    pub remote_addr: Address,
+    /// Whether we dialed it.
+    pub outbound: bool,
+    /// Its agent string.
+    pub agent: String,
+    /// Where it listens (unspecified IPs replaced by the IP we reach it at).
+    pub listen_addrs: Vec<Address>,
+    /// Services it runs.
+    pub services: Vec<String>,
+    /// Whether the connection is encrypted.
+    pub encrypted: bool,
+    /// How the peer sees our address.
+    pub observed_addr: Option<Address>,
+    /// When it connected.
+    pub connected_at: SystemTime,
+    /// Last measured round-trip time (keepalive pings), if any.
+    pub rtt: Option<Duration>,
+}
+
+pub(crate) struct PeerEntry {
+    pub(crate) info: Arc<PeerInfo>,
+    pub(crate) conn: Arc<Connection>,
+    /// Who dialed the active connection.
+    pub(crate) dialer: PeerId,
+    pub(crate) _slot: Option<PeerSlot>,
+}
+
+/// The result of adding a connection.
+pub(crate) enum Registered {
+    /// First connection to this peer.
+    Fresh,
+    /// Replaced the previous connection (returned, to be retired).
+    Replaced(Arc<Connection>),
+    /// Lost to the existing connection; retire the new one.
+    Rejected,
+}
+
+/// Whether a new connection dialed by `new_dialer` beats an existing one dialed by `old_dialer`.
+pub(crate) fn new_connection_wins(
+    local: PeerId,
+    remote: PeerId,
+    new_dialer: PeerId,
+    old_dialer: PeerId,
+) -> bool {
+    new_dialer != old_dialer && new_dialer == local.min(remote)
+}
+
+pub(crate) fn register(
+    table: &DashMap<PeerId, PeerEntry>,
+    local: PeerId,
+    entry: PeerEntry,
+) -> Registered {
+    let peer = entry.info.peer_id;
+    match table.entry(peer) {
+        Entry::Vacant(v) => {
+            v.insert(entry);
+            Registered::Fresh
+        }
+        Entry::Occupied(mut o) => {
+            if new_connection_wins(local, peer, entry.dialer, o.get().dialer) {
+                let old = o.insert(entry);
+                Registered::Replaced(old.conn.clone())
+            } else {
+                Registered::Rejected
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+
+    #[test]
+    fn both_sides_pick_the_same_winner() {
+        let a = Identity::generate().peer_id();
+        let b = Identity::generate().peer_id();
+        // A sees: old = dialed by A, new = dialed by B. B sees the mirror image.
+        let a_keeps_new = new_connection_wins(a, b, b, a);
+        let b_keeps_new = new_connection_wins(b, a, a, b);
+        // If A keeps B's dial, B must keep its own dial too (which is "old" for B), and so on.
+        assert_ne!(a_keeps_new, b_keeps_new);
+        assert!(!new_connection_wins(a, b, a, a));
+    }
+}

@@ -1,0 +1,306 @@
+//! Turning raw byte streams into connected peers: dial, accept, handshake, Hello, registration.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use tracing::{Instrument, debug, debug_span, warn};
+
+use crate::address::Address;
+use crate::encryption::{EncryptionError, HandshakeParams, Role};
+use crate::event::{DisconnectReason, Event};
+use crate::identity::PeerId;
+use crate::nat::NatTarget;
+use crate::node::connection::{Connection, read_loop, write_loop};
+use crate::node::hello::Hello;
+use crate::node::limits::{LimitError, PeerSlot, PendingGuard};
+use crate::node::outbound::CloseMode;
+use crate::node::peers::{PeerEntry, PeerInfo, Registered, register};
+use crate::node::shared::NodeShared;
+use crate::record::write_record;
+use crate::transport::{Listener, RawConnection, TransportError};
+
+/// Why a connection attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No linked transport handles the address.
+    #[error("no transport for address {0}")]
+    NoTransport(Address),
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] TransportError),
+    /// The handshake failed (including a protocol mismatch or a remote rejection).
+    #[error("handshake: {0}")]
+    Handshake(#[from] EncryptionError),
+    /// The handshake did not finish in time.
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// The address is our own node.
+    #[error("refusing to connect to ourselves")]
+    SelfConnection,
+    /// A connection limit refused it.
+    #[error("{0}")]
+    Limit(#[from] LimitError),
+    /// The peer's Hello was malformed.
+    #[error("bad hello from peer: {0}")]
+    BadHello(String),
+    /// The node is shutting down.
+    #[error("node is shutting down")]
+    ShuttingDown,
+}
+
+/// Dials `addr` (directly, then through NAT strategies) and runs the handshake.
+pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<PeerId, ConnectError> {
+    if shared.cancel.is_cancelled() {
+        return Err(ConnectError::ShuttingDown);
+    }
+    if shared.is_own_address(addr) {
+        return Err(ConnectError::SelfConnection);
+    }
+    let slot = shared.limits.peer_slot()?;
+    let pending = shared.limits.pending(None)?;
+    let timeout = shared.config.dial_timeout;
+    let raw = match shared.transport_for(addr) {
+        Some(t) => match tokio::time::timeout(timeout, t.dial(addr)).await {
+            Ok(Ok(raw)) => Ok(raw),
+            Ok(Err(e)) => Err(ConnectError::Transport(e)),
+            Err(_) => Err(ConnectError::Timeout(timeout)),
+        },
+        None => Err(ConnectError::NoTransport(addr.clone())),
+    };
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(direct_err) => match dial_through_nat(shared, addr).await {
+            Some(raw) => raw,
+            None => {
+                shared.events.emit(Event::DialFailed {
+                    addr: addr.clone(),
+                    error: direct_err.to_string(),
+                });
+                return Err(direct_err);
+            }
+        },
+    };
+    let result = establish(shared, raw, Role::Initiator, slot, pending).await;
+    if let Err(e) = &result {
+        shared.events.emit(Event::DialFailed {
+            addr: addr.clone(),
+            error: e.to_string(),
+        });
+    }
+    result
+}
+
+async fn dial_through_nat(shared: &Arc<NodeShared>, addr: &Address) -> Option<RawConnection> {
+    let target = NatTarget {
+        peer: None,
+        addrs: vec![addr.clone()],
+    };
+    for strategy in &shared.nat {
+        match tokio::time::timeout(shared.config.dial_timeout, strategy.connect(&target)).await {
+            Ok(Ok(raw)) => return Some(raw),
+            Ok(Err(e)) => debug!(strategy = strategy.name(), error = %e, "nat strategy failed"),
+            Err(_) => debug!(strategy = strategy.name(), "nat strategy timed out"),
+        }
+    }
+    None
+}
+
+/// Accepts connections from one listener until the node stops.
+pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn Listener>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.cancel.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let raw = match accepted {
+            Ok(raw) => raw,
+            Err(TransportError::Closed) => return,
+            Err(e) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let ip: Option<IpAddr> = raw.remote_addr.socket_addr().map(|a| a.ip());
+        let guards = shared
+            .limits
+            .peer_slot()
+            .and_then(|slot| Ok((slot, shared.limits.pending(ip)?)));
+        let shared2 = shared.clone();
+        shared.tasks.spawn(async move {
+            match guards {
+                Ok((slot, pending)) => {
+                    if let Err(e) = establish(&shared2, raw, Role::Responder, slot, pending).await {
+                        debug!(error = %e, "inbound connection failed");
+                    }
+                }
+                Err(limit) => reject(raw, &limit.to_string()).await,
+            }
+        });
+    }
+}
+
+/// Tells an over-limit dialer why, in the handshake's rejection format, then closes.
+async fn reject(mut raw: RawConnection, reason: &str) {
+    let send = async {
+        write_record(&mut raw.writer, b"").await?;
+        write_record(&mut raw.writer, reason.as_bytes()).await
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), send).await;
+}
+
+/// Handshake, Hello, registration, and the connection's tasks.
+pub(crate) async fn establish(
+    shared: &Arc<NodeShared>,
+    raw: RawConnection,
+    role: Role,
+    slot: PeerSlot,
+    pending: PendingGuard,
+) -> Result<PeerId, ConnectError> {
+    let remote_addr = raw.remote_addr.clone();
+    let hello = shared.hello_for(&remote_addr);
+    // Serializing a plain struct cannot fail.
+    let early = serde_json::to_vec(&hello).unwrap_or_default();
+    let params = HandshakeParams {
+        identity: &shared.identity,
+        protocol: &shared.protocol,
+        role,
+        early_data: &early,
+    };
+    let timeout = shared.config.handshake_timeout;
+    let upgrade = shared.encryption.upgrade(raw, params);
+    let secure = tokio::select! {
+        _ = shared.cancel.cancelled() => return Err(ConnectError::ShuttingDown),
+        r = tokio::time::timeout(timeout, upgrade) => match r {
+            Ok(r) => r?,
+            Err(_) => return Err(ConnectError::Timeout(timeout)),
+        },
+    };
+    drop(pending);
+    let peer = secure.remote_peer;
+    if peer == shared.local_id() {
+        return Err(ConnectError::SelfConnection);
+    }
+    let remote_hello = Hello::decode(&secure.remote_early_data).map_err(ConnectError::BadHello)?;
+    let info = Arc::new(PeerInfo {
+        peer_id: peer,
+        remote_addr: secure.remote_addr.clone(),
+        outbound: role == Role::Initiator,
+        agent: remote_hello.agent,
+        listen_addrs: normalize_listen(&remote_hello.listen, &secure.remote_addr),
+        services: remote_hello.services.into_iter().map(|s| s.name).collect(),
+        encrypted: secure.encrypted,
+        observed_addr: remote_hello.observed,
+        connected_at: SystemTime::now(),
+        rtt: None,
+    });
+    let conn_id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
+    let conn = Arc::new(Connection::new(conn_id, peer, shared));
+    let dialer = if role == Role::Initiator {
+        shared.local_id()
+    } else {
+        peer
+    };
+    shared.connections.insert(conn_id, conn.clone());
+    let outcome = register(
+        &shared.peers,
+        shared.local_id(),
+        PeerEntry {
+            info: info.clone(),
+            conn: conn.clone(),
+            dialer,
+            _slot: Some(slot),
+        },
+    );
+    let now = shared.clock.now();
+    match &outcome {
+        Registered::Fresh => {
+            for s in &shared.services {
+                s.service.on_peer_connected(&info);
+            }
+            shared.events.emit(Event::PeerConnected {
+                peer,
+                addr: info.remote_addr.clone(),
+                outbound: info.outbound,
+            });
+            shared.send_exchange(&conn);
+        }
+        Registered::Replaced(old) => old.retire(now),
+        Registered::Rejected => conn.retire(now),
+    }
+    let span = debug_span!("peer", peer = %peer.short(), conn = conn_id);
+    shared.tasks.spawn(
+        write_loop(shared.clone(), conn.clone(), secure.writer).instrument(span.clone()),
+    );
+    let reader = secure.reader;
+    let shared2 = shared.clone();
+    shared.tasks.spawn(
+        async move {
+            let reason = read_loop(&shared2, &conn, reader).await;
+            connection_closed(&shared2, &conn, reason);
+        }
+        .instrument(span),
+    );
+    Ok(peer)
+}
+
+/// Cleans up after a connection's reader ended.
+fn connection_closed(shared: &Arc<NodeShared>, conn: &Arc<Connection>, reason: DisconnectReason) {
+    conn.close(reason.clone(), CloseMode::Abort, shared.clock.now());
+    shared.connections.remove(&conn.id);
+    let removed = shared
+        .peers
+        .remove_if(&conn.peer, |_, e| e.conn.id == conn.id);
+    if removed.is_some() {
+        debug!(peer = %conn.peer.short(), %reason, "peer disconnected");
+        for s in &shared.services {
+            s.service.on_peer_disconnected(&conn.peer, &reason);
+        }
+        shared.events.emit(Event::PeerDisconnected {
+            peer: conn.peer,
+            reason,
+        });
+    }
+}
+
+/// Replaces unspecified IPs in a peer's listen addresses with the IP we see it at.
+fn normalize_listen(listen: &[Address], remote: &Address) -> Vec<Address> {
+    let remote_ip = remote.socket_addr().map(|a| a.ip());
+    let mut out: Vec<Address> = Vec::with_capacity(listen.len());
+    for a in listen {
+        let fixed = match (a.socket_addr(), remote_ip) {
+            (Some(sa), Some(ip)) if sa.ip().is_unspecified() => {
+                a.with_socket_addr(std::net::SocketAddr::new(ip, sa.port()))
+            }
+            (Some(sa), _) if sa.port() == 0 => continue,
+            _ => a.clone(),
+        };
+        if !out.contains(&fixed) {
+            out.push(fixed);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unspecified_listen_addresses_take_the_observed_ip() {
+        let remote: Address = "10.1.2.3:50000".parse().expect("addr");
+        let listen: Vec<Address> = ["tcp:0.0.0.0:7000", "tcp:[::]:7000", "tcp:192.168.1.5:7000"]
+            .iter()
+            .map(|s| s.parse().expect("addr"))
+            .collect();
+        let out = normalize_listen(&listen, &remote);
+        let want: Vec<Address> = ["10.1.2.3:7000", "192.168.1.5:7000"]
+            .iter()
+            .map(|s| s.parse().expect("addr"))
+            .collect();
+        assert_eq!(out, want);
+    }
+}

@@ -1,0 +1,212 @@
+//! State shared by every task of a node.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+use crate::address::Address;
+use crate::discovery::Discovery;
+use crate::encryption::{Encryption, ProtocolId};
+use crate::config::NodeConfig;
+use crate::event::{Event, EventBus};
+use crate::identity::{Identity, PeerId};
+use crate::nat::NatStrategy;
+use crate::node::clock::CoarseClock;
+use crate::node::connection::Connection;
+use crate::node::control::{Control, ExchangedPeer};
+use crate::node::hello::{Hello, ServiceAd};
+use crate::node::limits::Limits;
+use crate::node::peers::PeerEntry;
+use crate::service::{Service, ServiceDescriptor};
+use crate::transport::Transport;
+
+pub(crate) struct ServiceEntry {
+    pub(crate) descriptor: ServiceDescriptor,
+    pub(crate) service: Arc<dyn Service>,
+}
+
+pub(crate) struct NodeShared {
+    pub(crate) identity: Identity,
+    pub(crate) config: NodeConfig,
+    pub(crate) protocol: ProtocolId,
+    pub(crate) transports: Vec<Arc<dyn Transport>>,
+    pub(crate) encryption: Arc<dyn Encryption>,
+    pub(crate) nat: Vec<Arc<dyn NatStrategy>>,
+    pub(crate) discovery: Vec<Arc<dyn Discovery>>,
+    pub(crate) services: Vec<ServiceEntry>,
+    pub(crate) peers: DashMap<PeerId, PeerEntry>,
+    /// Every live connection, including retired ones (for the sweeper).
+    pub(crate) connections: DashMap<u64, Arc<Connection>>,
+    /// Peers we are dialing because of exchange or discovery (no duplicate dials).
+    pub(crate) dialing: DashMap<PeerId, ()>,
+    pub(crate) events: EventBus,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) listen_addrs: RwLock<Vec<Address>>,
+    pub(crate) next_conn_id: AtomicU64,
+    pub(crate) clock: CoarseClock,
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+impl NodeShared {
+    pub(crate) fn local_id(&self) -> PeerId {
+        self.identity.peer_id()
+    }
+
+    pub(crate) fn service(&self, channel: u16) -> Option<&Arc<dyn Service>> {
+        self.services
+            .iter()
+            .find(|s| s.descriptor.channel == channel)
+            .map(|s| &s.service)
+    }
+
+    pub(crate) fn transport_for(&self, addr: &Address) -> Option<&Arc<dyn Transport>> {
+        self.transports.iter().find(|t| t.can_dial(addr))
+    }
+
+    /// The Hello we send to a peer reached at `remote`.
+    pub(crate) fn hello_for(&self, remote: &Address) -> Hello {
+        Hello {
+            agent: self.config.agent.clone(),
+            listen: self.listen_addrs.read().clone(),
+            services: self
+                .services
+                .iter()
+                .map(|s| ServiceAd {
+                    name: s.descriptor.name.to_string(),
+                    channel: s.descriptor.channel,
+                })
+                .collect(),
+            observed: Some(remote.clone()),
+        }
+    }
+
+    pub(crate) fn is_connected(&self, peer: &PeerId) -> bool {
+        self.peers.contains_key(peer)
+    }
+
+    /// The peers we tell `to` about: connected, listening, not `to` itself.
+    pub(crate) fn exchange_list(&self, to: PeerId) -> Vec<ExchangedPeer> {
+        self.peers
+            .iter()
+            .filter(|e| *e.key() != to && !e.info.listen_addrs.is_empty())
+            .take(self.config.max_exchange_peers)
+            .map(|e| ExchangedPeer {
+                id: *e.key(),
+                addrs: e.info.listen_addrs.clone(),
+            })
+            .collect()
+    }
+
+    /// Sends our peer list to a newly connected peer.
+    pub(crate) fn send_exchange(&self, conn: &Connection) {
+        if !self.config.peer_exchange {
+            return;
+        }
+        let list = self.exchange_list(conn.peer);
+        if !list.is_empty() {
+            conn.send_control(&Control::Exchange(list));
+        }
+    }
+
+    /// A peer told us about other peers: dial the new ones.
+    pub(crate) fn on_peer_exchange(self: &Arc<Self>, from: PeerId, peers: Vec<ExchangedPeer>) {
+        if !self.config.peer_exchange {
+            return;
+        }
+        for p in peers {
+            if p.id == self.local_id() || p.id == from {
+                continue;
+            }
+            for addr in &p.addrs {
+                self.events.emit(Event::PeerDiscovered {
+                    peer: Some(p.id),
+                    addr: addr.clone(),
+                    source: "exchange".into(),
+                });
+            }
+            self.dial_candidate(Some(p.id), p.addrs, "exchange");
+        }
+    }
+
+    /// Dials a discovered peer in the background unless connected, being dialed, or full.
+    pub(crate) fn dial_candidate(
+        self: &Arc<Self>,
+        peer: Option<PeerId>,
+        addrs: Vec<Address>,
+        source: &'static str,
+    ) {
+        if let Some(p) = peer {
+            if p == self.local_id() || self.is_connected(&p) {
+                return;
+            }
+            if self.dialing.insert(p, ()).is_some() {
+                return;
+            }
+        }
+        let addrs: Vec<Address> = addrs
+            .into_iter()
+            .filter(|a| {
+                self.transport_for(a).is_some()
+                    && !self.is_own_address(a)
+                    && !self.is_connected_at(a)
+            })
+            .take(4)
+            .collect();
+        if addrs.is_empty() || self.limits.peer_slots_used() >= self.config.max_peers {
+            if let Some(p) = peer {
+                self.dialing.remove(&p);
+            }
+            return;
+        }
+        let shared = self.clone();
+        self.tasks.spawn(async move {
+            for addr in addrs {
+                if shared.cancel.is_cancelled() {
+                    break;
+                }
+                match crate::node::setup::dial(&shared, &addr).await {
+                    Ok(id) => {
+                        debug!(%addr, peer = %id.short(), source, "connected to discovered peer");
+                        break;
+                    }
+                    Err(e) => debug!(%addr, source, error = %e, "dial of discovered peer failed"),
+                }
+            }
+            if let Some(p) = peer {
+                shared.dialing.remove(&p);
+            }
+        });
+    }
+
+    /// True if a connected peer listens at (or connected from) `addr`.
+    pub(crate) fn is_connected_at(&self, addr: &Address) -> bool {
+        self.peers
+            .iter()
+            .any(|e| e.info.remote_addr == *addr || e.info.listen_addrs.contains(addr))
+    }
+
+    /// True if `addr` is one of our own listen addresses.
+    pub(crate) fn is_own_address(&self, addr: &Address) -> bool {
+        let listen = self.listen_addrs.read();
+        listen.iter().any(|l| {
+            l == addr
+                || match (l.socket_addr(), addr.socket_addr()) {
+                    (Some(l), Some(a)) => {
+                        l.port() == a.port()
+                            && l.ip().is_unspecified()
+                            && a.ip().is_loopback()
+                            && l.port() != 0
+                    }
+                    _ => false,
+                }
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! `Plaintext`: the handshake shape of every encryption, without any cryptography.
+//! For tests and debugging only: the remote's identity is whatever it claims. Never a default.
+
+use async_trait::async_trait;
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+
+use crate::encryption::{
+    Encryption, EncryptionError, HandshakeParams, Role, SecureConnection, SecureReader,
+    SecureWriter, check_protocol_record, identity_payload, read_answer_record,
+    split_identity_payload,
+};
+use crate::record::{MAX_RECORD_LEN, RecordReader, put_record_header, write_record};
+use crate::transport::{BoxedWriter, RawConnection};
+
+/// Unencrypted, unauthenticated records. `is_peer_encrypted` reports false for these peers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Plaintext;
+
+#[async_trait]
+impl Encryption for Plaintext {
+    fn name(&self) -> &'static str {
+        "plaintext"
+    }
+
+    fn is_encrypted(&self) -> bool {
+        false
+    }
+
+    async fn upgrade(
+        &self,
+        raw: RawConnection,
+        params: HandshakeParams<'_>,
+    ) -> Result<SecureConnection, EncryptionError> {
+        let RawConnection {
+            reader,
+            mut writer,
+            local_addr,
+            remote_addr,
+        } = raw;
+        let mut reader = RecordReader::new(reader);
+        let ours = identity_payload(params.identity, params.early_data)?;
+        let remote_payload = match params.role {
+            Role::Initiator => {
+                write_record(&mut writer, &params.protocol.to_bytes()).await?;
+                let answer = read_answer_record(&mut reader).await?;
+                write_record(&mut writer, &ours).await?;
+                answer
+            }
+            Role::Responder => {
+                let first = reader.read_record().await?.ok_or(EncryptionError::Closed)?;
+                check_protocol_record(&first, params.protocol, &mut writer).await?;
+                write_record(&mut writer, &ours).await?;
+                reader.read_record().await?.ok_or(EncryptionError::Closed)?
+            }
+        };
+        let (remote_peer, remote_early_data) = split_identity_payload(&remote_payload)?;
+        Ok(SecureConnection {
+            remote_peer,
+            remote_early_data,
+            reader: Box::new(PlainReader { records: reader }),
+            writer: Box::new(PlainWriter { inner: writer }),
+            encrypted: false,
+            local_addr,
+            remote_addr,
+        })
+    }
+}
+
+struct PlainReader {
+    records: RecordReader,
+}
+
+#[async_trait]
+impl SecureReader for PlainReader {
+    async fn read_into(&mut self, out: &mut BytesMut) -> Result<bool, EncryptionError> {
+        match self.records.read_record().await? {
+            Some(rec) => {
+                out.extend_from_slice(&rec);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn has_buffered(&self) -> bool {
+        self.records.has_buffered_record()
+    }
+}
+
+struct PlainWriter {
+    inner: BoxedWriter,
+}
+
+#[async_trait]
+impl SecureWriter for PlainWriter {
+    async fn write(&mut self, plaintext: &[u8]) -> Result<(), EncryptionError> {
+        let mut out = Vec::with_capacity(plaintext.len() + 2 * (plaintext.len() / MAX_RECORD_LEN + 1));
+        for chunk in plaintext.chunks(MAX_RECORD_LEN) {
+            put_record_header(&mut out, chunk.len());
+            out.extend_from_slice(chunk);
+        }
+        self.inner.write_all(&out).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<(), EncryptionError> {
+        self.inner.shutdown().await?;
+        Ok(())
+    }
+}

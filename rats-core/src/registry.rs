@@ -1,0 +1,132 @@
+//! The plugin registry, built on `inventory`: each plugin crate submits a [`PluginFactory`];
+//! the node instantiates every linked factory that configuration does not switch off.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
+//!
+//! fn make(_cfg: &PluginConfig) -> Result<Plugin, PluginError> {
+//!     Ok(Plugin::Transport(Arc::new(rats_core::MemoryTransport::default())))
+//! }
+//! rats_core::inventory::submit! {
+//!     PluginFactory { name: "my-mem", kind: PluginKind::Transport, create: make }
+//! }
+//! assert!(rats_core::registry::factories().any(|f| f.name == "my-mem"));
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::discovery::Discovery;
+use crate::encryption::{Encryption, ProtocolId};
+use crate::nat::NatStrategy;
+use crate::service::Service;
+use crate::transport::Transport;
+
+/// What kind of plugin a factory makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PluginKind {
+    /// A [`Transport`].
+    Transport,
+    /// An [`Encryption`].
+    Encryption,
+    /// A [`Discovery`].
+    Discovery,
+    /// A [`NatStrategy`].
+    Nat,
+    /// A [`Service`].
+    Service,
+}
+
+/// A plugin instance.
+#[derive(Clone)]
+pub enum Plugin {
+    /// A transport.
+    Transport(Arc<dyn Transport>),
+    /// An encryption.
+    Encryption(Arc<dyn Encryption>),
+    /// A discovery mechanism.
+    Discovery(Arc<dyn Discovery>),
+    /// A NAT strategy.
+    Nat(Arc<dyn NatStrategy>),
+    /// A service.
+    Service(Arc<dyn Service>),
+}
+
+impl Plugin {
+    /// The kind of this instance.
+    pub fn kind(&self) -> PluginKind {
+        match self {
+            Plugin::Transport(_) => PluginKind::Transport,
+            Plugin::Encryption(_) => PluginKind::Encryption,
+            Plugin::Discovery(_) => PluginKind::Discovery,
+            Plugin::Nat(_) => PluginKind::Nat,
+            Plugin::Service(_) => PluginKind::Service,
+        }
+    }
+}
+
+/// What a factory gets to build its plugin.
+#[derive(Clone, Debug)]
+pub struct PluginConfig {
+    /// The plugin's name.
+    pub name: &'static str,
+    /// Its configuration section (`Null` when there is none).
+    pub section: serde_json::Value,
+    /// The node's data directory, if it has one.
+    pub data_dir: Option<PathBuf>,
+    /// The application protocol.
+    pub protocol: ProtocolId,
+}
+
+impl PluginConfig {
+    /// Deserializes the section into the plugin's own config type (defaults when absent).
+    pub fn parse<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, PluginError> {
+        if self.section.is_null() {
+            return Ok(T::default());
+        }
+        serde_json::from_value(self.section.clone()).map_err(|e| PluginError::Config {
+            plugin: self.name,
+            error: e.to_string(),
+        })
+    }
+}
+
+/// A factory failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// Bad configuration section.
+    #[error("plugin {plugin}: bad configuration: {error}")]
+    Config {
+        /// The plugin.
+        plugin: &'static str,
+        /// What is wrong.
+        error: String,
+    },
+    /// Anything else.
+    #[error("plugin {plugin}: {error}")]
+    Failed {
+        /// The plugin.
+        plugin: &'static str,
+        /// What failed.
+        error: String,
+    },
+}
+
+/// A plugin factory, submitted with `inventory::submit!`.
+#[derive(Debug)]
+pub struct PluginFactory {
+    /// Unique plugin name; also the config section and the switch that disables it.
+    pub name: &'static str,
+    /// What it makes.
+    pub kind: PluginKind,
+    /// Builds an instance.
+    pub create: fn(&PluginConfig) -> Result<Plugin, PluginError>,
+}
+
+inventory::collect!(PluginFactory);
+
+/// Every factory linked into this program.
+pub fn factories() -> impl Iterator<Item = &'static PluginFactory> {
+    inventory::iter::<PluginFactory>.into_iter()
+}

@@ -1,0 +1,68 @@
+//! The [`Service`] contract: a protocol running on top of connections, on its own channel.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::event::DisconnectReason;
+use crate::identity::PeerId;
+use crate::node::{PeerInfo, ServiceContext};
+
+/// Scheduling class of a channel's frames. The writer always drains `Control` first, then
+/// `Normal`, then `Bulk`, so chat and control never wait behind file data for longer than one
+/// write batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Node and protocol control messages.
+    Control = 0,
+    /// Application messages.
+    Normal = 1,
+    /// Bulk data (file chunks).
+    Bulk = 2,
+}
+
+/// Who a service is on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceDescriptor {
+    /// Unique name (`messages`, `gossipsub`, `transfer`, ...).
+    pub name: &'static str,
+    /// The frame channel, fixed per service so both sides agree without negotiation.
+    /// 0 is the node's; 1..=255 are reserved for the rats services; third parties use 256+.
+    pub channel: u16,
+    /// Scheduling class of the frames it sends.
+    pub priority: Priority,
+}
+
+/// Errors a service reports. Returned from [`Service::on_frame`], it disconnects the peer.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The peer sent something this service cannot accept.
+    #[error("bad message: {0}")]
+    BadMessage(String),
+    /// The service could not start.
+    #[error("service failed to start: {0}")]
+    Start(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A protocol on top of connections. Used as `Arc<dyn Service>`.
+///
+/// `on_peer_connected`, `on_frame` and `on_peer_disconnected` run on the peer's connection task
+/// and must not block: a service with real work hands it to its own actor task (through a
+/// bounded channel). Frames of one peer arrive in order, after `on_peer_connected`.
+#[async_trait]
+pub trait Service: Send + Sync + 'static {
+    /// Name, channel and priority.
+    fn descriptor(&self) -> ServiceDescriptor;
+    /// Called once when the node starts; keep `ctx` to send.
+    async fn start(&self, ctx: ServiceContext) -> Result<(), ServiceError>;
+    /// A peer connected (before any of its frames is delivered).
+    fn on_peer_connected(&self, _peer: &PeerInfo) {}
+    /// A complete message on this service's channel from an authenticated peer.
+    fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError>;
+    /// A peer's last connection closed.
+    fn on_peer_disconnected(&self, _peer: &PeerId, _reason: &DisconnectReason) {}
+    /// The node is stopping.
+    async fn stop(&self) {}
+}
