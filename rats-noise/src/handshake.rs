@@ -1,0 +1,108 @@
+//! The Noise XX handshake with rats' identity binding and early data.
+//!
+//! ```text
+//! -> e                    payload: protocol id (name NUL version), in clear, also in the prologue
+//! <- e, ee, s, es         payload: responder PeerId (32) | responder Hello
+//! -> s, se                payload: initiator PeerId (32) | initiator Hello
+//! ```
+//! A PeerId is an Ed25519 key; its X25519 form must equal the Noise static key just proven,
+//! so a peer cannot claim an id it has no key for.
+
+use bytes::Bytes;
+use rats_core::encryption::{
+    EncryptionError, HandshakeParams, Role, check_protocol_record, identity_payload,
+    read_answer_record, split_identity_payload,
+};
+use rats_core::identity::PeerId;
+use rats_core::record::{MAX_RECORD_LEN, RecordReader, write_record};
+use rats_core::transport::BoxedWriter;
+
+/// The Noise protocol name.
+pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
+
+/// What a finished handshake yields.
+pub(crate) struct Handshaked {
+    pub(crate) remote: PeerId,
+    pub(crate) early: Bytes,
+    /// Key for what we send.
+    pub(crate) send_key: [u8; 32],
+    /// Key for what we receive.
+    pub(crate) recv_key: [u8; 32],
+}
+
+fn hs_err(e: snow::Error) -> EncryptionError {
+    EncryptionError::Handshake(e.to_string())
+}
+
+fn verify_remote(hs: &snow::HandshakeState, payload: &[u8]) -> Result<(PeerId, Bytes), EncryptionError> {
+    let (peer, early) = split_identity_payload(payload)?;
+    let proven = hs
+        .get_remote_static()
+        .ok_or_else(|| EncryptionError::Handshake("no remote static key".into()))?;
+    match peer.x25519_public() {
+        Some(expected) if expected[..] == *proven => Ok((peer, early)),
+        _ => Err(EncryptionError::IdentityMismatch),
+    }
+}
+
+pub(crate) async fn run(
+    reader: &mut RecordReader,
+    writer: &mut BoxedWriter,
+    params: HandshakeParams<'_>,
+) -> Result<Handshaked, EncryptionError> {
+    let noise_params = NOISE_PARAMS
+        .parse()
+        .map_err(|e: snow::Error| EncryptionError::Handshake(e.to_string()))?;
+    let secret = params.identity.x25519_private();
+    let prologue = params.protocol.prologue();
+    let builder = snow::Builder::new(noise_params)
+        .local_private_key(&secret)
+        .map_err(hs_err)?
+        .prologue(&prologue)
+        .map_err(hs_err)?;
+    let ours = identity_payload(params.identity, params.early_data)?;
+    let mut msg = vec![0u8; MAX_RECORD_LEN];
+    let mut payload = vec![0u8; MAX_RECORD_LEN];
+    let (remote, early, mut hs) = match params.role {
+        Role::Initiator => {
+            let mut hs = builder.build_initiator().map_err(hs_err)?;
+            let n = hs
+                .write_message(&params.protocol.to_bytes(), &mut msg)
+                .map_err(hs_err)?;
+            write_record(writer, &msg[..n]).await?;
+            let answer = read_answer_record(reader).await?;
+            let n = hs.read_message(&answer, &mut payload).map_err(hs_err)?;
+            let (remote, early) = verify_remote(&hs, &payload[..n])?;
+            let n = hs.write_message(&ours, &mut msg).map_err(hs_err)?;
+            write_record(writer, &msg[..n]).await?;
+            (remote, early, hs)
+        }
+        Role::Responder => {
+            let mut hs = builder.build_responder().map_err(hs_err)?;
+            let first = reader.read_record().await?.ok_or(EncryptionError::Closed)?;
+            let n = hs.read_message(&first, &mut payload).map_err(hs_err)?;
+            check_protocol_record(&payload[..n], params.protocol, writer).await?;
+            let n = hs.write_message(&ours, &mut msg).map_err(hs_err)?;
+            write_record(writer, &msg[..n]).await?;
+            let last = reader.read_record().await?.ok_or(EncryptionError::Closed)?;
+            let n = hs.read_message(&last, &mut payload).map_err(hs_err)?;
+            let (remote, early) = verify_remote(&hs, &payload[..n])?;
+            (remote, early, hs)
+        }
+    };
+    if !hs.is_handshake_finished() {
+        return Err(EncryptionError::Handshake("handshake incomplete".into()));
+    }
+    // split() gives (initiator→responder, responder→initiator).
+    let (i_to_r, r_to_i) = hs.dangerously_get_raw_split();
+    let (send_key, recv_key) = match params.role {
+        Role::Initiator => (i_to_r, r_to_i),
+        Role::Responder => (r_to_i, i_to_r),
+    };
+    Ok(Handshaked {
+        remote,
+        early,
+        send_key,
+        recv_key,
+    })
+}
