@@ -1,0 +1,44 @@
+//! # rats
+//!
+//! Peer-to-peer networking made easy: peers connect over TCP (IPv4 and IPv6), authenticate and
+//! encrypt with Noise XX, exchange typed JSON, text and binary messages, and introduce each
+//! other (peer exchange). [`RatsClient`] is the easy door; [`rats_core`] has the building
+//! blocks. Cargo features pick the plugins (`tcp`, `noise`; both on by default): linking a
+//! plugin crate is enabling it.
+//!
+//! ```
+//! use rats::RatsClient;
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let alice = RatsClient::builder().listen("tcp:127.0.0.1:0")?.start().await?;
+//! let bob = RatsClient::builder().listen("tcp:127.0.0.1:0")?.start().await?;
+//! let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+//! bob.on("greeting", move |from, data| {
+//!     let _ = tx.try_send((from, data["text"].as_str().unwrap_or_default().to_string()));
+//! });
+//! let bob_id = alice.connect(&bob.listen_addrs()[0].to_string()).await?;
+//! alice.send_to(&bob_id, "greeting", &serde_json::json!({"text": "hi bob"})).await?;
+//! let (from, text) = rx.recv().await.expect("a greeting");
+//! assert_eq!((from, text.as_str()), (alice.local_peer_id(), "hi bob"));
+//! assert_eq!(bob.is_peer_encrypted(&alice.local_peer_id()), Some(true));
+//! alice.shutdown().await;
+//! bob.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod data_dir;
+
+pub use client::{RatsClient, RatsClientBuilder, RatsError};
+pub use data_dir::{DataDirError, DataDirLock};
+pub use rats_core::{
+    self as core, Address, DisconnectReason, Event, EventStream, Identity, MessageBody, Node,
+    NodeConfig, PeerId, PeerInfo,
+};
+#[cfg(feature = "noise")]
+pub use rats_noise;
+#[cfg(feature = "tcp")]
+pub use rats_transport;
+
+/// The port the `rats` tool listens on by default.
+pub const DEFAULT_PORT: u16 = 7878;

@@ -1,0 +1,104 @@
+//! Helpers shared by the scenario tests and the benchmark: start real nodes on loopback with
+//! short timeouts, wait for conditions with a deadline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rats::RatsClient;
+use rats_core::{Event, EventStream, NodeConfig};
+
+/// A `NodeConfig` for tests: loopback, short timeouts, generous per-IP limits.
+pub fn test_config() -> NodeConfig {
+    NodeConfig {
+        listen: vec!["tcp:127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!())],
+        handshake_timeout: Duration::from_secs(3),
+        dial_timeout: Duration::from_secs(3),
+        max_pending_per_ip: 256,
+        max_pending_handshakes: 256,
+        ..NodeConfig::default()
+    }
+}
+
+/// Starts a client listening on 127.0.0.1 with [`test_config`], edited by `edit`.
+pub async fn client_with(edit: impl FnOnce(&mut NodeConfig)) -> RatsClient {
+    let mut cfg = test_config();
+    edit(&mut cfg);
+    RatsClient::builder()
+        .configure(|c| *c = cfg)
+        .start()
+        .await
+        .expect("client starts")
+}
+
+/// Starts a client with [`test_config`].
+pub async fn client() -> RatsClient {
+    client_with(|_| {}).await
+}
+
+/// The first listen address of a client, as a string.
+pub fn addr_of(c: &RatsClient) -> String {
+    c.listen_addrs()[0].to_string()
+}
+
+/// Polls `cond` every 10 ms until it holds; panics with `what` after `secs` seconds.
+pub async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits for the first event matching `pick`, with a deadline.
+pub async fn next_matching<T>(
+    events: &mut EventStream,
+    secs: u64,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    let fut = async {
+        loop {
+            match events.recv().await {
+                Some(Ok(e)) => {
+                    if let Some(t) = pick(&e) {
+                        return t;
+                    }
+                }
+                Some(Err(_lagged)) => continue,
+                None => panic!("event bus closed"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .expect("event within deadline")
+}
+
+/// A counter shared with handlers.
+pub fn counter() -> Arc<std::sync::atomic::AtomicU64> {
+    Arc::new(std::sync::atomic::AtomicU64::new(0))
+}
+
+/// Resident set size of a process in KiB (Linux `/proc`), `None` elsewhere.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// User plus system CPU time of a process in clock ticks (Linux `/proc`).
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces; fields after the closing parenthesis are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
