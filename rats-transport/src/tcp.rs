@@ -41,6 +41,7 @@ fn bind_dual(port: u16) -> std::io::Result<Vec<TcpListener>> {
     for _ in 0..DUAL_STACK_TRIES {
         let v6 = match bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true) {
             Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(e),
             Err(e) => {
                 // No IPv6 on this host: serve IPv4 only.
                 warn!(error = %e, "IPv6 listener unavailable, listening on IPv4 only");

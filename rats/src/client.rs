@@ -38,6 +38,7 @@ pub struct RatsClientBuilder {
     config: NodeConfig,
     listen_set: bool,
     data_dir: Option<PathBuf>,
+    lock: Option<DataDirLock>,
     identity: Option<Identity>,
     plaintext: bool,
 }
@@ -48,6 +49,7 @@ impl Default for RatsClientBuilder {
             config: NodeConfig::default(),
             listen_set: false,
             data_dir: None,
+            lock: None,
             identity: None,
             plaintext: false,
         }
@@ -99,6 +101,13 @@ impl RatsClientBuilder {
         self
     }
 
+    /// Uses a data directory this process has already locked.
+    pub fn data_dir_lock(mut self, lock: DataDirLock) -> Self {
+        self.data_dir = Some(lock.path().to_path_buf());
+        self.lock = Some(lock);
+        self
+    }
+
     /// Uses this identity instead of the data directory's.
     pub fn identity(mut self, id: Identity) -> Self {
         self.identity = Some(id);
@@ -138,9 +147,10 @@ impl RatsClientBuilder {
         if !self.listen_set {
             config.listen = vec![Address::tcp((std::net::Ipv6Addr::UNSPECIFIED, 0).into())];
         }
-        let lock = match &self.data_dir {
-            Some(dir) => Some(DataDirLock::acquire(dir)?),
-            None => None,
+        let lock = match (self.lock, &self.data_dir) {
+            (Some(lock), _) => Some(lock),
+            (None, Some(dir)) => Some(DataDirLock::acquire(dir)?),
+            (None, None) => None,
         };
         let identity = match (self.identity, &lock) {
             (Some(id), _) => id,

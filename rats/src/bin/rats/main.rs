@@ -1,1 +1,171 @@
-fn main() {}
+//! The `rats` tool: a terminal chat on the rats library. `rats --help` lists the options;
+//! type `help` once it runs. Works with standard input piped (scripts) and `--json` output.
+
+mod args;
+mod commands;
+mod output;
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use rats::core::node::NodeError;
+use rats::core::transport::TransportError;
+use rats::{DataDirError, DataDirLock, RatsClient, RatsError};
+use tokio::io::AsyncBufReadExt;
+
+use args::Args;
+use commands::{Flow, run_line};
+use output::Output;
+
+/// Other instances on one machine get `<data dir>/instance-N`, up to this many.
+const MAX_INSTANCES: usize = 32;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = std::env::var("RATS_LOG").unwrap_or_else(|_| args.log_level.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rats: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("rats")
+}
+
+/// Locks the data directory, or a per-instance one below it when another process holds it.
+fn lock_data_dir(base: &Path, out: Option<Output>) -> Result<DataDirLock, RatsError> {
+    match DataDirLock::acquire(base) {
+        Ok(lock) => return Ok(lock),
+        Err(DataDirError::InUse(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    for n in 2..=MAX_INSTANCES {
+        let dir = base.join(format!("instance-{n}"));
+        match DataDirLock::acquire(&dir) {
+            Ok(lock) => {
+                out.inspect(|o| o.notice(&format!(
+                    "data directory {} is in use by another rats; using {} with its own identity",
+                    base.display(),
+                    dir.display()
+                )));
+                return Ok(lock);
+            }
+            Err(DataDirError::InUse(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(DataDirError::InUse(base.to_path_buf()).into())
+}
+
+fn port_in_use(e: &RatsError) -> bool {
+    matches!(
+        e,
+        RatsError::Node(NodeError::Listen { error: TransportError::Io { source, .. }, .. })
+            if source.kind() == ErrorKind::AddrInUse
+    )
+}
+
+/// Starts the client; `out` is given when notices should be printed (not on a retry).
+async fn start(args: &Args, out: Option<Output>, port: u16) -> Result<RatsClient, RatsError> {
+    let base = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let lock = lock_data_dir(&base, out)?;
+    let mut builder = RatsClient::builder()
+        .port(port)
+        .protocol(&args.protocol, &args.protocol_version)
+        .max_peers(args.max_peers)
+        .peer_exchange(!args.no_peer_exchange)
+        .data_dir_lock(lock);
+    if args.no_dht {
+        builder = builder.disable_plugin("dht");
+    }
+    if args.no_mdns {
+        builder = builder.disable_plugin("mdns");
+    }
+    builder.start().await
+}
+
+/// Resolves on SIGTERM (Unix); never elsewhere.
+async fn terminate_signal() {
+    #[cfg(unix)]
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        s.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await
+}
+
+async fn run(args: Args) -> Result<(), RatsError> {
+    let out = Output { json: args.json };
+    let port = args.port.unwrap_or(rats::DEFAULT_PORT);
+    let client = match start(&args, Some(out), port).await {
+        Err(e) if args.port.is_none() && port_in_use(&e) => {
+            out.notice(&format!("port {port} is taken; listening on a free port instead"));
+            start(&args, None, 0).await?
+        }
+        other => other?,
+    };
+    let mut events = client.events();
+    let listen: Vec<String> = client.listen_addrs().iter().map(|a| a.to_string()).collect();
+    let data_dir = client.data_dir().map(|d| d.display().to_string());
+    out.started(
+        client.local_peer_id(),
+        &listen,
+        data_dir.as_deref(),
+        &format!("{}/{}", args.protocol, args.protocol_version),
+    );
+    let printer = tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            match e {
+                Ok(e) => out.event(&e),
+                Err(lag) => out.notice(&lag.to_string()),
+            }
+        }
+    });
+    for target in &args.connect {
+        let (client, target) = (client.clone(), target.clone());
+        tokio::spawn(async move {
+            if let Err(e) = client.connect(&target).await {
+                out.error("connect", &format!("{target}: {e}"));
+            }
+        });
+    }
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let terminate = terminate_signal();
+    tokio::pin!(terminate);
+    loop {
+        let line = tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut terminate => break,
+            l = lines.next_line() => l,
+        };
+        match line {
+            Ok(Some(line)) => {
+                if let Flow::Quit = run_line(&client, out, &line).await {
+                    break;
+                }
+            }
+            // End of input (or unreadable input) ends the session, like a shell.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    client.shutdown().await;
+    printer.abort();
+    if args.json {
+        println!("{}", serde_json::json!({"event": "stopped"}));
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// rats: peer-to-peer chat and messaging on the rats library.
+///
+/// Starts a node, prints its peer id and addresses, and reads commands from standard input
+/// (type `help`). A line that is not a command is sent to every peer as a chat message.
+#[derive(Debug, Parser)]
+#[command(name = "rats", version, about)]
+pub struct Args {
+    /// TCP port to listen on (IPv6 and IPv4). If the default port is taken, a free one is used.
+    #[arg(short, long)]
+    pub port: Option<u16>,
+
+    /// Peer to connect to at start, as host:port (repeatable).
+    #[arg(short, long = "connect", value_name = "HOST:PORT")]
+    pub connect: Vec<String>,
+
+    /// Application protocol name: only nodes with the same name and version connect.
+    #[arg(long, default_value = rats_core::config::DEFAULT_PROTOCOL_NAME)]
+    pub protocol: String,
+
+    /// Application protocol version.
+    #[arg(long, default_value = rats_core::config::DEFAULT_PROTOCOL_VERSION)]
+    pub protocol_version: String,
+
+    /// Data directory (identity key). Default: the platform data directory for `rats`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Most connected peers.
+    #[arg(long, default_value_t = 128)]
+    pub max_peers: usize,
+
+    /// Print one JSON object per line on stdout for every event (for scripts).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Do not exchange peer addresses with connected peers.
+    #[arg(long)]
+    pub no_peer_exchange: bool,
+
+    /// Switch off the DHT discovery plugin (when it is linked).
+    #[arg(long)]
+    pub no_dht: bool,
+
+    /// Switch off the mDNS discovery plugin (when it is linked).
+    #[arg(long)]
+    pub no_mdns: bool,
+
+    /// Log level on stderr (error, warn, info, debug, trace); `RATS_LOG` overrides.
+    #[arg(long, default_value = "warn")]
+    pub log_level: String,
+}

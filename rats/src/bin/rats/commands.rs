@@ -1,0 +1,97 @@
+//! The commands typed on standard input.
+
+use rats::{PeerId, RatsClient};
+
+use crate::output::Output;
+
+/// What the input loop should do next.
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Finds a connected peer by full id or unique id prefix.
+fn find_peer(client: &RatsClient, text: &str) -> Result<PeerId, String> {
+    let text = text.trim().to_ascii_lowercase();
+    if text.is_empty() {
+        return Err("missing peer id".into());
+    }
+    let matches: Vec<PeerId> = client
+        .peers()
+        .iter()
+        .map(|p| p.peer_id)
+        .filter(|id| id.to_hex().starts_with(&text))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!("no connected peer matches {text:?}")),
+        _ => Err(format!("{text:?} matches several peers; type more of the id")),
+    }
+}
+
+/// Runs one input line.
+pub async fn run_line(client: &RatsClient, out: Output, line: &str) -> Flow {
+    let line = line.trim();
+    if line.is_empty() {
+        return Flow::Continue;
+    }
+    let stripped = line.strip_prefix('/').unwrap_or(line);
+    let (word, rest) = stripped
+        .split_once(char::is_whitespace)
+        .map(|(w, r)| (w, r.trim()))
+        .unwrap_or((stripped, ""));
+    let listen = || client.listen_addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    match word {
+        "help" | "?" => out.help(),
+        "quit" | "exit" => return Flow::Quit,
+        "id" | "info" => out.id(client.local_peer_id(), &listen()),
+        "peers" => out.peers(&client.peers()),
+        "connect" => {
+            if rest.is_empty() {
+                out.error("connect", "usage: connect <host:port>");
+                return Flow::Continue;
+            }
+            // Connecting can take seconds: do not hold up the input loop.
+            let (client, target) = (client.clone(), rest.to_string());
+            tokio::spawn(async move {
+                if let Err(e) = client.connect(&target).await {
+                    out.error("connect", &format!("{target}: {e}"));
+                }
+            });
+        }
+        "disconnect" => match find_peer(client, rest) {
+            Ok(p) => {
+                client.disconnect(&p);
+            }
+            Err(e) => out.error("disconnect", &e),
+        },
+        "send" => {
+            let (who, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            if text.trim().is_empty() {
+                out.error("send", "usage: send <peer> <text>");
+                return Flow::Continue;
+            }
+            match find_peer(client, who) {
+                Ok(p) => match client.send_string(&p, text.trim()).await {
+                    Ok(()) => out.sent(Some(p), 1),
+                    Err(e) => out.error("send", &e.to_string()),
+                },
+                Err(e) => out.error("send", &e),
+            }
+        }
+        "broadcast" => broadcast(client, out, rest),
+        _ => broadcast(client, out, line),
+    }
+    Flow::Continue
+}
+
+fn broadcast(client: &RatsClient, out: Output, text: &str) {
+    if text.is_empty() {
+        out.error("broadcast", "usage: broadcast <text>");
+        return;
+    }
+    match client.broadcast_string(text) {
+        Ok(n) => out.sent(None, n),
+        Err(e) => out.error("broadcast", &e.to_string()),
+    }
+}

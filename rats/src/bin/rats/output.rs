@@ -1,0 +1,195 @@
+//! What the tool prints: human lines, or one JSON object per line with `--json`.
+
+use rats::{DisconnectReason, Event, MessageBody, PeerId, PeerInfo};
+use serde_json::{Value, json};
+
+/// Prints events and answers in the chosen format.
+#[derive(Clone, Copy, Debug)]
+pub struct Output {
+    pub json: bool,
+}
+
+fn line(v: Value) {
+    println!("{v}");
+}
+
+impl Output {
+    /// An informational note (port fallback, data directory in use...).
+    pub fn notice(&self, message: &str) {
+        if self.json {
+            line(json!({"event": "notice", "message": message}));
+        } else {
+            println!("* {message}");
+        }
+    }
+
+    /// A failed command or operation.
+    pub fn error(&self, command: &str, message: &str) {
+        if self.json {
+            line(json!({"event": "error", "command": command, "message": message}));
+        } else {
+            println!("! {command}: {message}");
+        }
+    }
+
+    /// The node is up.
+    pub fn started(&self, peer: PeerId, listen: &[String], data_dir: Option<&str>, proto: &str) {
+        if self.json {
+            line(json!({
+                "event": "started", "peer_id": peer, "listen": listen,
+                "data_dir": data_dir, "protocol": proto,
+            }));
+        } else {
+            println!("rats {} — protocol {proto}", env!("CARGO_PKG_VERSION"));
+            println!("peer id  {peer}");
+            for l in listen {
+                println!("listening on {l}");
+            }
+            if let Some(d) = data_dir {
+                println!("data dir {d}");
+            }
+            println!("type `help` for commands; any other line is sent to all peers");
+        }
+    }
+
+    /// The answer to `peers`.
+    pub fn peers(&self, peers: &[PeerInfo]) {
+        if self.json {
+            let list: Vec<Value> = peers
+                .iter()
+                .map(|p| {
+                    json!({
+                        "peer_id": p.peer_id, "addr": p.remote_addr, "outbound": p.outbound,
+                        "agent": p.agent, "encrypted": p.encrypted, "listen": p.listen_addrs,
+                        "rtt_us": p.rtt.map(|d| d.as_micros() as u64),
+                    })
+                })
+                .collect();
+            line(json!({"event": "peers", "count": peers.len(), "peers": list}));
+            return;
+        }
+        println!("{} peer(s)", peers.len());
+        for p in peers {
+            let rtt = p
+                .rtt
+                .map(|d| format!(", rtt {:.1} ms", d.as_secs_f64() * 1e3))
+                .unwrap_or_default();
+            println!(
+                "  {}  {} {}{}{}",
+                p.peer_id,
+                p.remote_addr,
+                if p.outbound { "(outbound)" } else { "(inbound)" },
+                if p.encrypted { "" } else { " UNENCRYPTED" },
+                rtt
+            );
+        }
+    }
+
+    /// A message was queued.
+    pub fn sent(&self, to: Option<PeerId>, count: usize) {
+        if self.json {
+            line(json!({"event": "sent", "to": to, "count": count}));
+        } else if count == 0 {
+            println!("* no peer to send to");
+        }
+    }
+
+    /// Our identity.
+    pub fn id(&self, peer: PeerId, listen: &[String]) {
+        if self.json {
+            line(json!({"event": "id", "peer_id": peer, "listen": listen}));
+        } else {
+            println!("peer id {peer}");
+            for l in listen {
+                println!("listening on {l}");
+            }
+        }
+    }
+
+    /// Help text.
+    pub fn help(&self) {
+        const HELP: &str = "commands:
+  help                     this text
+  id                       our peer id and addresses
+  peers                    connected peers
+  connect <host:port>      connect to a peer
+  disconnect <peer>        disconnect a peer (id or unique id prefix)
+  send <peer> <text>       send a chat message to one peer
+  broadcast <text>         send a chat message to every peer
+  quit                     leave
+  <anything else>          same as broadcast";
+        if self.json {
+            line(json!({"event": "help", "text": HELP}));
+        } else {
+            println!("{HELP}");
+        }
+    }
+
+    /// A node event.
+    pub fn event(&self, e: &Event) {
+        if self.json {
+            if let Some(v) = event_json(e) {
+                line(v);
+            }
+            return;
+        }
+        match e {
+            Event::PeerConnected {
+                peer,
+                addr,
+                outbound,
+            } => println!(
+                "+ {} connected ({addr}, {})",
+                peer.short(),
+                if *outbound { "outbound" } else { "inbound" }
+            ),
+            Event::PeerDisconnected { peer, reason } => {
+                println!("- {} disconnected: {reason}", peer.short())
+            }
+            Event::Message { peer, body } => match body {
+                MessageBody::Text(t) => println!("<{}> {t}", peer.short()),
+                MessageBody::Json { kind, data } => println!("<{}> [{kind}] {data}", peer.short()),
+                MessageBody::Binary(b) => println!("<{}> ({} bytes binary)", peer.short(), b.len()),
+            },
+            Event::DialFailed { addr, error } => println!("! dial {addr} failed: {error}"),
+            _ => {}
+        }
+    }
+}
+
+fn reason_json(r: &DisconnectReason) -> String {
+    r.to_string()
+}
+
+/// The JSON form of an event, for `--json`.
+pub fn event_json(e: &Event) -> Option<Value> {
+    Some(match e {
+        Event::Listening { addr } => json!({"event": "listening", "addr": addr}),
+        Event::PeerConnected {
+            peer,
+            addr,
+            outbound,
+        } => json!({"event": "peer_connected", "peer_id": peer, "addr": addr, "outbound": outbound}),
+        Event::PeerDisconnected { peer, reason } => {
+            json!({"event": "peer_disconnected", "peer_id": peer, "reason": reason_json(reason)})
+        }
+        Event::PeerDiscovered { peer, addr, source } => {
+            json!({"event": "peer_discovered", "peer_id": peer, "addr": addr, "source": source})
+        }
+        Event::DialFailed { addr, error } => {
+            json!({"event": "dial_failed", "addr": addr, "error": error})
+        }
+        Event::Message { peer, body } => match body {
+            MessageBody::Text(t) => {
+                json!({"event": "message", "from": peer, "kind": "text", "text": t})
+            }
+            MessageBody::Json { kind, data } => {
+                json!({"event": "message", "from": peer, "kind": "json", "type": kind, "data": data})
+            }
+            MessageBody::Binary(b) => {
+                json!({"event": "message", "from": peer, "kind": "binary", "len": b.len()})
+            }
+        },
+        Event::Service { service, .. } => json!({"event": "service", "service": service}),
+    })
+}
