@@ -102,3 +102,33 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
 }
+
+/// Dials `addr` over TCP and completes a genuine Noise handshake as a fresh identity, sending
+/// a minimal Hello: a client that can then write arbitrary (hostile) frames.
+pub async fn raw_noise_client(
+    addr: &rats_core::Address,
+    protocol: &rats_core::ProtocolId,
+) -> (
+    rats_core::Identity,
+    rats_core::encryption::SecureConnection,
+) {
+    use rats_core::{Encryption, Transport};
+    let raw = rats_transport::TcpTransport
+        .dial(addr)
+        .await
+        .expect("tcp dial");
+    let id = rats_core::Identity::generate();
+    let hello = serde_json::json!({"agent": "hostile/1", "listen": [], "services": []});
+    let early = serde_json::to_vec(&hello).expect("hello json");
+    let params = rats_core::encryption::HandshakeParams {
+        identity: &id,
+        protocol,
+        role: rats_core::encryption::Role::Initiator,
+        early_data: &early,
+    };
+    let conn = rats_noise::Noise
+        .upgrade(raw, params)
+        .await
+        .expect("noise handshake");
+    (id, conn)
+}
