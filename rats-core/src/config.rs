@@ -112,6 +112,12 @@ impl NodeConfig {
         if self.send_queue_bytes < 64 * 1024 {
             return Err("send_queue_bytes must be at least 64 KiB".into());
         }
+        if self.max_exchange_peers > crate::node::control::MAX_EXCHANGE_PEERS {
+            return Err(format!(
+                "max_exchange_peers must be at most {}",
+                crate::node::control::MAX_EXCHANGE_PEERS
+            ));
+        }
         if self.keepalive_interval >= self.idle_timeout {
             return Err("keepalive_interval must be shorter than idle_timeout".into());
         }

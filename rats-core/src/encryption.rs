@@ -136,6 +136,9 @@ pub struct SecureConnection {
     pub reader: Box<dyn SecureReader>,
     /// Plaintext records to the remote.
     pub writer: Box<dyn SecureWriter>,
+    /// The same 32 bytes on both ends of this connection and different for every connection
+    /// (the Noise handshake hash): breaks ties between duplicate connections deterministically.
+    pub session_id: [u8; 32],
     /// Whether records are really encrypted (false only for `Plaintext`).
     pub encrypted: bool,
     /// Our end.
@@ -222,6 +225,9 @@ pub fn split_identity_payload(payload: &[u8]) -> Result<(PeerId, Bytes), Encrypt
     }
     let peer = PeerId::from_slice(&payload[..32])
         .map_err(|e| EncryptionError::Handshake(e.to_string()))?;
+    if !peer.is_canonical() {
+        return Err(EncryptionError::Handshake("non-canonical peer id".into()));
+    }
     Ok((peer, Bytes::copy_from_slice(&payload[32..])))
 }
 
@@ -234,4 +240,26 @@ pub fn identity_payload(id: &Identity, early: &[u8]) -> Result<Vec<u8>, Encrypti
     v.extend_from_slice(id.peer_id().as_bytes());
     v.extend_from_slice(early);
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_payload_round_trips_and_rejects_the_negated_key() {
+        let id = Identity::generate();
+        let p = identity_payload(&id, b"early").expect("payload");
+        let (peer, early) = split_identity_payload(&p).expect("split");
+        assert_eq!((peer, &early[..]), (id.peer_id(), &b"early"[..]));
+        // The negated key has the same X25519 form: only the canonical one is accepted.
+        let mut negated = p.clone();
+        negated[31] |= 0x80;
+        assert!(split_identity_payload(&negated).is_err());
+        assert!(split_identity_payload(&p[..10]).is_err());
+        assert!(matches!(
+            identity_payload(&id, &vec![0; MAX_EARLY_DATA + 1]),
+            Err(EncryptionError::EarlyDataTooLarge(_))
+        ));
+    }
 }

@@ -25,7 +25,8 @@ pub const FLAG_CONT: u8 = 2;
 /// Flag: with `CONT`, the last fragment.
 pub const FLAG_END: u8 = 4;
 
-/// Channel 0 belongs to the node itself (Hello, ping, peer exchange, goodbye).
+/// Channel 0 belongs to the node itself (ping, peer exchange, goodbye; the Hello travels in
+/// the handshake).
 pub const CONTROL_CHANNEL: u16 = 0;
 
 /// One decoded frame.
@@ -43,7 +44,7 @@ pub struct Frame {
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FrameError {
     /// A frame claims more than [`MAX_FRAME_PAYLOAD`] bytes.
-    #[error("frame length {0} exceeds the limit of {MAX_FRAME_PAYLOAD}")]
+    #[error("frame length {0} exceeds the limit of {MAX_FRAME_PAYLOAD} (+4 for a START)")]
     FrameTooLarge(u64),
     /// A fragmented message declares more than the maximum message size.
     #[error("message of {size} bytes exceeds the maximum message size {max}")]
@@ -77,7 +78,7 @@ impl Decoder for FrameCodec {
             return Ok(None);
         }
         let len = u32::from_be_bytes([src[3], src[4], src[5], src[6]]) as usize;
-        if len > MAX_FRAME_PAYLOAD + 4 {
+        if len > max_len(src[2]) {
             return Err(FrameError::FrameTooLarge(len as u64));
         }
         if src.len() < FRAME_HEADER_LEN + len {
@@ -100,12 +101,21 @@ impl Encoder<Frame> for FrameCodec {
     type Error = FrameError;
 
     fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), FrameError> {
-        if item.payload.len() > MAX_FRAME_PAYLOAD + 4 {
+        if item.payload.len() > max_len(item.flags) {
             return Err(FrameError::FrameTooLarge(item.payload.len() as u64));
         }
         put_header(dst, item.channel, item.flags, item.payload.len());
         dst.extend_from_slice(&item.payload);
         Ok(())
+    }
+}
+
+/// Largest payload for a frame with these flags (a START also carries the 4-byte total).
+fn max_len(flags: u8) -> usize {
+    if flags == FLAG_START {
+        MAX_FRAME_PAYLOAD + 4
+    } else {
+        MAX_FRAME_PAYLOAD
     }
 }
 

@@ -76,6 +76,12 @@ impl PeerId {
         hex::encode(&self.0[..4])
     }
 
+    /// Canonical ids have the sign bit of the Edwards x coordinate clear. The X25519 form of a
+    /// key does not carry that bit, so without this rule one Noise key could claim two ids.
+    pub fn is_canonical(&self) -> bool {
+        self.0[31] & 0x80 == 0
+    }
+
     /// The X25519 public key that this peer must use as its Noise static key.
     pub fn x25519_public(&self) -> Option<[u8; 32]> {
         VerifyingKey::from_bytes(&self.0)
@@ -149,9 +155,15 @@ impl fmt::Debug for Identity {
 const KEY_FILE_TAG: &str = "rats-ed25519-secret-v1:";
 
 impl Identity {
-    /// A fresh random identity.
+    /// A fresh random identity with a canonical peer id (see [`PeerId::is_canonical`]; about
+    /// two key generations on average).
     pub fn generate() -> Self {
-        Self::from_secret(SigningKey::generate(&mut OsRng).to_bytes())
+        loop {
+            let id = Self::from_secret(SigningKey::generate(&mut OsRng).to_bytes());
+            if id.peer_id.is_canonical() {
+                return id;
+            }
+        }
     }
 
     /// The identity whose Ed25519 secret seed is `secret`.
@@ -210,7 +222,11 @@ impl Identity {
             .ok_or_else(|| corrupt("missing header"))?;
         let mut secret = [0u8; 32];
         hex::decode_to_slice(hex_part, &mut secret).map_err(|_| corrupt("bad key hex"))?;
-        Ok(Self::from_secret(secret))
+        let id = Self::from_secret(secret);
+        if !id.peer_id.is_canonical() {
+            return Err(corrupt("non-canonical key (peers would refuse it)"));
+        }
+        Ok(id)
     }
 
     /// Writes the key file atomically (temporary file, fsync, rename) with mode 0600.
@@ -270,6 +286,11 @@ mod tests {
             Err(IdentityError::Corrupt { .. })
         ));
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn generated_ids_are_canonical() {
+        assert!((0..64).all(|_| Identity::generate().peer_id().is_canonical()));
     }
 
     #[test]

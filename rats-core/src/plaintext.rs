@@ -40,6 +40,15 @@ impl Encryption for Plaintext {
         } = raw;
         let mut reader = RecordReader::new(reader);
         let ours = identity_payload(params.identity, params.early_data)?;
+        // No handshake hash here: hash both identity payloads in initiator, responder order.
+        let session_of = |initiator: &[u8], responder: &[u8]| -> [u8; 32] {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update((initiator.len() as u64).to_be_bytes());
+            h.update(initiator);
+            h.update(responder);
+            h.finalize().into()
+        };
         let remote_payload = match params.role {
             Role::Initiator => {
                 write_record(&mut writer, &params.protocol.to_bytes()).await?;
@@ -54,10 +63,15 @@ impl Encryption for Plaintext {
                 reader.read_record().await?.ok_or(EncryptionError::Closed)?
             }
         };
+        let session_id = match params.role {
+            Role::Initiator => session_of(&ours, &remote_payload),
+            Role::Responder => session_of(&remote_payload, &ours),
+        };
         let (remote_peer, remote_early_data) = split_identity_payload(&remote_payload)?;
         Ok(SecureConnection {
             remote_peer,
             remote_early_data,
+            session_id,
             reader: Box::new(PlainReader { records: reader }),
             writer: Box::new(PlainWriter { inner: writer }),
             encrypted: false,

@@ -24,6 +24,8 @@ pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
 pub(crate) struct Handshaked {
     pub(crate) remote: PeerId,
     pub(crate) early: Bytes,
+    /// The handshake hash.
+    pub(crate) session_id: [u8; 32],
     /// Key for what we send.
     pub(crate) send_key: [u8; 32],
     /// Key for what we receive.
@@ -93,6 +95,9 @@ pub(crate) async fn run(
     if !hs.is_handshake_finished() {
         return Err(EncryptionError::Handshake("handshake incomplete".into()));
     }
+    let mut session_id = [0u8; 32];
+    let h = hs.get_handshake_hash();
+    session_id.copy_from_slice(&h[..32.min(h.len())]);
     // split() gives (initiator→responder, responder→initiator).
     let (i_to_r, r_to_i) = hs.dangerously_get_raw_split();
     let (send_key, recv_key) = match params.role {
@@ -102,6 +107,7 @@ pub(crate) async fn run(
     Ok(Handshaked {
         remote,
         early,
+        session_id,
         send_key,
         recv_key,
     })

@@ -77,6 +77,7 @@ impl Encryption for Noise {
         Ok(SecureConnection {
             remote_peer: done.remote,
             remote_early_data: done.early,
+            session_id: done.session_id,
             reader: Box::new(stream::NoiseReader::new(records, &done.recv_key)),
             writer: Box::new(stream::NoiseWriter::new(writer, &done.send_key)),
             encrypted: true,

@@ -201,7 +201,7 @@ pub(crate) async fn read_loop(
             match reader.read_into(&mut plain).await {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => return io_reason(e),
+                Err(e) => return conn.reason().unwrap_or_else(|| io_reason(e)),
             }
         }
         conn.last_recv.store(shared.clock.now(), Ordering::Relaxed);
@@ -227,6 +227,11 @@ fn dispatch(
     while let Some(frame) = FrameCodec.decode(plain).map_err(violation)? {
         let channel = frame.channel;
         let service = if channel == CONTROL_CHANNEL {
+            if frame.flags != 0 {
+                return Err(DisconnectReason::ProtocolViolation(
+                    "fragmented control message".into(),
+                ));
+            }
             None
         } else {
             match shared.service(channel) {
@@ -245,7 +250,7 @@ fn dispatch(
                 DisconnectReason::ProtocolViolation(format!("service {}: {e}", s.descriptor().name))
             })?,
             None => {
-                let control = Control::decode(&message, shared.config.max_exchange_peers)
+                let control = Control::decode(&message)
                     .map_err(DisconnectReason::ProtocolViolation)?;
                 handle_control(shared, conn, control, goodbye);
             }

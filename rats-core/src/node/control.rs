@@ -18,6 +18,12 @@ const PONG: u8 = 2;
 const EXCHANGE: u8 = 3;
 const GOODBYE: u8 = 4;
 
+/// Most peers one exchange message may list (a wire rule, not a setting, so that nodes
+/// configured differently still agree).
+pub const MAX_EXCHANGE_PEERS: usize = 64;
+/// Largest encoded exchange message we send (control messages travel as one frame).
+pub const MAX_EXCHANGE_BYTES: usize = 60 * 1024;
+
 /// Longest goodbye reason kept.
 const MAX_REASON: usize = 256;
 
@@ -63,8 +69,8 @@ impl Control {
         }
     }
 
-    /// Decodes a message from a peer; `max_peers` bounds an exchange list.
-    pub fn decode(b: &[u8], max_peers: usize) -> Result<Self, String> {
+    /// Decodes a message from a peer.
+    pub fn decode(b: &[u8]) -> Result<Self, String> {
         let (&tag, rest) = b.split_first().ok_or("empty control message")?;
         match tag {
             PING | PONG => {
@@ -74,7 +80,8 @@ impl Control {
             EXCHANGE => {
                 let peers: Vec<ExchangedPeer> =
                     serde_json::from_slice(rest).map_err(|e| format!("bad peer exchange: {e}"))?;
-                if peers.len() > max_peers || peers.iter().any(|p| p.addrs.len() > MAX_HELLO_ADDRS)
+                if peers.len() > MAX_EXCHANGE_PEERS
+                    || peers.iter().any(|p| p.addrs.len() > MAX_HELLO_ADDRS)
                 {
                     return Err("peer exchange too long".into());
                 }
@@ -113,11 +120,11 @@ mod tests {
             Control::Exchange(vec![p.clone()]),
             Control::Goodbye("bye".into()),
         ] {
-            assert_eq!(Control::decode(&m.encode(), 8).expect("decode"), m);
+            assert_eq!(Control::decode(&m.encode()).expect("decode"), m);
         }
-        assert!(Control::decode(&Control::Exchange(vec![p.clone(), p]).encode(), 1).is_err());
-        assert!(Control::decode(&[], 8).is_err());
-        assert!(Control::decode(&[1, 2], 8).is_err());
-        assert!(Control::decode(&[9], 8).is_err());
+        assert!(Control::decode(&Control::Exchange(vec![p; MAX_EXCHANGE_PEERS + 1]).encode()).is_err());
+        assert!(Control::decode(&[]).is_err());
+        assert!(Control::decode(&[1, 2]).is_err());
+        assert!(Control::decode(&[9]).is_err());
     }
 }

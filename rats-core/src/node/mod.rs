@@ -454,16 +454,27 @@ impl Node {
         self.shared.connections.len()
     }
 
-    /// A context for sending on `channel` from outside a service (tools, benchmarks).
-    pub fn channel_context(&self, channel: u16, priority: Priority) -> ServiceContext {
-        ServiceContext {
+    /// A context for sending on `channel` from outside a service (tools, benchmarks), with the
+    /// priority of the service registered on it (`Normal` if none). `None` for the node's own
+    /// control channel. One channel always uses one priority, so fragments never interleave.
+    pub fn channel_context(&self, channel: u16) -> Option<ServiceContext> {
+        if channel == crate::frame::CONTROL_CHANNEL {
+            return None;
+        }
+        let priority = self
+            .shared
+            .services
+            .iter()
+            .find(|s| s.descriptor.channel == channel)
+            .map_or(Priority::Normal, |s| s.descriptor.priority);
+        Some(ServiceContext {
             shared: Arc::downgrade(&self.shared),
             channel,
             priority,
             local: self.shared.local_id(),
             events: self.shared.events.clone(),
             cancel: self.shared.cancel.child_token(),
-        }
+        })
     }
 
     /// Asks discovery plugins and dials the peers they know; also usable for peer candidates

@@ -46,6 +46,8 @@ pub(crate) struct PeerEntry {
     pub(crate) conn: Arc<Connection>,
     /// Who dialed the active connection.
     pub(crate) dialer: PeerId,
+    /// Its session id (same on both ends).
+    pub(crate) session_id: [u8; 32],
     pub(crate) _slot: Option<PeerSlot>,
 }
 
@@ -59,14 +61,27 @@ pub(crate) enum Registered {
     Rejected,
 }
 
-/// Whether a new connection dialed by `new_dialer` beats an existing one dialed by `old_dialer`.
+/// One side of a duplicate-connection tie-break: who dialed it and its session id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Contender {
+    pub(crate) dialer: PeerId,
+    pub(crate) session_id: [u8; 32],
+}
+
+/// Whether a new connection beats the existing one. Both ends compute the same answer: the
+/// connection dialed by the lower PeerId wins; between two dialed by the same side, the one
+/// with the lower session id.
 pub(crate) fn new_connection_wins(
     local: PeerId,
     remote: PeerId,
-    new_dialer: PeerId,
-    old_dialer: PeerId,
+    new: Contender,
+    old: Contender,
 ) -> bool {
-    new_dialer != old_dialer && new_dialer == local.min(remote)
+    if new.dialer != old.dialer {
+        new.dialer == local.min(remote)
+    } else {
+        new.session_id < old.session_id
+    }
 }
 
 pub(crate) fn register(
@@ -81,7 +96,15 @@ pub(crate) fn register(
             Registered::Fresh
         }
         Entry::Occupied(mut o) => {
-            if new_connection_wins(local, peer, entry.dialer, o.get().dialer) {
+            let new = Contender {
+                dialer: entry.dialer,
+                session_id: entry.session_id,
+            };
+            let old = Contender {
+                dialer: o.get().dialer,
+                session_id: o.get().session_id,
+            };
+            if new_connection_wins(local, peer, new, old) {
                 let old = o.insert(entry);
                 Registered::Replaced(old.conn.clone())
             } else {
@@ -100,11 +123,19 @@ mod tests {
     fn both_sides_pick_the_same_winner() {
         let a = Identity::generate().peer_id();
         let b = Identity::generate().peer_id();
+        let c = |dialer, s: u8| Contender {
+            dialer,
+            session_id: [s; 32],
+        };
         // A sees: old = dialed by A, new = dialed by B. B sees the mirror image.
-        let a_keeps_new = new_connection_wins(a, b, b, a);
-        let b_keeps_new = new_connection_wins(b, a, a, b);
+        let a_keeps_new = new_connection_wins(a, b, c(b, 1), c(a, 2));
+        let b_keeps_new = new_connection_wins(b, a, c(a, 2), c(b, 1));
         // If A keeps B's dial, B must keep its own dial too (which is "old" for B), and so on.
         assert_ne!(a_keeps_new, b_keeps_new);
-        assert!(!new_connection_wins(a, b, a, a));
+        // Same dialer twice, registered in opposite orders: still the same survivor.
+        let a_side = new_connection_wins(a, b, c(a, 9), c(a, 3));
+        let b_side = new_connection_wins(b, a, c(a, 3), c(a, 9));
+        assert_ne!(a_side, b_side);
+        assert!(!a_side, "lower session id stays");
     }
 }

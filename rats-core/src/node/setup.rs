@@ -212,6 +212,7 @@ pub(crate) async fn establish(
             info: info.clone(),
             conn: conn.clone(),
             dialer,
+            session_id: secure.session_id,
             _slot: Some(slot),
         },
     );
@@ -272,10 +273,12 @@ fn normalize_listen(listen: &[Address], remote: &Address) -> Vec<Address> {
     let mut out: Vec<Address> = Vec::with_capacity(listen.len());
     for a in listen {
         let fixed = match (a.socket_addr(), remote_ip) {
+            (Some(sa), _) if sa.port() == 0 => continue,
             (Some(sa), Some(ip)) if sa.ip().is_unspecified() => {
                 a.with_socket_addr(std::net::SocketAddr::new(ip, sa.port()))
             }
-            (Some(sa), _) if sa.port() == 0 => continue,
+            // An unspecified IP we cannot replace is useless to anyone.
+            (Some(sa), None) if sa.ip().is_unspecified() => continue,
             _ => a.clone(),
         };
         if !out.contains(&fixed) {
@@ -292,7 +295,12 @@ mod tests {
     #[test]
     fn unspecified_listen_addresses_take_the_observed_ip() {
         let remote: Address = "10.1.2.3:50000".parse().expect("addr");
-        let listen: Vec<Address> = ["tcp:0.0.0.0:7000", "tcp:[::]:7000", "tcp:192.168.1.5:7000"]
+        let listen: Vec<Address> = [
+            "tcp:0.0.0.0:7000",
+            "tcp:[::]:7000",
+            "tcp:192.168.1.5:7000",
+            "tcp:0.0.0.0:0",
+        ]
             .iter()
             .map(|s| s.parse().expect("addr"))
             .collect();

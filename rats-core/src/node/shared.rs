@@ -19,8 +19,8 @@ use crate::identity::{Identity, PeerId};
 use crate::nat::NatStrategy;
 use crate::node::clock::CoarseClock;
 use crate::node::connection::Connection;
-use crate::node::control::{Control, ExchangedPeer};
-use crate::node::hello::{Hello, ServiceAd};
+use crate::node::control::{Control, ExchangedPeer, MAX_EXCHANGE_BYTES};
+use crate::node::hello::{Hello, MAX_HELLO_ADDRS, MAX_HELLO_SERVICES, ServiceAd};
 use crate::node::limits::Limits;
 use crate::node::peers::PeerEntry;
 use crate::service::{Service, ServiceDescriptor};
@@ -75,10 +75,17 @@ impl NodeShared {
     pub(crate) fn hello_for(&self, remote: &Address) -> Hello {
         Hello {
             agent: self.config.agent.clone(),
-            listen: self.listen_addrs.read().clone(),
+            listen: self
+                .listen_addrs
+                .read()
+                .iter()
+                .take(MAX_HELLO_ADDRS)
+                .cloned()
+                .collect(),
             services: self
                 .services
                 .iter()
+                .take(MAX_HELLO_SERVICES)
                 .map(|s| ServiceAd {
                     name: s.descriptor.name.to_string(),
                     channel: s.descriptor.channel,
@@ -110,9 +117,18 @@ impl NodeShared {
         if !self.config.peer_exchange {
             return;
         }
-        let list = self.exchange_list(conn.peer);
-        if !list.is_empty() {
-            conn.send_control(&Control::Exchange(list));
+        let mut list = self.exchange_list(conn.peer);
+        while !list.is_empty() {
+            let msg = Control::Exchange(list);
+            if msg.encode().len() <= MAX_EXCHANGE_BYTES {
+                conn.send_control(&msg);
+                return;
+            }
+            let Control::Exchange(mut l) = msg else {
+                return;
+            };
+            l.truncate(l.len() / 2);
+            list = l;
         }
     }
 
