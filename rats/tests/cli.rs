@@ -1,0 +1,138 @@
+//! The `rats` tool as users and scripts drive it: two processes on one machine, piped stdin,
+//! `--json` events on stdout.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+struct Rats {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Rats {
+    fn spawn(data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rats"))
+            .arg("--json")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn rats");
+        let stdin = child.stdin.take().expect("stdin");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Rats {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .expect("write command");
+    }
+
+    /// Reads events until one has `"event": kind`; returns it.
+    async fn expect(&mut self, kind: &str) -> Value {
+        let fut = async {
+            loop {
+                let line = self
+                    .lines
+                    .next_line()
+                    .await
+                    .expect("read stdout")
+                    .unwrap_or_else(|| panic!("rats exited before {kind}"));
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+                if v["event"] == kind {
+                    return v;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), fut)
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event in time"))
+    }
+}
+
+fn port_of(started: &Value) -> u16 {
+    let first = started["listen"][0].as_str().expect("listen address");
+    first.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_machine_chat_with_piped_stdin() {
+    let dir = std::env::temp_dir().join(format!("rats-cli-{}", std::process::id()));
+    // Same data directory and default port for both: the second must get its own identity
+    // and, if the first holds the default port, a free port.
+    let mut a = Rats::spawn(&dir, &[]);
+    let a_started = a.expect("started").await;
+    let mut b = Rats::spawn(&dir, &[]);
+    let b_started = b.expect("started").await;
+    assert_ne!(a_started["peer_id"], b_started["peer_id"], "distinct identities");
+    assert_ne!(a_started["data_dir"], b_started["data_dir"], "distinct data dirs");
+    assert_ne!(port_of(&a_started), port_of(&b_started), "distinct ports");
+
+    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started))).await;
+    let on_b = b.expect("peer_connected").await;
+    assert_eq!(on_b["peer_id"], a_started["peer_id"]);
+    let on_a = a.expect("peer_connected").await;
+    assert_eq!(on_a["peer_id"], b_started["peer_id"]);
+
+    b.send("hello from b").await;
+    let msg = a.expect("message").await;
+    assert_eq!(msg["text"], "hello from b");
+    assert_eq!(msg["from"], b_started["peer_id"]);
+    let a_short = &a_started["peer_id"].as_str().expect("id")[..8];
+    b.send(&format!("send {a_short} direct to a")).await;
+    assert_eq!(a.expect("message").await["text"], "direct to a");
+    a.send("broadcast hi b").await;
+    assert_eq!(b.expect("message").await["text"], "hi b");
+
+    a.send("peers").await;
+    let peers = a.expect("peers").await;
+    assert_eq!(peers["count"], 1);
+    assert_eq!(peers["peers"][0]["encrypted"], true);
+
+    // Closing stdin ends the session cleanly; the other side sees the goodbye.
+    a.send("quit").await;
+    a.expect("stopped").await;
+    let gone = b.expect("peer_disconnected").await;
+    assert!(gone["reason"].as_str().expect("reason").contains("shutting down"));
+    drop(b.stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), b.child.wait())
+        .await
+        .expect("b exits on end of input")
+        .expect("wait");
+    assert!(status.success());
+    let _ = a.child.wait().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn different_protocols_do_not_connect() {
+    let base = std::env::temp_dir().join(format!("rats-cli-proto-{}", std::process::id()));
+    let mut a = Rats::spawn(&base.join("a"), &["--port", "0", "--protocol", "chat-a"]);
+    let a_started = a.expect("started").await;
+    let mut b = Rats::spawn(&base.join("b"), &["--port", "0", "--protocol", "chat-b"]);
+    b.expect("started").await;
+    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started))).await;
+    let err = b.expect("error").await;
+    assert!(err["message"].as_str().expect("msg").contains("protocol mismatch"), "{err}");
+    b.send("quit").await;
+    a.send("quit").await;
+    let _ = b.child.wait().await;
+    let _ = a.child.wait().await;
+    let _ = std::fs::remove_dir_all(&base);
+}
