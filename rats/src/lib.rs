@@ -42,3 +42,8 @@ pub use rats_transport;
 
 /// The port the `rats` tool listens on by default.
 pub const DEFAULT_PORT: u16 = 7878;
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
