@@ -221,7 +221,9 @@ pub async fn read_answer_record(reader: &mut RecordReader) -> Result<BytesMut, E
 /// Splits an identity-carrying payload (`32-byte peer id || early data`).
 pub fn split_identity_payload(payload: &[u8]) -> Result<(PeerId, Bytes), EncryptionError> {
     if payload.len() < 32 {
-        return Err(EncryptionError::Handshake("identity payload too short".into()));
+        return Err(EncryptionError::Handshake(
+            "identity payload too short".into(),
+        ));
     }
     let peer = PeerId::from_slice(&payload[..32])
         .map_err(|e| EncryptionError::Handshake(e.to_string()))?;

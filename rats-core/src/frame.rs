@@ -152,11 +152,16 @@ impl Reassembler {
 
     /// Feeds a frame; returns a complete message when one is finished.
     pub fn push(&mut self, frame: Frame) -> Result<Option<Bytes>, FrameError> {
-        let pos = self.partial.iter().position(|(c, _, _)| *c == frame.channel);
+        let pos = self
+            .partial
+            .iter()
+            .position(|(c, _, _)| *c == frame.channel);
         match frame.flags {
             0 => {
                 if pos.is_some() {
-                    return Err(FrameError::BadFragment("whole message inside a fragmented one"));
+                    return Err(FrameError::BadFragment(
+                        "whole message inside a fragmented one",
+                    ));
                 }
                 if frame.payload.len() > self.max_message {
                     return Err(FrameError::MessageTooLarge {

@@ -16,8 +16,7 @@ const PIPE_BYTES: usize = 256 * 1024;
 /// Connections waiting to be accepted per listener.
 const BACKLOG: usize = 128;
 
-static LISTENERS: LazyLock<DashMap<u64, mpsc::Sender<RawConnection>>> =
-    LazyLock::new(DashMap::new);
+static LISTENERS: LazyLock<DashMap<u64, mpsc::Sender<RawConnection>>> = LazyLock::new(DashMap::new);
 static NEXT_PORT: AtomicU64 = AtomicU64::new(1);
 
 /// The in-memory transport (scheme `mem`). `mem:0` picks a free port.
@@ -70,7 +69,10 @@ impl Transport for MemoryTransport {
                 std::io::ErrorKind::ConnectionRefused.into(),
             )
         };
-        let tx = LISTENERS.get(&port).map(|t| t.clone()).ok_or_else(refused)?;
+        let tx = LISTENERS
+            .get(&port)
+            .map(|t| t.clone())
+            .ok_or_else(refused)?;
         let client_port = NEXT_PORT.fetch_add(1, Ordering::Relaxed) + (1 << 33);
         let (a, b) = tokio::io::duplex(PIPE_BYTES);
         let (ar, aw) = tokio::io::split(a);

@@ -109,7 +109,8 @@ struct PlainWriter {
 #[async_trait]
 impl SecureWriter for PlainWriter {
     async fn write(&mut self, plaintext: &[u8]) -> Result<(), EncryptionError> {
-        let mut out = Vec::with_capacity(plaintext.len() + 2 * (plaintext.len() / MAX_RECORD_LEN + 1));
+        let mut out =
+            Vec::with_capacity(plaintext.len() + 2 * (plaintext.len() / MAX_RECORD_LEN + 1));
         for chunk in plaintext.chunks(MAX_RECORD_LEN) {
             put_record_header(&mut out, chunk.len());
             out.extend_from_slice(chunk);

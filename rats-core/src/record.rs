@@ -155,9 +155,18 @@ mod tests {
             write_record(&mut writer, &big).await.expect("w2");
             write_record(&mut writer, b"").await.expect("w3");
         });
-        assert_eq!(&reader.read_record().await.expect("r").expect("some")[..], b"hi");
-        assert_eq!(reader.read_record().await.expect("r").expect("some").len(), 60_000);
-        assert_eq!(reader.read_record().await.expect("r").expect("some").len(), 0);
+        assert_eq!(
+            &reader.read_record().await.expect("r").expect("some")[..],
+            b"hi"
+        );
+        assert_eq!(
+            reader.read_record().await.expect("r").expect("some").len(),
+            60_000
+        );
+        assert_eq!(
+            reader.read_record().await.expect("r").expect("some").len(),
+            0
+        );
         w.await.expect("join");
         assert!(reader.read_record().await.expect("eof").is_none());
     }

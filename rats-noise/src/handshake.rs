@@ -36,7 +36,10 @@ fn hs_err(e: snow::Error) -> EncryptionError {
     EncryptionError::Handshake(e.to_string())
 }
 
-fn verify_remote(hs: &snow::HandshakeState, payload: &[u8]) -> Result<(PeerId, Bytes), EncryptionError> {
+fn verify_remote(
+    hs: &snow::HandshakeState,
+    payload: &[u8],
+) -> Result<(PeerId, Bytes), EncryptionError> {
     let (peer, early) = split_identity_payload(payload)?;
     let proven = hs
         .get_remote_static()

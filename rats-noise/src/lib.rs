@@ -38,9 +38,7 @@ mod stream;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rats_core::encryption::{
-    Encryption, EncryptionError, HandshakeParams, SecureConnection,
-};
+use rats_core::encryption::{Encryption, EncryptionError, HandshakeParams, SecureConnection};
 use rats_core::record::RecordReader;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 use rats_core::transport::RawConnection;

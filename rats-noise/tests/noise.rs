@@ -10,7 +10,10 @@ use rats_noise::{NOISE_PARAMS, Noise};
 
 async fn pair() -> (RawConnection, RawConnection) {
     let mem = MemoryTransport;
-    let mut l = mem.listen(&"mem:0".parse().expect("addr")).await.expect("listen");
+    let mut l = mem
+        .listen(&"mem:0".parse().expect("addr"))
+        .await
+        .expect("listen");
     let addr = l.local_addrs()[0].clone();
     let (d, a) = tokio::join!(mem.dial(&addr), l.accept());
     (d.expect("dial"), a.expect("accept"))
@@ -100,9 +103,14 @@ async fn garbage_instead_of_a_handshake_fails_cleanly() {
         };
         Noise.upgrade(a, params).await.err()
     });
-    write_record(&mut d.writer, &[0xAB; 7]).await.expect("write");
+    write_record(&mut d.writer, &[0xAB; 7])
+        .await
+        .expect("write");
     let err = responder.await.expect("join");
-    assert!(matches!(err, Some(EncryptionError::Handshake(_))), "{err:?}");
+    assert!(
+        matches!(err, Some(EncryptionError::Handshake(_))),
+        "{err:?}"
+    );
 }
 
 /// A peer proves one key but claims another peer's id: refused.
@@ -144,7 +152,10 @@ async fn claiming_someone_elses_id_is_refused() {
     let n = hs.write_message(&forged, &mut buf).expect("m3");
     write_record(&mut d.writer, &buf[..n]).await.expect("w3");
     let err = responder.await.expect("join");
-    assert!(matches!(err, Some(EncryptionError::IdentityMismatch)), "{err:?}");
+    assert!(
+        matches!(err, Some(EncryptionError::IdentityMismatch)),
+        "{err:?}"
+    );
 }
 
 /// Our ring-based records are byte-compatible with snow's own transport mode.
@@ -181,7 +192,9 @@ async fn records_interoperate_with_snow_transport_mode() {
         let mut t = hs.into_transport_mode().expect("transport");
         // Read one record from the rats side, then answer with one.
         let rec = r.read_record().await.expect("r").expect("rec");
-        let n = t.read_message(&rec, &mut payload).expect("snow decrypts rats record");
+        let n = t
+            .read_message(&rec, &mut payload)
+            .expect("snow decrypts rats record");
         let got = payload[..n].to_vec();
         let n = t.write_message(b"from snow", &mut buf).expect("enc");
         write_record(&mut w, &buf[..n]).await.expect("w");

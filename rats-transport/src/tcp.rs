@@ -45,11 +45,17 @@ fn bind_dual(port: u16) -> std::io::Result<Vec<TcpListener>> {
             Err(e) => {
                 // No IPv6 on this host: serve IPv4 only.
                 warn!(error = %e, "IPv6 listener unavailable, listening on IPv4 only");
-                return Ok(vec![bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false)?]);
+                return Ok(vec![bind(
+                    SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port),
+                    false,
+                )?]);
             }
         };
         let real_port = v6.local_addr()?.port();
-        match bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), real_port), false) {
+        match bind(
+            SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), real_port),
+            false,
+        ) {
             Ok(v4) => return Ok(vec![v6, v4]),
             // Port 0 gave a port that is taken on IPv4: try another one.
             Err(e) if port == 0 && e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some(e),
@@ -60,10 +66,11 @@ fn bind_dual(port: u16) -> std::io::Result<Vec<TcpListener>> {
 }
 
 fn socket_addr_of(addr: &Address) -> Result<SocketAddr, TransportError> {
-    addr.socket_addr().ok_or_else(|| TransportError::BadAddress {
-        addr: addr.clone(),
-        why: "listen addresses must be IP:port".into(),
-    })
+    addr.socket_addr()
+        .ok_or_else(|| TransportError::BadAddress {
+            addr: addr.clone(),
+            why: "listen addresses must be IP:port".into(),
+        })
 }
 
 fn into_raw(stream: TcpStream, local: SocketAddr, remote: SocketAddr) -> RawConnection {
@@ -93,7 +100,9 @@ impl Transport for TcpTransport {
         };
         let mut addrs = Vec::with_capacity(listeners.len());
         for l in &listeners {
-            addrs.push(Address::tcp(l.local_addr().map_err(|e| TransportError::io(ctx(), e))?));
+            addrs.push(Address::tcp(
+                l.local_addr().map_err(|e| TransportError::io(ctx(), e))?,
+            ));
         }
         Ok(Box::new(TcpListeners {
             listeners,
@@ -188,7 +197,10 @@ mod tests {
     #[tokio::test]
     async fn dual_stack_listener_serves_v4_and_v6_on_one_port() {
         let t = TcpTransport;
-        let mut l = t.listen(&"tcp:[::]:0".parse().expect("addr")).await.expect("listen");
+        let mut l = t
+            .listen(&"tcp:[::]:0".parse().expect("addr"))
+            .await
+            .expect("listen");
         let addrs = l.local_addrs();
         assert_eq!(addrs.len(), 2, "{addrs:?}");
         let port = addrs[0].socket_addr().expect("sa").port();

@@ -10,8 +10,14 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let alice = RatsClient::builder().listen("tcp:127.0.0.1:0")?.start().await?;
-    let bob = RatsClient::builder().listen("tcp:127.0.0.1:0")?.start().await?;
+    let alice = RatsClient::builder()
+        .listen("tcp:127.0.0.1:0")?
+        .start()
+        .await?;
+    let bob = RatsClient::builder()
+        .listen("tcp:127.0.0.1:0")?
+        .start()
+        .await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let tx2 = tx.clone();
     bob.on("greeting", move |from, data| {
@@ -21,8 +27,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = tx2.try_send(format!("text from {}: {text}", from.short()));
     });
     let bob_id = alice.connect(&bob.listen_addrs()[0].to_string()).await?;
-    println!("alice {} connected to bob {}", alice.local_peer_id().short(), bob_id.short());
-    alice.send_to(&bob_id, "greeting", &json!({"text": "hello"})).await?;
+    println!(
+        "alice {} connected to bob {}",
+        alice.local_peer_id().short(),
+        bob_id.short()
+    );
+    alice
+        .send_to(&bob_id, "greeting", &json!({"text": "hello"}))
+        .await?;
     alice.send_string(&bob_id, "how are you?").await?;
     for _ in 0..2 {
         let line = tokio::time::timeout(Duration::from_secs(5), rx.recv())
@@ -30,7 +42,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("channel closed")?;
         println!("bob got {line}");
     }
-    println!("encrypted: {:?}", bob.is_peer_encrypted(&alice.local_peer_id()));
+    println!(
+        "encrypted: {:?}",
+        bob.is_peer_encrypted(&alice.local_peer_id())
+    );
     alice.shutdown().await;
     bob.shutdown().await;
     Ok(())

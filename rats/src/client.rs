@@ -33,7 +33,7 @@ pub enum RatsError {
 }
 
 /// Builds a [`RatsClient`].
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct RatsClientBuilder {
     config: NodeConfig,
     listen_set: bool,
@@ -41,19 +41,6 @@ pub struct RatsClientBuilder {
     lock: Option<DataDirLock>,
     identity: Option<Identity>,
     plaintext: bool,
-}
-
-impl Default for RatsClientBuilder {
-    fn default() -> Self {
-        RatsClientBuilder {
-            config: NodeConfig::default(),
-            listen_set: false,
-            data_dir: None,
-            lock: None,
-            identity: None,
-            plaintext: false,
-        }
-    }
 }
 
 impl RatsClientBuilder {
@@ -66,7 +53,9 @@ impl RatsClientBuilder {
 
     /// Adds a listen address (`tcp:127.0.0.1:0`, `tcp:[::]:7878`, ...).
     pub fn listen(mut self, addr: &str) -> Result<Self, RatsError> {
-        let addr: Address = addr.parse().map_err(|e| RatsError::Invalid(format!("{e}")))?;
+        let addr: Address = addr
+            .parse()
+            .map_err(|e| RatsError::Invalid(format!("{e}")))?;
         if !self.listen_set {
             self.config.listen.clear();
             self.listen_set = true;
@@ -218,7 +207,9 @@ impl RatsClient {
 
     /// Connects to `addr` (`host:port`, `[v6]:port`, or `scheme:...`).
     pub async fn connect(&self, addr: &str) -> Result<PeerId, RatsError> {
-        let addr: Address = addr.parse().map_err(|e| RatsError::Invalid(format!("{e}")))?;
+        let addr: Address = addr
+            .parse()
+            .map_err(|e| RatsError::Invalid(format!("{e}")))?;
         Ok(self.node.connect(&addr).await?)
     }
 
@@ -310,7 +301,11 @@ impl RatsClient {
     }
 
     /// Sends a binary message to one peer.
-    pub async fn send_binary(&self, peer: &PeerId, data: impl Into<Bytes>) -> Result<(), RatsError> {
+    pub async fn send_binary(
+        &self,
+        peer: &PeerId,
+        data: impl Into<Bytes>,
+    ) -> Result<(), RatsError> {
         Ok(self.messages.send_binary(peer, data).await?)
     }
 

@@ -80,7 +80,10 @@ mod tests {
     fn second_lock_fails_and_identity_persists() {
         let dir = std::env::temp_dir().join(format!("rats-dd-{}", std::process::id()));
         let lock = DataDirLock::acquire(&dir).expect("lock");
-        assert!(matches!(DataDirLock::acquire(&dir), Err(DataDirError::InUse(_))));
+        assert!(matches!(
+            DataDirLock::acquire(&dir),
+            Err(DataDirError::InUse(_))
+        ));
         let (a, created) = lock.identity().expect("id");
         assert!(created);
         drop(lock);

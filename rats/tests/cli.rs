@@ -68,7 +68,11 @@ impl Rats {
 
 fn port_of(started: &Value) -> u16 {
     let first = started["listen"][0].as_str().expect("listen address");
-    first.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port")
+    first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,11 +84,18 @@ async fn two_instances_on_one_machine_chat_with_piped_stdin() {
     let a_started = a.expect("started").await;
     let mut b = Rats::spawn(&dir, &[]);
     let b_started = b.expect("started").await;
-    assert_ne!(a_started["peer_id"], b_started["peer_id"], "distinct identities");
-    assert_ne!(a_started["data_dir"], b_started["data_dir"], "distinct data dirs");
+    assert_ne!(
+        a_started["peer_id"], b_started["peer_id"],
+        "distinct identities"
+    );
+    assert_ne!(
+        a_started["data_dir"], b_started["data_dir"],
+        "distinct data dirs"
+    );
     assert_ne!(port_of(&a_started), port_of(&b_started), "distinct ports");
 
-    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started))).await;
+    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started)))
+        .await;
     let on_b = b.expect("peer_connected").await;
     assert_eq!(on_b["peer_id"], a_started["peer_id"]);
     let on_a = a.expect("peer_connected").await;
@@ -109,7 +120,12 @@ async fn two_instances_on_one_machine_chat_with_piped_stdin() {
     a.send("quit").await;
     a.expect("stopped").await;
     let gone = b.expect("peer_disconnected").await;
-    assert!(gone["reason"].as_str().expect("reason").contains("shutting down"));
+    assert!(
+        gone["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("shutting down")
+    );
     drop(b.stdin);
     let status = tokio::time::timeout(Duration::from_secs(10), b.child.wait())
         .await
@@ -127,9 +143,16 @@ async fn different_protocols_do_not_connect() {
     let a_started = a.expect("started").await;
     let mut b = Rats::spawn(&base.join("b"), &["--port", "0", "--protocol", "chat-b"]);
     b.expect("started").await;
-    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started))).await;
+    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started)))
+        .await;
     let err = b.expect("error").await;
-    assert!(err["message"].as_str().expect("msg").contains("protocol mismatch"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .expect("msg")
+            .contains("protocol mismatch"),
+        "{err}"
+    );
     b.send("quit").await;
     a.send("quit").await;
     let _ = b.child.wait().await;

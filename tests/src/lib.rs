@@ -108,10 +108,7 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
 pub async fn raw_noise_client(
     addr: &rats_core::Address,
     protocol: &rats_core::ProtocolId,
-) -> (
-    rats_core::Identity,
-    rats_core::encryption::SecureConnection,
-) {
+) -> (rats_core::Identity, rats_core::encryption::SecureConnection) {
     use rats_core::{Encryption, Transport};
     let raw = rats_transport::TcpTransport
         .dial(addr)

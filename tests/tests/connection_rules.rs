@@ -28,7 +28,10 @@ async fn simultaneous_dials_end_with_one_connection_on_each_side() {
         assert_eq!(b.peer_count(), 1, "round {round}");
         let a_view = a.node().peer_info(&b.local_peer_id()).expect("a knows b");
         let b_view = b.node().peer_info(&a.local_peer_id()).expect("b knows a");
-        assert_ne!(a_view.outbound, b_view.outbound, "both kept the same connection");
+        assert_ne!(
+            a_view.outbound, b_view.outbound,
+            "both kept the same connection"
+        );
         // Messages still flow on the survivor.
         assert_eq!(a.broadcast_string("still here").expect("send"), 1);
         a.shutdown().await;
@@ -93,7 +96,10 @@ async fn max_peers_holds_under_fifty_concurrent_dials() {
         .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
         .collect();
     assert_eq!(ok, MAX, "refusals: {refused:?}");
-    assert!(refused.iter().all(|e| e.contains("too many peers")), "{refused:?}");
+    assert!(
+        refused.iter().all(|e| e.contains("too many peers")),
+        "{refused:?}"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(server.peer_count(), MAX);
     assert_eq!(over.load(Ordering::SeqCst), 0, "never above max_peers");

@@ -23,7 +23,10 @@ async fn still_serves(node: &RatsClient) {
     node.on_string(move |_, t| {
         let _ = tx.try_send(t.to_string());
     });
-    let id = good.connect(&addr_of(node)).await.expect("good peer connects");
+    let id = good
+        .connect(&addr_of(node))
+        .await
+        .expect("good peer connects");
     good.send_string(&id, "ok?").await.expect("send");
     let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
     assert_eq!(got.expect("in time").as_deref(), Some("ok?"));
@@ -79,7 +82,10 @@ async fn frame_length_of_four_gib_closes_only_that_connection() {
     let reason = violation_reason(&node, &start).await;
     assert!(reason.contains("maximum message size"), "{reason}");
     let after = rss_kib(std::process::id()).expect("rss");
-    assert!(after < before + 32 * 1024, "memory rose from {before} to {after} KiB");
+    assert!(
+        after < before + 32 * 1024,
+        "memory rose from {before} to {after} KiB"
+    );
     still_serves(&node).await;
     node.shutdown().await;
 }
@@ -121,10 +127,19 @@ async fn silent_socket_is_closed_within_the_handshake_timeout() {
     let started = Instant::now();
     let mut buf = [0u8; 16];
     let res = tokio::time::timeout(Duration::from_secs(5), r.read(&mut buf)).await;
-    assert!(matches!(res, Ok(Ok(0)) | Ok(Err(_))), "closed, not data: {res:?}");
+    assert!(
+        matches!(res, Ok(Ok(0)) | Ok(Err(_))),
+        "closed, not data: {res:?}"
+    );
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(700), "closed too early: {waited:?}");
-    assert!(waited < Duration::from_secs(3), "closed too late: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(700),
+        "closed too early: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(3),
+        "closed too late: {waited:?}"
+    );
     drop(raw.writer);
     still_serves(&node).await;
     node.shutdown().await;
@@ -140,16 +155,17 @@ async fn peer_that_stops_reading_is_cut_off_with_bounded_memory() {
     let mut events = node.events();
     let (id, conn) = raw_noise_client(&node.listen_addrs()[0], &proto()).await;
     let peer = id.peer_id();
-    rats_tests::wait_until(5, "hostile peer registered", || node.node().is_connected(&peer)).await;
+    rats_tests::wait_until(5, "hostile peer registered", || {
+        node.node().is_connected(&peer)
+    })
+    .await;
     let before = rss_kib(std::process::id()).expect("rss");
     let chunk = Bytes::from(vec![0x5a; 1024 * 1024]);
     let mut sent_mib = 0;
     let mut peak = before;
     let outcome = tokio::time::timeout(Duration::from_secs(30), async {
         while sent_mib < 1024 {
-            if let Err(e) = node.send_binary(&peer, chunk.clone()).await {
-                return Err(e);
-            }
+            node.send_binary(&peer, chunk.clone()).await?;
             sent_mib += 1;
             peak = peak.max(rss_kib(std::process::id()).unwrap_or(0));
         }
@@ -157,7 +173,10 @@ async fn peer_that_stops_reading_is_cut_off_with_bounded_memory() {
     })
     .await
     .expect("send loop ends in time");
-    assert!(outcome.is_err(), "sending 1 GiB to a non-reader must fail, sent {sent_mib} MiB");
+    assert!(
+        outcome.is_err(),
+        "sending 1 GiB to a non-reader must fail, sent {sent_mib} MiB"
+    );
     assert!(sent_mib < 1024);
     let reason = next_matching(&mut events, 5, |e| match e {
         Event::PeerDisconnected { peer: p, reason } if *p == peer => Some(reason.clone()),
@@ -165,7 +184,10 @@ async fn peer_that_stops_reading_is_cut_off_with_bounded_memory() {
     })
     .await;
     assert_eq!(reason, DisconnectReason::SlowPeer);
-    assert!(peak < before + 64 * 1024, "memory rose from {before} to {peak} KiB");
+    assert!(
+        peak < before + 64 * 1024,
+        "memory rose from {before} to {peak} KiB"
+    );
     drop(conn);
     still_serves(&node).await;
     node.shutdown().await;

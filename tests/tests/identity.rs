@@ -80,7 +80,10 @@ async fn forged_identity_is_refused_by_the_node() {
     write_record(&mut writer, &buf[..n]).await.expect("w3");
     // The node closes the connection and never lists the victim.
     let closed = tokio::time::timeout(Duration::from_secs(5), reader.read_record()).await;
-    assert!(matches!(closed, Ok(Ok(None)) | Ok(Err(_))), "connection closed");
+    assert!(
+        matches!(closed, Ok(Ok(None)) | Ok(Err(_))),
+        "connection closed"
+    );
     assert_eq!(target.peer_count(), 0);
     assert!(!target.node().is_connected(&victim.local_peer_id()));
     victim.shutdown().await;
@@ -102,7 +105,10 @@ async fn different_protocol_names_or_versions_refuse_with_a_clear_reason() {
             .expect_err("must refuse");
         let msg = err.to_string();
         assert!(msg.contains("protocol mismatch"), "{msg}");
-        assert!(msg.contains("rats/1.0") && msg.contains(&format!("{name}/{version}")), "{msg}");
+        assert!(
+            msg.contains("rats/1.0") && msg.contains(&format!("{name}/{version}")),
+            "{msg}"
+        );
         assert_eq!(other.peer_count(), 0);
         other.shutdown().await;
     }

@@ -36,13 +36,19 @@ async fn exchange_all_kinds(listen: &str) {
     assert_eq!(a.is_peer_encrypted(&b_id), Some(true));
     assert_eq!(b.is_peer_encrypted(&a_id), Some(true));
 
-    a.send_to(&b_id, "chat", &json!({"n": 1})).await.expect("json a->b");
-    b.send_to(&a_id, "chat", &json!({"n": 2})).await.expect("json b->a");
+    a.send_to(&b_id, "chat", &json!({"n": 1}))
+        .await
+        .expect("json a->b");
+    b.send_to(&a_id, "chat", &json!({"n": 2}))
+        .await
+        .expect("json b->a");
     a.send_string(&b_id, "hello b").await.expect("text a->b");
     b.send_string(&a_id, "hello a").await.expect("text b->a");
     let big = Bytes::from(vec![7u8; 3 * 1024 * 1024 + 5]);
     a.send_binary(&b_id, big.clone()).await.expect("bin a->b");
-    b.send_binary(&a_id, Bytes::from_static(b"xyz")).await.expect("bin b->a");
+    b.send_binary(&a_id, Bytes::from_static(b"xyz"))
+        .await
+        .expect("bin b->a");
     assert_eq!(a.send("chat", &json!({"n": 3})).expect("broadcast"), 1);
 
     let mut got = Vec::new();
@@ -107,11 +113,17 @@ async fn once_fires_once_and_off_stops_delivery() {
     b.on("ev", move |_, _| {
         h.fetch_add(1, Ordering::SeqCst);
     });
-    let b_id = a.connect(&b.listen_addrs()[0].to_string()).await.expect("connect");
+    let b_id = a
+        .connect(&b.listen_addrs()[0].to_string())
+        .await
+        .expect("connect");
     for i in 0..3 {
         a.send_to(&b_id, "ev", &json!(i)).await.expect("send");
     }
-    wait_until(5, "three deliveries", || on_hits.load(Ordering::SeqCst) == 3).await;
+    wait_until(5, "three deliveries", || {
+        on_hits.load(Ordering::SeqCst) == 3
+    })
+    .await;
     assert_eq!(once_hits.load(Ordering::SeqCst), 1);
     assert_eq!(b.off("ev"), 1, "only the `on` handler is left to remove");
     // A later message of the same type reaches no handler but still arrives as an event.

@@ -8,7 +8,10 @@ async fn third_node_meets_the_group_through_one_member() {
     let b = client_with(|_| {}).await;
     let c = client_with(|_| {}).await;
     b.connect(&addr_of(&a)).await.expect("b -> a");
-    wait_until(5, "a and b connected", || a.peer_count() == 1 && b.peer_count() == 1).await;
+    wait_until(5, "a and b connected", || {
+        a.peer_count() == 1 && b.peer_count() == 1
+    })
+    .await;
     // C only knows B; B tells C where A listens (its real listen port), and C dials A.
     c.connect(&addr_of(&b)).await.expect("c -> b");
     wait_until(10, "c connected to a via exchange", || {
@@ -20,7 +23,11 @@ async fn third_node_meets_the_group_through_one_member() {
         wait_until(5, "two peers each", || n.peer_count() == 2).await;
     }
     let c_view_of_a = c.node().peer_info(&a.local_peer_id()).expect("info");
-    assert_eq!(c_view_of_a.remote_addr.to_string(), addr_of(&a), "dialed A's listen port");
+    assert_eq!(
+        c_view_of_a.remote_addr.to_string(),
+        addr_of(&a),
+        "dialed A's listen port"
+    );
     for n in [a, b, c] {
         n.shutdown().await;
     }

@@ -11,7 +11,10 @@ async fn third_party_transport_is_used_without_changes_to_rats() {
     let b_addr = b.listen_addrs()[0].clone();
     assert_eq!(b_addr.scheme(), "ptcp");
     let (dials, accepts) = (rats_echo_transport::dials(), rats_echo_transport::accepts());
-    let id = a.connect(&b_addr.to_string()).await.expect("connect over ptcp");
+    let id = a
+        .connect(&b_addr.to_string())
+        .await
+        .expect("connect over ptcp");
     assert_eq!(id, b.local_peer_id());
     assert!(rats_echo_transport::dials() > dials);
     wait_until(5, "accepted", || rats_echo_transport::accepts() > accepts).await;
@@ -29,6 +32,8 @@ async fn a_linked_plugin_can_be_switched_off_by_config() {
         })
         .start()
         .await;
-    let err = r.expect_err("no transport for ptcp once disabled").to_string();
+    let err = r
+        .expect_err("no transport for ptcp once disabled")
+        .to_string();
     assert!(err.contains("ptcp"), "{err}");
 }

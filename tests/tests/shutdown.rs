@@ -31,7 +31,8 @@ async fn starting_and_stopping_a_hundred_nodes_leaves_nothing_running() {
     // Listeners are closed too.
     for a in addrs.iter().take(5) {
         let sa = a.trim_start_matches("tcp:").to_string();
-        let r = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(sa)).await;
+        let r =
+            tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(sa)).await;
         assert!(matches!(r, Ok(Err(_))), "listener {a} still open");
     }
 }
@@ -45,5 +46,8 @@ async fn dropping_the_last_handle_stops_the_node() {
     a.connect(&addr_of(&b)).await.expect("connect");
     drop(a);
     drop(b);
-    wait_until(5, "tasks end after drop", || metrics.num_alive_tasks() <= baseline).await;
+    wait_until(5, "tasks end after drop", || {
+        metrics.num_alive_tasks() <= baseline
+    })
+    .await;
 }

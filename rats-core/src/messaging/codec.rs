@@ -81,7 +81,14 @@ mod tests {
             decode(Bytes::from_static(b"\x00\xff")).expect("bin"),
             MessageBody::Binary(Bytes::from_static(b"\xff"))
         );
-        for bad in [&b""[..], b"\x01\xff\xfe", b"\x02", b"\x02\x09ab", b"\x02\x01a{", b"\x07"] {
+        for bad in [
+            &b""[..],
+            b"\x01\xff\xfe",
+            b"\x02",
+            b"\x02\x09ab",
+            b"\x02\x01a{",
+            b"\x07",
+        ] {
             assert!(decode(Bytes::copy_from_slice(bad)).is_err(), "{bad:?}");
         }
         assert!(json_head(&"x".repeat(256), &mut Vec::new()).is_err());

@@ -132,8 +132,13 @@ impl Handlers {
     }
 
     pub(crate) fn dispatch_text(&self, peer: PeerId, text: &str) {
-        let handlers: Vec<TextHandler> =
-            self.table.read().text.iter().map(|e| e.handler.clone()).collect();
+        let handlers: Vec<TextHandler> = self
+            .table
+            .read()
+            .text
+            .iter()
+            .map(|e| e.handler.clone())
+            .collect();
         for h in handlers {
             h(peer, text);
         }

@@ -242,7 +242,11 @@ impl Service for MessageExchange {
 
     fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
         let body = codec::decode(message).map_err(ServiceError::BadMessage)?;
-        let events = self.ctx.get().map(|c| c.events()).filter(|e| e.has_subscribers());
+        let events = self
+            .ctx
+            .get()
+            .map(|c| c.events())
+            .filter(|e| e.has_subscribers());
         if let Some(events) = events {
             events.emit(Event::Message {
                 peer: *peer,

@@ -250,8 +250,8 @@ fn dispatch(
                 DisconnectReason::ProtocolViolation(format!("service {}: {e}", s.descriptor().name))
             })?,
             None => {
-                let control = Control::decode(&message)
-                    .map_err(DisconnectReason::ProtocolViolation)?;
+                let control =
+                    Control::decode(&message).map_err(DisconnectReason::ProtocolViolation)?;
                 handle_control(shared, conn, control, goodbye);
             }
         }

@@ -63,7 +63,7 @@ impl Control {
             }
             Control::Goodbye(r) => {
                 let mut v = vec![GOODBYE];
-                v.extend_from_slice(r[..r.floor_char_boundary(MAX_REASON)].as_bytes());
+                v.extend_from_slice(&r.as_bytes()[..r.floor_char_boundary(MAX_REASON)]);
                 v
             }
         }
@@ -75,7 +75,11 @@ impl Control {
         match tag {
             PING | PONG => {
                 let n = u64::from_be_bytes(rest.try_into().map_err(|_| "bad ping length")?);
-                Ok(if tag == PING { Control::Ping(n) } else { Control::Pong(n) })
+                Ok(if tag == PING {
+                    Control::Ping(n)
+                } else {
+                    Control::Pong(n)
+                })
             }
             EXCHANGE => {
                 let peers: Vec<ExchangedPeer> =
@@ -122,7 +126,9 @@ mod tests {
         ] {
             assert_eq!(Control::decode(&m.encode()).expect("decode"), m);
         }
-        assert!(Control::decode(&Control::Exchange(vec![p; MAX_EXCHANGE_PEERS + 1]).encode()).is_err());
+        assert!(
+            Control::decode(&Control::Exchange(vec![p; MAX_EXCHANGE_PEERS + 1]).encode()).is_err()
+        );
         assert!(Control::decode(&[]).is_err());
         assert!(Control::decode(&[1, 2]).is_err());
         assert!(Control::decode(&[9]).is_err());

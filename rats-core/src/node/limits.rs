@@ -53,7 +53,10 @@ impl Limits {
     }
 
     /// Takes a pending-handshake slot (and a per-IP one when the IP is known).
-    pub(crate) fn pending(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<PendingGuard, LimitError> {
+    pub(crate) fn pending(
+        self: &Arc<Self>,
+        ip: Option<IpAddr>,
+    ) -> Result<PendingGuard, LimitError> {
         take(&self.pending, self.max_pending).ok_or(LimitError::TooManyPending)?;
         let mut guard = PendingGuard {
             limits: self.clone(),
@@ -78,7 +81,9 @@ impl Limits {
 
 fn take(counter: &AtomicUsize, max: usize) -> Option<usize> {
     counter
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            (n < max).then_some(n + 1)
+        })
         .ok()
 }
 

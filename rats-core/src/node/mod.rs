@@ -225,7 +225,11 @@ impl NodeBuilder {
                 return Err(NodeError::ChannelClash("node", d.name, 0));
             }
             if let Some(other) = services.iter().find(|e| e.descriptor.channel == d.channel) {
-                return Err(NodeError::ChannelClash(other.descriptor.name, d.name, d.channel));
+                return Err(NodeError::ChannelClash(
+                    other.descriptor.name,
+                    d.name,
+                    d.channel,
+                ));
             }
             services.push(ServiceEntry {
                 descriptor: d,

@@ -179,7 +179,8 @@ impl OutboundQueue {
             }
             let class = &mut st.classes[priority as usize];
             if len <= COPY_THRESHOLD {
-                let append = matches!(class.back(), Some(Segment::Encoded(b)) if b.len() < SEGMENT_BYTES);
+                let append =
+                    matches!(class.back(), Some(Segment::Encoded(b)) if b.len() < SEGMENT_BYTES);
                 if !append {
                     class.push_back(Segment::Encoded(BytesMut::with_capacity(
                         (len + 7).clamp(512, SEGMENT_BYTES),
@@ -204,7 +205,11 @@ impl OutboundQueue {
                     sent: 0,
                 });
             }
-            st.queued += if len <= COPY_THRESHOLD { len + FRAME_HEADER_LEN } else { len };
+            st.queued += if len <= COPY_THRESHOLD {
+                len + FRAME_HEADER_LEN
+            } else {
+                len
+            };
             std::mem::take(&mut st.writer_parked)
         };
         if wake {
@@ -220,6 +225,11 @@ impl OutboundQueue {
         priority: Priority,
         msg: &Outgoing<'_>,
     ) -> Result<(), PushError> {
+        // Fast path without registering as a waiter (that takes the Notify's lock).
+        match self.try_push(channel, priority, msg) {
+            Err(PushError::Full) => {}
+            other => return other,
+        }
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
@@ -333,7 +343,11 @@ fn next_fragment(channel: u16, data: &Bytes, sent: &mut usize) -> (Vec<Bytes>, b
     }
     let chunk = MAX_FRAME_PAYLOAD.min(total - *sent);
     let last = *sent + chunk == total;
-    let flags = if last { FLAG_CONT | FLAG_END } else { FLAG_CONT };
+    let flags = if last {
+        FLAG_CONT | FLAG_END
+    } else {
+        FLAG_CONT
+    };
     put_header(&mut header, channel, flags, chunk);
     let piece = data.slice(*sent..*sent + chunk);
     *sent += chunk;
@@ -361,11 +375,23 @@ mod tests {
     fn small_and_large_messages_round_trip_in_priority_order() {
         let q = OutboundQueue::new(1 << 20, 1 << 22);
         let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
-        q.try_push(5, Priority::Bulk, &Outgoing::shared(Bytes::from(big.clone())))
-            .expect("big");
-        q.try_push(1, Priority::Normal, &Outgoing { head: b"h", body: Body::Slice(b"ello") })
-            .expect("small");
-        q.try_push(0, Priority::Control, &Outgoing::slice(b"ctl")).expect("ctl");
+        q.try_push(
+            5,
+            Priority::Bulk,
+            &Outgoing::shared(Bytes::from(big.clone())),
+        )
+        .expect("big");
+        q.try_push(
+            1,
+            Priority::Normal,
+            &Outgoing {
+                head: b"h",
+                body: Body::Slice(b"ello"),
+            },
+        )
+        .expect("small");
+        q.try_push(0, Priority::Control, &Outgoing::slice(b"ctl"))
+            .expect("ctl");
         let mut wire = drain(&q);
         let mut r = Reassembler::new(1 << 22);
         let mut got = Vec::new();
@@ -386,12 +412,14 @@ mod tests {
     fn full_queue_pushes_back_and_control_still_passes() {
         let q = OutboundQueue::new(100_000, 1 << 20);
         let chunk = vec![0u8; 60_000];
-        q.try_push(1, Priority::Normal, &Outgoing::slice(&chunk)).expect("first");
+        q.try_push(1, Priority::Normal, &Outgoing::slice(&chunk))
+            .expect("first");
         assert_eq!(
             q.try_push(1, Priority::Normal, &Outgoing::slice(&chunk)),
             Err(PushError::Full)
         );
-        q.try_push(0, Priority::Control, &Outgoing::slice(b"ping")).expect("control");
+        q.try_push(0, Priority::Control, &Outgoing::slice(b"ping"))
+            .expect("control");
         assert_eq!(
             q.try_push(1, Priority::Normal, &Outgoing::slice(&vec![0u8; 2 << 20])),
             Err(PushError::TooLarge)

@@ -233,9 +233,9 @@ pub(crate) async fn establish(
         Registered::Rejected => conn.retire(now),
     }
     let span = debug_span!("peer", peer = %peer.short(), conn = conn_id);
-    shared.tasks.spawn(
-        write_loop(shared.clone(), conn.clone(), secure.writer).instrument(span.clone()),
-    );
+    shared
+        .tasks
+        .spawn(write_loop(shared.clone(), conn.clone(), secure.writer).instrument(span.clone()));
     let reader = secure.reader;
     let shared2 = shared.clone();
     shared.tasks.spawn(
@@ -301,9 +301,9 @@ mod tests {
             "tcp:192.168.1.5:7000",
             "tcp:0.0.0.0:0",
         ]
-            .iter()
-            .map(|s| s.parse().expect("addr"))
-            .collect();
+        .iter()
+        .map(|s| s.parse().expect("addr"))
+        .collect();
         let out = normalize_listen(&listen, &remote);
         let want: Vec<Address> = ["10.1.2.3:7000", "192.168.1.5:7000"]
             .iter()

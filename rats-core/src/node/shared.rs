@@ -11,9 +11,9 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::address::Address;
+use crate::config::NodeConfig;
 use crate::discovery::Discovery;
 use crate::encryption::{Encryption, ProtocolId};
-use crate::config::NodeConfig;
 use crate::event::{Event, EventBus};
 use crate::identity::{Identity, PeerId};
 use crate::nat::NatStrategy;

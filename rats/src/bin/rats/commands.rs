@@ -25,7 +25,9 @@ fn find_peer(client: &RatsClient, text: &str) -> Result<PeerId, String> {
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => Err(format!("no connected peer matches {text:?}")),
-        _ => Err(format!("{text:?} matches several peers; type more of the id")),
+        _ => Err(format!(
+            "{text:?} matches several peers; type more of the id"
+        )),
     }
 }
 
@@ -40,7 +42,13 @@ pub async fn run_line(client: &RatsClient, out: Output, line: &str) -> Flow {
         .split_once(char::is_whitespace)
         .map(|(w, r)| (w, r.trim()))
         .unwrap_or((stripped, ""));
-    let listen = || client.listen_addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let listen = || {
+        client
+            .listen_addrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    };
     match word {
         "help" | "?" => out.help(),
         "quit" | "exit" => return Flow::Quit,

@@ -57,11 +57,13 @@ fn lock_data_dir(base: &Path, out: Option<Output>) -> Result<DataDirLock, RatsEr
         let dir = base.join(format!("instance-{n}"));
         match DataDirLock::acquire(&dir) {
             Ok(lock) => {
-                out.inspect(|o| o.notice(&format!(
+                out.inspect(|o| {
+                    o.notice(&format!(
                     "data directory {} is in use by another rats; using {} with its own identity",
                     base.display(),
                     dir.display()
-                )));
+                ))
+                });
                 return Ok(lock);
             }
             Err(DataDirError::InUse(_)) => continue,
@@ -113,13 +115,19 @@ async fn run(args: Args) -> Result<(), RatsError> {
     let port = args.port.unwrap_or(rats::DEFAULT_PORT);
     let client = match start(&args, Some(out), port).await {
         Err(e) if args.port.is_none() && port_in_use(&e) => {
-            out.notice(&format!("port {port} is taken; listening on a free port instead"));
+            out.notice(&format!(
+                "port {port} is taken; listening on a free port instead"
+            ));
             start(&args, None, 0).await?
         }
         other => other?,
     };
     let mut events = client.events();
-    let listen: Vec<String> = client.listen_addrs().iter().map(|a| a.to_string()).collect();
+    let listen: Vec<String> = client
+        .listen_addrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
     let data_dir = client.data_dir().map(|d| d.display().to_string());
     out.started(
         client.local_peer_id(),

@@ -78,7 +78,11 @@ impl Output {
                 "  {}  {} {}{}{}",
                 p.peer_id,
                 p.remote_addr,
-                if p.outbound { "(outbound)" } else { "(inbound)" },
+                if p.outbound {
+                    "(outbound)"
+                } else {
+                    "(inbound)"
+                },
                 if p.encrypted { "" } else { " UNENCRYPTED" },
                 rtt
             );
@@ -169,7 +173,9 @@ pub fn event_json(e: &Event) -> Option<Value> {
             peer,
             addr,
             outbound,
-        } => json!({"event": "peer_connected", "peer_id": peer, "addr": addr, "outbound": outbound}),
+        } => {
+            json!({"event": "peer_connected", "peer_id": peer, "addr": addr, "outbound": outbound})
+        }
         Event::PeerDisconnected { peer, reason } => {
             json!({"event": "peer_disconnected", "peer_id": peer, "reason": reason_json(reason)})
         }
