@@ -169,7 +169,7 @@ async fn peer_that_stops_reading_is_cut_off_with_bounded_memory() {
             sent_mib += 1;
             peak = peak.max(rss_kib(std::process::id()).unwrap_or(0));
         }
-        Ok(())
+        Ok::<(), rats::RatsError>(())
     })
     .await
     .expect("send loop ends in time");
