@@ -1,1 +1,257 @@
-fn main() {}
+//! `rats-bench`: the rats benchmark program. It starts real nodes on 127.0.0.1 and prints one
+//! JSON object per line on stdout, each with a `"scenario"` key and its figures (or an
+//! `"error"` key when the scenario failed or missed its deadline).
+//!
+//! ```text
+//! cargo run --release -p rats-tests --bin rats-bench -- <scenario> [options]
+//!
+//! connect     [--connections 200]            dial-to-connected latency: median_us, p99_us
+//! messages    [--secs 3] [--max N] [--size 64]  one-way small messages: msgs_per_s, mib_per_s
+//! rtt         [--count 10000] [--size 64]    request answered by the peer's handler: median_us, p99_us
+//! throughput  [--mib 1024]                   1 MiB messages: mib_per_s
+//! peers       [--peers 100]                  listener RSS: rss_kib, base_rss_kib, kib_per_peer
+//! idle        [--peers 100] [--secs 30]      listener CPU with idle peers: cpu_percent
+//!                                            (clock ticks) and sched_cpu_percent (ns run time)
+//! all         [see --help]                   every scenario in turn (peers with 10, 100, 500)
+//! ```
+//!
+//! `peers` and `idle` run the listener in a child process (this binary, `listen-child`) and
+//! dial it from N nodes in this process, each with its own identity. Every scenario has a
+//! deadline; the exit status is 1 if any scenario failed.
+
+mod child;
+mod common;
+mod connect;
+mod messages;
+mod peers;
+mod rtt;
+mod throughput;
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::common::{BenchResult, ErrorLine, emit};
+
+/// Benchmarks of rats over TCP loopback; prints one JSON object per line.
+#[derive(Parser, Debug)]
+#[command(name = "rats-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand, Debug)]
+enum Scenario {
+    /// Dial-to-connected latency over many new connections.
+    Connect(ConnectArgs),
+    /// One-way small binary messages over one encrypted connection.
+    Messages(MessagesArgs),
+    /// Round trip of a binary request answered by the peer's handler.
+    Rtt(RttArgs),
+    /// 1 MiB binary messages over one encrypted connection.
+    Throughput(ThroughputArgs),
+    /// Memory of a listener (separate process) with N idle peers.
+    Peers(PeersArgs),
+    /// CPU use of a listener (separate process) with idle peers.
+    Idle(IdleArgs),
+    /// Every scenario in turn.
+    All(AllArgs),
+    /// The listener process of `peers` and `idle` (internal).
+    #[command(hide = true)]
+    ListenChild(ChildArgs),
+}
+
+#[derive(Args, Debug)]
+struct ConnectArgs {
+    /// Connections to measure.
+    #[arg(long, default_value_t = 200)]
+    connections: usize,
+}
+
+#[derive(Args, Debug)]
+struct MessagesArgs {
+    /// Seconds to send for.
+    #[arg(long, default_value_t = 3.0)]
+    secs: f64,
+    /// Stop after this many messages even if time is left.
+    #[arg(long, default_value_t = 5_000_000)]
+    max: u64,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+}
+
+#[derive(Args, Debug)]
+struct RttArgs {
+    /// Round trips to measure.
+    #[arg(long, default_value_t = 10_000)]
+    count: usize,
+    /// Request (and reply) size in bytes.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+}
+
+#[derive(Args, Debug)]
+struct ThroughputArgs {
+    /// MiB to send (one 1 MiB message each).
+    #[arg(long, default_value_t = 1024)]
+    mib: u64,
+}
+
+#[derive(Args, Debug)]
+struct PeersArgs {
+    /// Idle peers to connect.
+    #[arg(long, default_value_t = 100)]
+    peers: usize,
+}
+
+#[derive(Args, Debug)]
+struct IdleArgs {
+    /// Idle peers to connect.
+    #[arg(long, default_value_t = 100)]
+    peers: usize,
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 30.0)]
+    secs: f64,
+}
+
+#[derive(Args, Debug)]
+struct AllArgs {
+    /// Connections for `connect`.
+    #[arg(long, default_value_t = 200)]
+    connections: usize,
+    /// Seconds of sending for `messages`.
+    #[arg(long, default_value_t = 3.0)]
+    messages_secs: f64,
+    /// Round trips for `rtt`.
+    #[arg(long, default_value_t = 10_000)]
+    rtt_count: usize,
+    /// MiB for `throughput`.
+    #[arg(long, default_value_t = 1024)]
+    mib: u64,
+    /// Peer counts for `peers` (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 500])]
+    peers: Vec<usize>,
+    /// Peers for `idle`.
+    #[arg(long, default_value_t = 100)]
+    idle_peers: usize,
+    /// Seconds for `idle`.
+    #[arg(long, default_value_t = 30.0)]
+    idle_secs: f64,
+}
+
+#[derive(Args, Debug)]
+struct ChildArgs {
+    /// The listener's `max_peers`.
+    #[arg(long, default_value_t = 128)]
+    max_peers: usize,
+}
+
+/// Runs a scenario as its own task with a deadline; prints an error line if it fails.
+async fn run<F>(name: &'static str, deadline: Duration, fut: F) -> bool
+where
+    F: Future<Output = BenchResult> + Send + 'static,
+{
+    let task = tokio::spawn(fut);
+    let abort = task.abort_handle();
+    let error = match tokio::time::timeout(deadline, task).await {
+        Ok(Ok(Ok(()))) => return true,
+        Ok(Ok(Err(e))) => e,
+        Ok(Err(join)) => format!("scenario panicked: {join}"),
+        Err(_) => {
+            abort.abort();
+            format!("did not finish within {} s", deadline.as_secs())
+        }
+    };
+    emit(&ErrorLine {
+        scenario: name,
+        error,
+    });
+    false
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}
+
+async fn connect(n: usize) -> bool {
+    // About 10 ms per connection on a slow machine, plus room for start-up.
+    let deadline = Duration::from_secs(60) + Duration::from_millis(50u64.saturating_mul(n as u64));
+    run("connect", deadline, connect::run(n)).await
+}
+
+async fn messages(a: MessagesArgs) -> bool {
+    let deadline = secs(a.secs) + Duration::from_secs(120);
+    run("messages", deadline, messages::run(a.secs, a.max, a.size)).await
+}
+
+async fn rtt(a: RttArgs) -> bool {
+    let deadline =
+        Duration::from_secs(60) + Duration::from_millis(5u64.saturating_mul(a.count as u64));
+    run("rtt", deadline, rtt::run(a.count, a.size)).await
+}
+
+async fn throughput(mib: u64) -> bool {
+    let deadline = Duration::from_secs(120 + mib / 5);
+    run("throughput", deadline, throughput::run(mib)).await
+}
+
+async fn peers(n: usize) -> bool {
+    let deadline =
+        Duration::from_secs(120) + Duration::from_millis(200u64.saturating_mul(n as u64));
+    run("peers", deadline, peers::run_peers(n)).await
+}
+
+async fn idle(n: usize, s: f64) -> bool {
+    let deadline =
+        secs(s) + Duration::from_secs(120) + Duration::from_millis(200u64.saturating_mul(n as u64));
+    run("idle", deadline, peers::run_idle(n, s)).await
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ok = match cli.scenario {
+        Scenario::Connect(a) => connect(a.connections).await,
+        Scenario::Messages(a) => messages(a).await,
+        Scenario::Rtt(a) => rtt(a).await,
+        Scenario::Throughput(a) => throughput(a.mib).await,
+        Scenario::Peers(a) => peers(a.peers).await,
+        Scenario::Idle(a) => idle(a.peers, a.secs).await,
+        Scenario::All(a) => {
+            let mut ok = connect(a.connections).await;
+            ok &= messages(MessagesArgs {
+                secs: a.messages_secs,
+                max: 5_000_000,
+                size: 64,
+            })
+            .await;
+            ok &= rtt(RttArgs {
+                count: a.rtt_count,
+                size: 64,
+            })
+            .await;
+            ok &= throughput(a.mib).await;
+            for n in a.peers {
+                ok &= peers(n).await;
+            }
+            ok &= idle(a.idle_peers, a.idle_secs).await;
+            ok
+        }
+        Scenario::ListenChild(a) => match child::serve(a.max_peers).await {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("listen-child: {e}");
+                false
+            }
+        },
+    };
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,129 @@
+//! Helpers shared by the scenarios: starting nodes on loopback, fallible waits with deadlines,
+//! latency statistics and the JSON output.
+
+use std::io::Write;
+use std::time::Duration;
+
+use rats::RatsClient;
+use serde::Serialize;
+
+/// A scenario's outcome: `Err` carries the message of the error JSON line.
+pub type BenchResult<T = ()> = Result<T, String>;
+
+/// Turns any displayable error into a message with context.
+pub fn fail<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// Prints one JSON object on its own line on stdout.
+pub fn emit(line: &impl Serialize) {
+    let text = serde_json::to_string(line)
+        .unwrap_or_else(|e| format!(r#"{{"error":"cannot serialize result: {e}"}}"#));
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (e.g. piped into `head`) is not worth a panic.
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// The error line of a scenario.
+#[derive(Serialize)]
+pub struct ErrorLine<'a> {
+    pub scenario: &'a str,
+    pub error: String,
+}
+
+/// Starts a node listening on 127.0.0.1 (any free port), default configuration otherwise.
+pub async fn start_listener() -> BenchResult<RatsClient> {
+    RatsClient::builder()
+        .listen("tcp:127.0.0.1:0")
+        .map_err(fail("listen address"))?
+        .start()
+        .await
+        .map_err(fail("start listener"))
+}
+
+/// Starts a node that does not listen (outbound connections only).
+pub async fn start_dialer() -> BenchResult<RatsClient> {
+    RatsClient::builder()
+        .no_listen()
+        .start()
+        .await
+        .map_err(fail("start dialer"))
+}
+
+/// The first listen address of a node, as a string for `connect`.
+pub fn addr_of(c: &RatsClient) -> BenchResult<String> {
+    c.listen_addrs()
+        .first()
+        .map(ToString::to_string)
+        .ok_or_else(|| "node has no listen address".to_string())
+}
+
+/// Connects `from` to `addr` with a deadline.
+pub async fn connect(from: &RatsClient, addr: &str, limit: Duration) -> BenchResult<rats::PeerId> {
+    tokio::time::timeout(limit, from.connect(addr))
+        .await
+        .map_err(|_| format!("connect to {addr} timed out after {limit:?}"))?
+        .map_err(fail("connect"))
+}
+
+/// Polls `cond` every millisecond until it holds; fails with `what` after `limit`.
+pub async fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> BenchResult {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !cond() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("timed out after {limit:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok(())
+}
+
+/// Shuts nodes down concurrently; gives up waiting after a few seconds.
+pub async fn shutdown_all(clients: &[RatsClient]) {
+    let all = futures::future::join_all(clients.iter().map(RatsClient::shutdown));
+    let _ = tokio::time::timeout(Duration::from_secs(15), all).await;
+}
+
+/// Latency figures in microseconds.
+#[derive(Serialize, Debug, Clone, Copy)]
+pub struct Latency {
+    pub samples: usize,
+    pub median_us: f64,
+    pub p99_us: f64,
+    pub mean_us: f64,
+    pub min_us: f64,
+    pub max_us: f64,
+}
+
+/// Median, 99th percentile (nearest rank), mean, min and max of `samples`.
+pub fn latency(samples: &mut [Duration]) -> BenchResult<Latency> {
+    if samples.is_empty() {
+        return Err("no samples".into());
+    }
+    samples.sort_unstable();
+    let us = |d: Duration| round1(d.as_secs_f64() * 1e6);
+    let rank = |p: f64| {
+        let idx = (p * samples.len() as f64).ceil() as usize;
+        samples[idx.clamp(1, samples.len()) - 1]
+    };
+    let total: f64 = samples.iter().map(Duration::as_secs_f64).sum();
+    Ok(Latency {
+        samples: samples.len(),
+        median_us: us(rank(0.5)),
+        p99_us: us(rank(0.99)),
+        mean_us: round1(total / samples.len() as f64 * 1e6),
+        min_us: us(samples[0]),
+        max_us: us(samples[samples.len() - 1]),
+    })
+}
+
+/// Rounds to one decimal.
+pub fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Bytes per second expressed in MiB/s.
+pub fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
+    round1(bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64().max(1e-9))
+}

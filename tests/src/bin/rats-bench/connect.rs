@@ -1,0 +1,80 @@
+//! `connect`: time from `connect()` to it returning `Ok` (TCP connect, Noise XX handshake with
+//! the Hello, registration), over many fresh connections between two nodes.
+
+use std::time::{Duration, Instant};
+
+use rats::RatsClient;
+use serde::Serialize;
+
+use crate::common::{
+    BenchResult, Latency, addr_of, connect, emit, latency, shutdown_all, start_dialer,
+    start_listener, wait_for,
+};
+
+/// Connections made before measuring (not counted).
+const WARMUP: usize = 5;
+
+#[derive(Serialize)]
+struct Line {
+    scenario: &'static str,
+    #[serde(flatten)]
+    latency: Latency,
+}
+
+/// Runs the scenario with `count` measured connections.
+pub async fn run(count: usize) -> BenchResult {
+    let listener = start_listener().await?;
+    let dialer = match start_dialer().await {
+        Ok(d) => d,
+        Err(e) => {
+            shutdown_all(&[listener]).await;
+            return Err(e);
+        }
+    };
+    let result = measure(&listener, &dialer, count).await;
+    shutdown_all(&[listener, dialer]).await;
+    let mut samples = result?;
+    emit(&Line {
+        scenario: "connect",
+        latency: latency(&mut samples)?,
+    });
+    Ok(())
+}
+
+async fn measure(
+    listener: &RatsClient,
+    dialer: &RatsClient,
+    count: usize,
+) -> BenchResult<Vec<Duration>> {
+    let addr = addr_of(listener)?;
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..WARMUP + count {
+        let t0 = Instant::now();
+        let peer = connect(dialer, &addr, Duration::from_secs(10)).await?;
+        let took = t0.elapsed();
+        if i >= WARMUP {
+            samples.push(took);
+        }
+        // The listener registers the peer once it has read the last handshake message; wait
+        // for it, then close and wait until both sides have let go of the connection.
+        wait_for(
+            Duration::from_secs(10),
+            "the listener to register the peer",
+            || listener.peer_count() == 1,
+        )
+        .await?;
+        dialer.disconnect(&peer);
+        wait_for(
+            Duration::from_secs(10),
+            "both sides to drop the connection",
+            || {
+                dialer.peer_count() == 0
+                    && listener.peer_count() == 0
+                    && dialer.node().connection_count() == 0
+                    && listener.node().connection_count() == 0
+            },
+        )
+        .await?;
+    }
+    Ok(samples)
+}

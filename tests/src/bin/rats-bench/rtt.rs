@@ -1,0 +1,95 @@
+//! `rtt`: a small binary request answered by the peer's `on_binary` handler (which replies with
+//! `try_send_binary`), measured sequentially.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rats::RatsClient;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::common::{
+    BenchResult, Latency, addr_of, connect, emit, fail, latency, shutdown_all, start_dialer,
+    start_listener, wait_for,
+};
+
+/// Round trips before measuring (not counted).
+const WARMUP: usize = 200;
+
+#[derive(Serialize)]
+struct Line {
+    scenario: &'static str,
+    size: usize,
+    #[serde(flatten)]
+    latency: Latency,
+}
+
+/// Measures `count` round trips of `size`-byte messages.
+pub async fn run(count: usize, size: usize) -> BenchResult {
+    let echo = start_listener().await?;
+    let client = match start_dialer().await {
+        Ok(c) => c,
+        Err(e) => {
+            shutdown_all(&[echo]).await;
+            return Err(e);
+        }
+    };
+    let result = measure(&echo, &client, count, size).await;
+    shutdown_all(&[echo, client]).await;
+    let mut samples = result?;
+    emit(&Line {
+        scenario: "rtt",
+        size,
+        latency: latency(&mut samples)?,
+    });
+    Ok(())
+}
+
+async fn measure(
+    echo: &RatsClient,
+    client: &RatsClient,
+    count: usize,
+    size: usize,
+) -> BenchResult<Vec<Duration>> {
+    // Weak: the handler is stored inside the exchange it replies through.
+    let exchange = Arc::downgrade(echo.messages());
+    echo.on_binary(move |from, data| {
+        if let Some(ex) = exchange.upgrade() {
+            let _ = ex.try_send_binary(&from, &data);
+        }
+    });
+    let (replies_tx, mut replies) = mpsc::unbounded_channel::<usize>();
+    client.on_binary(move |_, data| {
+        let _ = replies_tx.send(data.len());
+    });
+
+    let peer = connect(client, &addr_of(echo)?, Duration::from_secs(10)).await?;
+    wait_for(
+        Duration::from_secs(10),
+        "the echo node to register the peer",
+        || echo.peer_count() == 1,
+    )
+    .await?;
+    let tx = client
+        .messages()
+        .binary_sender(&peer)
+        .map_err(fail("binary sender"))?;
+    let request = vec![0x42u8; size];
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..WARMUP + count {
+        let t0 = Instant::now();
+        tx.send(&request).await.map_err(fail("send"))?;
+        let len = tokio::time::timeout(Duration::from_secs(5), replies.recv())
+            .await
+            .map_err(|_| format!("no reply to request {i} within 5 s"))?
+            .ok_or("reply channel closed")?;
+        let took = t0.elapsed();
+        if len != size {
+            return Err(format!("reply of {len} bytes to a {size}-byte request"));
+        }
+        if i >= WARMUP {
+            samples.push(took);
+        }
+    }
+    Ok(samples)
+}
