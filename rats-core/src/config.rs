@@ -16,7 +16,7 @@ pub const DEFAULT_PROTOCOL_VERSION: &str = "1.0";
 
 /// Everything a node needs besides its identity and plugins.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct NodeConfig {
     /// Application protocol name; nodes with different names never connect.
     pub protocol_name: String,
@@ -61,7 +61,9 @@ pub struct NodeConfig {
     pub encryption: String,
     /// Plugins switched off by name even though they are linked.
     pub disabled_plugins: BTreeSet<String>,
-    /// Per-plugin configuration sections, by plugin name.
+    /// Per-plugin configuration sections (`dht`, `mdns`, `log`, ...): in a configuration file
+    /// every key that is not one of the fields above is a plugin section, by plugin name.
+    #[serde(flatten)]
     pub plugins: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -96,6 +98,14 @@ impl NodeConfig {
     /// The application protocol id.
     pub fn protocol(&self) -> ProtocolId {
         ProtocolId::new(&self.protocol_name, &self.protocol_version)
+    }
+
+    /// The names of the node's own settings (every other top-level key is a plugin section).
+    pub fn field_names() -> Vec<String> {
+        match serde_json::to_value(NodeConfig::default()) {
+            Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Checks values that would make the node misbehave.
@@ -161,5 +171,11 @@ mod tests {
         let back: NodeConfig = serde_json::from_str(&json).expect("de");
         assert_eq!(back.idle_timeout, c.idle_timeout);
         assert!(serde_json::from_str::<NodeConfig>(r#"{"max_peers":"x"}"#).is_err());
+        let with_section: NodeConfig =
+            serde_json::from_str(r#"{"max_peers":3,"dht":{"port":1}}"#).expect("section");
+        assert_eq!(with_section.max_peers, 3);
+        assert_eq!(with_section.plugins["dht"]["port"], 1);
+        assert!(NodeConfig::field_names().contains(&"max_peers".to_string()));
+        assert!(!NodeConfig::field_names().contains(&"plugins".to_string()));
     }
 }

@@ -19,8 +19,11 @@ pub enum DiscoveryError {
 
 /// A peer-finding mechanism. It reports what it finds through
 /// [`DiscoveryContext::report`]; the node dials what is new.
+///
+/// `Any` is a supertrait so an application can reach a plugin's own API from the node's list
+/// (`Arc<dyn Discovery>` upcasts to `Arc<dyn Any + Send + Sync>` and downcasts).
 #[async_trait]
-pub trait Discovery: Send + Sync + 'static {
+pub trait Discovery: std::any::Any + Send + Sync + 'static {
     /// Short name, also the `source` of its `PeerDiscovered` events.
     fn name(&self) -> &'static str;
     /// Starts background work; runs until `stop` or the context's cancellation.

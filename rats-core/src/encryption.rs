@@ -159,8 +159,11 @@ pub trait SecureReader: Send {
 /// Encrypts and writes records.
 #[async_trait]
 pub trait SecureWriter: Send {
-    /// Writes `plaintext`, split into as many records as needed, with as few syscalls as possible.
-    async fn write(&mut self, plaintext: &[u8]) -> Result<(), EncryptionError>;
+    /// Writes the concatenation of `parts` as plaintext, split into as many records as needed,
+    /// with as few copies and syscalls as possible.
+    async fn write(&mut self, parts: &[&[u8]]) -> Result<(), EncryptionError>;
+    /// Called when there is nothing more to send for now: give back buffers kept for speed.
+    fn release_buffers(&mut self) {}
     /// Flushes and closes the write direction.
     async fn close(&mut self) -> Result<(), EncryptionError>;
 }

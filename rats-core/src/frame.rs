@@ -134,6 +134,9 @@ pub fn put_whole(dst: &mut BytesMut, channel: u16, head: &[u8], body: &[u8]) {
     dst.extend_from_slice(body);
 }
 
+/// Bytes a fragmented message must have delivered before its declared size is allocated.
+const PROVEN_BYTES: usize = 256 * 1024;
+
 /// Reassembles fragmented messages, one in progress per channel.
 #[derive(Debug)]
 pub struct Reassembler {
@@ -189,8 +192,9 @@ impl Reassembler {
                 if p.len() >= total {
                     return Err(FrameError::BadFragment("START holds the whole message"));
                 }
-                // Grow as data arrives: a declared size alone must not make us allocate.
-                let mut buf = BytesMut::with_capacity(total.min(256 * 1024));
+                // A declared size alone must not make us allocate much: start small and take the
+                // full size once the peer has really sent a first stretch of data.
+                let mut buf = BytesMut::with_capacity(total.min(PROVEN_BYTES));
                 buf.extend_from_slice(&p);
                 self.partial.push((frame.channel, total, buf));
                 Ok(None)
@@ -202,6 +206,9 @@ impl Reassembler {
                 let (_, total, buf) = &mut self.partial[i];
                 if buf.len() + frame.payload.len() > *total {
                     return Err(FrameError::BadFragment("fragments exceed declared total"));
+                }
+                if buf.len() < PROVEN_BYTES && buf.len() + frame.payload.len() >= PROVEN_BYTES {
+                    buf.reserve(*total - buf.len());
                 }
                 buf.extend_from_slice(&frame.payload);
                 if f & FLAG_END == 0 {

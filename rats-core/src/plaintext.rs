@@ -10,7 +10,9 @@ use crate::encryption::{
     SecureWriter, check_protocol_record, identity_payload, read_answer_record,
     split_identity_payload,
 };
-use crate::record::{MAX_RECORD_LEN, RecordReader, put_record_header, write_record};
+use crate::record::{
+    MAX_RECORD_LEN, RecordReader, for_each_record, put_record_header, write_record,
+};
 use crate::transport::{BoxedWriter, RawConnection};
 
 /// Unencrypted, unauthenticated records. `is_peer_encrypted` reports false for these peers.
@@ -108,13 +110,13 @@ struct PlainWriter {
 
 #[async_trait]
 impl SecureWriter for PlainWriter {
-    async fn write(&mut self, plaintext: &[u8]) -> Result<(), EncryptionError> {
-        let mut out =
-            Vec::with_capacity(plaintext.len() + 2 * (plaintext.len() / MAX_RECORD_LEN + 1));
-        for chunk in plaintext.chunks(MAX_RECORD_LEN) {
-            put_record_header(&mut out, chunk.len());
-            out.extend_from_slice(chunk);
-        }
+    async fn write(&mut self, parts: &[&[u8]]) -> Result<(), EncryptionError> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(total + 2 * (total / MAX_RECORD_LEN + 1));
+        for_each_record(parts, MAX_RECORD_LEN, |chunk_parts, len| {
+            put_record_header(&mut out, len);
+            chunk_parts.iter().for_each(|c| out.extend_from_slice(c));
+        });
         self.inner.write_all(&out).await?;
         self.inner.flush().await?;
         Ok(())

@@ -46,7 +46,13 @@ impl RecordReader {
                     return Ok(Some(self.buf.split_to(len)));
                 }
                 let missing = 2 + len - self.buf.len();
-                self.buf.reserve(missing.max(READ_AHEAD));
+                // Read ahead only while big records flow; a small record gets what it needs.
+                let want = if len >= 16 * 1024 {
+                    missing.max(READ_AHEAD)
+                } else {
+                    missing + 512
+                };
+                self.buf.reserve(want);
             } else if self.buf.is_empty() {
                 // Idle point: drop the big buffer and wait with a small one.
                 self.buf = BytesMut::new();
@@ -55,7 +61,7 @@ impl RecordReader {
                 if n == 0 {
                     return Ok(None);
                 }
-                self.buf.reserve(n.max(READ_AHEAD.min(4096)));
+                self.buf.reserve(n.max(1024));
                 self.buf.extend_from_slice(&small[..n]);
                 continue;
             } else {
@@ -85,6 +91,32 @@ fn record_len(buf: &[u8]) -> usize {
 pub fn put_record_header(out: &mut Vec<u8>, len: usize) {
     debug_assert!(len <= MAX_RECORD_LEN);
     out.extend_from_slice(&(len as u16).to_be_bytes());
+}
+
+/// Cuts the concatenation of `parts` into records of at most `max` bytes and calls `f` with
+/// the slices making up each record and its length. An empty input makes one empty record.
+pub fn for_each_record<'a>(parts: &[&'a [u8]], max: usize, mut f: impl FnMut(&[&'a [u8]], usize)) {
+    let mut record: Vec<&'a [u8]> = Vec::with_capacity(4);
+    let mut len = 0;
+    let mut emitted = false;
+    for part in parts {
+        let mut rest: &'a [u8] = part;
+        while !rest.is_empty() {
+            let take = rest.len().min(max - len);
+            record.push(&rest[..take]);
+            len += take;
+            rest = &rest[take..];
+            if len == max {
+                f(&record, len);
+                emitted = true;
+                record.clear();
+                len = 0;
+            }
+        }
+    }
+    if len > 0 || !emitted {
+        f(&record, len);
+    }
 }
 
 /// Writes one record (used during handshakes).
@@ -143,6 +175,26 @@ pub async fn write_all_flush<W: AsyncWrite + Unpin + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_are_cut_across_parts() {
+        let mut seen = Vec::new();
+        for_each_record(&[b"abc", b"", b"defgh"], 3, |parts, len| {
+            seen.push((parts.concat(), len));
+        });
+        let want: Vec<(Vec<u8>, usize)> = vec![
+            (b"abc".to_vec(), 3),
+            (b"def".to_vec(), 3),
+            (b"gh".to_vec(), 2),
+        ];
+        assert_eq!(seen, want);
+        let mut n = 0;
+        for_each_record(&[], 3, |_, len| {
+            assert_eq!(len, 0);
+            n += 1;
+        });
+        assert_eq!(n, 1);
+    }
 
     #[tokio::test]
     async fn reads_records_across_partial_writes() {

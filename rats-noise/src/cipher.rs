@@ -4,7 +4,7 @@
 
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, Tag, UnboundKey};
 
-use rats_core::record::MAX_RECORD_LEN;
+use rats_core::record::{MAX_RECORD_LEN, for_each_record};
 
 /// Bytes of the authentication tag.
 pub(crate) const TAG_LEN: usize = 16;
@@ -43,29 +43,34 @@ impl DirectionCipher {
         Ok(Nonce::assume_unique_for_key(n))
     }
 
-    /// Appends `len:u16 | ciphertext | tag` records for `plaintext` to `out`.
+    /// Appends `len:u16 | ciphertext | tag` records for the concatenation of `parts` to `out`
+    /// (one copy of the plaintext, encrypted in place).
     pub(crate) fn seal_records(
         &mut self,
-        plaintext: &[u8],
+        parts: &[&[u8]],
         out: &mut Vec<u8>,
     ) -> Result<(), NonceExhausted> {
-        let records = plaintext.len().div_ceil(MAX_PLAINTEXT).max(1);
-        out.reserve(plaintext.len() + records * (2 + TAG_LEN));
-        let mut chunks = plaintext.chunks(MAX_PLAINTEXT);
-        let empty: &[u8] = &[];
-        let first = chunks.next().unwrap_or(empty);
-        for chunk in std::iter::once(first).chain(chunks) {
-            out.extend_from_slice(&((chunk.len() + TAG_LEN) as u16).to_be_bytes());
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let records = total.div_ceil(MAX_PLAINTEXT).max(1);
+        out.reserve(total + records * (2 + TAG_LEN));
+        let mut result = Ok(());
+        for_each_record(parts, MAX_PLAINTEXT, |chunk_parts, len| {
+            if result.is_err() {
+                return;
+            }
+            out.extend_from_slice(&((len + TAG_LEN) as u16).to_be_bytes());
             let start = out.len();
-            out.extend_from_slice(chunk);
-            let nonce = self.next_nonce()?;
-            let tag: Tag = self
-                .key
-                .seal_in_place_separate_tag(nonce, Aad::empty(), &mut out[start..])
-                .map_err(|_| NonceExhausted)?;
-            out.extend_from_slice(tag.as_ref());
-        }
-        Ok(())
+            chunk_parts.iter().for_each(|c| out.extend_from_slice(c));
+            result = self.next_nonce().and_then(|nonce| {
+                let tag: Tag = self
+                    .key
+                    .seal_in_place_separate_tag(nonce, Aad::empty(), &mut out[start..])
+                    .map_err(|_| NonceExhausted)?;
+                out.extend_from_slice(tag.as_ref());
+                Ok(())
+            });
+        });
+        result
     }
 
     /// Decrypts one record body in place; returns the plaintext length.

@@ -69,20 +69,20 @@ impl NoiseWriter {
 
 #[async_trait]
 impl SecureWriter for NoiseWriter {
-    async fn write(&mut self, plaintext: &[u8]) -> Result<(), EncryptionError> {
+    async fn write(&mut self, parts: &[&[u8]]) -> Result<(), EncryptionError> {
         self.out.clear();
         self.cipher
-            .seal_records(plaintext, &mut self.out)
+            .seal_records(parts, &mut self.out)
             .map_err(|_| EncryptionError::Decrypt("nonce exhausted".into()))?;
-        let result = async {
-            self.inner.write_all(&self.out).await?;
-            self.inner.flush().await
-        }
-        .await;
+        self.inner.write_all(&self.out).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    fn release_buffers(&mut self) {
         if self.out.capacity() > KEEP_WRITE_BUFFER {
             self.out = Vec::new();
         }
-        result.map_err(EncryptionError::Io)
     }
 
     async fn close(&mut self) -> Result<(), EncryptionError> {

@@ -59,8 +59,8 @@ async fn handshake_authenticates_both_sides_and_carries_early_data() {
     // Records both ways, including a multi-record payload.
     let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
     let writer = tokio::spawn(async move {
-        ca.writer.write(b"small").await.expect("w");
-        ca.writer.write(&big).await.expect("w big");
+        ca.writer.write(&[b"small"]).await.expect("w");
+        ca.writer.write(&[&big]).await.expect("w big");
         ca.writer.close().await.expect("close");
         big
     });
@@ -208,7 +208,7 @@ async fn records_interoperate_with_snow_transport_mode() {
     };
     let mut conn = Noise.upgrade(d, params).await.expect("upgrade");
     assert_eq!(conn.remote_peer, ib.peer_id());
-    conn.writer.write(b"from rats").await.expect("write");
+    conn.writer.write(&[b"from rats"]).await.expect("write");
     let mut got = BytesMut::new();
     assert!(conn.reader.read_into(&mut got).await.expect("read"));
     assert_eq!(&got[..], b"from snow");

@@ -50,7 +50,7 @@ async fn expect_closed(conn: &mut rats_core::encryption::SecureConnection) {
 async fn violation_reason(node: &RatsClient, frame: &[u8]) -> String {
     let mut events = node.events();
     let (id, mut conn) = raw_noise_client(&node.listen_addrs()[0], &proto()).await;
-    conn.writer.write(frame).await.expect("write");
+    conn.writer.write(&[frame]).await.expect("write");
     expect_closed(&mut conn).await;
     next_matching(&mut events, 5, |e| match e {
         Event::PeerDisconnected {

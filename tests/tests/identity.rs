@@ -33,7 +33,7 @@ async fn handlers_see_the_authenticated_sender_not_a_claimed_one() {
     );
     let mut frame = bytes::BytesMut::new();
     put_whole(&mut frame, MESSAGES_CHANNEL, &body, &[]);
-    conn.writer.write(&frame).await.expect("write");
+    conn.writer.write(&[&frame]).await.expect("write");
     let (from, data) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("delivered")

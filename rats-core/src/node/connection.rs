@@ -110,7 +110,6 @@ pub(crate) async fn write_loop(
     conn: Arc<Connection>,
     mut writer: Box<dyn SecureWriter>,
 ) {
-    let mut scratch = BytesMut::new();
     loop {
         let take = tokio::select! {
             biased;
@@ -130,7 +129,7 @@ pub(crate) async fn write_loop(
                 );
                 let _ = tokio::select! {
                     _ = conn.cancel.cancelled() => return,
-                    r = async { writer.write(&bye).await?; writer.close().await } => r,
+                    r = async { writer.write(&[&bye]).await?; writer.close().await } => r,
                 };
                 return;
             }
@@ -138,26 +137,16 @@ pub(crate) async fn write_loop(
         };
         conn.write_since
             .store(shared.clock.now(), Ordering::Relaxed);
-        let result = if parts.len() == 1 {
-            writer.write(&parts[0]).await
-        } else {
-            scratch.clear();
-            parts.iter().for_each(|p| scratch.extend_from_slice(p));
-            let r = writer.write(&scratch).await;
-            if scratch.capacity() > 4 * WRITE_BUDGET {
-                scratch = BytesMut::new();
-            }
-            r
-        };
+        let slices: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+        let result = writer.write(&slices).await;
         conn.write_since.store(0, Ordering::Relaxed);
         conn.last_send.store(shared.clock.now(), Ordering::Relaxed);
         if let Err(e) = result {
             conn.close(io_reason(e), CloseMode::Abort, shared.clock.now());
             return;
         }
-        if parts.len() > 1 && conn.queue.queued_bytes() == 0 {
-            // Idle: give the scratch buffer back.
-            scratch = BytesMut::new();
+        if conn.queue.queued_bytes() == 0 {
+            writer.release_buffers();
         }
     }
 }

@@ -233,6 +233,50 @@ impl DiscoveryContext {
             .unwrap_or_default()
     }
 
+    /// Dials `addr` now and waits for the outcome (for plugins that manage their own retries).
+    pub async fn connect(&self, addr: &Address) -> Result<PeerId, crate::node::ConnectError> {
+        let shared = self
+            .shared
+            .upgrade()
+            .ok_or(crate::node::ConnectError::ShuttingDown)?;
+        crate::node::setup::dial(&shared, addr).await
+    }
+
+    /// Whether `peer` is connected.
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.shared.upgrade().is_some_and(|s| s.is_connected(peer))
+    }
+
+    /// What we know about a connected peer.
+    pub fn peer_info(&self, peer: &PeerId) -> Option<PeerInfo> {
+        let shared = self.shared.upgrade()?;
+        let e = shared.peers.get(peer)?;
+        Some((*e.info).clone())
+    }
+
+    /// Connected peers.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.shared
+            .upgrade()
+            .map(|s| s.peers.iter().map(|e| (*e.info).clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Subscribes to the node's events (`None` once the node is gone).
+    pub fn events(&self) -> Option<crate::event::EventStream> {
+        self.shared.upgrade().map(|s| s.events.subscribe())
+    }
+
+    /// The node's data directory, if it has one.
+    pub fn data_dir(&self) -> Option<std::path::PathBuf> {
+        self.shared.upgrade().and_then(|s| s.data_dir.clone())
+    }
+
+    /// The node's configured maximum of peers.
+    pub fn max_peers(&self) -> usize {
+        self.shared.upgrade().map_or(0, |s| s.config.max_peers)
+    }
+
     /// Number of connected peers.
     pub fn peer_count(&self) -> usize {
         self.shared.upgrade().map(|s| s.peers.len()).unwrap_or(0)

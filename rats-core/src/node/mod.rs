@@ -487,6 +487,14 @@ impl Node {
         self.shared.dial_candidate(peer, addrs, "application");
     }
 
+    /// The discovery plugin of concrete type `T`, to use its own API.
+    pub fn discovery_plugin<T: Discovery>(&self) -> Option<Arc<T>> {
+        self.shared.discovery.iter().find_map(|d| {
+            let any: Arc<dyn std::any::Any + Send + Sync> = d.clone();
+            any.downcast::<T>().ok()
+        })
+    }
+
     /// Linked discovery plugins.
     pub fn discovery(&self) -> &[Arc<dyn Discovery>] {
         &self.shared.discovery

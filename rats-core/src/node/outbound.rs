@@ -90,9 +90,11 @@ pub enum PushError {
 
 enum Segment {
     Encoded(BytesMut),
+    /// A large message: `head` then `body`, neither copied; `sent` bytes of it already taken.
     Large {
         channel: u16,
-        data: Bytes,
+        head: Bytes,
+        body: Bytes,
         sent: usize,
     },
 }
@@ -190,18 +192,14 @@ impl OutboundQueue {
                     put_whole(buf, channel, msg.head, msg.body.as_slice());
                 }
             } else {
-                let data = match (&msg.body, msg.head.is_empty()) {
-                    (Body::Shared(b), true) => b.clone(),
-                    _ => {
-                        let mut v = BytesMut::with_capacity(len);
-                        v.extend_from_slice(msg.head);
-                        v.extend_from_slice(msg.body.as_slice());
-                        v.freeze()
-                    }
+                let body = match &msg.body {
+                    Body::Shared(b) => b.clone(),
+                    Body::Slice(s) => Bytes::copy_from_slice(s),
                 };
                 class.push_back(Segment::Large {
                     channel,
-                    data,
+                    head: Bytes::copy_from_slice(msg.head),
+                    body,
                     sent: 0,
                 });
             }
@@ -289,13 +287,14 @@ impl OutboundQueue {
                             }
                             Segment::Large {
                                 channel,
-                                data,
+                                head,
+                                body,
                                 sent,
                             } => {
-                                let (bytes, done) = next_fragment(*channel, data, sent);
+                                let before = *sent;
+                                let done = next_fragment(*channel, head, body, sent, &mut out);
                                 // Count the data only: that is what `try_push` added.
-                                taken += bytes.last().map_or(0, Bytes::len);
-                                out.extend(bytes);
+                                taken += *sent - before;
                                 if done {
                                     st.classes[class].pop_front();
                                 }
@@ -325,33 +324,43 @@ impl OutboundQueue {
     }
 }
 
-/// Cuts the next fragment of a large message. Returns the pieces and whether it was the last.
-fn next_fragment(channel: u16, data: &Bytes, sent: &mut usize) -> (Vec<Bytes>, bool) {
-    let total = data.len();
+/// Cuts the next fragment of the large message `head ++ body` into `out` (frame header, then
+/// slices of the message, no copies). Returns whether it was the last fragment.
+fn next_fragment(
+    channel: u16,
+    head: &Bytes,
+    body: &Bytes,
+    sent: &mut usize,
+    out: &mut Vec<Bytes>,
+) -> bool {
+    let total = head.len() + body.len();
     let mut header = BytesMut::with_capacity(11);
-    if *sent == 0 {
-        let chunk = (MAX_FRAME_PAYLOAD).min(total);
-        if chunk == total {
-            put_header(&mut header, channel, 0, total);
-            *sent = total;
-            return (vec![header.freeze(), data.clone()], true);
-        }
-        put_header(&mut header, channel, FLAG_START, 4 + chunk);
-        header.extend_from_slice(&(total as u32).to_be_bytes());
-        *sent = chunk;
-        return (vec![header.freeze(), data.slice(..chunk)], false);
-    }
     let chunk = MAX_FRAME_PAYLOAD.min(total - *sent);
     let last = *sent + chunk == total;
-    let flags = if last {
-        FLAG_CONT | FLAG_END
+    if *sent == 0 && last {
+        put_header(&mut header, channel, 0, total);
+    } else if *sent == 0 {
+        put_header(&mut header, channel, FLAG_START, 4 + chunk);
+        header.extend_from_slice(&(total as u32).to_be_bytes());
     } else {
-        FLAG_CONT
-    };
-    put_header(&mut header, channel, flags, chunk);
-    let piece = data.slice(*sent..*sent + chunk);
-    *sent += chunk;
-    (vec![header.freeze(), piece], last)
+        let flags = if last {
+            FLAG_CONT | FLAG_END
+        } else {
+            FLAG_CONT
+        };
+        put_header(&mut header, channel, flags, chunk);
+    }
+    out.push(header.freeze());
+    // The range [sent, sent + chunk) of head ++ body.
+    let (start, end) = (*sent, *sent + chunk);
+    if start < head.len() {
+        out.push(head.slice(start..end.min(head.len())));
+    }
+    if end > head.len() {
+        out.push(body.slice(start.max(head.len()) - head.len()..end - head.len()));
+    }
+    *sent = end;
+    last
 }
 
 #[cfg(test)]
