@@ -1,5 +1,6 @@
 //! `RatsClient`: a node with message exchange, configured in a few lines.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,16 +28,26 @@ pub enum RatsError {
     /// The data directory could not be used.
     #[error(transparent)]
     DataDir(#[from] DataDirError),
+    /// The configuration is invalid (the message names the key and where it came from).
+    #[error("{0}")]
+    Config(String),
     /// A malformed address or peer id.
     #[error("{0}")]
     Invalid(String),
 }
 
 /// Builds a [`RatsClient`].
+///
+/// Values set here win over the data directory's `config.json` and `RATS_*` environment
+/// variables (with the `persist` feature and a data directory); everything not set here comes
+/// from those, then from the defaults.
 #[derive(Debug, Default)]
 pub struct RatsClientBuilder {
     config: NodeConfig,
-    listen_set: bool,
+    /// Top-level config keys set in code.
+    set_keys: BTreeSet<String>,
+    default_port: u16,
+    no_listen: bool,
     data_dir: Option<PathBuf>,
     lock: Option<DataDirLock>,
     identity: Option<Identity>,
@@ -44,47 +55,61 @@ pub struct RatsClientBuilder {
 }
 
 impl RatsClientBuilder {
-    /// Listens on TCP `port` on IPv6 and IPv4 (0 = any free port; the default).
-    pub fn port(mut self, port: u16) -> Self {
-        self.config.listen = vec![Address::tcp((std::net::Ipv6Addr::UNSPECIFIED, port).into())];
-        self.listen_set = true;
+    fn set(mut self, keys: &[&str], f: impl FnOnce(&mut NodeConfig)) -> Self {
+        f(&mut self.config);
+        self.set_keys.extend(keys.iter().map(|k| k.to_string()));
+        self
+    }
+
+    /// Listens on TCP `port` on IPv6 and IPv4 (0 = any free port).
+    pub fn port(self, port: u16) -> Self {
+        self.set(&["listen"], |c| {
+            c.listen = vec![Address::tcp((std::net::Ipv6Addr::UNSPECIFIED, port).into())]
+        })
+    }
+
+    /// The port used when nothing (code, file, environment) says where to listen (default 0:
+    /// any free port).
+    pub fn default_port(mut self, port: u16) -> Self {
+        self.default_port = port;
         self
     }
 
     /// Adds a listen address (`tcp:127.0.0.1:0`, `tcp:[::]:7878`, ...).
-    pub fn listen(mut self, addr: &str) -> Result<Self, RatsError> {
+    pub fn listen(self, addr: &str) -> Result<Self, RatsError> {
         let addr: Address = addr
             .parse()
             .map_err(|e| RatsError::Invalid(format!("{e}")))?;
-        if !self.listen_set {
-            self.config.listen.clear();
-            self.listen_set = true;
-        }
-        self.config.listen.push(addr);
-        Ok(self)
+        let first = !self.set_keys.contains("listen");
+        Ok(self.set(&["listen"], |c| {
+            if first {
+                c.listen.clear();
+            }
+            c.listen.push(addr);
+        }))
     }
 
     /// Does not listen at all (outbound connections only).
     pub fn no_listen(mut self) -> Self {
-        self.config.listen.clear();
-        self.listen_set = true;
-        self
+        self.no_listen = true;
+        self.set(&["listen"], |c| c.listen.clear())
     }
 
     /// The application protocol: nodes connect only when name and version match.
-    pub fn protocol(mut self, name: &str, version: &str) -> Self {
-        self.config.protocol_name = name.into();
-        self.config.protocol_version = version.into();
-        self
+    pub fn protocol(self, name: &str, version: &str) -> Self {
+        self.set(&["protocol_name", "protocol_version"], |c| {
+            c.protocol_name = name.into();
+            c.protocol_version = version.into();
+        })
     }
 
     /// Most connected peers (pending handshakes count too).
-    pub fn max_peers(mut self, n: usize) -> Self {
-        self.config.max_peers = n;
-        self
+    pub fn max_peers(self, n: usize) -> Self {
+        self.set(&["max_peers"], |c| c.max_peers = n)
     }
 
-    /// Keeps the identity (and, later, other state) in `dir`, which is locked for this process.
+    /// Keeps the identity, configuration and peer store in `dir`, which is locked for this
+    /// process.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
         self
@@ -103,16 +128,16 @@ impl RatsClientBuilder {
         self
     }
 
-    /// Switches a linked plugin off by name (`tcp`, `noise`, `mdns`, `dht`, ...).
-    pub fn disable_plugin(mut self, name: &str) -> Self {
-        self.config.disabled_plugins.insert(name.into());
-        self
+    /// Switches a linked plugin off by name (`tcp`, `noise`, `persist`, `mdns`, `dht`, ...).
+    pub fn disable_plugin(self, name: &str) -> Self {
+        self.set(&["disabled_plugins"], |c| {
+            c.disabled_plugins.insert(name.into());
+        })
     }
 
     /// Peer exchange on or off (on by default).
-    pub fn peer_exchange(mut self, on: bool) -> Self {
-        self.config.peer_exchange = on;
-        self
+    pub fn peer_exchange(self, on: bool) -> Self {
+        self.set(&["peer_exchange"], |c| c.peer_exchange = on)
     }
 
     /// Turns encryption off (debugging only: peers are then not authenticated either).
@@ -121,48 +146,90 @@ impl RatsClientBuilder {
         self
     }
 
-    /// Edits the full node configuration.
+    /// Edits the full node configuration; every setting the closure changes counts as set in
+    /// code.
     pub fn configure(mut self, f: impl FnOnce(&mut NodeConfig)) -> Self {
+        let before = to_map(&self.config);
         f(&mut self.config);
-        if !self.config.listen.is_empty() {
-            self.listen_set = true;
+        let after = to_map(&self.config);
+        for (k, v) in &after {
+            if before.get(k) != Some(v) {
+                self.set_keys.insert(k.clone());
+            }
+        }
+        for k in before.keys().filter(|k| !after.contains_key(*k)) {
+            self.set_keys.insert(k.clone());
         }
         self
     }
 
+    /// The merged configuration: defaults ← file ← environment ← code (with `persist` and a
+    /// data directory), else defaults ← code.
+    fn resolve_config(&self, warnings: &mut Vec<String>) -> Result<NodeConfig, RatsError> {
+        #[cfg(feature = "persist")]
+        if let Some(dir) = &self.data_dir {
+            let all = to_map(&self.config);
+            let overrides: serde_json::Map<String, serde_json::Value> = all
+                .into_iter()
+                .filter(|(k, _)| self.set_keys.contains(k))
+                .collect();
+            let loaded = rats_persist::load_config(dir, &overrides, crate::KNOWN_SECTIONS)
+                .map_err(|e| RatsError::Config(e.to_string()))?;
+            warnings.extend(loaded.warnings);
+            return Ok(loaded.config);
+        }
+        let _ = warnings;
+        Ok(self.config.clone())
+    }
+
     /// Starts the client.
     pub async fn start(self) -> Result<RatsClient, RatsError> {
-        let mut config = self.config;
-        if !self.listen_set {
-            config.listen = vec![Address::tcp((std::net::Ipv6Addr::UNSPECIFIED, 0).into())];
-        }
         let lock = match (self.lock, &self.data_dir) {
             (Some(lock), _) => Some(lock),
             (None, Some(dir)) => Some(DataDirLock::acquire(dir)?),
             (None, None) => None,
         };
-        let identity = match (self.identity, &lock) {
+        let builder = RatsClientBuilder { lock: None, ..self };
+        let mut warnings = Vec::new();
+        let mut config = builder.resolve_config(&mut warnings)?;
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+        if config.listen.is_empty() && !builder.no_listen {
+            config.listen = vec![Address::tcp(
+                (std::net::Ipv6Addr::UNSPECIFIED, builder.default_port).into(),
+            )];
+        }
+        let identity = match (builder.identity, &lock) {
             (Some(id), _) => id,
             (None, Some(lock)) => lock.identity()?.0,
             (None, None) => Identity::generate(),
         };
         let messages = MessageExchange::new();
-        let mut builder = Node::builder()
+        let mut node_builder = Node::builder()
             .with_config(config)
             .identity(identity)
             .service(messages.clone());
-        if let Some(dir) = &self.data_dir {
-            builder = builder.data_dir(dir.clone());
+        if let Some(dir) = &builder.data_dir {
+            node_builder = node_builder.data_dir(dir.clone());
         }
-        if self.plaintext {
-            builder = builder.encryption(Arc::new(rats_core::Plaintext));
+        if builder.plaintext {
+            node_builder = node_builder.encryption(Arc::new(rats_core::Plaintext));
         }
-        let node = builder.start().await?;
+        let node = node_builder.start().await?;
         Ok(RatsClient {
             node,
             messages,
+            warnings: Arc::new(warnings),
             _lock: lock.map(Arc::new),
         })
+    }
+}
+
+fn to_map(c: &NodeConfig) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
     }
 }
 
@@ -171,6 +238,7 @@ impl RatsClientBuilder {
 pub struct RatsClient {
     node: Node,
     messages: Arc<MessageExchange>,
+    warnings: Arc<Vec<String>>,
     _lock: Option<Arc<DataDirLock>>,
 }
 
@@ -317,6 +385,32 @@ impl RatsClient {
     /// Broadcasts a JSON message to every peer (same as [`send`](Self::send)).
     pub fn broadcast(&self, kind: &str, data: &serde_json::Value) -> Result<usize, RatsError> {
         self.send(kind, data)
+    }
+
+    /// Warnings from loading the configuration and state files (unknown keys, corrupt files
+    /// moved aside, ...).
+    pub fn config_warnings(&self) -> Vec<String> {
+        let mut w = (*self.warnings).clone();
+        #[cfg(feature = "persist")]
+        if let Some(store) = self.peer_store() {
+            w.extend(store.warnings());
+        }
+        w
+    }
+
+    /// The peer store (remembered peers), with the `persist` feature.
+    #[cfg(feature = "persist")]
+    pub fn peer_store(&self) -> Option<Arc<rats_persist::PeerStore>> {
+        self.node.discovery_plugin::<rats_persist::PeerStore>()
+    }
+
+    /// Dials the peers connected at the last stop (and the best known ones while we have few
+    /// peers) with backoff, in the background; returns how many it tries. The node also does
+    /// this by itself on start.
+    #[cfg(feature = "persist")]
+    pub fn load_and_reconnect_peers(&self) -> usize {
+        self.peer_store()
+            .map_or(0, |s| s.load_and_reconnect_peers())
     }
 
     /// Stops the node and waits for its tasks.

@@ -37,8 +37,13 @@ pub use rats_core::{
 };
 #[cfg(feature = "noise")]
 pub use rats_noise;
+#[cfg(feature = "persist")]
+pub use rats_persist;
 #[cfg(feature = "tcp")]
 pub use rats_transport;
+
+/// Config sections that are not node plugins but are expected in `config.json`.
+pub const KNOWN_SECTIONS: &[&str] = &["log"];
 
 /// The port the `rats` tool listens on by default.
 pub const DEFAULT_PORT: u16 = 7878;

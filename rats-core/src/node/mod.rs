@@ -500,13 +500,17 @@ impl Node {
         &self.shared.discovery
     }
 
-    /// Stops the node: says goodbye to peers (flushing what is queued, for at most a second),
-    /// stops plugins, and waits for every task it started.
+    /// Stops the node: stops discovery (so plugins can note who is still connected), says
+    /// goodbye to peers (flushing what is queued, for at most a second), stops services, and
+    /// waits for every task it started.
     pub async fn shutdown(&self) {
         let shared = &self.shared;
         if shared.cancel.is_cancelled() && shared.tasks.is_closed() {
             shared.tasks.wait().await;
             return;
+        }
+        for d in &shared.discovery {
+            d.stop().await;
         }
         let now = shared.clock.now();
         for c in shared.connections.iter() {
@@ -518,9 +522,6 @@ impl Node {
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
-        for d in &shared.discovery {
-            d.stop().await;
-        }
         for s in &shared.services {
             s.service.stop().await;
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use tracing::{Instrument, debug, debug_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use crate::address::Address;
 use crate::encryption::{EncryptionError, HandshakeParams, Role};
@@ -232,7 +232,7 @@ pub(crate) async fn establish(
         Registered::Replaced(old) => old.retire(now),
         Registered::Rejected => conn.retire(now),
     }
-    let span = debug_span!("peer", peer = %peer.short(), conn = conn_id);
+    let span = info_span!("peer", peer = %peer.short(), conn = conn_id);
     shared
         .tasks
         .spawn(write_loop(shared.clone(), conn.clone(), secure.writer).instrument(span.clone()));
