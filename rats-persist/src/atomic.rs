@@ -44,6 +44,22 @@ fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
+/// Removes temporary files that an interrupted [`write_atomic`] of `path` left behind.
+pub fn remove_stale_temp_files(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// What reading a state file gave.
 #[derive(Debug)]
 pub enum Loaded<T> {

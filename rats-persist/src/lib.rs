@@ -34,10 +34,13 @@ mod store;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 
-pub use atomic::{Loaded, load_or_quarantine, quarantine, write_atomic};
+pub use atomic::{Loaded, load_or_quarantine, quarantine, remove_stale_temp_files, write_atomic};
 pub use backoff::Backoff;
 pub use config::{CONFIG_FILE, ConfigError, ENV_PREFIX, LoadedConfig, load_config};
-pub use peer_files::{EverPeer, KnownPeer, PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile};
+pub use peer_files::{
+    EverPeer, FORMAT_VERSION, KnownPeer, PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile,
+    Versioned, parse as parse_peer_file,
+};
 pub use store::{PeerStore, PersistSettings};
 
 /// The config section read by the peer store.

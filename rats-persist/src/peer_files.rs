@@ -164,7 +164,7 @@ impl EverTable {
     /// The file contents.
     pub fn to_file(&self) -> PeersEverFile {
         let mut peers: Vec<EverPeer> = self.peers.values().cloned().collect();
-        peers.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+        peers.sort_by_key(|p| std::cmp::Reverse(p.last_seen));
         PeersEverFile {
             version: FORMAT_VERSION,
             peers,

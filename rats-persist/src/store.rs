@@ -3,7 +3,7 @@
 //! path.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
-use crate::atomic::{Loaded, load_or_quarantine, write_atomic};
+use crate::atomic::{Loaded, load_or_quarantine, remove_stale_temp_files, write_atomic};
 use crate::backoff::Backoff;
 use crate::peer_files::{
     EverTable, FORMAT_VERSION, KnownPeer, PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile,
@@ -71,6 +71,7 @@ pub struct PeerStore {
     warnings: Mutex<Vec<String>>,
     stopped: AtomicBool,
     me: Weak<PeerStore>,
+    last_reconnect: AtomicUsize,
 }
 
 impl std::fmt::Debug for PeerStore {
@@ -104,6 +105,7 @@ impl PeerStore {
             warnings: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
             me: me.clone(),
+            last_reconnect: AtomicUsize::new(0),
         })
     }
 
@@ -115,6 +117,11 @@ impl PeerStore {
     /// The peers connected at the last stop, as loaded.
     pub fn last_session_peers(&self) -> Vec<KnownPeer> {
         self.state.lock().last_session.clone()
+    }
+
+    /// How many peers the last `load_and_reconnect_peers` (automatic on start) tried.
+    pub fn last_reconnect_count(&self) -> usize {
+        self.last_reconnect.load(Ordering::Relaxed)
     }
 
     /// How many peers are in `peers_ever.rats`.
@@ -131,6 +138,8 @@ impl PeerStore {
         let Some(dir) = &self.dir else {
             return;
         };
+        remove_stale_temp_files(&dir.join(PEERS_FILE));
+        remove_stale_temp_files(&dir.join(PEERS_EVER_FILE));
         let mut st = self.state.lock();
         match load_or_quarantine(&dir.join(PEERS_FILE), parse::<PeersFile>) {
             Ok(Loaded::Ok(f)) => st.last_session = f.peers,
@@ -181,6 +190,7 @@ impl PeerStore {
             }
         }
         let n = targets.len();
+        self.last_reconnect.store(n, Ordering::Relaxed);
         if n > 0 {
             info!(peers = n, "reconnecting to remembered peers");
         }
@@ -278,10 +288,12 @@ impl PeerStore {
             tokio::select! {
                 _ = ctx.cancellation().cancelled() => return,
                 _ = tick.tick() => {
-                    if self.state.lock().dirty && !self.stopped.load(Ordering::Acquire) {
-                        if let Err(e) = self.save(Self::connected(&ctx)).await {
-                            warn!(error = %e, "saving the peer store failed");
-                        }
+                    let dirty = self.state.lock().dirty;
+                    if dirty
+                        && !self.stopped.load(Ordering::Acquire)
+                        && let Err(e) = self.save(Self::connected(&ctx)).await
+                    {
+                        warn!(error = %e, "saving the peer store failed");
                     }
                 }
                 e = events.recv() => match e {

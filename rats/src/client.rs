@@ -52,6 +52,8 @@ pub struct RatsClientBuilder {
     lock: Option<DataDirLock>,
     identity: Option<Identity>,
     plaintext: bool,
+    #[cfg(feature = "log")]
+    log_defaults: Option<rats_log::LogConfig>,
 }
 
 impl RatsClientBuilder {
@@ -140,6 +142,34 @@ impl RatsClientBuilder {
         self.set(&["peer_exchange"], |c| c.peer_exchange = on)
     }
 
+    /// Installs logging (rats-log) with `defaults` for every setting that the `log` section of
+    /// the configuration does not give. Without this call or a `log` section, the client
+    /// installs no logger (the application may have its own).
+    #[cfg(feature = "log")]
+    pub fn logging(mut self, defaults: rats_log::LogConfig) -> Self {
+        self.log_defaults = Some(defaults);
+        self
+    }
+
+    /// Sets one logging setting in code (`level`, `file`, `stderr`, `colors`, `timestamps`,
+    /// `rotation_size`, `retention_count`, `enabled`, `filter`): it wins over the file and the
+    /// environment, and installs logging.
+    #[cfg(feature = "log")]
+    pub fn log_setting(self, key: &str, value: serde_json::Value) -> Self {
+        self.set(&["log"], |c| {
+            let section = c
+                .plugins
+                .entry("log")
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if !section.is_object() {
+                *section = serde_json::Value::Object(Default::default());
+            }
+            if let Some(m) = section.as_object_mut() {
+                m.insert(key.to_string(), value);
+            }
+        })
+    }
+
     /// Turns encryption off (debugging only: peers are then not authenticated either).
     pub fn insecure_plaintext(mut self, on: bool) -> Self {
         self.plaintext = on;
@@ -192,6 +222,8 @@ impl RatsClientBuilder {
         let builder = RatsClientBuilder { lock: None, ..self };
         let mut warnings = Vec::new();
         let mut config = builder.resolve_config(&mut warnings)?;
+        #[cfg(feature = "log")]
+        install_logging(builder.log_defaults.as_ref(), config.plugins.get("log"))?;
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -224,6 +256,30 @@ impl RatsClientBuilder {
             _lock: lock.map(Arc::new),
         })
     }
+}
+
+/// Installs rats-log when asked for in code or in the configuration's `log` section: the
+/// section's keys over the code defaults over rats-log's defaults.
+#[cfg(feature = "log")]
+fn install_logging(
+    defaults: Option<&rats_log::LogConfig>,
+    section: Option<&serde_json::Value>,
+) -> Result<(), RatsError> {
+    if defaults.is_none() && section.is_none() {
+        return Ok(());
+    }
+    let bad = |e: String| RatsError::Config(format!("log section: {e}"));
+    let mut merged = serde_json::to_value(defaults.cloned().unwrap_or_default())
+        .map_err(|e| bad(e.to_string()))?;
+    if let (Some(base), Some(serde_json::Value::Object(over))) = (merged.as_object_mut(), section) {
+        for (k, v) in over {
+            base.insert(k.clone(), v.clone());
+        }
+    }
+    let cfg: rats_log::LogConfig =
+        serde_json::from_value(merged).map_err(|e| bad(e.to_string()))?;
+    rats_log::init(&cfg).map_err(|e| bad(e.to_string()))?;
+    Ok(())
 }
 
 fn to_map(c: &NodeConfig) -> serde_json::Map<String, serde_json::Value> {
@@ -390,6 +446,7 @@ impl RatsClient {
     /// Warnings from loading the configuration and state files (unknown keys, corrupt files
     /// moved aside, ...).
     pub fn config_warnings(&self) -> Vec<String> {
+        #[cfg_attr(not(feature = "persist"), allow(unused_mut))]
         let mut w = (*self.warnings).clone();
         #[cfg(feature = "persist")]
         if let Some(store) = self.peer_store() {
@@ -411,6 +468,45 @@ impl RatsClient {
     pub fn load_and_reconnect_peers(&self) -> usize {
         self.peer_store()
             .map_or(0, |s| s.load_and_reconnect_peers())
+    }
+
+    /// The logging handle, when logging was installed (by this or another client).
+    #[cfg(feature = "log")]
+    pub fn log_handle(&self) -> Option<rats_log::LogHandle> {
+        rats_log::global()
+    }
+
+    /// Changes the log level at run time (`trace`..`error`, any case); effective on the next
+    /// line.
+    #[cfg(feature = "log")]
+    pub fn set_log_level(&self, level: &str) -> Result<(), RatsError> {
+        let level = level
+            .parse()
+            .map_err(|e: rats_log::LogError| RatsError::Config(e.to_string()))?;
+        let handle = self
+            .log_handle()
+            .ok_or_else(|| RatsError::Config("logging is not installed".into()))?;
+        handle.set_level(level);
+        Ok(())
+    }
+
+    /// Switches logging on or off at run time.
+    #[cfg(feature = "log")]
+    pub fn set_logging_enabled(&self, on: bool) {
+        if let Some(h) = self.log_handle() {
+            h.set_enabled(on);
+        }
+    }
+
+    /// Empties the log file (rotated files are kept).
+    #[cfg(feature = "log")]
+    pub fn clear_log_file(&self) -> Result<(), RatsError> {
+        match self.log_handle() {
+            Some(h) => h
+                .clear_log_file()
+                .map_err(|e| RatsError::Config(e.to_string())),
+            None => Ok(()),
+        }
     }
 
     /// Stops the node and waits for its tasks.

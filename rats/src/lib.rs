@@ -35,6 +35,8 @@ pub use rats_core::{
     self as core, Address, DisconnectReason, Event, EventStream, Identity, MessageBody, Node,
     NodeConfig, PeerId, PeerInfo,
 };
+#[cfg(feature = "log")]
+pub use rats_log;
 #[cfg(feature = "noise")]
 pub use rats_noise;
 #[cfg(feature = "persist")]

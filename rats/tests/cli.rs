@@ -159,3 +159,62 @@ async fn different_protocols_do_not_connect() {
     let _ = a.child.wait().await;
     let _ = std::fs::remove_dir_all(&base);
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_tool_reconnects_to_its_previous_peers_and_says_so() {
+    let base = std::env::temp_dir().join(format!("rats-cli-restart-{}", std::process::id()));
+    let (pa, pb) = (free_port().to_string(), free_port().to_string());
+    let log = base.join("a.log");
+    let log_arg = log.display().to_string();
+    let a_args = [
+        "--port",
+        pa.as_str(),
+        "--log-level",
+        "info",
+        "--log-file",
+        log_arg.as_str(),
+    ];
+    let mut a = Rats::spawn(&base.join("a"), &a_args);
+    let a_id = a.expect("started").await["peer_id"].clone();
+    let mut b = Rats::spawn(&base.join("b"), &["--port", pb.as_str()]);
+    let b_id = b.expect("started").await["peer_id"].clone();
+    b.send(&format!("connect 127.0.0.1:{pa}")).await;
+    b.expect("peer_connected").await;
+    a.expect("peer_connected").await;
+    a.send("quit").await;
+    a.expect("stopped").await;
+    b.send("quit").await;
+    b.expect("stopped").await;
+    let _ = a.child.wait().await;
+    let _ = b.child.wait().await;
+
+    let mut a = Rats::spawn(&base.join("a"), &a_args);
+    let started = a.expect("started").await;
+    assert_eq!(started["peer_id"], a_id, "same identity after restart");
+    let mut b = Rats::spawn(&base.join("b"), &["--port", pb.as_str()]);
+    let notice = b.expect("notice").await;
+    assert!(
+        notice["message"]
+            .as_str()
+            .expect("text")
+            .contains("reconnecting to 1 peer"),
+        "{notice}"
+    );
+    let back = b.expect("peer_connected").await;
+    assert_eq!(back["peer_id"], a_id);
+    let _ = b_id;
+    a.send("quit").await;
+    b.send("quit").await;
+    let _ = a.child.wait().await;
+    let _ = b.child.wait().await;
+    let text = std::fs::read_to_string(&log).expect("log file written");
+    assert!(text.contains("listening"), "{text}");
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -11,7 +11,8 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "rats", version, about)]
 pub struct Args {
-    /// TCP port to listen on (IPv6 and IPv4). If the default port is taken, a free one is used.
+    /// TCP port to listen on (IPv6 and IPv4). Default: `listen` in config.json, else 7878; if
+    /// that port is taken, a free one is used.
     #[arg(short, long)]
     pub port: Option<u16>,
 
@@ -27,13 +28,14 @@ pub struct Args {
     #[arg(long, default_value = rats_core::config::DEFAULT_PROTOCOL_VERSION)]
     pub protocol_version: String,
 
-    /// Data directory (identity key). Default: the platform data directory for `rats`.
+    /// Data directory (identity key, config.json, peers.rats). Default: the platform data
+    /// directory for `rats` (e.g. ~/.local/share/rats).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 
-    /// Most connected peers.
-    #[arg(long, default_value_t = 128)]
-    pub max_peers: usize,
+    /// Most connected peers (default: config.json, else 128).
+    #[arg(long)]
+    pub max_peers: Option<usize>,
 
     /// Print one JSON object per line on stdout for every event (for scripts).
     #[arg(long)]
@@ -51,7 +53,11 @@ pub struct Args {
     #[arg(long)]
     pub no_mdns: bool,
 
-    /// Log level on stderr (error, warn, info, debug, trace); `RATS_LOG` overrides.
-    #[arg(long, default_value = "warn")]
-    pub log_level: String,
+    /// Log level (error, warn, info, debug, trace). Default: `log.level` in config.json, else warn.
+    #[arg(long)]
+    pub log_level: Option<String>,
+
+    /// Also write the log to this file (rotated by size).
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
 }

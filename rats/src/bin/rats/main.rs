@@ -25,11 +25,6 @@ const MAX_INSTANCES: usize = 32;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = std::env::var("RATS_LOG").unwrap_or_else(|_| args.log_level.clone());
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .init();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -81,16 +76,41 @@ fn port_in_use(e: &RatsError) -> bool {
     )
 }
 
-/// Starts the client; `out` is given when notices should be printed (not on a retry).
-async fn start(args: &Args, out: Option<Output>, port: u16) -> Result<RatsClient, RatsError> {
+/// Starts the client; `out` is given when notices should be printed (not on a retry), `port`
+/// when a port must be used whatever the configuration says.
+async fn start(
+    args: &Args,
+    out: Option<Output>,
+    port: Option<u16>,
+) -> Result<RatsClient, RatsError> {
     let base = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let lock = lock_data_dir(&base, out)?;
     let mut builder = RatsClient::builder()
-        .port(port)
+        .default_port(rats::DEFAULT_PORT)
         .protocol(&args.protocol, &args.protocol_version)
-        .max_peers(args.max_peers)
-        .peer_exchange(!args.no_peer_exchange)
         .data_dir_lock(lock);
+    #[cfg(feature = "log")]
+    {
+        builder = builder.logging(rats::rats_log::LogConfig {
+            level: rats::rats_log::LogLevel::Warn,
+            ..Default::default()
+        });
+        if let Some(level) = &args.log_level {
+            builder = builder.log_setting("level", level.as_str().into());
+        }
+        if let Some(file) = &args.log_file {
+            builder = builder.log_setting("file", file.display().to_string().into());
+        }
+    }
+    if let Some(p) = port {
+        builder = builder.port(p);
+    }
+    if let Some(n) = args.max_peers {
+        builder = builder.max_peers(n);
+    }
+    if args.no_peer_exchange {
+        builder = builder.peer_exchange(false);
+    }
     if args.no_dht {
         builder = builder.disable_plugin("dht");
     }
@@ -112,16 +132,25 @@ async fn terminate_signal() {
 
 async fn run(args: Args) -> Result<(), RatsError> {
     let out = Output { json: args.json };
-    let port = args.port.unwrap_or(rats::DEFAULT_PORT);
-    let client = match start(&args, Some(out), port).await {
+    let client = match start(&args, Some(out), args.port).await {
         Err(e) if args.port.is_none() && port_in_use(&e) => {
-            out.notice(&format!(
-                "port {port} is taken; listening on a free port instead"
-            ));
-            start(&args, None, 0).await?
+            out.notice("the configured port is taken; listening on a free port instead");
+            start(&args, None, Some(0)).await?
         }
         other => other?,
     };
+    for w in client.config_warnings() {
+        out.notice(&w);
+    }
+    #[cfg(feature = "persist")]
+    if let Some(store) = client.peer_store() {
+        let n = store.last_reconnect_count();
+        if n > 0 {
+            out.notice(&format!(
+                "reconnecting to {n} peer(s) from the last session"
+            ));
+        }
+    }
     let mut events = client.events();
     let listen: Vec<String> = client
         .listen_addrs()

@@ -1,0 +1,229 @@
+//! Persistence with real nodes and real processes: identity and peers across restarts, crash
+//! safety under `kill -9`, corrupt files.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rats::RatsClient;
+use rats_persist::{PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile, parse_peer_file};
+use rats_tests::{addr_of, client, test_config, wait_until};
+use tokio::io::AsyncBufReadExt;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "rats-persist-{tag}-{}-{}",
+        std::process::id(),
+        rand_u32()
+    ))
+}
+
+fn rand_u32() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A client on `dir`, listening on 127.0.0.1:`port`, reconnecting quickly.
+async fn persistent(dir: &Path, port: u16) -> RatsClient {
+    let mut cfg = test_config();
+    cfg.listen = vec![format!("tcp:127.0.0.1:{port}").parse().expect("addr")];
+    cfg.plugins.insert(
+        "persist".into(),
+        serde_json::json!({"reconnect": {"base_ms": 100, "max_ms": 400, "max_attempts": 20}}),
+    );
+    RatsClient::builder()
+        .data_dir(dir)
+        .configure(|c| *c = cfg)
+        .start()
+        .await
+        .expect("start")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_identity_and_reconnects_even_after_a_port_change() {
+    let (da, db) = (temp_dir("a"), temp_dir("b"));
+    let (pa, pb) = (free_port(), free_port());
+    let a = persistent(&da, pa).await;
+    let b = persistent(&db, pb).await;
+    let (ida, idb) = (a.local_peer_id(), b.local_peer_id());
+    a.connect(&addr_of(&b)).await.expect("connect");
+    wait_until(5, "connected", || b.peer_count() == 1).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    drop((a, b));
+    let saved: PeersFile =
+        parse_peer_file(&std::fs::read(da.join(PEERS_FILE)).expect("peers.rats")).expect("parse");
+    assert_eq!(saved.peers.len(), 1);
+    assert_eq!(saved.peers[0].id, idb);
+
+    // Same ports: both remember each other and reconnect by themselves.
+    let a = persistent(&da, pa).await;
+    let b = persistent(&db, pb).await;
+    assert_eq!(
+        (a.local_peer_id(), b.local_peer_id()),
+        (ida, idb),
+        "same identities"
+    );
+    wait_until(15, "reconnected", || {
+        a.node().is_connected(&idb) && b.node().is_connected(&ida)
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+    drop((a, b));
+
+    // B comes back on another port: A cannot find it, but B reaches A and A learns the new port.
+    let a = persistent(&da, pa).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pb2 = free_port();
+    let b = persistent(&db, pb2).await;
+    assert_eq!(b.local_peer_id(), idb);
+    wait_until(15, "reconnected after port change", || {
+        a.node().is_connected(&idb)
+    })
+    .await;
+    let info = a.node().peer_info(&idb).expect("info");
+    assert!(
+        info.listen_addrs
+            .iter()
+            .any(|x| x.to_string() == format!("tcp:127.0.0.1:{pb2}")),
+        "{:?}",
+        info.listen_addrs
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    let ever: PeersEverFile =
+        parse_peer_file(&std::fs::read(da.join(PEERS_EVER_FILE)).expect("ever")).expect("parse");
+    let entry = ever.peers.iter().find(|p| p.id == idb).expect("b known");
+    assert!(entry.successes >= 2, "{entry:?}");
+    assert!(
+        entry
+            .addrs
+            .iter()
+            .any(|x| x.to_string().ends_with(&format!(":{pb2}")))
+    );
+    let _ = std::fs::remove_dir_all(da);
+    let _ = std::fs::remove_dir_all(db);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_data_directories_give_two_identities() {
+    let (d1, d2) = (temp_dir("id1"), temp_dir("id2"));
+    let a = persistent(&d1, 0).await;
+    let b = persistent(&d2, 0).await;
+    assert_ne!(a.local_peer_id(), b.local_peer_id());
+    a.shutdown().await;
+    b.shutdown().await;
+    let _ = std::fs::remove_dir_all(d1);
+    let _ = std::fs::remove_dir_all(d2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_config_and_peer_files_warn_and_the_node_works() {
+    let dir = temp_dir("corrupt");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("config.json"), "{\"max_peers\": 4,,,").expect("write");
+    std::fs::write(dir.join(PEERS_FILE), "\u{0}\u{1}garbage").expect("write");
+    let node = RatsClient::builder()
+        .data_dir(&dir)
+        .listen("tcp:127.0.0.1:0")
+        .expect("addr")
+        .start()
+        .await
+        .expect("starts despite corrupt files");
+    let warnings = node.config_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("config.json") && w.contains("corrupt")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(PEERS_FILE) && w.contains("corrupt")),
+        "{warnings:?}"
+    );
+    let kept_aside = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .count();
+    assert_eq!(kept_aside, 2, "both bad files kept aside");
+    // It works: a peer connects and talks to it.
+    let other = client().await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    node.on_string(move |_, t| {
+        let _ = tx.try_send(t.to_string());
+    });
+    let id = other.connect(&addr_of(&node)).await.expect("connect");
+    other.send_string(&id, "still works").await.expect("send");
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+    assert_eq!(got.expect("in time").as_deref(), Some("still works"));
+    node.shutdown().await;
+    other.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_saves_never_leaves_an_unreadable_file() {
+    let dir = temp_dir("kill9");
+    for round in 0..40u64 {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rats-persist-stress"))
+            .arg(&dir)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn writer");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await;
+        assert!(matches!(first, Ok(Ok(Some(_)))), "writer started");
+        // Let it run for a varying moment, then SIGKILL it mid-stream.
+        tokio::time::sleep(Duration::from_millis(1 + (round * 7) % 40)).await;
+        child.start_kill().expect("kill -9");
+        let _ = child.wait().await;
+        let peers = std::fs::read(dir.join(PEERS_FILE)).expect("peers.rats exists");
+        parse_peer_file::<PeersFile>(&peers)
+            .unwrap_or_else(|e| panic!("round {round}: peers.rats unreadable: {e}"));
+        let ever = std::fs::read(dir.join(PEERS_EVER_FILE)).expect("peers_ever.rats exists");
+        parse_peer_file::<PeersEverFile>(&ever)
+            .unwrap_or_else(|e| panic!("round {round}: peers_ever.rats unreadable: {e}"));
+    }
+    // A node started on the directory reads them and clears the temporary files left behind.
+    let node = RatsClient::builder()
+        .data_dir(&dir)
+        .listen("tcp:127.0.0.1:0")
+        .expect("addr")
+        .configure(|c| {
+            c.plugins.insert(
+                "persist".into(),
+                serde_json::json!({"reconnect_on_start": false}),
+            );
+        })
+        .start()
+        .await
+        .expect("start");
+    assert!(
+        node.config_warnings()
+            .iter()
+            .all(|w| !w.contains("corrupt"))
+    );
+    let store = node.peer_store().expect("store");
+    assert!(!store.last_session_peers().is_empty());
+    let temp_left = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .count();
+    assert_eq!(temp_left, 0);
+    node.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

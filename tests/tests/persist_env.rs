@@ -1,0 +1,70 @@
+//! Configuration layers: environment variables override the file, code overrides both.
+//! Alone in its test binary, and setting the environment before any runtime thread exists.
+
+use std::time::Duration;
+
+use rats::RatsClient;
+
+#[allow(unsafe_code)]
+fn set_env(key: &str, value: &str) {
+    // SAFETY: this binary has a single test; it sets variables before starting any runtime, so
+    // no other thread reads or writes the environment at the same time.
+    unsafe { std::env::set_var(key, value) }
+}
+
+#[test]
+fn env_overrides_file_and_code_overrides_both() {
+    let dir = std::env::temp_dir().join(format!("rats-persist-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"max_peers": 5, "idle_timeout": 11000, "event_capacity": 100, "agent": "from-file"}"#,
+    )
+    .expect("write");
+    set_env("RATS_MAX_PEERS", "7");
+    set_env("RATS_IDLE_TIMEOUT", "22000");
+    set_env("RATS_AGENT", "from-env");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let node = RatsClient::builder()
+            .data_dir(&dir)
+            .listen("tcp:127.0.0.1:0")
+            .expect("addr")
+            .configure(|c| c.idle_timeout = Duration::from_secs(33))
+            .start()
+            .await
+            .expect("start");
+        let c = node.node().config();
+        assert_eq!(c.event_capacity, 100, "file over defaults");
+        assert_eq!(c.max_peers, 7, "environment over file");
+        assert_eq!(c.agent, "from-env", "environment over file");
+        assert_eq!(
+            c.idle_timeout,
+            Duration::from_secs(33),
+            "code over environment and file"
+        );
+        node.shutdown().await;
+    });
+    drop(rt);
+    // A wrong type in the environment is an error naming the key.
+    set_env("RATS_MAX_PEERS", "lots");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = rt.block_on(async {
+        RatsClient::builder()
+            .data_dir(&dir)
+            .listen("tcp:127.0.0.1:0")
+            .expect("addr")
+            .start()
+            .await
+            .expect_err("bad type")
+    });
+    let msg = err.to_string();
+    assert!(msg.contains("MAX_PEERS") && msg.contains("RATS_"), "{msg}");
+    let _ = std::fs::remove_dir_all(dir);
+}
