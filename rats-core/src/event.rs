@@ -129,6 +129,9 @@ pub struct Lagged(pub u64);
 #[derive(Clone, Debug)]
 pub struct EventBus {
     tx: broadcast::Sender<Event>,
+    /// Subscribers that want `Message` events: per-message events cost real time at millions of
+    /// messages a second, so they are only built while someone wants them.
+    message_interest: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl EventBus {
@@ -136,6 +139,7 @@ impl EventBus {
     pub fn new(capacity: usize) -> Self {
         EventBus {
             tx: broadcast::channel(capacity.max(1)).0,
+            message_interest: Arc::default(),
         }
     }
 
@@ -149,10 +153,29 @@ impl EventBus {
         self.tx.receiver_count() > 0
     }
 
-    /// A new subscription, starting now.
+    /// True if a subscriber wants `Message` events.
+    pub fn wants_messages(&self) -> bool {
+        self.message_interest
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    }
+
+    /// A new subscription to every event, starting now.
     pub fn subscribe(&self) -> EventStream {
+        self.message_interest
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         EventStream {
             rx: self.tx.subscribe(),
+            message_interest: Some(self.message_interest.clone()),
+        }
+    }
+
+    /// A subscription that does not ask for `Message` events (they still arrive while another
+    /// subscriber wants them; skip them).
+    pub fn subscribe_without_messages(&self) -> EventStream {
+        EventStream {
+            rx: self.tx.subscribe(),
+            message_interest: None,
         }
     }
 }
@@ -161,6 +184,15 @@ impl EventBus {
 #[derive(Debug)]
 pub struct EventStream {
     rx: broadcast::Receiver<Event>,
+    message_interest: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some(m) = &self.message_interest {
+            m.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 impl EventStream {

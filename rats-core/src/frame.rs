@@ -77,10 +77,7 @@ impl Decoder for FrameCodec {
         if src.len() < FRAME_HEADER_LEN {
             return Ok(None);
         }
-        let len = u32::from_be_bytes([src[3], src[4], src[5], src[6]]) as usize;
-        if len > max_len(src[2]) {
-            return Err(FrameError::FrameTooLarge(len as u64));
-        }
+        let len = frame_len(src)? - FRAME_HEADER_LEN;
         if src.len() < FRAME_HEADER_LEN + len {
             src.reserve(FRAME_HEADER_LEN + len - src.len());
             return Ok(None);
@@ -117,6 +114,16 @@ fn max_len(flags: u8) -> usize {
     } else {
         MAX_FRAME_PAYLOAD
     }
+}
+
+/// The whole length (header included) of the frame whose header starts `header` (at least
+/// [`FRAME_HEADER_LEN`] bytes), checked against the limits before anything is buffered.
+pub fn frame_len(header: &[u8]) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes([header[3], header[4], header[5], header[6]]) as usize;
+    if len > max_len(header[2]) {
+        return Err(FrameError::FrameTooLarge(len as u64));
+    }
+    Ok(FRAME_HEADER_LEN + len)
 }
 
 /// Writes a frame header.

@@ -143,3 +143,50 @@ async fn once_fires_once_and_off_stops_delivery() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// Many messages of awkward sizes: frames straddle records everywhere; every byte arrives, in
+/// order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_of_every_size_arrive_intact_and_in_order() {
+    let a = client_with(|_| {}).await;
+    let b = client_with(|_| {}).await;
+    let (tx, mut rx) = mpsc::channel::<Bytes>(4096);
+    b.on_binary(move |_, data| {
+        let _ = tx.try_send(data);
+    });
+    let b_id = a
+        .connect(&b.listen_addrs()[0].to_string())
+        .await
+        .expect("connect");
+    let sizes: Vec<usize> = (0..3000usize)
+        .map(|i| match i % 7 {
+            0 => (i * 7919) % 70_000,
+            1 => 65_536 + i % 3,
+            2 => 1,
+            _ => (i * 31) % 3000,
+        })
+        .collect();
+    let sender = {
+        let (a, sizes) = (a.clone(), sizes.clone());
+        tokio::spawn(async move {
+            for (i, n) in sizes.iter().enumerate() {
+                let body: Vec<u8> = (0..*n).map(|k| (k + i) as u8).collect();
+                a.send_binary(&b_id, body).await.expect("send");
+            }
+        })
+    };
+    for (i, n) in sizes.iter().enumerate() {
+        let got = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .expect("in time")
+            .expect("open");
+        assert_eq!(got.len(), *n, "message {i}");
+        assert!(
+            got.iter().enumerate().all(|(k, b)| *b == (k + i) as u8),
+            "message {i} content"
+        );
+    }
+    sender.await.expect("sender");
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -246,7 +246,7 @@ impl Service for MessageExchange {
             .ctx
             .get()
             .map(|c| c.events())
-            .filter(|e| e.has_subscribers());
+            .filter(|e| e.wants_messages());
         if let Some(events) = events {
             events.emit(Event::Message {
                 peer: *peer,

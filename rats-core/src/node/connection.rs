@@ -11,7 +11,9 @@ use tracing::{debug, trace};
 
 use crate::encryption::{EncryptionError, SecureReader, SecureWriter};
 use crate::event::DisconnectReason;
-use crate::frame::{CONTROL_CHANNEL, FrameCodec, FrameError, Reassembler, put_whole};
+use crate::frame::{
+    CONTROL_CHANNEL, FRAME_HEADER_LEN, FrameCodec, FrameError, Reassembler, frame_len, put_whole,
+};
 use crate::identity::PeerId;
 use crate::node::control::Control;
 use crate::node::outbound::{CloseMode, OutboundQueue, Outgoing, Take};
@@ -159,21 +161,25 @@ fn io_reason(e: EncryptionError) -> DisconnectReason {
 }
 
 /// Runs the reader until the connection ends; returns why it ended.
+///
+/// Each decrypted record is parsed where it lies (frames are handed on as slices of it); only
+/// a frame that straddles two records is copied, and only that frame.
 pub(crate) async fn read_loop(
     shared: &Arc<NodeShared>,
     conn: &Arc<Connection>,
     mut reader: Box<dyn SecureReader>,
 ) -> DisconnectReason {
-    let mut plain = BytesMut::new();
+    let mut carry = BytesMut::new();
     let mut reassembler = Reassembler::new(shared.config.max_message_size);
     let mut goodbye: Option<String> = None;
     loop {
+        let mut record = BytesMut::new();
         let read = tokio::select! {
             biased;
             _ = conn.cancel.cancelled() => {
                 return conn.reason().unwrap_or(DisconnectReason::LocalShutdown);
             }
-            r = reader.read_into(&mut plain) => r,
+            r = reader.read_into(&mut record) => r,
         };
         match read {
             Ok(true) => {}
@@ -185,24 +191,72 @@ pub(crate) async fn read_loop(
             }
             Err(e) => return conn.reason().unwrap_or_else(|| io_reason(e)),
         }
-        // Decrypt whatever is already buffered before parsing, to batch small records.
-        while reader.has_buffered() && plain.len() < 1 << 20 {
-            match reader.read_into(&mut plain).await {
+        conn.last_recv.store(shared.clock.now(), Ordering::Relaxed);
+        loop {
+            let mut state = ReadState {
+                carry: &mut carry,
+                reassembler: &mut reassembler,
+                goodbye: &mut goodbye,
+            };
+            if let Err(reason) = process_record(shared, conn, record, &mut state) {
+                conn.close(reason.clone(), CloseMode::Abort, shared.clock.now());
+                return reason;
+            }
+            // Records already buffered are handled without going back to the event loop.
+            if !reader.has_buffered() {
+                break;
+            }
+            record = BytesMut::new();
+            match reader.read_into(&mut record).await {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => return conn.reason().unwrap_or_else(|| io_reason(e)),
             }
         }
-        conn.last_recv.store(shared.clock.now(), Ordering::Relaxed);
-        if let Err(reason) = dispatch(shared, conn, &mut plain, &mut reassembler, &mut goodbye) {
-            conn.close(reason.clone(), CloseMode::Abort, shared.clock.now());
-            return reason;
-        }
-        if plain.is_empty() {
-            // Idle point: do not keep a decrypted-record buffer for a quiet peer.
-            plain = BytesMut::new();
+        if carry.is_empty() {
+            // Idle point: keep no buffer for a quiet peer.
+            carry = BytesMut::new();
         }
     }
+}
+
+struct ReadState<'a> {
+    /// The start of a frame that continues in the next record.
+    carry: &'a mut BytesMut,
+    reassembler: &'a mut Reassembler,
+    goodbye: &'a mut Option<String>,
+}
+
+fn process_record(
+    shared: &Arc<NodeShared>,
+    conn: &Arc<Connection>,
+    mut record: BytesMut,
+    st: &mut ReadState<'_>,
+) -> Result<(), DisconnectReason> {
+    let violation = |e: FrameError| DisconnectReason::ProtocolViolation(e.to_string());
+    if !st.carry.is_empty() {
+        if st.carry.len() < FRAME_HEADER_LEN {
+            let take = (FRAME_HEADER_LEN - st.carry.len()).min(record.len());
+            st.carry.extend_from_slice(&record.split_to(take));
+            if st.carry.len() < FRAME_HEADER_LEN {
+                return Ok(());
+            }
+        }
+        let total = frame_len(st.carry).map_err(violation)?;
+        let take = (total - st.carry.len()).min(record.len());
+        st.carry.reserve(total - st.carry.len());
+        st.carry.extend_from_slice(&record.split_to(take));
+        if st.carry.len() < total {
+            return Ok(());
+        }
+        dispatch(shared, conn, st.carry, st.reassembler, st.goodbye)?;
+    }
+    dispatch(shared, conn, &mut record, st.reassembler, st.goodbye)?;
+    if !record.is_empty() {
+        // A frame continues in the next record: keep its start without copying.
+        *st.carry = record;
+    }
+    Ok(())
 }
 
 fn dispatch(

@@ -262,9 +262,11 @@ impl DiscoveryContext {
             .unwrap_or_default()
     }
 
-    /// Subscribes to the node's events (`None` once the node is gone).
+    /// Subscribes to the node's events except messages (`None` once the node is gone).
     pub fn events(&self) -> Option<crate::event::EventStream> {
-        self.shared.upgrade().map(|s| s.events.subscribe())
+        self.shared
+            .upgrade()
+            .map(|s| s.events.subscribe_without_messages())
     }
 
     /// The node's data directory, if it has one.
