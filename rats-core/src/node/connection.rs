@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -12,7 +12,8 @@ use tracing::{debug, trace};
 use crate::encryption::{EncryptionError, SecureReader, SecureWriter};
 use crate::event::DisconnectReason;
 use crate::frame::{
-    CONTROL_CHANNEL, FRAME_HEADER_LEN, FrameCodec, FrameError, Reassembler, frame_len, put_whole,
+    CONTROL_CHANNEL, FLAG_CONT, FLAG_END, FLAG_START, FRAME_HEADER_LEN, Frame, FrameCodec,
+    FrameError, Reassembler, frame_len, put_whole,
 };
 use crate::identity::PeerId;
 use crate::node::control::Control;
@@ -170,6 +171,7 @@ pub(crate) async fn read_loop(
     mut reader: Box<dyn SecureReader>,
 ) -> DisconnectReason {
     let mut carry = BytesMut::new();
+    let mut streaming: Option<Streaming> = None;
     let mut reassembler = Reassembler::new(shared.config.max_message_size);
     let mut goodbye: Option<String> = None;
     loop {
@@ -195,6 +197,7 @@ pub(crate) async fn read_loop(
         loop {
             let mut state = ReadState {
                 carry: &mut carry,
+                streaming: &mut streaming,
                 reassembler: &mut reassembler,
                 goodbye: &mut goodbye,
             };
@@ -220,9 +223,20 @@ pub(crate) async fn read_loop(
     }
 }
 
+/// A fragment frame whose payload is being fed to the reassembler as records arrive.
+struct Streaming {
+    channel: u16,
+    /// Payload bytes of the frame still to come.
+    remaining: usize,
+    /// The frame carries the END flag.
+    end: bool,
+}
+
 struct ReadState<'a> {
     /// The start of a frame that continues in the next record.
     carry: &'a mut BytesMut,
+    /// Or: a fragment being streamed into the reassembler (no copy through `carry`).
+    streaming: &'a mut Option<Streaming>,
     reassembler: &'a mut Reassembler,
     goodbye: &'a mut Option<String>,
 }
@@ -234,6 +248,28 @@ fn process_record(
     st: &mut ReadState<'_>,
 ) -> Result<(), DisconnectReason> {
     let violation = |e: FrameError| DisconnectReason::ProtocolViolation(e.to_string());
+    if let Some(mut sf) = st.streaming.take() {
+        let take = sf.remaining.min(record.len());
+        let piece = record.split_to(take).freeze();
+        sf.remaining -= take;
+        let flags = if sf.remaining == 0 && sf.end {
+            FLAG_CONT | FLAG_END
+        } else {
+            FLAG_CONT
+        };
+        let frame = Frame {
+            channel: sf.channel,
+            flags,
+            payload: piece,
+        };
+        if let Some(message) = st.reassembler.push(frame).map_err(violation)? {
+            deliver(shared, conn, sf.channel, message)?;
+        }
+        if sf.remaining > 0 {
+            *st.streaming = Some(sf);
+            return Ok(());
+        }
+    }
     if !st.carry.is_empty() {
         if st.carry.len() < FRAME_HEADER_LEN {
             let take = (FRAME_HEADER_LEN - st.carry.len()).min(record.len());
@@ -252,11 +288,56 @@ fn process_record(
         dispatch(shared, conn, st.carry, st.reassembler, st.goodbye)?;
     }
     dispatch(shared, conn, &mut record, st.reassembler, st.goodbye)?;
-    if !record.is_empty() {
-        // A frame continues in the next record: keep its start without copying.
-        *st.carry = record;
+    if record.is_empty() {
+        return Ok(());
     }
+    // A frame continues in the next record. A fragment of a service's message goes straight
+    // into the reassembler piece by piece; anything else keeps its start (no copy yet).
+    if record.len() >= FRAME_HEADER_LEN + 4 {
+        let total = frame_len(&record).map_err(violation)?;
+        let channel = u16::from_be_bytes([record[0], record[1]]);
+        let flags = record[2];
+        let fragment = matches!(flags, FLAG_START | FLAG_CONT) || flags == FLAG_CONT | FLAG_END;
+        if fragment && channel != CONTROL_CHANNEL && shared.service(channel).is_some() {
+            record.advance(FRAME_HEADER_LEN);
+            let have = record.len();
+            let frame = Frame {
+                channel,
+                flags: if flags == FLAG_START {
+                    FLAG_START
+                } else {
+                    FLAG_CONT
+                },
+                payload: record.split().freeze(),
+            };
+            if let Some(message) = st.reassembler.push(frame).map_err(violation)? {
+                deliver(shared, conn, channel, message)?;
+            }
+            *st.streaming = Some(Streaming {
+                channel,
+                remaining: total - FRAME_HEADER_LEN - have,
+                end: flags & FLAG_END != 0,
+            });
+            return Ok(());
+        }
+    }
+    *st.carry = record;
     Ok(())
+}
+
+/// Hands a complete message to the service on its channel.
+fn deliver(
+    shared: &Arc<NodeShared>,
+    conn: &Arc<Connection>,
+    channel: u16,
+    message: bytes::Bytes,
+) -> Result<(), DisconnectReason> {
+    let Some(s) = shared.service(channel) else {
+        return Ok(());
+    };
+    s.on_frame(&conn.peer, message).map_err(|e| {
+        DisconnectReason::ProtocolViolation(format!("service {}: {e}", s.descriptor().name))
+    })
 }
 
 fn dispatch(
@@ -289,9 +370,7 @@ fn dispatch(
             continue;
         };
         match service {
-            Some(s) => s.on_frame(&conn.peer, message).map_err(|e| {
-                DisconnectReason::ProtocolViolation(format!("service {}: {e}", s.descriptor().name))
-            })?,
+            Some(_) => deliver(shared, conn, channel, message)?,
             None => {
                 let control =
                     Control::decode(&message).map_err(DisconnectReason::ProtocolViolation)?;
