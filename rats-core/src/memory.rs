@@ -1,14 +1,15 @@
 //! An in-memory transport for tests: `mem:N` addresses inside one process, no sockets.
+//! It is not registered as a plugin: a node uses it only when given it explicitly
+//! (`NodeBuilder::transport`), so no peer can steer a real node to in-process addresses.
 
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
 use crate::address::Address;
-use crate::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 use crate::transport::{Listener, RawConnection, Transport, TransportError};
 
 /// Bytes buffered in each direction of an in-memory stream.
@@ -113,12 +114,4 @@ impl Listener for MemoryListener {
     async fn accept(&mut self) -> Result<RawConnection, TransportError> {
         self.rx.recv().await.ok_or(TransportError::Closed)
     }
-}
-
-fn create(_: &PluginConfig) -> Result<Plugin, PluginError> {
-    Ok(Plugin::Transport(Arc::new(MemoryTransport)))
-}
-
-inventory::submit! {
-    PluginFactory { name: "mem", kind: PluginKind::Transport, create }
 }

@@ -142,7 +142,21 @@ impl PeerStore {
         remove_stale_temp_files(&dir.join(PEERS_EVER_FILE));
         let mut st = self.state.lock();
         match load_or_quarantine(&dir.join(PEERS_FILE), parse::<PeersFile>) {
-            Ok(Loaded::Ok(f)) => st.last_session = f.peers,
+            Ok(Loaded::Ok(f)) => {
+                // The file may have been edited by hand: keep it within the same bounds as
+                // everything else.
+                let mut seen = std::collections::HashSet::new();
+                st.last_session = f
+                    .peers
+                    .into_iter()
+                    .filter(|p| seen.insert(p.id))
+                    .take(self.settings.max_known_peers)
+                    .map(|mut p| {
+                        p.addrs.truncate(crate::peer_files::MAX_ADDRS);
+                        p
+                    })
+                    .collect();
+            }
             Ok(Loaded::Missing) => {}
             Ok(Loaded::Corrupt { error, moved_to }) => self.warn(format!(
                 "{PEERS_FILE} is corrupt ({error}); moved it to {} and started without it",
@@ -169,10 +183,11 @@ impl PeerStore {
         };
         let me = ctx.local_peer_id();
         let mut targets: Vec<KnownPeer> = Vec::new();
+        let mut chosen = std::collections::HashSet::new();
         {
             let st = self.state.lock();
             for p in &st.last_session {
-                if p.id != me && !ctx.is_connected(&p.id) && !targets.iter().any(|t| t.id == p.id) {
+                if p.id != me && !ctx.is_connected(&p.id) && chosen.insert(p.id) {
                     targets.push(p.clone());
                 }
             }
@@ -181,7 +196,7 @@ impl PeerStore {
                 if ctx.peer_count() + targets.len() >= want {
                     break;
                 }
-                if e.id != me && !ctx.is_connected(&e.id) && !targets.iter().any(|t| t.id == e.id) {
+                if e.id != me && !ctx.is_connected(&e.id) && chosen.insert(e.id) {
                     targets.push(KnownPeer {
                         id: e.id,
                         addrs: e.addrs,

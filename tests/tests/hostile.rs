@@ -188,7 +188,45 @@ async fn peer_that_stops_reading_is_cut_off_with_bounded_memory() {
         peak < before + 64 * 1024,
         "memory rose from {before} to {peak} KiB"
     );
-    drop(conn);
     still_serves(&node).await;
-    node.shutdown().await;
+    // The hostile socket is still open and unread: shutdown must not wait for it.
+    tokio::time::timeout(Duration::from_secs(5), node.shutdown())
+        .await
+        .expect("shutdown finishes while the peer still refuses to read");
+    drop(conn);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_flood_from_a_peer_that_does_not_read_stays_bounded() {
+    let node = client().await;
+    let (_id, mut conn) = raw_noise_client(&node.listen_addrs()[0], &proto()).await;
+    let before = rss_kib(std::process::id()).expect("rss");
+    // 2 000 pings per write, 1 500 writes: 3 000 000 pongs (48 MB) would be owed.
+    let mut batch = BytesMut::new();
+    for n in 0..2000u64 {
+        rats_core::frame::put_whole(
+            &mut batch,
+            rats_core::frame::CONTROL_CHANNEL,
+            &rats_core::node::control::Control::Ping(n + 1).encode(),
+            &[],
+        );
+    }
+    let flood = async {
+        for _ in 0..1500 {
+            if conn.writer.write(&[&batch]).await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(20), flood).await;
+    let after = rss_kib(std::process::id()).expect("rss");
+    assert!(
+        after < before + 32 * 1024,
+        "memory rose from {before} to {after} KiB"
+    );
+    still_serves(&node).await;
+    tokio::time::timeout(Duration::from_secs(5), node.shutdown())
+        .await
+        .expect("shutdown in time");
+    drop(conn);
 }

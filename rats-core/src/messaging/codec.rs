@@ -30,6 +30,20 @@ pub fn json_head(kind: &str, out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
+/// Largest JSON message accepted: parsed JSON takes many times its wire size in memory, so it
+/// gets a tighter bound than binary messages.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// The type of a JSON message, if `b` is one (without parsing the JSON).
+pub fn json_kind(b: &[u8]) -> Option<&str> {
+    let (&tag, rest) = b.split_first()?;
+    if tag != TAG_JSON {
+        return None;
+    }
+    let (&len, rest) = rest.split_first()?;
+    std::str::from_utf8(rest.get(..len as usize)?).ok()
+}
+
 /// Decodes a message from a peer.
 pub fn decode(mut b: Bytes) -> Result<MessageBody, String> {
     if b.is_empty() {
@@ -45,6 +59,12 @@ pub fn decode(mut b: Bytes) -> Result<MessageBody, String> {
             let len = len as usize;
             if rest.len() < len {
                 return Err("json message type truncated".into());
+            }
+            if rest.len() - len > MAX_JSON_BYTES {
+                return Err(format!(
+                    "json message of {} bytes exceeds {MAX_JSON_BYTES}",
+                    rest.len() - len
+                ));
             }
             let kind = std::str::from_utf8(&rest[..len])
                 .map_err(|_| "json message type is not UTF-8")?

@@ -95,6 +95,11 @@ impl Handlers {
         before != after
     }
 
+    /// Whether any handler is registered for a JSON type.
+    pub(crate) fn has_json(&self, kind: &str) -> bool {
+        self.table.read().json.contains_key(kind)
+    }
+
     pub(crate) fn dispatch_json(&self, peer: PeerId, kind: &str, data: &serde_json::Value) {
         let mut fired_once = Vec::new();
         let handlers: Vec<(HandlerId, JsonHandler)> = {

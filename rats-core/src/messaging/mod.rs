@@ -241,16 +241,31 @@ impl Service for MessageExchange {
     }
 
     fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
-        let body = codec::decode(message).map_err(ServiceError::BadMessage)?;
         let events = self
             .ctx
             .get()
             .map(|c| c.events())
             .filter(|e| e.wants_messages());
+        // Nobody listens for this JSON type: do not spend memory and time parsing it.
+        if events.is_none()
+            && let Some(kind) = codec::json_kind(&message)
+            && !self.handlers.has_json(kind)
+        {
+            return Ok(());
+        }
+        let body = codec::decode(message).map_err(ServiceError::BadMessage)?;
         if let Some(events) = events {
+            // Events may sit in a slow subscriber's queue: give them their own small copy
+            // rather than a slice pinning a whole receive buffer.
+            let event_body = match &body {
+                MessageBody::Binary(b) if b.len() < 64 * 1024 => {
+                    MessageBody::Binary(Bytes::copy_from_slice(b))
+                }
+                other => other.clone(),
+            };
             events.emit(Event::Message {
                 peer: *peer,
-                body: body.clone(),
+                body: event_body,
             });
         }
         match body {

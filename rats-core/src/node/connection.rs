@@ -40,6 +40,8 @@ pub(crate) struct Connection {
     pub(crate) retired: AtomicBool,
     pub(crate) rtt_us: AtomicU64,
     pub(crate) ping_nonce: AtomicU64,
+    /// The peer already sent its exchange list (one per connection).
+    pub(crate) exchange_seen: AtomicBool,
     reason: Mutex<Option<DisconnectReason>>,
 }
 
@@ -61,6 +63,7 @@ impl Connection {
             retired: AtomicBool::new(false),
             rtt_us: AtomicU64::new(0),
             ping_nonce: AtomicU64::new(0),
+            exchange_seen: AtomicBool::new(false),
             reason: Mutex::new(None),
         }
     }
@@ -141,7 +144,12 @@ pub(crate) async fn write_loop(
         conn.write_since
             .store(shared.clock.now(), Ordering::Relaxed);
         let slices: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
-        let result = writer.write(&slices).await;
+        // A peer that stops reading must not pin this task: cancellation wins over the write.
+        let result = tokio::select! {
+            biased;
+            _ = conn.cancel.cancelled() => return,
+            r = writer.write(&slices) => r,
+        };
         conn.write_since.store(0, Ordering::Relaxed);
         conn.last_send.store(shared.clock.now(), Ordering::Relaxed);
         if let Err(e) = result {
@@ -335,9 +343,17 @@ fn deliver(
     let Some(s) = shared.service(channel) else {
         return Ok(());
     };
-    s.on_frame(&conn.peer, message).map_err(|e| {
-        DisconnectReason::ProtocolViolation(format!("service {}: {e}", s.descriptor().name))
-    })
+    let name = s.descriptor().name;
+    // A panicking service or application handler costs this peer its connection, never the
+    // node a stuck peer entry.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        s.on_frame(&conn.peer, message)
+    })) {
+        Ok(r) => r.map_err(|e| DisconnectReason::ProtocolViolation(format!("service {name}: {e}"))),
+        Err(_) => Err(DisconnectReason::ProtocolViolation(format!(
+            "service {name} panicked handling a message"
+        ))),
+    }
 }
 
 fn dispatch(
@@ -395,7 +411,13 @@ fn handle_control(
                 conn.rtt_us.store(rtt, Ordering::Relaxed);
             }
         }
-        Control::Exchange(peers) => shared.on_peer_exchange(conn.peer, peers),
+        Control::Exchange(peers) => {
+            if conn.exchange_seen.swap(true, Ordering::AcqRel) {
+                debug!(peer = %conn.peer.short(), "ignoring a second exchange list");
+            } else {
+                shared.on_peer_exchange(conn.peer, peers);
+            }
+        }
         Control::Goodbye(reason) => {
             debug!(peer = %conn.peer.short(), %reason, "peer said goodbye");
             *goodbye = Some(reason);

@@ -224,6 +224,12 @@ impl NodeBuilder {
             if d.channel == crate::frame::CONTROL_CHANNEL {
                 return Err(NodeError::ChannelClash("node", d.name, 0));
             }
+            if d.priority == Priority::Control {
+                return Err(NodeError::Config(format!(
+                    "service {} asks for the Control priority, which belongs to the node",
+                    d.name
+                )));
+            }
             if let Some(other) = services.iter().find(|e| e.descriptor.channel == d.channel) {
                 return Err(NodeError::ChannelClash(
                     other.descriptor.name,
@@ -261,6 +267,8 @@ impl NodeBuilder {
             tasks: TaskTracker::new(),
             listen_addrs: RwLock::new(Vec::new()),
             next_conn_id: AtomicU64::new(1),
+            candidate_dials: Default::default(),
+            rejecting: Default::default(),
             clock: clock::CoarseClock::new(),
             data_dir: self.data_dir,
             config,

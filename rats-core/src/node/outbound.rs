@@ -16,6 +16,9 @@ use crate::service::Priority;
 /// Messages up to this size are copied into the shared encode buffer; larger ones are kept
 /// by reference.
 const COPY_THRESHOLD: usize = 16 * 1024;
+/// Most bytes of control frames queued at once: a peer that floods pings while reading slowly
+/// gets its pongs dropped instead of growing our memory.
+const CONTROL_LIMIT: usize = 256 * 1024;
 /// An encode buffer is closed for appends once it reaches this size.
 const SEGMENT_BYTES: usize = 64 * 1024;
 
@@ -111,6 +114,8 @@ pub enum CloseMode {
 struct State {
     classes: [VecDeque<Segment>; 3],
     queued: usize,
+    /// Bytes of class 0 (control), also counted in `queued`.
+    control_queued: usize,
     closed: Option<CloseMode>,
     writer_parked: bool,
     space_waiters: bool,
@@ -142,6 +147,7 @@ impl OutboundQueue {
             state: Mutex::new(State {
                 classes: [VecDeque::new(), VecDeque::new(), VecDeque::new()],
                 queued: 0,
+                control_queued: 0,
                 closed: None,
                 writer_parked: false,
                 space_waiters: false,
@@ -174,8 +180,14 @@ impl OutboundQueue {
             if st.closed.is_some() {
                 return Err(PushError::Closed);
             }
-            // Control frames are tiny and must get through even when data fills the queue.
-            if priority != Priority::Control && st.queued > 0 && st.queued + len > self.limit {
+            // Control frames are tiny and must get through even when data fills the queue, but
+            // they have a bound of their own.
+            if priority == Priority::Control {
+                if st.control_queued + len > CONTROL_LIMIT {
+                    return Err(PushError::Full);
+                }
+                st.control_queued += len + FRAME_HEADER_LEN;
+            } else if st.queued > 0 && st.queued + len > self.limit {
                 st.space_waiters = true;
                 return Err(PushError::Full);
             }
@@ -303,6 +315,9 @@ impl OutboundQueue {
                     }
                 }
                 if !out.is_empty() {
+                    if st.classes[0].is_empty() {
+                        st.control_queued = 0;
+                    }
                     st.queued = st.queued.saturating_sub(taken);
                     if st.classes.iter().all(VecDeque::is_empty) {
                         st.queued = 0;
@@ -429,6 +444,15 @@ mod tests {
         );
         q.try_push(0, Priority::Control, &Outgoing::slice(b"ping"))
             .expect("control");
+        // The control class has a bound of its own.
+        let pong = [0u8; 9];
+        let pushed = (0..100_000)
+            .take_while(|_| {
+                q.try_push(0, Priority::Control, &Outgoing::slice(&pong))
+                    .is_ok()
+            })
+            .count();
+        assert!(pushed < 20_000, "control queue bounded, took {pushed}");
         assert_eq!(
             q.try_push(1, Priority::Normal, &Outgoing::slice(&vec![0u8; 2 << 20])),
             Err(PushError::TooLarge)

@@ -104,7 +104,9 @@ pub(crate) fn register(
                 dialer: o.get().dialer,
                 session_id: o.get().session_id,
             };
-            if new_connection_wins(local, peer, new, old) {
+            // A connection that is already closing never keeps its place.
+            let old_closing = o.get().conn.queue.is_closed();
+            if old_closing || new_connection_wins(local, peer, new, old) {
                 let old = o.insert(entry);
                 Registered::Replaced(old.conn.clone())
             } else {

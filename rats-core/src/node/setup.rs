@@ -62,10 +62,13 @@ pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<Pee
     let pending = shared.limits.pending(None)?;
     let timeout = shared.config.dial_timeout;
     let raw = match shared.transport_for(addr) {
-        Some(t) => match tokio::time::timeout(timeout, t.dial(addr)).await {
-            Ok(Ok(raw)) => Ok(raw),
-            Ok(Err(e)) => Err(ConnectError::Transport(e)),
-            Err(_) => Err(ConnectError::Timeout(timeout)),
+        Some(t) => tokio::select! {
+            _ = shared.cancel.cancelled() => return Err(ConnectError::ShuttingDown),
+            r = tokio::time::timeout(timeout, t.dial(addr)) => match r {
+                Ok(Ok(raw)) => Ok(raw),
+                Ok(Err(e)) => Err(ConnectError::Transport(e)),
+                Err(_) => Err(ConnectError::Timeout(timeout)),
+            },
         },
         None => Err(ConnectError::NoTransport(addr.clone())),
     };
@@ -98,7 +101,12 @@ async fn dial_through_nat(shared: &Arc<NodeShared>, addr: &Address) -> Option<Ra
         addrs: vec![addr.clone()],
     };
     for strategy in &shared.nat {
-        match tokio::time::timeout(shared.config.dial_timeout, strategy.connect(&target)).await {
+        let attempt = tokio::time::timeout(shared.config.dial_timeout, strategy.connect(&target));
+        let result = tokio::select! {
+            _ = shared.cancel.cancelled() => return None,
+            r = attempt => r,
+        };
+        match result {
             Ok(Ok(raw)) => return Some(raw),
             Ok(Err(e)) => debug!(strategy = strategy.name(), error = %e, "nat strategy failed"),
             Err(_) => debug!(strategy = strategy.name(), "nat strategy timed out"),
@@ -137,7 +145,13 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
                         debug!(error = %e, "inbound connection failed");
                     }
                 }
-                Err(limit) => reject(raw, &limit.to_string()).await,
+                Err(limit) => {
+                    let n = shared2.rejecting.fetch_add(1, Ordering::AcqRel);
+                    if n < super::shared::MAX_REJECTING {
+                        reject(raw, &limit.to_string()).await;
+                    }
+                    shared2.rejecting.fetch_sub(1, Ordering::AcqRel);
+                }
             }
         });
     }
@@ -220,7 +234,13 @@ pub(crate) async fn establish(
     match &outcome {
         Registered::Fresh => {
             for s in &shared.services {
-                s.service.on_peer_connected(&info);
+                let call = || s.service.on_peer_connected(&info);
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).is_err() {
+                    warn!(
+                        service = s.descriptor.name,
+                        "service panicked in on_peer_connected"
+                    );
+                }
             }
             shared.events.emit(Event::PeerConnected {
                 peer,
@@ -258,7 +278,13 @@ fn connection_closed(shared: &Arc<NodeShared>, conn: &Arc<Connection>, reason: D
     if removed.is_some() {
         debug!(peer = %conn.peer.short(), %reason, "peer disconnected");
         for s in &shared.services {
-            s.service.on_peer_disconnected(&conn.peer, &reason);
+            let call = || s.service.on_peer_disconnected(&conn.peer, &reason);
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).is_err() {
+                warn!(
+                    service = s.descriptor.name,
+                    "service panicked in on_peer_disconnected"
+                );
+            }
         }
         shared.events.emit(Event::PeerDisconnected {
             peer: conn.peer,

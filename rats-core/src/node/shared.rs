@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Most background dials to discovered peers at once.
+pub(crate) const MAX_CANDIDATE_DIALS: usize = 8;
+/// Most refused connections being answered at once; beyond, they are just closed.
+pub(crate) const MAX_REJECTING: usize = 64;
 
 use dashmap::DashMap;
 use parking_lot::RwLock;
@@ -51,6 +56,10 @@ pub(crate) struct NodeShared {
     pub(crate) limits: Arc<Limits>,
     pub(crate) listen_addrs: RwLock<Vec<Address>>,
     pub(crate) next_conn_id: AtomicU64,
+    /// Background (discovery, exchange) dials in flight.
+    pub(crate) candidate_dials: AtomicUsize,
+    /// Over-limit connections being told why they are refused.
+    pub(crate) rejecting: AtomicUsize,
     pub(crate) clock: CoarseClock,
     pub(crate) data_dir: Option<PathBuf>,
 }
@@ -138,17 +147,24 @@ impl NodeShared {
             return;
         }
         for p in peers {
-            if p.id == self.local_id() || p.id == from {
+            if p.id == self.local_id() || p.id == from || self.is_connected(&p.id) {
                 continue;
             }
-            for addr in &p.addrs {
+            // Only IP literals: a peer must not make us resolve names or dial in-process
+            // transports on its word.
+            let addrs: Vec<Address> = p
+                .addrs
+                .into_iter()
+                .filter(|a| a.socket_addr().is_some())
+                .collect();
+            if let Some(first) = addrs.first() {
                 self.events.emit(Event::PeerDiscovered {
                     peer: Some(p.id),
-                    addr: addr.clone(),
+                    addr: first.clone(),
                     source: "exchange".into(),
                 });
             }
-            self.dial_candidate(Some(p.id), p.addrs, "exchange");
+            self.dial_candidate(Some(p.id), addrs, "exchange");
         }
     }
 
@@ -176,7 +192,19 @@ impl NodeShared {
             })
             .take(4)
             .collect();
-        if addrs.is_empty() || self.limits.peer_slots_used() >= self.config.max_peers {
+        let full = self.limits.peer_slots_used() >= self.config.max_peers;
+        // Background dials have their own small budget, so candidates pushed by a peer can
+        // never use up the handshake slots that inbound connections need.
+        let budget = self
+            .candidate_dials
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_CANDIDATE_DIALS).then_some(n + 1)
+            })
+            .is_ok();
+        if addrs.is_empty() || full || !budget {
+            if budget {
+                self.candidate_dials.fetch_sub(1, Ordering::AcqRel);
+            }
             if let Some(p) = peer {
                 self.dialing.remove(&p);
             }
@@ -189,6 +217,19 @@ impl NodeShared {
                     break;
                 }
                 match crate::node::setup::dial(&shared, &addr).await {
+                    Ok(id) if peer.is_some_and(|p| p != id) => {
+                        // The address belongs to someone else than advertised: do not keep a
+                        // connection we were steered into.
+                        debug!(%addr, found = %id.short(), source, "candidate was another peer");
+                        if let Some(e) = shared.peers.get(&id) {
+                            e.conn.close(
+                                crate::event::DisconnectReason::LocalRequest,
+                                crate::node::outbound::CloseMode::Graceful,
+                                shared.clock.now(),
+                            );
+                        }
+                        break;
+                    }
                     Ok(id) => {
                         debug!(%addr, peer = %id.short(), source, "connected to discovered peer");
                         break;
@@ -199,6 +240,7 @@ impl NodeShared {
             if let Some(p) = peer {
                 shared.dialing.remove(&p);
             }
+            shared.candidate_dials.fetch_sub(1, Ordering::AcqRel);
         });
     }
 

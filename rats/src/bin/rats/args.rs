@@ -20,13 +20,14 @@ pub struct Args {
     #[arg(short, long = "connect", value_name = "HOST:PORT")]
     pub connect: Vec<String>,
 
-    /// Application protocol name: only nodes with the same name and version connect.
-    #[arg(long, default_value = rats_core::config::DEFAULT_PROTOCOL_NAME)]
-    pub protocol: String,
+    /// Application protocol name: only nodes with the same name and version connect
+    /// (default: config.json, else "rats").
+    #[arg(long)]
+    pub protocol: Option<String>,
 
-    /// Application protocol version.
-    #[arg(long, default_value = rats_core::config::DEFAULT_PROTOCOL_VERSION)]
-    pub protocol_version: String,
+    /// Application protocol version (default: config.json, else "1.0").
+    #[arg(long)]
+    pub protocol_version: Option<String>,
 
     /// Data directory (identity key, config.json, peers.rats). Default: the platform data
     /// directory for `rats` (e.g. ~/.local/share/rats).

@@ -87,8 +87,13 @@ async fn start(
     let lock = lock_data_dir(&base, out)?;
     let mut builder = RatsClient::builder()
         .default_port(rats::DEFAULT_PORT)
-        .protocol(&args.protocol, &args.protocol_version)
         .data_dir_lock(lock);
+    if let Some(name) = &args.protocol {
+        builder = builder.configure(|c| c.protocol_name = name.clone());
+    }
+    if let Some(version) = &args.protocol_version {
+        builder = builder.configure(|c| c.protocol_version = version.clone());
+    }
     #[cfg(feature = "log")]
     {
         builder = builder.logging(rats::rats_log::LogConfig {
@@ -158,11 +163,12 @@ async fn run(args: Args) -> Result<(), RatsError> {
         .map(|a| a.to_string())
         .collect();
     let data_dir = client.data_dir().map(|d| d.display().to_string());
+    let config = client.node().config();
     out.started(
         client.local_peer_id(),
         &listen,
         data_dir.as_deref(),
-        &format!("{}/{}", args.protocol, args.protocol_version),
+        &format!("{}/{}", config.protocol_name, config.protocol_version),
     );
     let printer = tokio::spawn(async move {
         while let Some(e) = events.recv().await {

@@ -13,6 +13,20 @@ fn line(v: Value) {
     println!("{v}");
 }
 
+/// Peer-supplied text with control characters escaped, so a peer cannot move the cursor,
+/// fake other lines or send terminal commands.
+fn clean(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<char>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 impl Output {
     /// An informational note (port fallback, data directory in use...).
     pub fn notice(&self, message: &str) {
@@ -28,7 +42,7 @@ impl Output {
         if self.json {
             line(json!({"event": "error", "command": command, "message": message}));
         } else {
-            println!("! {command}: {message}");
+            println!("! {command}: {}", clean(message));
         }
     }
 
@@ -75,9 +89,10 @@ impl Output {
                 .map(|d| format!(", rtt {:.1} ms", d.as_secs_f64() * 1e3))
                 .unwrap_or_default();
             println!(
-                "  {}  {} {}{}{}",
+                "  {}  {} {} {}{}{}",
                 p.peer_id,
                 p.remote_addr,
+                clean(&p.agent),
                 if p.outbound {
                     "(outbound)"
                 } else {
@@ -148,14 +163,22 @@ impl Output {
                 if *outbound { "outbound" } else { "inbound" }
             ),
             Event::PeerDisconnected { peer, reason } => {
-                println!("- {} disconnected: {reason}", peer.short())
+                println!(
+                    "- {} disconnected: {}",
+                    peer.short(),
+                    clean(&reason.to_string())
+                )
             }
             Event::Message { peer, body } => match body {
-                MessageBody::Text(t) => println!("<{}> {t}", peer.short()),
-                MessageBody::Json { kind, data } => println!("<{}> [{kind}] {data}", peer.short()),
+                MessageBody::Text(t) => println!("<{}> {}", peer.short(), clean(t)),
+                MessageBody::Json { kind, data } => {
+                    println!("<{}> [{}] {data}", peer.short(), clean(kind))
+                }
                 MessageBody::Binary(b) => println!("<{}> ({} bytes binary)", peer.short(), b.len()),
             },
-            Event::DialFailed { addr, error } => println!("! dial {addr} failed: {error}"),
+            Event::DialFailed { addr, error } => {
+                println!("! dial {addr} failed: {}", clean(error))
+            }
             _ => {}
         }
     }
