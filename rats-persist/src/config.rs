@@ -90,7 +90,7 @@ pub fn load_config(
         figment = figment.merge(Json::file(&file));
     }
     let figment = figment
-        .merge(Env::prefixed(ENV_PREFIX).split("__"))
+        .merge(EnvLayer::from_env())
         .merge(Serialized::defaults(Value::Object(overrides.clone())));
     let config: NodeConfig = figment
         .extract()
@@ -127,10 +127,80 @@ pub fn load_config(
     })
 }
 
-/// Figment's errors name the key and the source; keep every one of them.
+/// Settings whose values are text even when they look like numbers (`RATS_PROTOCOL_VERSION=2.0`).
+const TEXT_KEYS: &[&str] = &["protocol_name", "protocol_version", "agent", "encryption"];
+
+/// The `RATS_*` environment as a configuration layer. Values are JSON where they parse as JSON
+/// (`7`, `true`, `["a"]`), text otherwise, and always text for [`TEXT_KEYS`].
+struct EnvLayer {
+    dict: figment::value::Dict,
+}
+
+impl EnvLayer {
+    fn from_env() -> Self {
+        let mut root = Map::new();
+        for (key, raw) in Env::prefixed(ENV_PREFIX).split("__").iter() {
+            let path: Vec<String> = key.as_str().split('.').map(str::to_string).collect();
+            let value = if path.len() == 1 && TEXT_KEYS.contains(&path[0].as_str()) {
+                Value::String(raw)
+            } else {
+                serde_json::from_str(&raw).unwrap_or(Value::String(raw))
+            };
+            insert_path(&mut root, &path, value);
+        }
+        let dict = serde_json::from_value(Value::Object(root)).unwrap_or_default();
+        EnvLayer { dict }
+    }
+}
+
+fn insert_path(map: &mut Map<String, Value>, path: &[String], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = map
+                .entry(first.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+impl figment::Provider for EnvLayer {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(format!("{ENV_PREFIX}* environment variables"))
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Ok(figment::Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// Figment's errors name the key and the source; keep every one of them, and name the
+/// environment variable itself when that is where a bad value came from.
 fn describe(e: figment::Error) -> String {
     e.into_iter()
-        .map(|e| e.to_string())
+        .map(|e| {
+            let from_env = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
+            if from_env && !e.path.is_empty() {
+                let var = format!("{ENV_PREFIX}{}", e.path.join("__").to_uppercase());
+                format!("{} in environment variable {var}", e.kind)
+            } else {
+                e.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -67,6 +67,18 @@ pub async fn connect(from: &RatsClient, addr: &str, limit: Duration) -> BenchRes
         .map_err(fail("connect"))
 }
 
+/// Connects `from` to `to` and waits until `to` has registered the connection too.
+pub async fn connect_pair(from: &RatsClient, to: &RatsClient) -> BenchResult<rats::PeerId> {
+    let peer = connect(from, &addr_of(to)?, Duration::from_secs(10)).await?;
+    wait_for(
+        Duration::from_secs(10),
+        "the other side to register the peer",
+        || to.peer_count() == 1,
+    )
+    .await?;
+    Ok(peer)
+}
+
 /// Polls `cond` every millisecond until it holds; fails with `what` after `limit`.
 pub async fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> BenchResult {
     let deadline = tokio::time::Instant::now() + limit;

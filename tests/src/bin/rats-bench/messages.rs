@@ -9,7 +9,7 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, addr_of, connect, emit, fail, mib_per_s, round1, shutdown_all, start_dialer,
+    BenchResult, connect_pair, emit, fail, mib_per_s, round1, shutdown_all, start_dialer,
     start_listener, wait_for,
 };
 
@@ -65,13 +65,7 @@ async fn measure(
     receiver.on_binary(move |_, _| {
         d.fetch_add(1, Ordering::Relaxed);
     });
-    let peer = connect(sender, &addr_of(receiver)?, Duration::from_secs(10)).await?;
-    wait_for(
-        Duration::from_secs(10),
-        "the receiver to register the peer",
-        || receiver.peer_count() == 1,
-    )
-    .await?;
+    let peer = connect_pair(sender, receiver).await?;
     let tx = sender
         .messages()
         .binary_sender(&peer)

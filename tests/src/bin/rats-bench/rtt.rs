@@ -9,8 +9,8 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::common::{
-    BenchResult, Latency, addr_of, connect, emit, fail, latency, shutdown_all, start_dialer,
-    start_listener, wait_for,
+    BenchResult, Latency, connect_pair, emit, fail, latency, shutdown_all, start_dialer,
+    start_listener,
 };
 
 /// Round trips before measuring (not counted).
@@ -63,13 +63,7 @@ async fn measure(
         let _ = replies_tx.send(data.len());
     });
 
-    let peer = connect(client, &addr_of(echo)?, Duration::from_secs(10)).await?;
-    wait_for(
-        Duration::from_secs(10),
-        "the echo node to register the peer",
-        || echo.peer_count() == 1,
-    )
-    .await?;
+    let peer = connect_pair(client, echo).await?;
     let tx = client
         .messages()
         .binary_sender(&peer)

@@ -10,8 +10,8 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, addr_of, connect, emit, fail, mib_per_s, shutdown_all, start_dialer,
-    start_listener, wait_for,
+    BenchResult, connect_pair, emit, fail, mib_per_s, shutdown_all, start_dialer, start_listener,
+    wait_for,
 };
 
 /// Size of one message.
@@ -92,13 +92,7 @@ async fn measure(
     let deliveries = Arc::new(Deliveries::default());
     let d = deliveries.clone();
     receiver.on_binary(move |_, data| d.record(data.len()));
-    let peer = connect(sender, &addr_of(receiver)?, Duration::from_secs(10)).await?;
-    wait_for(
-        Duration::from_secs(10),
-        "the receiver to register the peer",
-        || receiver.peer_count() == 1,
-    )
-    .await?;
+    let peer = connect_pair(sender, receiver).await?;
     let payload = Bytes::from(vec![0xA5u8; MESSAGE]);
     let total = mib * MESSAGE as u64;
 
