@@ -30,6 +30,8 @@ pub struct NodeConfig {
     pub max_pending_handshakes: usize,
     /// Most connections in handshake from one IP address.
     pub max_pending_per_ip: usize,
+    /// Most inbound connections (in handshake or established) from one IP address.
+    pub max_connections_per_ip: usize,
     /// A connection that has not completed the handshake by then is closed.
     #[serde(with = "millis")]
     pub handshake_timeout: Duration,
@@ -76,6 +78,7 @@ impl Default for NodeConfig {
             max_peers: 128,
             max_pending_handshakes: 64,
             max_pending_per_ip: 16,
+            max_connections_per_ip: 16,
             handshake_timeout: Duration::from_secs(10),
             dial_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(20),

@@ -14,6 +14,7 @@ pub fn test_config() -> NodeConfig {
         handshake_timeout: Duration::from_secs(3),
         dial_timeout: Duration::from_secs(3),
         max_pending_per_ip: 256,
+        max_connections_per_ip: 1024,
         max_pending_handshakes: 256,
         ..NodeConfig::default()
     }

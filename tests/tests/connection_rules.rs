@@ -109,3 +109,36 @@ async fn max_peers_holds_under_fifty_concurrent_dials() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_ip_are_limited() {
+    let server = client_with(|c| c.max_connections_per_ip = 3).await;
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        clients.push(client_with(|c| c.listen.clear()).await);
+    }
+    let target = addr_of(&server);
+    let mut ok = 0;
+    let mut refused = Vec::new();
+    for c in &clients {
+        match c.connect(&target).await {
+            Ok(_) => ok += 1,
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    assert_eq!(ok, 3, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|e| e.contains("too many connections from this address")),
+        "{refused:?}"
+    );
+    // A slot frees when a connection ends.
+    clients[0].shutdown().await;
+    wait_until(5, "server sees the departure", || server.peer_count() == 2).await;
+    clients[4].connect(&target).await.expect("slot freed");
+    for c in clients {
+        c.shutdown().await;
+    }
+    server.shutdown().await;
+}

@@ -13,9 +13,11 @@ pub(crate) struct Limits {
     max_peers: usize,
     max_pending: usize,
     max_per_ip: usize,
+    max_conns_per_ip: usize,
     peer_slots: AtomicUsize,
     pending: AtomicUsize,
     per_ip: DashMap<IpAddr, usize>,
+    conns_per_ip: DashMap<IpAddr, usize>,
 }
 
 /// Which limit refused a connection.
@@ -30,17 +32,40 @@ pub enum LimitError {
     /// `max_pending_per_ip` reached for this IP.
     #[error("too many pending handshakes from this address")]
     TooManyFromIp,
+    /// `max_connections_per_ip` reached for this IP.
+    #[error("too many connections from this address")]
+    TooManyConnectionsFromIp,
 }
 
 impl Limits {
-    pub(crate) fn new(max_peers: usize, max_pending: usize, max_per_ip: usize) -> Arc<Self> {
+    pub(crate) fn new(
+        max_peers: usize,
+        max_pending: usize,
+        max_per_ip: usize,
+        max_conns_per_ip: usize,
+    ) -> Arc<Self> {
         Arc::new(Limits {
             max_peers,
             max_pending,
             max_per_ip,
+            max_conns_per_ip,
             peer_slots: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
             per_ip: DashMap::new(),
+            conns_per_ip: DashMap::new(),
+        })
+    }
+
+    /// Takes one of the connection slots of an IP address, for the life of a connection.
+    pub(crate) fn ip_slot(self: &Arc<Self>, ip: IpAddr) -> Result<IpSlot, LimitError> {
+        let mut n = self.conns_per_ip.entry(ip).or_insert(0);
+        if *n >= self.max_conns_per_ip {
+            return Err(LimitError::TooManyConnectionsFromIp);
+        }
+        *n += 1;
+        Ok(IpSlot {
+            limits: self.clone(),
+            ip,
         })
     }
 
@@ -99,6 +124,22 @@ impl Drop for PeerSlot {
     }
 }
 
+/// One connection slot of an IP address, released on drop.
+#[derive(Debug)]
+pub(crate) struct IpSlot {
+    limits: Arc<Limits>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        self.limits.conns_per_ip.remove_if_mut(&self.ip, |_, n| {
+            *n -= 1;
+            *n == 0
+        });
+    }
+}
+
 /// One pending-handshake slot, released on drop.
 #[derive(Debug)]
 pub(crate) struct PendingGuard {
@@ -124,7 +165,7 @@ mod tests {
 
     #[test]
     fn guards_count_and_release() {
-        let l = Limits::new(2, 3, 1);
+        let l = Limits::new(2, 3, 1, 2);
         let a = l.peer_slot().expect("a");
         let _b = l.peer_slot().expect("b");
         assert_eq!(l.peer_slot().err(), Some(LimitError::TooManyPeers));
@@ -137,5 +178,13 @@ mod tests {
         assert!(l.per_ip.is_empty());
         let _p = l.pending(Some(ip)).expect("again");
         assert_eq!(l.pending.load(Ordering::Relaxed), 1);
+        let c1 = l.ip_slot(ip).expect("c1");
+        let _c2 = l.ip_slot(ip).expect("c2");
+        assert_eq!(
+            l.ip_slot(ip).err(),
+            Some(LimitError::TooManyConnectionsFromIp)
+        );
+        drop(c1);
+        assert!(l.ip_slot(ip).is_ok());
     }
 }

@@ -252,6 +252,7 @@ impl NodeBuilder {
                 config.max_peers,
                 config.max_pending_handshakes,
                 config.max_pending_per_ip,
+                config.max_connections_per_ip,
             ),
             events: EventBus::new(config.event_capacity),
             identity,

@@ -14,7 +14,7 @@ use crate::identity::PeerId;
 use crate::nat::NatTarget;
 use crate::node::connection::{Connection, read_loop, write_loop};
 use crate::node::hello::Hello;
-use crate::node::limits::{LimitError, PeerSlot, PendingGuard};
+use crate::node::limits::{IpSlot, LimitError, PeerSlot, PendingGuard};
 use crate::node::outbound::CloseMode;
 use crate::node::peers::{PeerEntry, PeerInfo, Registered, register};
 use crate::node::shared::NodeShared;
@@ -85,7 +85,13 @@ pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<Pee
             }
         },
     };
-    let result = establish(shared, raw, Role::Initiator, slot, pending).await;
+    let setup = Setup {
+        role: Role::Initiator,
+        slot,
+        pending,
+        ip_slot: None,
+    };
+    let result = establish(shared, raw, setup).await;
     if let Err(e) = &result {
         shared.events.emit(Event::DialFailed {
             addr: addr.clone(),
@@ -133,15 +139,21 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
             }
         };
         let ip: Option<IpAddr> = raw.remote_addr.socket_addr().map(|a| a.ip());
-        let guards = shared
-            .limits
-            .peer_slot()
-            .and_then(|slot| Ok((slot, shared.limits.pending(ip)?)));
+        let guards = shared.limits.peer_slot().and_then(|slot| {
+            let ip_slot = ip.map(|ip| shared.limits.ip_slot(ip)).transpose()?;
+            Ok((slot, shared.limits.pending(ip)?, ip_slot))
+        });
         let shared2 = shared.clone();
         shared.tasks.spawn(async move {
             match guards {
-                Ok((slot, pending)) => {
-                    if let Err(e) = establish(&shared2, raw, Role::Responder, slot, pending).await {
+                Ok((slot, pending, ip_slot)) => {
+                    let setup = Setup {
+                        role: Role::Responder,
+                        slot,
+                        pending,
+                        ip_slot,
+                    };
+                    if let Err(e) = establish(&shared2, raw, setup).await {
                         debug!(error = %e, "inbound connection failed");
                     }
                 }
@@ -166,14 +178,27 @@ async fn reject(mut raw: RawConnection, reason: &str) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), send).await;
 }
 
+/// The side of a new connection and the limit slots it holds.
+pub(crate) struct Setup {
+    role: Role,
+    slot: PeerSlot,
+    pending: PendingGuard,
+    /// Inbound connections hold a slot of their IP for their whole life.
+    ip_slot: Option<IpSlot>,
+}
+
 /// Handshake, Hello, registration, and the connection's tasks.
 pub(crate) async fn establish(
     shared: &Arc<NodeShared>,
     raw: RawConnection,
-    role: Role,
-    slot: PeerSlot,
-    pending: PendingGuard,
+    setup: Setup,
 ) -> Result<PeerId, ConnectError> {
+    let Setup {
+        role,
+        slot,
+        pending,
+        ip_slot,
+    } = setup;
     let remote_addr = raw.remote_addr.clone();
     let hello = shared.hello_for(&remote_addr);
     // Serializing a plain struct cannot fail.
@@ -261,6 +286,8 @@ pub(crate) async fn establish(
     shared.tasks.spawn(
         async move {
             let reason = read_loop(&shared2, &conn, reader).await;
+            // Free the address's slot before the departure becomes visible.
+            drop(ip_slot);
             connection_closed(&shared2, &conn, reason);
         }
         .instrument(span),

@@ -26,6 +26,7 @@ pub async fn serve(max_peers: usize) -> BenchResult {
         .configure(|c| {
             c.max_peers = max_peers;
             c.max_pending_per_ip = CHILD_PENDING;
+            c.max_connections_per_ip = usize::MAX;
             c.max_pending_handshakes = CHILD_PENDING;
         })
         .start()
