@@ -50,7 +50,9 @@ pub enum ServiceError {
 ///
 /// `on_peer_connected`, `on_frame` and `on_peer_disconnected` run on the peer's connection task
 /// and must not block: a service with real work hands it to its own actor task (through a
-/// bounded channel). Frames of one peer arrive in order, after `on_peer_connected`.
+/// bounded channel). Frames of one peer arrive in order, after `on_peer_connected`. The connect
+/// and disconnect callbacks of all peers are serialized (they run under one node-wide lock), so
+/// they must be quick and must not wait for anything.
 #[async_trait]
 pub trait Service: Send + Sync + 'static {
     /// Name, channel and priority.

@@ -268,6 +268,7 @@ impl NodeBuilder {
             tasks: TaskTracker::new(),
             listen_addrs: RwLock::new(Vec::new()),
             next_conn_id: AtomicU64::new(1),
+            lifecycle: parking_lot::Mutex::new(()),
             candidate_dials: Default::default(),
             rejecting: Default::default(),
             clock: clock::CoarseClock::new(),

@@ -244,6 +244,9 @@ pub(crate) async fn establish(
         peer
     };
     shared.connections.insert(conn_id, conn.clone());
+    // Registration and its notifications happen under the lifecycle lock, so a peer's
+    // `PeerConnected` and `PeerDisconnected` are always seen in the order they happened.
+    let lifecycle = shared.lifecycle.lock();
     let outcome = register(
         &shared.peers,
         shared.local_id(),
@@ -277,6 +280,7 @@ pub(crate) async fn establish(
         Registered::Replaced(old) => old.retire(now),
         Registered::Rejected => conn.retire(now),
     }
+    drop(lifecycle);
     let span = info_span!("peer", peer = %peer.short(), conn = conn_id);
     shared
         .tasks
@@ -299,6 +303,7 @@ pub(crate) async fn establish(
 fn connection_closed(shared: &Arc<NodeShared>, conn: &Arc<Connection>, reason: DisconnectReason) {
     conn.close(reason.clone(), CloseMode::Abort, shared.clock.now());
     shared.connections.remove(&conn.id);
+    let _lifecycle = shared.lifecycle.lock();
     let removed = shared
         .peers
         .remove_if(&conn.peer, |_, e| e.conn.id == conn.id);

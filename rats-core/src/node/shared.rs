@@ -56,6 +56,8 @@ pub(crate) struct NodeShared {
     pub(crate) limits: Arc<Limits>,
     pub(crate) listen_addrs: RwLock<Vec<Address>>,
     pub(crate) next_conn_id: AtomicU64,
+    /// Serializes peer registration and removal with their notifications.
+    pub(crate) lifecycle: parking_lot::Mutex<()>,
     /// Background (discovery, exchange) dials in flight.
     pub(crate) candidate_dials: AtomicUsize,
     /// Over-limit connections being told why they are refused.
