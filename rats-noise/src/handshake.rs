@@ -17,6 +17,8 @@ use rats_core::identity::PeerId;
 use rats_core::record::{MAX_RECORD_LEN, RecordReader, write_record};
 use rats_core::transport::BoxedWriter;
 
+use crate::dh::RatsResolver;
+
 /// The Noise protocol name.
 pub const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_SHA256";
 
@@ -60,7 +62,7 @@ pub(crate) async fn run(
         .map_err(|e: snow::Error| EncryptionError::Handshake(e.to_string()))?;
     let secret = params.identity.x25519_private();
     let prologue = params.protocol.prologue();
-    let builder = snow::Builder::new(noise_params)
+    let builder = snow::Builder::with_resolver(noise_params, Box::new(RatsResolver::new()))
         .local_private_key(&secret)
         .map_err(hs_err)?
         .prologue(&prologue)

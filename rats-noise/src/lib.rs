@@ -32,6 +32,7 @@
 //! ```
 
 mod cipher;
+mod dh;
 mod handshake;
 mod stream;
 
@@ -72,6 +73,12 @@ impl Encryption for Noise {
         } = raw;
         let mut records = RecordReader::new(reader);
         let done = handshake::run(&mut records, &mut writer, params).await?;
+        // Prepare the next handshakes' ephemeral keys while this connection gets going.
+        if dh::ephemeral_pool_len() < dh::EPHEMERAL_POOL / 2
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn_blocking(dh::refill_ephemeral_pool);
+        }
         Ok(SecureConnection {
             remote_peer: done.remote,
             remote_early_data: done.early,
