@@ -12,6 +12,10 @@ use rats_core::messaging::MESSAGES_CHANNEL;
 use rats_tests::{addr_of, client, client_with, next_matching, raw_noise_client, rss_kib};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Tests that measure this process's memory run one at a time, so that one test's traffic
+/// does not show up in another's figures.
+static MEMORY_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn proto() -> ProtocolId {
     ProtocolId::new("rats", "1.0")
 }
@@ -64,6 +68,7 @@ async fn violation_reason(node: &RatsClient, frame: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frame_length_of_four_gib_closes_only_that_connection() {
+    let _serial = MEMORY_TESTS.lock().await;
     let node = client().await;
     let before = rss_kib(std::process::id()).expect("rss");
     let mut frame = BytesMut::new();
@@ -147,6 +152,7 @@ async fn silent_socket_is_closed_within_the_handshake_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_that_stops_reading_is_cut_off_with_bounded_memory() {
+    let _serial = MEMORY_TESTS.lock().await;
     let node = client_with(|c| {
         c.write_timeout = Duration::from_secs(2);
         c.keepalive_interval = Duration::from_secs(1);
@@ -198,6 +204,7 @@ async fn peer_that_stops_reading_is_cut_off_with_bounded_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_flood_from_a_peer_that_does_not_read_stays_bounded() {
+    let _serial = MEMORY_TESTS.lock().await;
     let node = client().await;
     let (_id, mut conn) = raw_noise_client(&node.listen_addrs()[0], &proto()).await;
     let before = rss_kib(std::process::id()).expect("rss");
