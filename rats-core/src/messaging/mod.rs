@@ -98,7 +98,9 @@ impl MessageExchange {
         self.handlers.add_text(Arc::new(handler))
     }
 
-    /// Calls `handler` for every binary message.
+    /// Calls `handler` for every binary message. The bytes are a slice of the connection's
+    /// receive buffer (no copy): a handler that keeps small messages for long should copy them
+    /// (`Bytes::copy_from_slice`) so that they do not keep the whole buffer alive.
     pub fn on_binary<F>(&self, handler: F) -> HandlerId
     where
         F: Fn(PeerId, Bytes) + Send + Sync + 'static,
