@@ -67,6 +67,18 @@ pub async fn connect(from: &RatsClient, addr: &str, limit: Duration) -> BenchRes
         .map_err(fail("connect"))
 }
 
+/// Starts a listener and a dialer; if the dialer fails, the listener is shut down again.
+pub async fn start_pair() -> BenchResult<(RatsClient, RatsClient)> {
+    let listener = start_listener().await?;
+    match start_dialer().await {
+        Ok(dialer) => Ok((listener, dialer)),
+        Err(e) => {
+            shutdown_all(&[listener]).await;
+            Err(e)
+        }
+    }
+}
+
 /// Connects `from` to `to` and waits until `to` has registered the connection too.
 pub async fn connect_pair(from: &RatsClient, to: &RatsClient) -> BenchResult<rats::PeerId> {
     let peer = connect(from, &addr_of(to)?, Duration::from_secs(10)).await?;

@@ -7,8 +7,7 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, Latency, addr_of, connect, emit, latency, shutdown_all, start_dialer,
-    start_listener, wait_for,
+    BenchResult, Latency, addr_of, connect, emit, latency, shutdown_all, start_pair, wait_for,
 };
 
 /// Connections made before measuring (not counted).
@@ -23,14 +22,7 @@ struct Line {
 
 /// Runs the scenario with `count` measured connections.
 pub async fn run(count: usize) -> BenchResult {
-    let listener = start_listener().await?;
-    let dialer = match start_dialer().await {
-        Ok(d) => d,
-        Err(e) => {
-            shutdown_all(&[listener]).await;
-            return Err(e);
-        }
-    };
+    let (listener, dialer) = start_pair().await?;
     let result = measure(&listener, &dialer, count).await;
     shutdown_all(&[listener, dialer]).await;
     let mut samples = result?;

@@ -9,8 +9,7 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, connect_pair, emit, fail, mib_per_s, round1, shutdown_all, start_dialer,
-    start_listener, wait_for,
+    BenchResult, connect_pair, emit, fail, mib_per_s, round1, shutdown_all, start_pair, wait_for,
 };
 
 /// Messages sent and delivered before the measured window.
@@ -30,14 +29,7 @@ struct Line {
 
 /// Sends `size`-byte messages for about `secs` seconds or until `max` were sent.
 pub async fn run(secs: f64, max: u64, size: usize) -> BenchResult {
-    let receiver = start_listener().await?;
-    let sender = match start_dialer().await {
-        Ok(s) => s,
-        Err(e) => {
-            shutdown_all(&[receiver]).await;
-            return Err(e);
-        }
-    };
+    let (receiver, sender) = start_pair().await?;
     let result = measure(&receiver, &sender, secs, max, size).await;
     shutdown_all(&[receiver, sender]).await;
     let (messages, elapsed) = result?;

@@ -9,8 +9,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::common::{
-    BenchResult, Latency, connect_pair, emit, fail, latency, shutdown_all, start_dialer,
-    start_listener,
+    BenchResult, Latency, connect_pair, emit, fail, latency, shutdown_all, start_pair,
 };
 
 /// Round trips before measuring (not counted).
@@ -26,14 +25,7 @@ struct Line {
 
 /// Measures `count` round trips of `size`-byte messages.
 pub async fn run(count: usize, size: usize) -> BenchResult {
-    let echo = start_listener().await?;
-    let client = match start_dialer().await {
-        Ok(c) => c,
-        Err(e) => {
-            shutdown_all(&[echo]).await;
-            return Err(e);
-        }
-    };
+    let (echo, client) = start_pair().await?;
     let result = measure(&echo, &client, count, size).await;
     shutdown_all(&[echo, client]).await;
     let mut samples = result?;

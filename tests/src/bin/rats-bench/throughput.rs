@@ -10,8 +10,7 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, connect_pair, emit, fail, mib_per_s, shutdown_all, start_dialer, start_listener,
-    wait_for,
+    BenchResult, connect_pair, emit, fail, mib_per_s, shutdown_all, start_pair, wait_for,
 };
 
 /// Size of one message.
@@ -61,14 +60,7 @@ pub async fn run(mib: u64) -> BenchResult {
     if mib < 2 {
         return Err("--mib must be at least 2".into());
     }
-    let receiver = start_listener().await?;
-    let sender = match start_dialer().await {
-        Ok(s) => s,
-        Err(e) => {
-            shutdown_all(&[receiver]).await;
-            return Err(e);
-        }
-    };
+    let (receiver, sender) = start_pair().await?;
     let result = measure(&receiver, &sender, mib).await;
     shutdown_all(&[receiver, sender]).await;
     let (total, receive) = result?;
