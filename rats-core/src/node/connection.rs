@@ -340,18 +340,31 @@ fn deliver(
     channel: u16,
     message: bytes::Bytes,
 ) -> Result<(), DisconnectReason> {
-    let Some(s) = shared.service(channel) else {
-        return Ok(());
-    };
-    let name = s.descriptor().name;
+    match shared.service(channel) {
+        Some(s) => deliver_to(s, conn, message),
+        None => Ok(()),
+    }
+}
+
+fn deliver_to(
+    service: &Arc<dyn crate::service::Service>,
+    conn: &Arc<Connection>,
+    message: bytes::Bytes,
+) -> Result<(), DisconnectReason> {
     // A panicking service or application handler costs this peer its connection, never the
     // node a stuck peer entry.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        s.on_frame(&conn.peer, message)
-    })) {
-        Ok(r) => r.map_err(|e| DisconnectReason::ProtocolViolation(format!("service {name}: {e}"))),
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        service.on_frame(&conn.peer, message)
+    }));
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(DisconnectReason::ProtocolViolation(format!(
+            "service {}: {e}",
+            service.descriptor().name
+        ))),
         Err(_) => Err(DisconnectReason::ProtocolViolation(format!(
-            "service {name} panicked handling a message"
+            "service {} panicked handling a message",
+            service.descriptor().name
         ))),
     }
 }
@@ -386,7 +399,7 @@ fn dispatch(
             continue;
         };
         match service {
-            Some(_) => deliver(shared, conn, channel, message)?,
+            Some(s) => deliver_to(s, conn, message)?,
             None => {
                 let control =
                     Control::decode(&message).map_err(DisconnectReason::ProtocolViolation)?;
