@@ -8,6 +8,22 @@ use rats_core::transport::{RawConnection, Transport};
 use rats_core::{Encryption, Identity, MemoryTransport, ProtocolId};
 use rats_noise::{NOISE_PARAMS, Noise};
 
+/// A plain snow handshake state with rats' parameters, prologue and identity-derived key.
+fn raw_snow(id: &Identity, protocol: &ProtocolId, initiator: bool) -> snow::HandshakeState {
+    let secret = id.x25519_private();
+    let prologue = protocol.prologue();
+    let builder = snow::Builder::new(NOISE_PARAMS.parse().expect("params"))
+        .local_private_key(&secret)
+        .expect("key")
+        .prologue(&prologue)
+        .expect("prologue");
+    if initiator {
+        builder.build_initiator().expect("initiator")
+    } else {
+        builder.build_responder().expect("responder")
+    }
+}
+
 async fn pair() -> (RawConnection, RawConnection) {
     let mem = MemoryTransport;
     let mut l = mem
@@ -131,15 +147,7 @@ async fn claiming_someone_elses_id_is_refused() {
         };
         Noise.upgrade(a, params).await.err()
     });
-    let secret = attacker.x25519_private();
-    let prologue = p.prologue();
-    let mut hs = snow::Builder::new(NOISE_PARAMS.parse().expect("params"))
-        .local_private_key(&secret)
-        .expect("key")
-        .prologue(&prologue)
-        .expect("prologue")
-        .build_initiator()
-        .expect("init");
+    let mut hs = raw_snow(&attacker, &p, true);
     let mut buf = vec![0u8; 65535];
     let mut payload = vec![0u8; 65535];
     let n = hs.write_message(&p.to_bytes(), &mut buf).expect("m1");
@@ -170,15 +178,7 @@ async fn records_interoperate_with_snow_transport_mode() {
     let snow_side = tokio::spawn(async move {
         let mut w = a.writer;
         let mut r = RecordReader::new(a.reader);
-        let secret = ib2.x25519_private();
-        let prologue = p2.prologue();
-        let mut hs = snow::Builder::new(NOISE_PARAMS.parse().expect("params"))
-            .local_private_key(&secret)
-            .expect("key")
-            .prologue(&prologue)
-            .expect("prologue")
-            .build_responder()
-            .expect("resp");
+        let mut hs = raw_snow(&ib2, &p2, false);
         let mut buf = vec![0u8; 65535];
         let mut payload = vec![0u8; 65535];
         let m1 = r.read_record().await.expect("r").expect("m1");
