@@ -30,6 +30,11 @@ pub struct ServiceDescriptor {
     pub channel: u16,
     /// Scheduling class of the frames it sends.
     pub priority: Priority,
+    /// A second channel, always at [`Priority::Bulk`], for a service that sends both small
+    /// control messages and bulk data (file chunks): the two classes cannot share one channel
+    /// because a channel's fragments must never interleave. Frames on it reach
+    /// [`Service::on_bulk_frame`]; send on it with [`ServiceContext::bulk_sender`].
+    pub bulk_channel: Option<u16>,
 }
 
 /// Errors a service reports. Returned from [`Service::on_frame`], it disconnects the peer.
@@ -63,6 +68,13 @@ pub trait Service: Send + Sync + 'static {
     fn on_peer_connected(&self, _peer: &PeerInfo) {}
     /// A complete message on this service's channel from an authenticated peer.
     fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError>;
+    /// A complete message on this service's bulk channel (see
+    /// [`ServiceDescriptor::bulk_channel`]). The default refuses it.
+    fn on_bulk_frame(&self, _peer: &PeerId, _message: Bytes) -> Result<(), ServiceError> {
+        Err(ServiceError::BadMessage(
+            "this service has no bulk channel".into(),
+        ))
+    }
     /// A peer's last connection closed.
     fn on_peer_disconnected(&self, _peer: &PeerId, _reason: &DisconnectReason) {}
     /// The node is stopping.

@@ -233,6 +233,7 @@ impl Service for MessageExchange {
             name: "messages",
             channel: MESSAGES_CHANNEL,
             priority: Priority::Normal,
+            bulk_channel: None,
         }
     }
 

@@ -341,20 +341,25 @@ fn deliver(
     message: bytes::Bytes,
 ) -> Result<(), DisconnectReason> {
     match shared.service(channel) {
-        Some(s) => deliver_to(s, conn, message),
+        Some((s, bulk)) => deliver_to(s, bulk, conn, message),
         None => Ok(()),
     }
 }
 
 fn deliver_to(
     service: &Arc<dyn crate::service::Service>,
+    bulk: bool,
     conn: &Arc<Connection>,
     message: bytes::Bytes,
 ) -> Result<(), DisconnectReason> {
     // A panicking service or application handler costs this peer its connection, never the
     // node a stuck peer entry.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        service.on_frame(&conn.peer, message)
+        if bulk {
+            service.on_bulk_frame(&conn.peer, message)
+        } else {
+            service.on_frame(&conn.peer, message)
+        }
     }));
     match outcome {
         Ok(Ok(())) => Ok(()),
@@ -399,7 +404,7 @@ fn dispatch(
             continue;
         };
         match service {
-            Some(s) => deliver_to(s, conn, message)?,
+            Some((s, bulk)) => deliver_to(s, bulk, conn, message)?,
             None => {
                 let control =
                     Control::decode(&message).map_err(DisconnectReason::ProtocolViolation)?;

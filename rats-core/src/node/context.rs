@@ -46,6 +46,7 @@ pub struct ServiceContext {
     pub(crate) shared: Weak<NodeShared>,
     pub(crate) channel: u16,
     pub(crate) priority: Priority,
+    pub(crate) bulk_channel: Option<u16>,
     pub(crate) local: PeerId,
     pub(crate) events: EventBus,
     pub(crate) cancel: CancellationToken,
@@ -131,6 +132,19 @@ impl ServiceContext {
             conn: self.connection(peer)?,
             channel: self.channel,
             priority: self.priority,
+        })
+    }
+
+    /// A cached handle to one peer's connection on this service's bulk channel (at
+    /// [`Priority::Bulk`]); the main channel when the service declared no bulk channel.
+    pub fn bulk_sender(&self, peer: &PeerId) -> Result<PeerSender, SendError> {
+        let Some(channel) = self.bulk_channel else {
+            return self.peer_sender(peer);
+        };
+        Ok(PeerSender {
+            conn: self.connection(peer)?,
+            channel,
+            priority: Priority::Bulk,
         })
     }
 

@@ -230,12 +230,16 @@ impl NodeBuilder {
                     d.name
                 )));
             }
-            if let Some(other) = services.iter().find(|e| e.descriptor.channel == d.channel) {
-                return Err(NodeError::ChannelClash(
-                    other.descriptor.name,
-                    d.name,
-                    d.channel,
-                ));
+            let uses = |e: &ServiceEntry, c: u16| {
+                e.descriptor.channel == c || e.descriptor.bulk_channel == Some(c)
+            };
+            for c in std::iter::once(d.channel).chain(d.bulk_channel) {
+                if c == crate::frame::CONTROL_CHANNEL || d.bulk_channel == Some(d.channel) {
+                    return Err(NodeError::ChannelClash(d.name, d.name, c));
+                }
+                if let Some(other) = services.iter().find(|e| uses(e, c)) {
+                    return Err(NodeError::ChannelClash(other.descriptor.name, d.name, c));
+                }
             }
             services.push(ServiceEntry {
                 descriptor: d,
@@ -344,6 +348,7 @@ impl Node {
                 shared: Arc::downgrade(shared),
                 channel: s.descriptor.channel,
                 priority: s.descriptor.priority,
+                bulk_channel: s.descriptor.bulk_channel,
                 local: shared.local_id(),
                 events: shared.events.clone(),
                 cancel: shared.cancel.child_token(),
@@ -475,16 +480,20 @@ impl Node {
         if channel == crate::frame::CONTROL_CHANNEL {
             return None;
         }
-        let priority = self
-            .shared
-            .services
-            .iter()
-            .find(|s| s.descriptor.channel == channel)
-            .map_or(Priority::Normal, |s| s.descriptor.priority);
+        let priority = match self.shared.service(channel) {
+            Some((_, true)) => Priority::Bulk,
+            _ => self
+                .shared
+                .services
+                .iter()
+                .find(|s| s.descriptor.channel == channel)
+                .map_or(Priority::Normal, |s| s.descriptor.priority),
+        };
         Some(ServiceContext {
             shared: Arc::downgrade(&self.shared),
             channel,
             priority,
+            bulk_channel: None,
             local: self.shared.local_id(),
             events: self.shared.events.clone(),
             cancel: self.shared.cancel.child_token(),

@@ -71,11 +71,17 @@ impl NodeShared {
         self.identity.peer_id()
     }
 
-    pub(crate) fn service(&self, channel: u16) -> Option<&Arc<dyn Service>> {
-        self.services
-            .iter()
-            .find(|s| s.descriptor.channel == channel)
-            .map(|s| &s.service)
+    /// The service on `channel`, and whether `channel` is its bulk channel.
+    pub(crate) fn service(&self, channel: u16) -> Option<(&Arc<dyn Service>, bool)> {
+        self.services.iter().find_map(|s| {
+            if s.descriptor.channel == channel {
+                Some((&s.service, false))
+            } else if s.descriptor.bulk_channel == Some(channel) {
+                Some((&s.service, true))
+            } else {
+                None
+            }
+        })
     }
 
     pub(crate) fn transport_for(&self, addr: &Address) -> Option<&Arc<dyn Transport>> {
