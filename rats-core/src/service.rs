@@ -59,7 +59,7 @@ pub enum ServiceError {
 /// and disconnect callbacks of all peers are serialized (they run under one node-wide lock), so
 /// they must be quick and must not wait for anything.
 #[async_trait]
-pub trait Service: Send + Sync + 'static {
+pub trait Service: std::any::Any + Send + Sync + 'static {
     /// Name, channel and priority.
     fn descriptor(&self) -> ServiceDescriptor;
     /// Called once when the node starts; keep `ctx` to send.

@@ -455,6 +455,13 @@ impl RatsClient {
         w
     }
 
+    /// File and directory transfer, with the `transfer` feature (`None` when the plugin is
+    /// disabled in the configuration).
+    #[cfg(feature = "transfer")]
+    pub fn transfers(&self) -> Option<Arc<rats_transfer::TransferService>> {
+        self.node.service_plugin::<rats_transfer::TransferService>()
+    }
+
     /// The peer store (remembered peers), with the `persist` feature.
     #[cfg(feature = "persist")]
     pub fn peer_store(&self) -> Option<Arc<rats_persist::PeerStore>> {

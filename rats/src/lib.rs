@@ -41,6 +41,8 @@ pub use rats_log;
 pub use rats_noise;
 #[cfg(feature = "persist")]
 pub use rats_persist;
+#[cfg(feature = "transfer")]
+pub use rats_transfer;
 #[cfg(feature = "tcp")]
 pub use rats_transport;
 

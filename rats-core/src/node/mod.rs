@@ -514,6 +514,14 @@ impl Node {
         })
     }
 
+    /// The service of concrete type `T`, to use its own API.
+    pub fn service_plugin<T: Service>(&self) -> Option<Arc<T>> {
+        self.shared.services.iter().find_map(|s| {
+            let any: Arc<dyn std::any::Any + Send + Sync> = s.service.clone();
+            any.downcast::<T>().ok()
+        })
+    }
+
     /// Linked discovery plugins.
     pub fn discovery(&self) -> &[Arc<dyn Discovery>] {
         &self.shared.discovery

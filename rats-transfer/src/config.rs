@@ -1,0 +1,89 @@
+//! The `transfer` configuration section.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Smallest chunk size accepted from configuration or from a peer.
+pub const MIN_CHUNK_SIZE: u32 = 4 * 1024;
+/// Largest chunk size accepted from configuration or from a peer.
+pub const MAX_CHUNK_SIZE: u32 = 4 * 1024 * 1024;
+
+/// Configuration of the transfer service (config section `transfer`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct TransferConfig {
+    /// Bytes per chunk sent (each chunk is hashed and acknowledged on its own).
+    pub chunk_size: u32,
+    /// Chunks in flight (sent, not yet acknowledged) per transfer.
+    pub window: u32,
+    /// Largest single file accepted from a peer.
+    pub max_file_size: u64,
+    /// Largest total of one incoming transfer (all files of a directory).
+    pub max_transfer_size: u64,
+    /// Most files (and directories) in one incoming transfer.
+    pub max_files: u32,
+    /// Most offers and requests of one peer waiting for an answer at once.
+    pub max_pending_per_peer: u32,
+    /// Most transfers (both directions, all peers) alive at once, including paused and
+    /// waiting-for-reconnect ones.
+    pub max_transfers: u32,
+    /// Bytes of free space kept on the destination's file system beyond the announced size.
+    pub free_space_margin: u64,
+    /// How long an offer waits for the accept callback before it is rejected, in ms.
+    pub offer_timeout_ms: u64,
+    /// How long sent chunks wait for an acknowledgement before they are sent again, in ms.
+    pub chunk_timeout_ms: u64,
+    /// Least time between two progress events of one transfer, in ms.
+    pub progress_interval_ms: u64,
+    /// How often a receiving transfer saves its resume state, in ms.
+    pub save_interval_ms: u64,
+    /// Partial transfers not resumed for this long are removed at start, in seconds.
+    pub resume_ttl_secs: u64,
+    /// Where partial data and resume state live (default: `<data dir>/transfers`, or a
+    /// `rats-transfers` folder in the system temp directory without a data directory).
+    pub temp_dir: Option<PathBuf>,
+    /// A folder served to every peer that pulls (`request_file`); nothing outside it is ever
+    /// served. Unset (the default): pulls are refused unless a serve callback decides.
+    pub shared_root: Option<PathBuf>,
+}
+
+impl Default for TransferConfig {
+    fn default() -> Self {
+        TransferConfig {
+            chunk_size: 256 * 1024,
+            window: 16,
+            max_file_size: 1 << 40,
+            max_transfer_size: 1 << 40,
+            max_files: 100_000,
+            max_pending_per_peer: 8,
+            max_transfers: 256,
+            free_space_margin: 64 * 1024 * 1024,
+            offer_timeout_ms: 120_000,
+            chunk_timeout_ms: 30_000,
+            progress_interval_ms: 250,
+            save_interval_ms: 1_000,
+            resume_ttl_secs: 7 * 24 * 3600,
+            temp_dir: None,
+            shared_root: None,
+        }
+    }
+}
+
+impl TransferConfig {
+    /// Checks the values; the error says which one is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size) {
+            return Err(format!(
+                "chunk_size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}"
+            ));
+        }
+        if self.window == 0 || self.window > 1024 {
+            return Err("window must be between 1 and 1024".into());
+        }
+        if self.max_pending_per_peer == 0 || self.max_transfers == 0 {
+            return Err("max_pending_per_peer and max_transfers must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! The state every transfer task shares: the table of live transfers, callbacks, limits and
+//! counters, and the routing of peer messages to the task that owns the transfer.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use rats_core::node::{Outgoing, ServiceContext};
+use rats_core::{Event, PeerId};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, trace};
+
+use crate::config::TransferConfig;
+use crate::error::TransferError;
+use crate::event::{Direction, TransferEvent, TransferInfo, TransferStats};
+use crate::id::TransferId;
+use crate::wire::{ChunkHeader, Control, clip_reason};
+
+/// Finished transfers kept for listing.
+const FINISHED_KEPT: usize = 64;
+
+/// What the accept callback answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AcceptDecision {
+    /// Accept; the file (or the directory's root) goes to this path.
+    Accept(PathBuf),
+    /// Refuse, with a reason the sender sees.
+    Reject(String),
+}
+
+/// What the serve callback answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServeDecision {
+    /// Serve this local file or directory.
+    Serve(PathBuf),
+    /// Refuse, with a reason the requester sees.
+    Refuse(String),
+}
+
+/// A peer's request to pull something, as shown to the serve callback.
+#[derive(Clone, Debug)]
+pub struct ServeRequest {
+    /// The transfer.
+    pub id: TransferId,
+    /// Who asks.
+    pub peer: PeerId,
+    /// The path asked for (as the peer typed it; unchecked).
+    pub path: String,
+    /// Whether a directory is asked for.
+    pub directory: bool,
+}
+
+/// A boxed future, as callbacks return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type AcceptFn =
+    Arc<dyn Fn(crate::event::IncomingOffer) -> BoxFuture<AcceptDecision> + Send + Sync>;
+pub(crate) type ServeFn = Arc<dyn Fn(ServeRequest) -> BoxFuture<ServeDecision> + Send + Sync>;
+
+/// A message for a transfer's task.
+pub(crate) enum TaskMsg {
+    Control(Control),
+    Chunk(ChunkHeader, Bytes),
+    PeerUp,
+    PeerDown,
+    Pause,
+    Resume,
+    Cancel,
+}
+
+pub(crate) struct Slot {
+    pub peer: PeerId,
+    pub direction: Direction,
+    pub tx: mpsc::Sender<TaskMsg>,
+    pub info: watch::Receiver<TransferInfo>,
+}
+
+pub(crate) struct Hub {
+    pub config: TransferConfig,
+    /// Where partial data lives; set at start (per node when there is no data directory).
+    pub temp: OnceLock<PathBuf>,
+    /// The configured or default base of `temp`.
+    pub temp_base: PathBuf,
+    /// Whether `temp_base` is the system-wide fallback shared by several nodes.
+    pub temp_is_shared: bool,
+    pub ctx: OnceLock<ServiceContext>,
+    pub slots: Mutex<HashMap<TransferId, Slot>>,
+    pub finished: Mutex<VecDeque<TransferInfo>>,
+    /// Offers and requests of each peer waiting for a decision.
+    pub pending: Mutex<HashMap<PeerId, u32>>,
+    pub accept: RwLock<Option<AcceptFn>>,
+    pub serve: RwLock<Option<ServeFn>>,
+    pub stats: TransferStats,
+}
+
+impl Hub {
+    pub(crate) fn new(config: TransferConfig, temp_base: PathBuf, temp_is_shared: bool) -> Self {
+        Hub {
+            config,
+            temp: OnceLock::new(),
+            temp_base,
+            temp_is_shared,
+            ctx: OnceLock::new(),
+            slots: Mutex::new(HashMap::new()),
+            finished: Mutex::new(VecDeque::new()),
+            pending: Mutex::new(HashMap::new()),
+            accept: RwLock::new(None),
+            serve: RwLock::new(None),
+            stats: TransferStats::default(),
+        }
+    }
+
+    pub(crate) fn ctx(&self) -> Result<&ServiceContext, TransferError> {
+        self.ctx.get().ok_or(TransferError::Stopped)
+    }
+
+    pub(crate) fn temp(&self) -> &Path {
+        self.temp.get().unwrap_or(&self.temp_base)
+    }
+
+    /// Capacity of a task's queue: the chunks of one window plus room for control messages.
+    pub(crate) fn task_queue_len(&self) -> usize {
+        self.config.window as usize + 64
+    }
+
+    /// Publishes a transfer event.
+    pub(crate) fn emit(&self, event: TransferEvent) {
+        if let Some(ctx) = self.ctx.get() {
+            ctx.emit(Event::Service {
+                service: crate::SERVICE_NAME,
+                event: Arc::new(event),
+            });
+        }
+    }
+
+    /// Sends a control message, waiting while the peer's queue is full.
+    pub(crate) async fn send(&self, peer: &PeerId, msg: &Control) -> Result<(), TransferError> {
+        let ctx = self.ctx()?;
+        let bytes = msg.encode();
+        ctx.send(peer, Outgoing::slice(&bytes))
+            .await
+            .map_err(|_| TransferError::NotConnected(peer.short()))
+    }
+
+    /// Sends a control message if there is room now (answers from the connection task).
+    pub(crate) fn try_send(&self, peer: &PeerId, msg: &Control) {
+        if let Some(ctx) = self.ctx.get() {
+            let bytes = msg.encode();
+            if let Err(e) = ctx.try_send(peer, Outgoing::slice(&bytes)) {
+                debug!(peer = %peer.short(), error = %e, "transfer message not sent");
+            }
+        }
+    }
+
+    /// Adds a transfer; fails when too many are alive or the id is taken.
+    pub(crate) fn register(&self, id: TransferId, slot: Slot) -> Result<(), TransferError> {
+        let mut slots = self.slots.lock();
+        if slots.len() >= self.config.max_transfers as usize {
+            return Err(TransferError::TooMany);
+        }
+        if slots.contains_key(&id) {
+            return Err(TransferError::Refused("transfer id already in use".into()));
+        }
+        slots.insert(id, slot);
+        Ok(())
+    }
+
+    /// Removes a finished transfer, keeping its last snapshot for listing.
+    pub(crate) fn unregister(&self, id: TransferId, info: TransferInfo) {
+        self.slots.lock().remove(&id);
+        let mut finished = self.finished.lock();
+        if finished.len() >= FINISHED_KEPT {
+            finished.pop_front();
+        }
+        finished.push_back(info);
+    }
+
+    /// Counts a new pending offer or request of `peer`; false when it has too many.
+    pub(crate) fn begin_pending(&self, peer: PeerId) -> bool {
+        let mut pending = self.pending.lock();
+        let n = pending.entry(peer).or_insert(0);
+        if *n >= self.config.max_pending_per_peer {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    pub(crate) fn end_pending(&self, peer: &PeerId) {
+        let mut pending = self.pending.lock();
+        if let Some(n) = pending.get_mut(peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                pending.remove(peer);
+            }
+        }
+    }
+
+    /// Hands a message to the task of transfer `id` if `peer` is its peer. Returns false
+    /// when there is no such transfer (or it belongs to someone else).
+    pub(crate) fn forward(&self, peer: &PeerId, id: TransferId, msg: TaskMsg) -> bool {
+        let slots = self.slots.lock();
+        let Some(slot) = slots.get(&id) else {
+            return false;
+        };
+        if slot.peer != *peer {
+            return false;
+        }
+        if slot.tx.try_send(msg).is_err() {
+            trace!(transfer = %id.short(), "transfer queue full, message dropped");
+            TransferStats::add(&self.stats.chunks_dropped, 1);
+        }
+        true
+    }
+
+    /// Tells every transfer with `peer` that it came or went.
+    pub(crate) fn peer_event(&self, peer: &PeerId, up: bool) {
+        let slots = self.slots.lock();
+        for slot in slots.values().filter(|s| s.peer == *peer) {
+            let msg = if up {
+                TaskMsg::PeerUp
+            } else {
+                TaskMsg::PeerDown
+            };
+            // Capacity is reserved for these: a full queue means the task is flooded with
+            // chunks from this peer, which the state change makes stale anyway.
+            let _ = slot.tx.try_send(msg);
+        }
+    }
+
+    /// Refuses an offer or request straight from the connection task.
+    pub(crate) fn refuse(&self, peer: &PeerId, id: TransferId, reason: &str) {
+        TransferStats::add(&self.stats.rejected, 1);
+        debug!(peer = %peer.short(), transfer = %id.short(), reason, "refused");
+        self.try_send(
+            peer,
+            &Control::Reject {
+                id,
+                reason: clip_reason(reason),
+            },
+        );
+    }
+}

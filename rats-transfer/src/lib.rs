@@ -1,0 +1,84 @@
+//! rats-transfer: file and directory transfer between rats peers.
+//!
+//! - **Push**: [`TransferService::send_file`] / [`send_directory`](TransferService::send_directory).
+//!   The receiver's accept callback sees name, relative paths, sizes, modification times and
+//!   SHA-256s and answers with a destination or a reason. With no callback, offers are
+//!   rejected.
+//! - **Pull**: [`TransferService::request_file`] / [`request_directory`](TransferService::request_directory).
+//!   The server's serve callback decides; else a configured `shared_root` is served (never
+//!   anything outside it); else nothing is.
+//! - **Integrity**: every chunk carries its SHA-256, checked before it is written (a corrupt
+//!   chunk is asked for again); each file's SHA-256 is checked before it is moved into place.
+//! - **Resume**: partial data and state live in the temporary directory; after a reconnect
+//!   or a restart the receiver tells the sender how far it got (with a hash of those bytes),
+//!   and the transfer continues from there.
+//! - **Safety**: names from peers pass [`path::RelPath`] (no `..`, absolute paths, drive
+//!   prefixes, NUL, overlong names) and symbolic links under the destination are refused;
+//!   sizes are checked against limits and free space before anything is written; chunks for
+//!   transfers the sending peer does not own are dropped and counted.
+//!
+//! Control messages travel on channel 3 (Normal priority) and chunks on channel 4 (Bulk), so
+//! chat and control are never stuck behind file data.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use rats_transfer::{AcceptDecision, TransferConfig, TransferService};
+//!
+//! # async fn demo(node: rats_core::node::Node, peer: rats_core::PeerId) -> Result<(), Box<dyn std::error::Error>> {
+//! // Usually created by the plugin registry; here by hand.
+//! let transfers = Arc::new(TransferService::new(TransferConfig::default(), None)?);
+//! transfers.set_accept_callback(|offer| async move {
+//!     AcceptDecision::Accept(std::path::Path::new("downloads").join(&offer.name))
+//! });
+//! let id = transfers.send_file(&peer, "report.pdf", None).await?;
+//! let done = transfers.wait(id, std::time::Duration::from_secs(60)).await?;
+//! println!("{}: {}", done.name, done.state);
+//! # let _ = node; Ok(()) }
+//! ```
+
+mod config;
+mod error;
+mod event;
+mod fileio;
+mod hub;
+mod id;
+mod manifest;
+pub mod path;
+mod progress;
+mod receiver;
+mod sender;
+mod service;
+mod state;
+pub mod wire;
+
+use std::sync::Arc;
+
+use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
+
+pub use config::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TransferConfig};
+pub use error::TransferError;
+pub use event::{
+    Direction, IncomingOffer, OfferedFile, Progress, StatsSnapshot, TransferEvent, TransferInfo,
+    TransferState,
+};
+pub use hub::{AcceptDecision, BoxFuture, ServeDecision, ServeRequest};
+pub use id::TransferId;
+pub use service::TransferService;
+pub use wire::Kind;
+
+/// The service's name (plugin name, config section, event source).
+pub const SERVICE_NAME: &str = "transfer";
+
+fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
+    let config: TransferConfig = cfg.parse()?;
+    let service =
+        TransferService::new(config, cfg.data_dir.as_deref()).map_err(|e| PluginError::Config {
+            plugin: SERVICE_NAME,
+            error: e.to_string(),
+        })?;
+    Ok(Plugin::Service(Arc::new(service)))
+}
+
+rats_core::inventory::submit! {
+    PluginFactory { name: SERVICE_NAME, kind: PluginKind::Service, create }
+}

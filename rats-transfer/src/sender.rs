@@ -1,0 +1,682 @@
+//! The sending side of one transfer, as a task owning its state: waits for the accept, keeps
+//! a window of chunks in flight, resends what the receiver asks for again or what times out,
+//! and continues from the receiver's verified prefix after a reconnect or a restart.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rats_core::PeerId;
+use rats_core::node::{Outgoing, PeerSender};
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, debug, info_span, warn};
+
+use crate::error::TransferError;
+use crate::event::{TransferEvent, TransferInfo, TransferState, TransferStats};
+use crate::fileio::read_exact_at;
+use crate::hub::{Hub, TaskMsg};
+use crate::id::TransferId;
+use crate::manifest::{Manifest, mtime_secs};
+use crate::progress::Tracker;
+use crate::state::{self, SavedRole, SavedTransfer};
+use crate::wire::{CHUNK_HEADER_LEN, ChunkHeader, Control, FileProgress, FileStart, clip_reason};
+
+/// Times a chunk is sent before the transfer fails.
+const MAX_TRIES: u32 = 5;
+/// Most bytes read from disk in one blocking call.
+const READ_BATCH_BYTES: usize = 1 << 20;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    /// Offer sent, no answer yet.
+    Offered,
+    /// Chunks flow (unless paused).
+    Running,
+    /// The peer is gone or has not yet said where to continue.
+    Waiting,
+}
+
+struct InFlight {
+    sent: Instant,
+    len: u64,
+}
+
+/// The sending side of one transfer.
+pub(crate) struct OutgoingTransfer {
+    hub: Arc<Hub>,
+    id: TransferId,
+    peer: PeerId,
+    manifest: Arc<Manifest>,
+    sources: Arc<Vec<PathBuf>>,
+    rx: mpsc::Receiver<TaskMsg>,
+    info: watch::Sender<TransferInfo>,
+    phase: Phase,
+    window: usize,
+    /// Next chunk to send of each file (`chunk_count` when all sent).
+    next: Vec<u64>,
+    /// First file that may still have chunks to send.
+    cursor: usize,
+    resend: VecDeque<(u32, u64)>,
+    in_flight: HashMap<(u32, u64), InFlight>,
+    tries: HashMap<(u32, u64), u32>,
+    done: Vec<bool>,
+    done_count: usize,
+    paused_local: bool,
+    paused_remote: bool,
+    tracker: Tracker,
+    sender: Option<PeerSender>,
+    open: Option<(usize, Arc<File>)>,
+}
+
+impl OutgoingTransfer {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        id: TransferId,
+        peer: PeerId,
+        manifest: Arc<Manifest>,
+        sources: Arc<Vec<PathBuf>>,
+        rx: mpsc::Receiver<TaskMsg>,
+        info: watch::Sender<TransferInfo>,
+        offered: bool,
+    ) -> Self {
+        let n = manifest.files.len();
+        let tracker = Tracker::new(
+            manifest.total_size(),
+            manifest.total_chunks(),
+            Duration::from_millis(hub.config.progress_interval_ms),
+        );
+        OutgoingTransfer {
+            window: hub.config.window as usize,
+            hub,
+            id,
+            peer,
+            next: vec![0; n],
+            cursor: 0,
+            resend: VecDeque::new(),
+            in_flight: HashMap::new(),
+            tries: HashMap::new(),
+            done: vec![false; n],
+            done_count: 0,
+            paused_local: false,
+            paused_remote: false,
+            tracker,
+            sender: None,
+            open: None,
+            manifest,
+            sources,
+            rx,
+            info,
+            phase: if offered {
+                Phase::Offered
+            } else {
+                Phase::Waiting
+            },
+        }
+    }
+
+    /// The saved form, so a restarted node can continue.
+    pub(crate) fn saved(&self) -> SavedTransfer {
+        SavedTransfer {
+            id: self.id,
+            peer: self.peer,
+            role: SavedRole::Sender,
+            manifest: (*self.manifest).clone(),
+            local_path: self.info.borrow().local_path.clone(),
+            sources: (*self.sources).clone(),
+            files_done: Vec::new(),
+            prefixes: Vec::new(),
+            saved_at: state::now_secs(),
+        }
+    }
+
+    /// Runs until the transfer finishes or the node stops.
+    pub(crate) async fn run(mut self) {
+        let span =
+            info_span!("transfer", id = %self.id.short(), peer = %self.peer.short(), dir = "out");
+        async move {
+            let outcome = self.main_loop().await;
+            self.finish(outcome).await;
+        }
+        .instrument(span)
+        .await;
+    }
+
+    async fn main_loop(&mut self) -> Option<Result<(), TransferError>> {
+        let Ok(ctx) = self.hub.ctx() else {
+            return None;
+        };
+        let cancel = ctx.cancellation().clone();
+        let chunk_timeout = Duration::from_millis(self.hub.config.chunk_timeout_ms);
+        loop {
+            if let Err(e) = self.fill_window().await {
+                return Some(Err(e));
+            }
+            let deadline = self
+                .in_flight
+                .values()
+                .map(|f| f.sent)
+                .min()
+                .map(|t| t + chunk_timeout);
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return None,
+                msg = self.rx.recv() => {
+                    let Some(msg) = msg else { return None };
+                    if let Some(outcome) = self.handle(msg).await {
+                        return Some(outcome);
+                    }
+                }
+                _ = sleep_until(deadline) => {
+                    if let Err(e) = self.resend_timed_out(chunk_timeout) {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    fn can_send(&self) -> bool {
+        self.phase == Phase::Running
+            && !self.paused_local
+            && !self.paused_remote
+            && self.sender.is_some()
+            && self.in_flight.len() < self.window
+    }
+
+    /// The next chunk to send, if any.
+    fn next_chunk(&mut self) -> Option<(u32, u64)> {
+        if let Some(c) = self.resend.pop_front() {
+            return Some(c);
+        }
+        while self.cursor < self.next.len() {
+            let f = self.cursor;
+            if !self.done[f] && self.next[f] < self.manifest.chunk_count(f) {
+                let c = self.next[f];
+                self.next[f] += 1;
+                return Some((f as u32, c));
+            }
+            self.cursor += 1;
+        }
+        None
+    }
+
+    async fn fill_window(&mut self) -> Result<(), TransferError> {
+        while self.can_send() {
+            let room = self.window - self.in_flight.len();
+            let mut batch = Vec::new();
+            let mut bytes = 0usize;
+            while batch.len() < room && bytes < READ_BATCH_BYTES {
+                let Some((f, c)) = self.next_chunk() else {
+                    break;
+                };
+                bytes += self.manifest.chunk_span(f as usize, c).1;
+                batch.push((f, c));
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let manifest = self.manifest.clone();
+            let sources = self.sources.clone();
+            let open = self.open.take();
+            let id = self.id;
+            let (read, open) = tokio::task::spawn_blocking(move || {
+                read_chunks(id, &manifest, &sources, &batch, open)
+            })
+            .await
+            .map_err(|_| TransferError::Stopped)?;
+            self.open = open;
+            let read = read?;
+            for (f, c, msg) in read {
+                let len = (msg.len() - CHUNK_HEADER_LEN) as u64;
+                let Some(sender) = &self.sender else {
+                    self.resend.push_back((f, c));
+                    continue;
+                };
+                if sender.send(Outgoing::shared(msg)).await.is_err() {
+                    // The connection went away; PeerDown follows and resets the window.
+                    self.sender = None;
+                    self.resend.push_back((f, c));
+                    continue;
+                }
+                TransferStats::add(&self.hub.stats.bytes_sent, len);
+                self.in_flight.insert(
+                    (f, c),
+                    InFlight {
+                        sent: Instant::now(),
+                        len,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn resend_timed_out(&mut self, timeout: Duration) -> Result<(), TransferError> {
+        let now = Instant::now();
+        let late: Vec<(u32, u64)> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| now.duration_since(f.sent) >= timeout)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in late {
+            self.in_flight.remove(&key);
+            self.count_try(key)?;
+            self.resend.push_back(key);
+        }
+        Ok(())
+    }
+
+    fn count_try(&mut self, key: (u32, u64)) -> Result<(), TransferError> {
+        let tries = self.tries.entry(key).or_insert(0);
+        *tries += 1;
+        let tries = *tries;
+        if tries >= MAX_TRIES {
+            return Err(TransferError::CorruptChunks {
+                file: self.file_name(key.0),
+                chunk: key.1,
+                tries,
+            });
+        }
+        Ok(())
+    }
+
+    fn file_name(&self, f: u32) -> String {
+        self.manifest
+            .files
+            .get(f as usize)
+            .map_or_else(|| format!("file {f}"), |m| m.rel.to_string())
+    }
+
+    fn set_state(&self, state: TransferState) {
+        self.info.send_modify(|i| i.state = state);
+    }
+
+    fn progress(&mut self, force: bool) {
+        if let Some(p) = self.tracker.due(force) {
+            self.info.send_modify(|i| i.progress = p.clone());
+            self.hub.emit(TransferEvent::Progress {
+                id: self.id,
+                peer: self.peer,
+                progress: p,
+            });
+        }
+    }
+
+    fn running_state(&self) -> TransferState {
+        if self.paused_local {
+            TransferState::Paused { by_peer: false }
+        } else if self.paused_remote {
+            TransferState::Paused { by_peer: true }
+        } else {
+            TransferState::Active
+        }
+    }
+
+    fn start_running(&mut self) {
+        self.phase = Phase::Running;
+        self.sender = self
+            .hub
+            .ctx()
+            .ok()
+            .and_then(|ctx| ctx.bulk_sender(&self.peer).ok());
+        self.set_state(self.running_state());
+        let info = self.info.borrow().clone();
+        self.hub.emit(TransferEvent::Started(info));
+    }
+
+    /// Handles one message; `Some` ends the transfer.
+    async fn handle(&mut self, msg: TaskMsg) -> Option<Result<(), TransferError>> {
+        match msg {
+            TaskMsg::Chunk(..) => {
+                TransferStats::add(&self.hub.stats.chunks_dropped, 1);
+            }
+            TaskMsg::PeerUp => {}
+            TaskMsg::PeerDown => {
+                if self.phase == Phase::Offered {
+                    return Some(Err(TransferError::NotConnected(self.peer.short())));
+                }
+                self.phase = Phase::Waiting;
+                self.sender = None;
+                self.in_flight.clear();
+                self.resend.clear();
+                self.set_state(TransferState::WaitingForPeer);
+            }
+            TaskMsg::Pause => {
+                self.paused_local = true;
+                let _ = self
+                    .hub
+                    .send(&self.peer, &Control::Pause { id: self.id })
+                    .await;
+                self.paused_event(false);
+            }
+            TaskMsg::Resume => {
+                self.paused_local = false;
+                let _ = self
+                    .hub
+                    .send(&self.peer, &Control::Resume { id: self.id })
+                    .await;
+                self.resumed_event();
+            }
+            TaskMsg::Cancel => {
+                let _ = self
+                    .hub
+                    .send(
+                        &self.peer,
+                        &Control::Cancel {
+                            id: self.id,
+                            reason: "cancelled by the sender".into(),
+                        },
+                    )
+                    .await;
+                return Some(Err(TransferError::Cancelled));
+            }
+            TaskMsg::Control(c) => return self.handle_control(c).await,
+        }
+        None
+    }
+
+    fn paused_event(&self, by_peer: bool) {
+        if self.phase == Phase::Running {
+            self.set_state(self.running_state());
+        }
+        self.hub.emit(TransferEvent::Paused {
+            id: self.id,
+            by_peer,
+            reason: None,
+        });
+    }
+
+    fn resumed_event(&mut self) {
+        if self.phase == Phase::Running {
+            self.set_state(self.running_state());
+        }
+        let p = self.tracker.snapshot();
+        self.tracker
+            .restart(p.bytes_done, p.chunks_done, p.files_done);
+        self.hub.emit(TransferEvent::Resumed { id: self.id });
+    }
+
+    async fn handle_control(&mut self, c: Control) -> Option<Result<(), TransferError>> {
+        match c {
+            Control::Accept { .. } | Control::Reject { .. } if self.phase != Phase::Offered => {}
+            Control::Accept { window, .. } => {
+                self.window = self.window.min(window.clamp(1, 1024) as usize);
+                if let Err(e) = self.check_sources().await {
+                    return Some(Err(e));
+                }
+                self.start_running();
+            }
+            Control::Reject { reason, .. } => {
+                return Some(Err(TransferError::Rejected(clip_reason(&reason))));
+            }
+            Control::Ack { file, chunk, .. } => {
+                if let Some(f) = self.in_flight.remove(&(file, chunk)) {
+                    self.tracker.add_chunk(f.len);
+                    self.progress(false);
+                }
+            }
+            Control::Nack { file, chunk, .. } => {
+                if self.in_flight.remove(&(file, chunk)).is_some() {
+                    if let Err(e) = self.count_try((file, chunk)) {
+                        return Some(Err(e));
+                    }
+                    self.resend.push_back((file, chunk));
+                }
+            }
+            Control::FileDone { file, .. } => {
+                let f = file as usize;
+                if f < self.done.len() && !self.done[f] {
+                    self.done[f] = true;
+                    self.done_count += 1;
+                    self.tracker.file_done();
+                    if self.done_count == self.done.len() {
+                        return Some(Ok(()));
+                    }
+                }
+            }
+            Control::Pause { .. } => {
+                self.paused_remote = true;
+                self.paused_event(true);
+            }
+            Control::Resume { .. } => {
+                self.paused_remote = false;
+                self.resumed_event();
+            }
+            Control::Cancel { reason, .. } => {
+                return Some(Err(TransferError::CancelledByPeer(clip_reason(&reason))));
+            }
+            Control::Failed { reason, .. } => {
+                return Some(Err(TransferError::Remote(clip_reason(&reason))));
+            }
+            Control::Continue { window, files, .. } => {
+                if self.phase == Phase::Offered {
+                    return None;
+                }
+                self.window = (self.hub.config.window as usize).min(window.clamp(1, 1024) as usize);
+                match self.continue_from(files).await {
+                    Ok(starts) => {
+                        let msg = Control::ContinueFrom {
+                            id: self.id,
+                            files: starts,
+                        };
+                        if self.hub.send(&self.peer, &msg).await.is_ok() {
+                            self.start_running();
+                            self.hub.emit(TransferEvent::Resumed { id: self.id });
+                        }
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            Control::Offer(_) | Control::Request { .. } | Control::ContinueFrom { .. } => {
+                TransferStats::add(&self.hub.stats.chunks_dropped, 1);
+            }
+        }
+        None
+    }
+
+    /// Checks that the sources are still what the manifest says.
+    async fn check_sources(&self) -> Result<(), TransferError> {
+        let manifest = self.manifest.clone();
+        let sources = self.sources.clone();
+        tokio::task::spawn_blocking(move || {
+            for (f, src) in manifest.files.iter().zip(sources.iter()) {
+                let meta = std::fs::metadata(src).map_err(|e| TransferError::io(src, &e))?;
+                if meta.len() != f.size || mtime_secs(&meta) != f.mtime {
+                    return Err(TransferError::SourceChanged(f.rel.to_string()));
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|_| TransferError::Stopped)?
+    }
+
+    /// Where each unfinished file starts again: at the receiver's verified prefix when our
+    /// source's bytes hash to the same value, else at zero.
+    async fn continue_from(
+        &mut self,
+        files: Vec<FileProgress>,
+    ) -> Result<Vec<FileStart>, TransferError> {
+        self.check_sources().await?;
+        let manifest = self.manifest.clone();
+        let sources = self.sources.clone();
+        let n = manifest.files.len();
+        let listed: Vec<FileProgress> = files
+            .into_iter()
+            .filter(|p| (p.file as usize) < n)
+            .take(n)
+            .collect();
+        let starts = tokio::task::spawn_blocking(move || {
+            listed
+                .iter()
+                .map(|p| {
+                    let f = p.file as usize;
+                    let m = &manifest.files[f];
+                    let chunks = p.chunks.min(manifest.chunk_count(f));
+                    let same = p.size == m.size
+                        && p.mtime == m.mtime
+                        && prefix_sha256(&sources[f], chunks * u64::from(manifest.chunk_size))
+                            .is_ok_and(|h| hex::encode(h) == p.prefix_sha256);
+                    FileStart {
+                        file: p.file,
+                        chunk: if same { chunks } else { 0 },
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|_| TransferError::Stopped)?;
+        // Files the receiver does not list are done.
+        let mut listed = vec![false; n];
+        for s in &starts {
+            listed[s.file as usize] = true;
+            self.next[s.file as usize] = s.chunk;
+        }
+        let (mut bytes, mut chunks) = (0u64, 0u64);
+        self.done_count = 0;
+        for f in 0..n {
+            self.done[f] = !listed[f];
+            if self.done[f] {
+                self.done_count += 1;
+                bytes += manifest_size(&self.manifest, f);
+                chunks += self.manifest.chunk_count(f);
+            }
+        }
+        for s in &starts {
+            let (off, _) = self.manifest.chunk_span(s.file as usize, s.chunk);
+            bytes += off;
+            chunks += s.chunk;
+        }
+        self.tracker.restart(bytes, chunks, self.done_count);
+        self.cursor = 0;
+        self.in_flight.clear();
+        self.resend.clear();
+        Ok(starts)
+    }
+
+    async fn finish(mut self, outcome: Option<Result<(), TransferError>>) {
+        let Some(outcome) = outcome else {
+            // The node stops: keep the saved state so a restart continues.
+            return;
+        };
+        let state = match &outcome {
+            Ok(()) => {
+                TransferStats::add(&self.hub.stats.completed, 1);
+                TransferState::Completed
+            }
+            Err(TransferError::Cancelled | TransferError::CancelledByPeer(_)) => {
+                TransferStats::add(&self.hub.stats.cancelled, 1);
+                TransferState::Cancelled
+            }
+            Err(e) => {
+                TransferStats::add(&self.hub.stats.failed, 1);
+                TransferState::Failed(e.clone())
+            }
+        };
+        if let Err(e) = &outcome {
+            debug!(error = %e, "outgoing transfer ended");
+            let remote_knows = matches!(
+                e,
+                TransferError::Cancelled
+                    | TransferError::CancelledByPeer(_)
+                    | TransferError::Rejected(_)
+                    | TransferError::Remote(_)
+                    | TransferError::NotConnected(_)
+            );
+            if !remote_knows {
+                let msg = Control::Failed {
+                    id: self.id,
+                    reason: clip_reason(&e.to_string()),
+                };
+                let _ = self.hub.send(&self.peer, &msg).await;
+            }
+        }
+        self.progress(true);
+        let temp = self.hub.temp().to_path_buf();
+        let id = self.id;
+        let _ = tokio::task::spawn_blocking(move || state::remove(&temp, id)).await;
+        self.set_state(state);
+        let info = self.info.borrow().clone();
+        self.hub.unregister(self.id, info.clone());
+        self.hub.emit(TransferEvent::Finished(info));
+    }
+}
+
+fn manifest_size(m: &Manifest, f: usize) -> u64 {
+    m.files.get(f).map_or(0, |f| f.size)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads and hashes a batch of chunks into ready-to-send messages.
+#[allow(clippy::type_complexity)]
+fn read_chunks(
+    id: TransferId,
+    manifest: &Manifest,
+    sources: &[PathBuf],
+    batch: &[(u32, u64)],
+    mut open: Option<(usize, Arc<File>)>,
+) -> (
+    Result<Vec<(u32, u64, Bytes)>, TransferError>,
+    Option<(usize, Arc<File>)>,
+) {
+    let mut out = Vec::with_capacity(batch.len());
+    for &(f, c) in batch {
+        let fi = f as usize;
+        let Some(src) = sources.get(fi) else {
+            return (Err(TransferError::Stopped), open);
+        };
+        let file = match &open {
+            Some((i, file)) if *i == fi => file.clone(),
+            _ => match File::open(src) {
+                Ok(file) => {
+                    let file = Arc::new(file);
+                    open = Some((fi, file.clone()));
+                    file
+                }
+                Err(e) => return (Err(TransferError::io(src, &e)), open),
+            },
+        };
+        let (offset, len) = manifest.chunk_span(fi, c);
+        let mut buf = BytesMut::zeroed(CHUNK_HEADER_LEN + len);
+        if let Err(e) = read_exact_at(&file, &mut buf[CHUNK_HEADER_LEN..], offset) {
+            warn!(file = %src.display(), error = %e, "reading a chunk failed");
+            return (Err(TransferError::io(src, &e)), open);
+        }
+        let header = ChunkHeader {
+            id,
+            file: f,
+            chunk: c,
+            sha256: Sha256::digest(&buf[CHUNK_HEADER_LEN..]).into(),
+        };
+        buf[..CHUNK_HEADER_LEN].copy_from_slice(&header.encode());
+        out.push((f, c, buf.freeze()));
+    }
+    (Ok(out), open)
+}
+
+/// SHA-256 of the first `len` bytes of a file.
+pub(crate) fn prefix_sha256(path: &std::path::Path, len: u64) -> std::io::Result<[u8; 32]> {
+    let file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    while offset < len {
+        let n = (len - offset).min(buf.len() as u64) as usize;
+        read_exact_at(&file, &mut buf[..n], offset)?;
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+    }
+    Ok(hasher.finalize().into())
+}

@@ -1,0 +1,441 @@
+//! File and directory transfer between real nodes on loopback, with real files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngCore;
+use rats::RatsClient;
+use rats_core::{Event, PeerId};
+use rats_tests::{TempDir, addr_of, client_with, wait_until};
+use rats_transfer::{AcceptDecision, ServeDecision, TransferEvent, TransferService, TransferState};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Pair {
+    a: RatsClient,
+    b: RatsClient,
+    b_id: PeerId,
+    a_id: PeerId,
+    dir: TempDir,
+}
+
+impl Pair {
+    fn ta(&self) -> Arc<TransferService> {
+        self.a.transfers().expect("transfer service on a")
+    }
+    fn tb(&self) -> Arc<TransferService> {
+        self.b.transfers().expect("transfer service on b")
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    async fn stop(self) {
+        self.a.shutdown().await;
+        self.b.shutdown().await;
+    }
+}
+
+fn section(dir: &Path, name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "temp_dir": dir.join(format!("tmp-{name}")),
+        "progress_interval_ms": 50,
+    });
+    if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, x) in e {
+            m.insert(k.clone(), x.clone());
+        }
+    }
+    v
+}
+
+async fn node(dir: &Path, name: &str, extra: serde_json::Value) -> RatsClient {
+    let s = section(dir, name, extra);
+    client_with(move |c| {
+        c.plugins.insert("transfer".into(), s);
+    })
+    .await
+}
+
+async fn pair_with(extra: serde_json::Value) -> Pair {
+    let dir = TempDir::new("rats-transfer");
+    let a = node(dir.path(), "a", extra.clone()).await;
+    let b = node(dir.path(), "b", extra).await;
+    let b_id = a.connect(&addr_of(&b)).await.expect("connect");
+    let a_id = a.local_peer_id();
+    wait_until(5, "b sees a", || b.node().is_connected(&a_id)).await;
+    Pair {
+        a,
+        b,
+        b_id,
+        a_id,
+        dir,
+    }
+}
+
+async fn pair() -> Pair {
+    pair_with(serde_json::json!({})).await
+}
+
+fn random_file(path: &Path, size: usize) -> Vec<u8> {
+    let mut data = vec![0u8; size];
+    rand::thread_rng().fill_bytes(&mut data);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, &data).expect("write source");
+    data
+}
+
+/// Accepts every offer into `dir`.
+fn accept_into(t: &TransferService, dir: PathBuf) {
+    t.set_accept_callback(move |offer| {
+        let dir = dir.clone();
+        async move { AcceptDecision::Accept(dir.join(&offer.name)) }
+    });
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            if p.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_of_edge_sizes_arrive_identical() {
+    let p = pair_with(serde_json::json!({"chunk_size": 65536})).await;
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    for (name, size) in [
+        ("empty", 0usize),
+        ("one-byte", 1),
+        ("one-chunk", 65536),
+        ("chunk-plus-one", 65537),
+        ("fifty-mib", 50 << 20),
+    ] {
+        let src = p.path(&format!("src/{name}"));
+        let data = random_file(&src, size);
+        let id = p.ta().send_file(&p.b_id, &src, None).await.expect("send");
+        let done = p.ta().wait(id, WAIT).await.expect("finished");
+        assert_eq!(done.state, TransferState::Completed, "{name}");
+        let got = p.tb().wait(id, WAIT).await.expect("receiver finished");
+        assert_eq!(got.state, TransferState::Completed, "{name}");
+        let back = std::fs::read(inbox.join(name)).expect("received file");
+        assert!(back == data, "{name} differs");
+    }
+    let stats = p.tb().stats();
+    assert_eq!(stats.completed, 5);
+    assert_eq!(stats.chunks_corrupt, 0);
+    // Nothing left in either temporary directory.
+    assert!(
+        files_in(&p.path("tmp-a")).is_empty(),
+        "{:?}",
+        files_in(&p.path("tmp-a"))
+    );
+    assert!(
+        files_in(&p.path("tmp-b")).is_empty(),
+        "{:?}",
+        files_in(&p.path("tmp-b"))
+    );
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_tree_arrives_identical() {
+    let p = pair().await;
+    let src = p.path("tree");
+    let files = [
+        "a.txt",
+        "sub/b.bin",
+        "sub/deeper/c.txt",
+        "données/日本語 файл.txt",
+        "sub/deeper/empty-file",
+    ];
+    let mut contents = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let size = if f.ends_with("empty-file") {
+            0
+        } else {
+            1000 * (i + 1) * 97
+        };
+        contents.push(random_file(&src.join(f), size));
+    }
+    std::fs::create_dir_all(src.join("empty-dir/nested-empty")).unwrap();
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let id = p
+        .ta()
+        .send_directory(&p.b_id, &src, Some("copy"), true)
+        .await
+        .expect("send dir");
+    let done = p.tb().wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert_eq!(files_in(&src), files_in(&inbox.join("copy")));
+    for (f, data) in files.iter().zip(&contents) {
+        let back = std::fs::read(inbox.join("copy").join(f)).expect("file");
+        assert!(&back == data, "{f} differs");
+    }
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_callback_offers_are_rejected_with_the_reason() {
+    let p = pair().await;
+    let src = p.path("x.txt");
+    random_file(&src, 10);
+    let id = p.ta().send_file(&p.b_id, &src, None).await.expect("send");
+    let done = p.ta().wait(id, WAIT).await.expect("finished");
+    match done.state {
+        TransferState::Failed(rats_transfer::TransferError::Rejected(r)) => {
+            assert!(r.contains("not accepted"), "{r}")
+        }
+        other => panic!("expected a rejection, got {other}"),
+    }
+    // A callback's own reason reaches the sender too.
+    p.tb()
+        .set_accept_callback(|_| async { AcceptDecision::Reject("no thanks".into()) });
+    let id = p.ta().send_file(&p.b_id, &src, None).await.expect("send");
+    let done = p.ta().wait(id, WAIT).await.expect("finished");
+    assert_eq!(
+        done.state,
+        TransferState::Failed(rats_transfer::TransferError::Rejected("no thanks".into()))
+    );
+    assert!(files_in(&p.path("tmp-a")).is_empty());
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_then_resume_completes() {
+    let p = pair_with(serde_json::json!({"chunk_size": 65536, "window": 2})).await;
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let src = p.path("big");
+    let data = random_file(&src, 20 << 20);
+    let mut events = p.b.events();
+    let id = p.ta().send_file(&p.b_id, &src, None).await.expect("send");
+    // The receiver pauses as soon as data moves.
+    rats_tests::next_matching(&mut events, 30, |e| match transfer_event(e) {
+        Some(TransferEvent::Progress { id: i, .. }) if i == id => Some(()),
+        _ => None,
+    })
+    .await;
+    p.tb().pause(id).expect("pause");
+    wait_until(10, "sender sees the pause", || {
+        p.ta()
+            .transfer(id)
+            .is_some_and(|i| i.state == TransferState::Paused { by_peer: true })
+    })
+    .await;
+    let at_pause = p.tb().transfer(id).expect("info").progress.bytes_done;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = p.tb().transfer(id).expect("info").progress.bytes_done;
+    // At most the chunks in flight arrive after the pause.
+    assert!(later - at_pause <= 2 * 65536, "{at_pause} -> {later}");
+    assert!(later < data.len() as u64);
+    p.tb().resume(id).expect("resume");
+    let done = p.tb().wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(inbox.join("big")).unwrap() == data);
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_leaves_no_temporary_data_on_either_side() {
+    let p = pair_with(serde_json::json!({"chunk_size": 65536, "window": 2})).await;
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let src = p.path("big");
+    random_file(&src, 30 << 20);
+    let mut events = p.b.events();
+    let id = p.ta().send_file(&p.b_id, &src, None).await.expect("send");
+    rats_tests::next_matching(&mut events, 30, |e| match transfer_event(e) {
+        Some(TransferEvent::Progress { id: i, .. }) if i == id => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        !files_in(&p.path("tmp-b")).is_empty(),
+        "partial data exists"
+    );
+    p.ta().cancel(id).expect("cancel");
+    let a = p.ta().wait(id, WAIT).await.expect("sender finished");
+    let b = p.tb().wait(id, WAIT).await.expect("receiver finished");
+    assert_eq!(a.state, TransferState::Cancelled);
+    assert_eq!(b.state, TransferState::Cancelled);
+    assert!(
+        files_in(&p.path("tmp-a")).is_empty(),
+        "{:?}",
+        files_in(&p.path("tmp-a"))
+    );
+    assert!(
+        files_in(&p.path("tmp-b")).is_empty(),
+        "{:?}",
+        files_in(&p.path("tmp-b"))
+    );
+    assert!(!inbox.join("big").exists());
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_the_connection_is_cut() {
+    let chunk = 65536u64;
+    let window = 8u64;
+    let p = pair_with(
+        serde_json::json!({"chunk_size": chunk, "window": window, "progress_interval_ms": 0}),
+    )
+    .await;
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let src = p.path("big");
+    let size = 50u64 << 20;
+    let data = random_file(&src, size as usize);
+    let mut events = p.b.events();
+    let id = p.ta().send_file(&p.b_id, &src, None).await.expect("send");
+    rats_tests::next_matching(&mut events, 60, |e| match transfer_event(e) {
+        Some(TransferEvent::Progress {
+            id: i, progress, ..
+        }) if i == id && progress.bytes_done >= size / 2 => Some(()),
+        _ => None,
+    })
+    .await;
+    p.a.disconnect(&p.b_id);
+    wait_until(10, "receiver waits for its peer", || {
+        p.tb()
+            .transfer(id)
+            .is_some_and(|i| i.state == TransferState::WaitingForPeer)
+    })
+    .await;
+    wait_until(10, "sender waits for its peer", || {
+        p.ta()
+            .transfer(id)
+            .is_some_and(|i| i.state == TransferState::WaitingForPeer)
+    })
+    .await;
+    let had = p.tb().transfer(id).expect("info").progress.bytes_done;
+    let sent_before = p.ta().stats().bytes_sent;
+    assert!(had < size, "cut before the end");
+    p.a.connect(&addr_of(&p.b)).await.expect("reconnect");
+    let done = p.tb().wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(inbox.join("big")).unwrap() == data);
+    let sent_again = p.ta().stats().bytes_sent - sent_before;
+    assert!(
+        sent_again <= size - had + window * chunk,
+        "sent {sent_again} again; {} were left",
+        size - had
+    );
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_are_refused_without_a_callback_or_outside_the_shared_root() {
+    let dir = TempDir::new("rats-pull");
+    let share = dir.path().join("share");
+    std::fs::create_dir_all(share.join("docs")).unwrap();
+    let inside = random_file(&share.join("docs/readme.txt"), 5000);
+    random_file(&dir.path().join("secret.txt"), 10);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), share.join("link")).unwrap();
+    let server = node(
+        dir.path(),
+        "server",
+        serde_json::json!({"shared_root": share}),
+    )
+    .await;
+    let closed = node(dir.path(), "closed", serde_json::json!({})).await;
+    let client = node(dir.path(), "client", serde_json::json!({})).await;
+    let s_id = client.connect(&addr_of(&server)).await.expect("connect");
+    let c_id = client.connect(&addr_of(&closed)).await.expect("connect");
+    let t = client.transfers().expect("transfers");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Inside the root: served.
+    let id = t
+        .request_file(&s_id, "docs/readme.txt", out.join("readme.txt"))
+        .await
+        .expect("request");
+    let done = t.wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(out.join("readme.txt")).unwrap() == inside);
+    // Outside: refused, nothing written.
+    for bad in [
+        "../secret.txt",
+        "/etc/passwd",
+        "link",
+        "docs/../../secret.txt",
+    ] {
+        let id = t
+            .request_file(&s_id, bad, out.join("stolen"))
+            .await
+            .expect("request sent");
+        let done = t.wait(id, WAIT).await.expect("finished");
+        assert!(
+            matches!(
+                done.state,
+                TransferState::Failed(rats_transfer::TransferError::Rejected(_))
+            ),
+            "{bad}: {}",
+            done.state
+        );
+        assert!(!out.join("stolen").exists(), "{bad}");
+    }
+    // No callback and no root: nothing is served.
+    let id = t
+        .request_file(&c_id, "anything", out.join("x"))
+        .await
+        .expect("request sent");
+    let done = t.wait(id, WAIT).await.expect("finished");
+    assert!(matches!(
+        done.state,
+        TransferState::Failed(rats_transfer::TransferError::Rejected(_))
+    ));
+    // A serve callback decides for itself.
+    let served = dir.path().join("secret.txt");
+    closed.transfers().unwrap().set_serve_callback(move |r| {
+        let served = served.clone();
+        async move {
+            if r.path == "the-secret" {
+                ServeDecision::Serve(served)
+            } else {
+                ServeDecision::Refuse("ask for the-secret".into())
+            }
+        }
+    });
+    let id = t
+        .request_file(&c_id, "the-secret", out.join("granted"))
+        .await
+        .expect("request sent");
+    assert_eq!(
+        t.wait(id, WAIT).await.unwrap().state,
+        TransferState::Completed
+    );
+    assert_eq!(std::fs::read(out.join("granted")).unwrap().len(), 10);
+    server.shutdown().await;
+    closed.shutdown().await;
+    client.shutdown().await;
+}
+
+fn transfer_event(e: &Event) -> Option<TransferEvent> {
+    match e {
+        Event::Service { service, event } if *service == rats_transfer::SERVICE_NAME => {
+            event.downcast_ref::<TransferEvent>().cloned()
+        }
+        _ => None,
+    }
+}
