@@ -4,6 +4,7 @@
 //! how far it got so a reconnect or a restart continues from the verified prefix.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +84,7 @@ pub(crate) enum Start {
     /// A pull: the server's offer is awaited.
     Requested { directory: bool },
     /// Loaded after a restart.
-    Restored(SavedTransfer),
+    Restored(Box<SavedTransfer>),
 }
 
 /// The receiving side of one transfer.
@@ -103,6 +104,8 @@ pub(crate) struct IncomingTransfer {
     tracker: Tracker,
     last_save: Instant,
     dirty: bool,
+    /// The chunk log, opened on the first chunk.
+    chunk_log: Option<Arc<File>>,
 }
 
 impl IncomingTransfer {
@@ -132,7 +135,7 @@ impl IncomingTransfer {
                 Phase::AwaitingOffer { directory },
                 None,
             ),
-            Start::Restored(s) => (Arc::new(s.manifest.clone()), Phase::Waiting, Some(s)),
+            Start::Restored(s) => (Arc::new(s.manifest.clone()), Phase::Waiting, Some(*s)),
         };
         let mut t = IncomingTransfer {
             tracker: Tracker::new(0, 0, Duration::from_millis(hub.config.progress_interval_ms)),
@@ -150,6 +153,7 @@ impl IncomingTransfer {
             paused_remote: false,
             last_save: Instant::now(),
             dirty: false,
+            chunk_log: None,
         };
         t.set_manifest(manifest);
         if let Some(s) = saved {
@@ -159,8 +163,32 @@ impl IncomingTransfer {
                 f.received_count = f.prefix;
             }
             t.done_count = t.files.iter().filter(|f| f.done).count();
+            t.replay_chunk_log();
         }
         t
+    }
+
+    /// After a restart: chunks written after the last save extend the saved prefixes.
+    fn replay_chunk_log(&mut self) {
+        let max = self.manifest.total_chunks();
+        for (f, c) in state::read_chunk_log(self.hub.temp(), self.id, max) {
+            let fi = f as usize;
+            let count = self.manifest.chunk_count(fi);
+            if let Some(rf) = self.files.get_mut(fi)
+                && !rf.done
+                && c < count
+                && !rf.has_prefix_chunk(c)
+            {
+                rf.mark(c, count);
+            }
+        }
+        for rf in &mut self.files {
+            while rf.has(rf.prefix) {
+                rf.prefix += 1;
+            }
+            // The hasher is rebuilt from disk over the prefix before continuing.
+            rf.hasher = None;
+        }
     }
 
     fn set_manifest(&mut self, manifest: Arc<Manifest>) {
@@ -199,10 +227,11 @@ impl IncomingTransfer {
             if let Some(end) = self.begin().await {
                 return Some(end);
             }
-        } else if self.phase == Phase::Waiting && ctx.peer_info(&self.peer).is_some() {
-            if let Err(e) = self.ask_to_continue().await {
-                return Some(Err(e));
-            }
+        } else if self.phase == Phase::Waiting
+            && ctx.peer_info(&self.peer).is_some()
+            && let Err(e) = self.ask_to_continue().await
+        {
+            return Some(Err(e));
         }
         let save_every = Duration::from_millis(self.hub.config.save_interval_ms);
         loop {
@@ -210,7 +239,7 @@ impl IncomingTransfer {
                 biased;
                 _ = cancel.cancelled() => return None,
                 msg = self.rx.recv() => {
-                    let Some(msg) = msg else { return None };
+                    let msg = msg?;
                     if let Some(outcome) = self.handle(msg).await {
                         return Some(outcome);
                     }
@@ -268,7 +297,16 @@ impl IncomingTransfer {
         }
         let saved = self.saved();
         let temp = self.hub.temp().to_path_buf();
-        match tokio::task::spawn_blocking(move || state::save(&temp, &saved)).await {
+        let log = self.chunk_log.clone();
+        let saved_and_truncated = tokio::task::spawn_blocking(move || {
+            state::save(&temp, &saved)?;
+            // Everything logged is now in the saved prefixes (or beyond a gap, and sent again).
+            match log {
+                Some(log) => log.set_len(0),
+                None => Ok(()),
+            }
+        });
+        match saved_and_truncated.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => warn!(error = %e, "could not save transfer state"),
             Err(_) => {}
@@ -309,10 +347,11 @@ impl IncomingTransfer {
     /// Files of zero bytes have no chunks: they are complete at once.
     async fn finish_empty_files(&mut self) -> Option<Result<(), TransferError>> {
         for f in 0..self.files.len() {
-            if !self.files[f].done && self.manifest.chunk_count(f) == 0 {
-                if let Some(end) = self.complete_file(f).await {
-                    return Some(end);
-                }
+            if !self.files[f].done
+                && self.manifest.chunk_count(f) == 0
+                && let Some(end) = self.complete_file(f).await
+            {
+                return Some(end);
             }
         }
         if self.done_count == self.files.len() {
@@ -325,10 +364,10 @@ impl IncomingTransfer {
         match msg {
             TaskMsg::Chunk(header, data) => return self.on_chunk(header, data).await,
             TaskMsg::PeerUp => {
-                if self.phase == Phase::Waiting {
-                    if let Err(e) = self.ask_to_continue().await {
-                        return Some(Err(e));
-                    }
+                if self.phase == Phase::Waiting
+                    && let Err(e) = self.ask_to_continue().await
+                {
+                    return Some(Err(e));
                 }
             }
             TaskMsg::PeerDown => {
@@ -610,9 +649,26 @@ impl IncomingTransfer {
             self.ack(header.file, c).await;
             return None;
         }
+        if self.chunk_log.is_none() {
+            let path = state::chunk_log_path(self.hub.temp(), self.id);
+            let opened = tokio::task::spawn_blocking(move || {
+                OpenOptions::new().append(true).create(true).open(&path)
+            })
+            .await;
+            match opened {
+                Ok(Ok(log)) => self.chunk_log = Some(Arc::new(log)),
+                Ok(Err(e)) => {
+                    warn!(error = %e, "no chunk log: a restart resumes from the last save")
+                }
+                Err(_) => return Some(Err(TransferError::Stopped)),
+            }
+        }
         let rf = &mut self.files[f];
         let feed = c == rf.prefix;
         let job = StoreJob {
+            log: self.chunk_log.clone(),
+            file_index: header.file,
+            chunk: c,
             path: state::part_path(self.hub.temp(), self.id, f),
             part: rf.part.take(),
             hasher: if feed { rf.hasher.take() } else { None },
@@ -817,6 +873,7 @@ impl IncomingTransfer {
         for f in &mut self.files {
             f.part = None;
         }
+        self.chunk_log = None;
         let temp = self.hub.temp().to_path_buf();
         let id = self.id;
         let _ = tokio::task::spawn_blocking(move || state::remove(&temp, id)).await;
@@ -854,6 +911,9 @@ enum StoreOutcome {
 
 /// One chunk to verify and write, run on a blocking thread.
 struct StoreJob {
+    log: Option<Arc<File>>,
+    file_index: u32,
+    chunk: u64,
     path: PathBuf,
     part: Option<Arc<File>>,
     hasher: Option<Sha256>,
@@ -902,6 +962,14 @@ impl StoreJob {
         };
         if let Err(e) = write_all_at(&part, &self.data, self.offset) {
             return StoreOutcome::Failed(TransferError::io(&self.path, &e));
+        }
+        if let Some(log) = &self.log {
+            let mut record = [0u8; state::CHUNK_LOG_RECORD];
+            record[..4].copy_from_slice(&self.file_index.to_be_bytes());
+            record[4..].copy_from_slice(&self.chunk.to_be_bytes());
+            // Appends are positioned at the end by the OS; a failed log write only costs a
+            // resend after a restart.
+            let _ = (&**log).write_all(&record);
         }
         if let Some(h) = &mut self.hasher {
             h.update(&self.data);

@@ -166,7 +166,7 @@ impl OutgoingTransfer {
                 biased;
                 _ = cancel.cancelled() => return None,
                 msg = self.rx.recv() => {
-                    let Some(msg) = msg else { return None };
+                    let msg = msg?;
                     if let Some(outcome) = self.handle(msg).await {
                         return Some(outcome);
                     }
@@ -540,8 +540,8 @@ impl OutgoingTransfer {
         }
         let (mut bytes, mut chunks) = (0u64, 0u64);
         self.done_count = 0;
-        for f in 0..n {
-            self.done[f] = !listed[f];
+        for (f, listed) in listed.iter().enumerate() {
+            self.done[f] = !listed;
             if self.done[f] {
                 self.done_count += 1;
                 bytes += manifest_size(&self.manifest, f);

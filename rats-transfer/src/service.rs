@@ -471,7 +471,12 @@ async fn decide_offer(
     };
     hub.emit(TransferEvent::Offered(offer.clone()));
     let wait = Duration::from_millis(hub.config.offer_timeout_ms);
-    let dest = match tokio::time::timeout(wait, callback(offer)).await {
+    let cancel = hub.ctx().map_err(|e| e.to_string())?.cancellation().clone();
+    let answer = tokio::select! {
+        a = tokio::time::timeout(wait, callback(offer)) => a,
+        _ = cancel.cancelled() => return Err("the node is stopping".into()),
+    };
+    let dest = match answer {
         Err(_) => return Err("the offer was not answered in time".into()),
         Ok(AcceptDecision::Reject(reason)) => return Err(reason),
         Ok(AcceptDecision::Accept(dest)) => dest,
@@ -565,7 +570,12 @@ async fn serve(
             directory,
         };
         let wait = Duration::from_millis(hub.config.offer_timeout_ms);
-        match tokio::time::timeout(wait, cb(request)).await {
+        let cancel = hub.ctx().map_err(|e| e.to_string())?.cancellation().clone();
+        let answer = tokio::select! {
+            a = tokio::time::timeout(wait, cb(request)) => a,
+            _ = cancel.cancelled() => return Err("the node is stopping".into()),
+        };
+        match answer {
             Err(_) => return Err("the request was not answered in time".into()),
             Ok(ServeDecision::Refuse(reason)) => return Err(reason),
             Ok(ServeDecision::Serve(p)) => p,
@@ -745,7 +755,7 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
                 s.id,
                 s.peer,
                 s.local_path.clone(),
-                Start::Restored(s),
+                Start::Restored(Box::new(s)),
                 rx,
                 info_tx,
             );

@@ -62,6 +62,38 @@ pub(crate) fn part_path(temp: &Path, id: TransferId, file: usize) -> PathBuf {
     transfer_dir(temp, id).join(format!("{file}.part"))
 }
 
+/// The log of chunks written since the last save: (file u32, chunk u64) big-endian records,
+/// appended after each chunk is verified and written, emptied after each save. With it a
+/// restarted receiver knows exactly what reached the disk, not only what the last save said.
+pub(crate) fn chunk_log_path(temp: &Path, id: TransferId) -> PathBuf {
+    transfer_dir(temp, id).join("chunks.log")
+}
+
+/// Size of one chunk log record.
+pub(crate) const CHUNK_LOG_RECORD: usize = 12;
+
+/// Reads the chunk log (missing or torn records are ignored).
+pub(crate) fn read_chunk_log(temp: &Path, id: TransferId, max_records: u64) -> Vec<(u32, u64)> {
+    let path = chunk_log_path(temp, id);
+    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+    if len / CHUNK_LOG_RECORD as u64 > max_records {
+        return Vec::new();
+    }
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Vec::new();
+    };
+    bytes
+        .chunks_exact(CHUNK_LOG_RECORD)
+        .map(|r| {
+            let mut f = [0u8; 4];
+            f.copy_from_slice(&r[..4]);
+            let mut c = [0u8; 8];
+            c.copy_from_slice(&r[4..]);
+            (u32::from_be_bytes(f), u64::from_be_bytes(c))
+        })
+        .collect()
+}
+
 /// Saves atomically.
 pub(crate) fn save(temp: &Path, state: &SavedTransfer) -> std::io::Result<()> {
     let dir = transfer_dir(temp, state.id);

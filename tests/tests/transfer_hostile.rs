@@ -1,0 +1,362 @@
+//! A hostile peer speaking the transfer protocol by hand: unsafe names, impossible sizes,
+//! chunks for transfers it does not own, corrupt chunks and floods are refused; nothing is
+//! written outside the destination and the node keeps working.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use rats::RatsClient;
+use rats_core::encryption::SecureConnection;
+use rats_core::frame::put_whole;
+use rats_core::{Identity, ProtocolId};
+use rats_tests::{TempDir, addr_of, client_with, raw_noise_client, wait_until};
+use rats_transfer::wire::{
+    CONTROL_CHANNEL, ChunkHeader, Control, DATA_CHANNEL, Kind, Offer, WireFile,
+};
+use rats_transfer::{AcceptDecision, TransferId, TransferState};
+use sha2::{Digest, Sha256};
+
+struct Hostile {
+    id: Identity,
+    conn: SecureConnection,
+    inbox: BytesMut,
+    pending: BytesMut,
+}
+
+impl Hostile {
+    async fn connect(node: &RatsClient) -> Hostile {
+        let (id, conn) =
+            raw_noise_client(&node.listen_addrs()[0], &ProtocolId::new("rats", "1.0")).await;
+        let peer = id.peer_id();
+        wait_until(5, "hostile peer registered", || {
+            node.node().is_connected(&peer)
+        })
+        .await;
+        Hostile {
+            id,
+            conn,
+            inbox: BytesMut::new(),
+            pending: BytesMut::new(),
+        }
+    }
+
+    async fn send(&mut self, channel: u16, payload: &[u8]) {
+        let mut frame = BytesMut::new();
+        put_whole(&mut frame, channel, &[], payload);
+        self.conn.writer.write(&[&frame]).await.expect("write");
+    }
+
+    async fn control(&mut self, msg: &Control) {
+        self.send(CONTROL_CHANNEL, &msg.encode()).await;
+    }
+
+    /// The next transfer control message from the node (skipping node control frames).
+    async fn next_control(&mut self) -> Control {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                while self.pending.len() >= 7 {
+                    let len = u32::from_be_bytes([
+                        self.pending[3],
+                        self.pending[4],
+                        self.pending[5],
+                        self.pending[6],
+                    ]) as usize;
+                    if self.pending.len() < 7 + len {
+                        break;
+                    }
+                    let channel = u16::from_be_bytes([self.pending[0], self.pending[1]]);
+                    self.pending.advance(7);
+                    let payload = self.pending.split_to(len);
+                    if channel == CONTROL_CHANNEL {
+                        return Control::decode(&payload).expect("node sends valid messages");
+                    }
+                }
+                self.inbox.clear();
+                let open = self
+                    .conn
+                    .reader
+                    .read_into(&mut self.inbox)
+                    .await
+                    .expect("read");
+                assert!(open, "node closed the connection");
+                self.pending.extend_from_slice(&self.inbox);
+            }
+        })
+        .await
+        .expect("a transfer message in time")
+    }
+
+    /// Waits for the answer about transfer `id` (skipping other transfers' messages).
+    async fn answer_for(&mut self, id: TransferId) -> Control {
+        loop {
+            let c = self.next_control().await;
+            if c.id() == id {
+                return c;
+            }
+        }
+    }
+}
+
+fn offer(name: &str, files: Vec<WireFile>, kind: Kind) -> Offer {
+    Offer {
+        id: TransferId::random(),
+        kind,
+        name: name.into(),
+        files,
+        dirs: vec![],
+        chunk_size: 65536,
+    }
+}
+
+fn file(path: &str, data: &[u8]) -> WireFile {
+    WireFile {
+        path: path.into(),
+        size: data.len() as u64,
+        mtime: 0,
+        sha256: hex::encode(Sha256::digest(data)),
+    }
+}
+
+async fn victim(dir: &Path) -> (RatsClient, PathBuf) {
+    let tmp = dir.join("tmp-victim");
+    let node = client_with(move |c| {
+        c.plugins.insert(
+            "transfer".into(),
+            serde_json::json!({"temp_dir": tmp, "max_pending_per_peer": 4}),
+        );
+    })
+    .await;
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let into = inbox.clone();
+    node.transfers().unwrap().set_accept_callback(move |o| {
+        let into = into.clone();
+        async move { AcceptDecision::Accept(into.join(&o.name)) }
+    });
+    (node, inbox)
+}
+
+fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsafe_names_and_impossible_sizes_are_refused() {
+    let dir = TempDir::new("rats-hostile-names");
+    let (node, _inbox) = victim(dir.path()).await;
+    let before = all_files(dir.path());
+    let mut h = Hostile::connect(&node).await;
+    let data = b"owned";
+    let mut cases = vec![
+        offer("../evil", vec![file("../evil", data)], Kind::File),
+        offer("/tmp/evil", vec![file("/tmp/evil", data)], Kind::File),
+        offer("C:evil", vec![file("C:evil", data)], Kind::File),
+        offer("nul\0byte", vec![file("nul\0byte", data)], Kind::File),
+        offer(
+            &"x".repeat(300),
+            vec![file(&"x".repeat(300), data)],
+            Kind::File,
+        ),
+        offer("tree", vec![file("sub/../../evil", data)], Kind::Directory),
+        offer("tree", vec![file("/abs/evil", data)], Kind::Directory),
+        offer("..", vec![file("ok", data)], Kind::Directory),
+    ];
+    let mut huge = offer("huge", vec![file("huge", data)], Kind::File);
+    huge.files[0].size = 1 << 63;
+    cases.push(huge);
+    let mut many = offer("many", vec![], Kind::Directory);
+    many.files = (0..3).map(|i| file(&format!("f{i}"), data)).collect();
+    many.files.iter_mut().for_each(|f| f.size = u64::MAX / 2);
+    cases.push(many);
+    for o in cases {
+        let id = o.id;
+        let name = o.name.clone();
+        h.control(&Control::Offer(o)).await;
+        match h.answer_for(id).await {
+            Control::Reject { reason, .. } => assert!(!reason.is_empty(), "{name}"),
+            other => panic!("{name:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(node.transfers().unwrap().stats().rejected, 10);
+    // Nothing was written anywhere.
+    assert_eq!(all_files(dir.path()), before);
+    assert!(!Path::new("/tmp/evil").exists());
+    assert!(
+        node.node().is_connected(&h.id.peer_id()),
+        "refusals do not cost the connection"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_chunks_are_asked_again_and_foreign_chunks_dropped() {
+    let dir = TempDir::new("rats-hostile-chunks");
+    let (node, inbox) = victim(dir.path()).await;
+    let stats = || node.transfers().unwrap().stats();
+    let mut h = Hostile::connect(&node).await;
+    let data = vec![7u8; 1000];
+    let o = offer("fine.bin", vec![file("fine.bin", &data)], Kind::File);
+    let id = o.id;
+    h.control(&Control::Offer(o)).await;
+    assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
+    // A chunk whose hash does not match: asked for again, nothing kept.
+    let bad = ChunkHeader {
+        id,
+        file: 0,
+        chunk: 0,
+        sha256: [0; 32],
+    };
+    h.send(DATA_CHANNEL, &bad.message(&data)).await;
+    assert!(matches!(
+        h.answer_for(id).await,
+        Control::Nack { chunk: 0, .. }
+    ));
+    assert_eq!(stats().chunks_corrupt, 1);
+    // A chunk for a transfer that does not exist, and one beyond the file: dropped.
+    let stranger = ChunkHeader {
+        id: TransferId::random(),
+        file: 0,
+        chunk: 0,
+        sha256: Sha256::digest(&data).into(),
+    };
+    h.send(DATA_CHANNEL, &stranger.message(&data)).await;
+    let beyond = ChunkHeader {
+        chunk: 5,
+        ..stranger
+    };
+    h.send(DATA_CHANNEL, &ChunkHeader { id, ..beyond }.message(&data))
+        .await;
+    wait_until(5, "foreign chunks counted", || stats().chunks_dropped >= 2).await;
+    // The right chunk completes the file.
+    let good = ChunkHeader {
+        sha256: Sha256::digest(&data).into(),
+        ..bad
+    };
+    h.send(DATA_CHANNEL, &good.message(&data)).await;
+    assert!(matches!(
+        h.answer_for(id).await,
+        Control::Ack { chunk: 0, .. }
+    ));
+    assert!(matches!(
+        h.answer_for(id).await,
+        Control::FileDone { file: 0, .. }
+    ));
+    assert_eq!(std::fs::read(inbox.join("fine.bin")).unwrap(), data);
+
+    // Chunks for an honest peer's transfer, sent by the hostile one, are dropped.
+    let honest = client_with(|_| {}).await;
+    let b_id = honest.connect(&addr_of(&node)).await.expect("connect");
+    let src = dir.path().join("honest.bin");
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&src, &content).unwrap();
+    let ht = honest.transfers().unwrap();
+    let hid = ht.send_file(&b_id, &src, None).await.expect("send");
+    wait_until(5, "victim knows the honest transfer", || {
+        node.transfers().unwrap().transfer(hid).is_some()
+    })
+    .await;
+    let dropped = stats().chunks_dropped;
+    let forged = ChunkHeader {
+        id: hid,
+        file: 0,
+        chunk: 0,
+        sha256: Sha256::digest([0u8; 1000]).into(),
+    };
+    h.send(DATA_CHANNEL, &forged.message(&[0u8; 1000])).await;
+    wait_until(5, "forged chunk dropped", || {
+        stats().chunks_dropped > dropped
+    })
+    .await;
+    let done = ht
+        .wait(hid, Duration::from_secs(30))
+        .await
+        .expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(inbox.join("honest.bin")).unwrap() == content);
+    honest.shutdown().await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_offers_and_requests_is_refused_and_the_node_keeps_working() {
+    let dir = TempDir::new("rats-hostile-flood");
+    let (node, inbox) = victim(dir.path()).await;
+    // An accept callback that never answers: offers pile up as pending.
+    let (hold_tx, _hold_rx) = tokio::sync::watch::channel(());
+    let hold = hold_tx.clone();
+    node.transfers().unwrap().set_accept_callback(move |_| {
+        let mut rx = hold.subscribe();
+        async move {
+            let _ = rx.changed().await;
+            AcceptDecision::Reject("late".into())
+        }
+    });
+    let mut h = Hostile::connect(&node).await;
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let o = offer(
+            &format!("f{i}"),
+            vec![file(&format!("f{i}"), b"x")],
+            Kind::File,
+        );
+        ids.push(o.id);
+        h.control(&Control::Offer(o)).await;
+    }
+    for i in 0..100 {
+        let id = TransferId::random();
+        ids.push(id);
+        h.control(&Control::Request {
+            id,
+            path: format!("r{i}"),
+            directory: false,
+        })
+        .await;
+    }
+    // Every offer beyond the pending limit, and every request (nothing is shared), is refused.
+    let mut refused = 0;
+    while refused < 196 + 100 {
+        match h.next_control().await {
+            Control::Reject { .. } => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(node.node().is_connected(&h.id.peer_id()));
+    // An honest peer still gets its file through.
+    node.transfers().unwrap().set_accept_callback({
+        let inbox = inbox.clone();
+        move |o| {
+            let inbox = inbox.clone();
+            async move { AcceptDecision::Accept(inbox.join(&o.name)) }
+        }
+    });
+    let honest = client_with(|_| {}).await;
+    let b_id = honest.connect(&addr_of(&node)).await.expect("connect");
+    let src = dir.path().join("after-flood.txt");
+    std::fs::write(&src, b"still here").unwrap();
+    let t = honest.transfers().unwrap();
+    let id = t.send_file(&b_id, &src, None).await.expect("send");
+    assert_eq!(
+        t.wait(id, Duration::from_secs(30)).await.unwrap().state,
+        TransferState::Completed
+    );
+    assert_eq!(
+        std::fs::read(inbox.join("after-flood.txt")).unwrap(),
+        b"still here"
+    );
+    drop(hold_tx);
+    honest.shutdown().await;
+    node.shutdown().await;
+}
