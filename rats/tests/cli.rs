@@ -218,3 +218,60 @@ async fn restarted_tool_reconnects_to_its_previous_peers_and_says_so() {
     assert!(text.contains("listening"), "{text}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[cfg(feature = "transfer")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_file_arrives_byte_identical_in_the_accept_dir() {
+    let base = std::env::temp_dir().join(format!("rats-cli-transfer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("temp dir");
+    let inbox = base.join("inbox");
+    let source = base.join("payload file.bin");
+    // Not a multiple of the chunk size, and not all one byte.
+    let data: Vec<u8> = (0..3_000_001u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&source, &data).expect("write source");
+
+    let inbox_arg = inbox.display().to_string();
+    let mut a = Rats::spawn(
+        &base.join("a"),
+        &["--port", "0", "--accept-dir", inbox_arg.as_str()],
+    );
+    let a_started = a.expect("started").await;
+    let mut b = Rats::spawn(&base.join("b"), &["--port", "0"]);
+    b.expect("started").await;
+    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started)))
+        .await;
+    b.expect("peer_connected").await;
+    a.expect("peer_connected").await;
+
+    let a_short = &a_started["peer_id"].as_str().expect("id")[..8];
+    b.send(&format!("send-file {a_short} \"{}\"", source.display()))
+        .await;
+    let offer = a.expect("transfer_offer").await;
+    assert_eq!(offer["name"], "payload file.bin", "{offer}");
+    assert_eq!(offer["prompt"], false, "{offer}");
+    let received = a.expect("transfer_finished").await;
+    assert_eq!(received["state"], "completed", "{received}");
+    let sent = b.expect("transfer_finished").await;
+    assert_eq!(sent["state"], "completed", "{sent}");
+    assert_eq!(sent["id"], received["id"]);
+    let arrived = std::fs::read(inbox.join("payload file.bin")).expect("file in the accept dir");
+    assert!(arrived == data, "content differs");
+
+    a.send("transfers").await;
+    let list = a.expect("transfers").await;
+    assert_eq!(list["count"], 1, "{list}");
+    let t = &list["transfers"][0];
+    assert_eq!(t["state"], "completed", "{list}");
+    assert_eq!(t["direction"], "in", "{list}");
+    assert_eq!(t["percent"].as_f64(), Some(100.0), "{list}");
+    assert_eq!(t["short_id"], received["short_id"]);
+
+    a.send("quit").await;
+    b.send("quit").await;
+    let _ = a.child.wait().await;
+    let _ = b.child.wait().await;
+    let _ = std::fs::remove_dir_all(&base);
+}

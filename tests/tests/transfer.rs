@@ -132,6 +132,7 @@ async fn files_of_edge_sizes_arrive_identical() {
         assert_eq!(done.state, TransferState::Completed, "{name}");
         let got = p.tb().wait(id, WAIT).await.expect("receiver finished");
         assert_eq!(got.state, TransferState::Completed, "{name}");
+        assert_eq!(got.peer, p.a_id, "the receiver knows who sent it");
         let back = std::fs::read(inbox.join(name)).expect("received file");
         assert!(back == data, "{name} differs");
     }

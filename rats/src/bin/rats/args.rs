@@ -61,4 +61,14 @@ pub struct Args {
     /// Also write the log to this file (rotated by size).
     #[arg(long)]
     pub log_file: Option<PathBuf>,
+
+    /// Accept every file or directory peers offer into DIR, without asking (created if
+    /// missing; an existing name gets " (1)", " (2)"... added). Without it, each offer is
+    /// asked about.
+    #[arg(long, value_name = "DIR")]
+    pub accept_dir: Option<PathBuf>,
+
+    /// Let peers pull files (`get`) from DIR and below; nothing outside it is served.
+    #[arg(long, value_name = "DIR")]
+    pub share_dir: Option<PathBuf>,
 }

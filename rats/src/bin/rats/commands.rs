@@ -1,5 +1,9 @@
 //! The commands typed on standard input.
 
+use std::path::{Path, PathBuf};
+#[cfg(feature = "transfer")]
+use std::sync::Arc;
+
 use rats::{PeerId, RatsClient};
 
 use crate::output::Output;
@@ -10,8 +14,54 @@ pub enum Flow {
     Quit,
 }
 
+/// What commands work with.
+pub struct Session {
+    /// The running node.
+    pub client: RatsClient,
+    /// Where answers go.
+    pub out: Output,
+    /// The file-transfer UI (`None` when the service is switched off).
+    #[cfg(feature = "transfer")]
+    pub transfers: Option<Arc<crate::transfer::Ui>>,
+}
+
+impl Session {
+    /// A session on `client`; with file transfer, offers are accepted into `accept_dir`
+    /// without asking (else asked about), and `share_dir` is announced as shared.
+    pub fn new(
+        client: RatsClient,
+        out: Output,
+        accept_dir: Option<PathBuf>,
+        share_dir: Option<&Path>,
+    ) -> Self {
+        #[cfg(not(feature = "transfer"))]
+        let _ = (accept_dir, share_dir);
+        Session {
+            #[cfg(feature = "transfer")]
+            transfers: crate::transfer::Ui::install(&client, out, accept_dir, share_dir),
+            client,
+            out,
+        }
+    }
+}
+
+/// The file-transfer commands.
+const TRANSFER_WORDS: &[&str] = &[
+    "send-file",
+    "send-dir",
+    "get",
+    "transfers",
+    "pause",
+    "resume",
+    "cancel",
+    "accept",
+    "reject",
+    "y",
+    "n",
+];
+
 /// Finds a connected peer by full id or unique id prefix.
-fn find_peer(client: &RatsClient, text: &str) -> Result<PeerId, String> {
+pub fn find_peer(client: &RatsClient, text: &str) -> Result<PeerId, String> {
     let text = text.trim().to_ascii_lowercase();
     if text.is_empty() {
         return Err("missing peer id".into());
@@ -32,7 +82,8 @@ fn find_peer(client: &RatsClient, text: &str) -> Result<PeerId, String> {
 }
 
 /// Runs one input line.
-pub async fn run_line(client: &RatsClient, out: Output, line: &str) -> Flow {
+pub async fn run_line(session: &Session, line: &str) -> Flow {
+    let (client, out) = (&session.client, session.out);
     let line = line.trim();
     if line.is_empty() {
         return Flow::Continue;
@@ -88,6 +139,7 @@ pub async fn run_line(client: &RatsClient, out: Output, line: &str) -> Flow {
             }
         }
         "broadcast" => broadcast(client, out, rest),
+        w if TRANSFER_WORDS.contains(&w) => transfer_command(session, w, rest).await,
         _ => broadcast(client, out, line),
     }
     Flow::Continue
@@ -102,4 +154,22 @@ fn broadcast(client: &RatsClient, out: Output, text: &str) {
         Ok(n) => out.sent(None, n),
         Err(e) => out.error("broadcast", &e.to_string()),
     }
+}
+
+#[cfg(feature = "transfer")]
+async fn transfer_command(session: &Session, word: &str, rest: &str) {
+    match &session.transfers {
+        Some(ui) => crate::transfer::commands::run(ui, &session.client, word, rest).await,
+        None => session.out.error(
+            word,
+            "file transfer is switched off (see `disabled_plugins` in config.json)",
+        ),
+    }
+}
+
+#[cfg(not(feature = "transfer"))]
+async fn transfer_command(session: &Session, word: &str, _rest: &str) {
+    session
+        .out
+        .error(word, "this rats was built without file transfer");
 }

@@ -3,7 +3,10 @@
 
 mod args;
 mod commands;
+mod folders;
 mod output;
+#[cfg(feature = "transfer")]
+mod transfer;
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -16,7 +19,8 @@ use rats::{DataDirError, DataDirLock, RatsClient, RatsError};
 use tokio::io::AsyncBufReadExt;
 
 use args::Args;
-use commands::{Flow, run_line};
+use commands::{Flow, Session, run_line};
+use folders::{accept_dir, set_section_key, shared_root};
 use output::Output;
 
 /// Other instances on one machine get `<data dir>/instance-N`, up to this many.
@@ -122,6 +126,11 @@ async fn start(
     if args.no_mdns {
         builder = builder.disable_plugin("mdns");
     }
+    if let Some(dir) = &args.share_dir {
+        let root = shared_root(dir)?;
+        builder =
+            builder.configure(|c| set_section_key(&mut c.plugins, "transfer", "shared_root", root));
+    }
     builder.start().await
 }
 
@@ -137,6 +146,7 @@ async fn terminate_signal() {
 
 async fn run(args: Args) -> Result<(), RatsError> {
     let out = Output { json: args.json };
+    let accept_dir = accept_dir(&args)?;
     let client = match start(&args, Some(out), args.port).await {
         Err(e) if args.port.is_none() && port_in_use(&e) => {
             out.notice("the configured port is taken; listening on a free port instead");
@@ -170,11 +180,26 @@ async fn run(args: Args) -> Result<(), RatsError> {
         data_dir.as_deref(),
         &format!("{}/{}", config.protocol_name, config.protocol_version),
     );
+    let session = Session::new(client.clone(), out, accept_dir, args.share_dir.as_deref());
+    #[cfg(feature = "transfer")]
+    let ui = session.transfers.clone();
     let printer = tokio::spawn(async move {
         while let Some(e) = events.recv().await {
             match e {
-                Ok(e) => out.event(&e),
-                Err(lag) => out.notice(&lag.to_string()),
+                Ok(e) => {
+                    #[cfg(feature = "transfer")]
+                    if ui.as_ref().is_some_and(|ui| ui.on_event(&e)) {
+                        continue;
+                    }
+                    out.event(&e)
+                }
+                Err(lag) => {
+                    out.notice(&lag.to_string());
+                    #[cfg(feature = "transfer")]
+                    if let Some(ui) = &ui {
+                        ui.catch_up();
+                    }
+                }
             }
         }
     });
@@ -197,7 +222,7 @@ async fn run(args: Args) -> Result<(), RatsError> {
         };
         match line {
             Ok(Some(line)) => {
-                if let Flow::Quit = run_line(&client, out, &line).await {
+                if let Flow::Quit = run_line(&session, &line).await {
                     break;
                 }
             }

@@ -9,13 +9,32 @@ pub struct Output {
     pub json: bool,
 }
 
-fn line(v: Value) {
-    println!("{v}");
+/// Prints one line on stdout, clearing the progress bars on stderr around it so that the
+/// two do not tear each other on a terminal.
+pub fn print_line(text: impl std::fmt::Display) {
+    #[cfg(feature = "transfer")]
+    crate::transfer::bars::suspend(|| println!("{text}"));
+    #[cfg(not(feature = "transfer"))]
+    println!("{text}");
+}
+
+/// `println!` through [`print_line`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::print_line(format_args!($($arg)*))
+    };
+}
+#[cfg(feature = "transfer")]
+pub(crate) use say;
+
+/// Prints one JSON object as a line.
+pub fn line(v: Value) {
+    print_line(v);
 }
 
 /// Peer-supplied text with control characters escaped, so a peer cannot move the cursor,
 /// fake other lines or send terminal commands.
-fn clean(text: &str) -> String {
+pub fn clean(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() {
@@ -33,7 +52,7 @@ impl Output {
         if self.json {
             line(json!({"event": "notice", "message": message}));
         } else {
-            println!("* {message}");
+            say!("* {message}");
         }
     }
 
@@ -42,7 +61,7 @@ impl Output {
         if self.json {
             line(json!({"event": "error", "command": command, "message": message}));
         } else {
-            println!("! {command}: {}", clean(message));
+            say!("! {command}: {}", clean(message));
         }
     }
 
@@ -54,15 +73,15 @@ impl Output {
                 "data_dir": data_dir, "protocol": proto,
             }));
         } else {
-            println!("rats {} — protocol {proto}", env!("CARGO_PKG_VERSION"));
-            println!("peer id  {peer}");
+            say!("rats {} — protocol {proto}", env!("CARGO_PKG_VERSION"));
+            say!("peer id  {peer}");
             for l in listen {
-                println!("listening on {l}");
+                say!("listening on {l}");
             }
             if let Some(d) = data_dir {
-                println!("data dir {d}");
+                say!("data dir {d}");
             }
-            println!("type `help` for commands; any other line is sent to all peers");
+            say!("type `help` for commands; any other line is sent to all peers");
         }
     }
 
@@ -82,13 +101,13 @@ impl Output {
             line(json!({"event": "peers", "count": peers.len(), "peers": list}));
             return;
         }
-        println!("{} peer(s)", peers.len());
+        say!("{} peer(s)", peers.len());
         for p in peers {
             let rtt = p
                 .rtt
                 .map(|d| format!(", rtt {:.1} ms", d.as_secs_f64() * 1e3))
                 .unwrap_or_default();
-            println!(
+            say!(
                 "  {}  {} {} {}{}{}",
                 p.peer_id,
                 p.remote_addr,
@@ -109,7 +128,7 @@ impl Output {
         if self.json {
             line(json!({"event": "sent", "to": to, "count": count}));
         } else if count == 0 {
-            println!("* no peer to send to");
+            say!("* no peer to send to");
         }
     }
 
@@ -118,9 +137,9 @@ impl Output {
         if self.json {
             line(json!({"event": "id", "peer_id": peer, "listen": listen}));
         } else {
-            println!("peer id {peer}");
+            say!("peer id {peer}");
             for l in listen {
-                println!("listening on {l}");
+                say!("listening on {l}");
             }
         }
     }
@@ -135,12 +154,24 @@ impl Output {
   disconnect <peer>        disconnect a peer (id or unique id prefix)
   send <peer> <text>       send a chat message to one peer
   broadcast <text>         send a chat message to every peer
+  send-file <peer> <path>  offer a file to a peer
+  send-dir <peer> <dir>    offer a directory (with its subdirectories) to a peer
+  get <peer> <remote> [local]
+                           pull a file from a peer's shared folder (end <remote> with
+                           / for a directory); <local> defaults to its name here
+  transfers                list transfers: id, direction, name, state, percent, rate
+  pause <id>               pause a transfer (full id or unique prefix)
+  resume <id>              resume a paused transfer
+  cancel <id>              cancel a transfer on both sides
+  accept [id]   (or y)     accept an offer (without id: the oldest waiting one)
+  reject [id] [reason]     refuse an offer (or n [reason]: the oldest waiting one)
   quit                     leave
-  <anything else>          same as broadcast";
+  <anything else>          same as broadcast
+paths with spaces go in \"double\" or 'single' quotes";
         if self.json {
             line(json!({"event": "help", "text": HELP}));
         } else {
-            println!("{HELP}");
+            say!("{HELP}");
         }
     }
 
@@ -157,27 +188,27 @@ impl Output {
                 peer,
                 addr,
                 outbound,
-            } => println!(
+            } => say!(
                 "+ {} connected ({addr}, {})",
                 peer.short(),
                 if *outbound { "outbound" } else { "inbound" }
             ),
             Event::PeerDisconnected { peer, reason } => {
-                println!(
+                say!(
                     "- {} disconnected: {}",
                     peer.short(),
                     clean(&reason.to_string())
                 )
             }
             Event::Message { peer, body } => match body {
-                MessageBody::Text(t) => println!("<{}> {}", peer.short(), clean(t)),
+                MessageBody::Text(t) => say!("<{}> {}", peer.short(), clean(t)),
                 MessageBody::Json { kind, data } => {
-                    println!("<{}> [{}] {data}", peer.short(), clean(kind))
+                    say!("<{}> [{}] {data}", peer.short(), clean(kind))
                 }
-                MessageBody::Binary(b) => println!("<{}> ({} bytes binary)", peer.short(), b.len()),
+                MessageBody::Binary(b) => say!("<{}> ({} bytes binary)", peer.short(), b.len()),
             },
             Event::DialFailed { addr, error } => {
-                println!("! dial {addr} failed: {}", clean(error))
+                say!("! dial {addr} failed: {}", clean(error))
             }
             _ => {}
         }

@@ -10,6 +10,7 @@
 //! rtt         [--count 10000] [--size 64]    request answered by the peer's handler: median_us, p99_us
 //! throughput  [--mib 1024]                   1 MiB messages: mib_per_s
 //! peers       [--peers 100]                  listener RSS: rss_kib, base_rss_kib, kib_per_peer
+//! transfer    [--mib 1024] [--files 10000]   file to file: mib_per_s (one file), files_per_s (tree)
 //! idle        [--peers 100] [--secs 30]      listener CPU with idle peers: cpu_percent
 //!                                            (clock ticks) and sched_cpu_percent (ns run time)
 //! all         [see --help]                   every scenario in turn (peers with 10, 100, 500)
@@ -26,6 +27,7 @@ mod messages;
 mod peers;
 mod rtt;
 mod throughput;
+mod transfer;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -53,6 +55,8 @@ enum Scenario {
     Rtt(RttArgs),
     /// 1 MiB binary messages over one encrypted connection.
     Throughput(ThroughputArgs),
+    /// File to file through the transfer service: one big file, then a tree of small files.
+    Transfer(TransferArgs),
     /// Memory of a listener (separate process) with N idle peers.
     Peers(PeersArgs),
     /// CPU use of a listener (separate process) with idle peers.
@@ -102,6 +106,25 @@ struct ThroughputArgs {
 }
 
 #[derive(Args, Debug)]
+struct TransferArgs {
+    /// MiB of the big file.
+    #[arg(long, default_value_t = 1024)]
+    mib: u64,
+    /// Files in the tree.
+    #[arg(long, default_value_t = 10_000)]
+    files: usize,
+    /// Bytes per file in the tree.
+    #[arg(long, default_value_t = 4096)]
+    file_size: usize,
+    /// Chunk size (default: the service's).
+    #[arg(long)]
+    chunk_size: Option<u32>,
+    /// Chunks in flight (default: the service's).
+    #[arg(long)]
+    window: Option<u32>,
+}
+
+#[derive(Args, Debug)]
 struct PeersArgs {
     /// Idle peers to connect.
     #[arg(long, default_value_t = 100)]
@@ -129,9 +152,12 @@ struct AllArgs {
     /// Round trips for `rtt`.
     #[arg(long, default_value_t = 10_000)]
     rtt_count: usize,
-    /// MiB for `throughput`.
+    /// MiB for `throughput` and for the big file of `transfer`.
     #[arg(long, default_value_t = 1024)]
     mib: u64,
+    /// Files in the tree of `transfer`.
+    #[arg(long, default_value_t = 10_000)]
+    files: usize,
     /// Peer counts for `peers` (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [10, 100, 500])]
     peers: Vec<usize>,
@@ -199,6 +225,18 @@ async fn throughput(mib: u64) -> bool {
     run("throughput", deadline, throughput::run(mib)).await
 }
 
+async fn transfer(a: TransferArgs) -> bool {
+    let deadline = Duration::from_secs(240 + a.mib / 5 + a.files as u64 / 50);
+    let params = transfer::Params {
+        mib: a.mib,
+        files: a.files,
+        file_size: a.file_size,
+        chunk_size: a.chunk_size,
+        window: a.window,
+    };
+    run("transfer", deadline, transfer::run(params)).await
+}
+
 async fn peers(n: usize) -> bool {
     let deadline =
         Duration::from_secs(120) + Duration::from_millis(200u64.saturating_mul(n as u64));
@@ -219,6 +257,7 @@ async fn main() -> ExitCode {
         Scenario::Messages(a) => messages(a).await,
         Scenario::Rtt(a) => rtt(a).await,
         Scenario::Throughput(a) => throughput(a.mib).await,
+        Scenario::Transfer(a) => transfer(a).await,
         Scenario::Peers(a) => peers(a.peers).await,
         Scenario::Idle(a) => idle(a.peers, a.secs).await,
         Scenario::All(a) => {
@@ -235,6 +274,14 @@ async fn main() -> ExitCode {
             })
             .await;
             ok &= throughput(a.mib).await;
+            ok &= transfer(TransferArgs {
+                mib: a.mib,
+                files: a.files,
+                file_size: 4096,
+                chunk_size: None,
+                window: None,
+            })
+            .await;
             for n in a.peers {
                 ok &= peers(n).await;
             }

@@ -1,0 +1,208 @@
+//! `transfer`: file to file over one encrypted loopback connection with SHA-256 on, through
+//! the transfer service: one large file (MiB/s, counting the sender's hashing of the source
+//! and the receiver's checks), then a tree of many small files (files/s).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rats::RatsClient;
+use rats_transfer::{AcceptDecision, TransferService, TransferState};
+use serde::Serialize;
+
+use crate::common::{BenchResult, connect_pair, emit, fail, mib_per_s, round1, shutdown_all};
+
+#[derive(Serialize)]
+struct Line {
+    scenario: &'static str,
+    mib: u64,
+    chunk_size: u32,
+    window: u32,
+    big_file_secs: f64,
+    mib_per_s: f64,
+    files: usize,
+    file_size: usize,
+    tree_secs: f64,
+    files_per_s: f64,
+}
+
+/// What to move, and with which settings.
+pub struct Params {
+    pub mib: u64,
+    pub files: usize,
+    pub file_size: usize,
+    pub chunk_size: Option<u32>,
+    pub window: Option<u32>,
+}
+
+/// A scratch directory removed at the end.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub async fn run(p: Params) -> BenchResult {
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("rats-bench-transfer-{}", std::process::id())));
+    let dir = scratch.0.clone();
+    std::fs::create_dir_all(&dir).map_err(fail("scratch dir"))?;
+    let mut section = serde_json::json!({ "progress_interval_ms": 1000 });
+    if let Some(c) = p.chunk_size {
+        section["chunk_size"] = c.into();
+    }
+    if let Some(w) = p.window {
+        section["window"] = w.into();
+    }
+    let receiver = start(&dir, "rx", &section, true).await?;
+    let sender = match start(&dir, "tx", &section, false).await {
+        Ok(s) => s,
+        Err(e) => {
+            shutdown_all(&[receiver]).await;
+            return Err(e);
+        }
+    };
+    let result = measure(&receiver, &sender, &dir, &p).await;
+    shutdown_all(&[receiver, sender]).await;
+    let (line_big, line_tree, chunk_size, window) = result?;
+    emit(&Line {
+        scenario: "transfer",
+        mib: p.mib,
+        chunk_size,
+        window,
+        big_file_secs: round3(line_big.as_secs_f64()),
+        mib_per_s: mib_per_s(p.mib << 20, line_big),
+        files: p.files,
+        file_size: p.file_size,
+        tree_secs: round3(line_tree.as_secs_f64()),
+        files_per_s: round1(p.files as f64 / line_tree.as_secs_f64().max(1e-9)),
+    });
+    Ok(())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+async fn start(
+    dir: &Path,
+    name: &str,
+    section: &serde_json::Value,
+    listen: bool,
+) -> BenchResult<RatsClient> {
+    let mut section = section.clone();
+    section["temp_dir"] = dir
+        .join(format!("tmp-{name}"))
+        .to_string_lossy()
+        .into_owned()
+        .into();
+    let builder = RatsClient::builder().configure(move |c| {
+        c.plugins.insert("transfer".into(), section);
+    });
+    let builder = if listen {
+        builder
+            .listen("tcp:127.0.0.1:0")
+            .map_err(fail("listen address"))?
+    } else {
+        builder.no_listen()
+    };
+    builder.start().await.map_err(fail("start node"))
+}
+
+fn service(c: &RatsClient) -> BenchResult<Arc<TransferService>> {
+    c.transfers()
+        .ok_or_else(|| "the transfer service is not linked".to_string())
+}
+
+async fn measure(
+    receiver: &RatsClient,
+    sender: &RatsClient,
+    dir: &Path,
+    p: &Params,
+) -> BenchResult<(Duration, Duration, u32, u32)> {
+    let peer = connect_pair(sender, receiver).await?;
+    let rx = service(receiver)?;
+    let tx = service(sender)?;
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox).map_err(fail("inbox"))?;
+    let into = inbox.clone();
+    rx.set_accept_callback(move |offer| {
+        let into = into.clone();
+        async move { AcceptDecision::Accept(into.join(&offer.name)) }
+    });
+
+    let big = dir.join("big.bin");
+    write_pseudo_random(&big, p.mib << 20).map_err(fail("write source file"))?;
+    let limit = Duration::from_secs(120 + p.mib / 5);
+    let t0 = Instant::now();
+    let id = tx
+        .send_file(&peer, &big, None)
+        .await
+        .map_err(fail("send_file"))?;
+    let done = tx.wait(id, limit).await.map_err(fail("big file"))?;
+    let big_secs = t0.elapsed();
+    if done.state != TransferState::Completed {
+        return Err(format!("big file: {}", done.state));
+    }
+    let got = std::fs::metadata(inbox.join("big.bin")).map_err(fail("received file"))?;
+    if got.len() != p.mib << 20 {
+        return Err(format!("received {} bytes of {}", got.len(), p.mib << 20));
+    }
+    let _ = std::fs::remove_file(&big);
+    let _ = std::fs::remove_file(inbox.join("big.bin"));
+
+    let tree = dir.join("tree");
+    write_tree(&tree, p.files, p.file_size).map_err(fail("write tree"))?;
+    let t1 = Instant::now();
+    let id = tx
+        .send_directory(&peer, &tree, None, true)
+        .await
+        .map_err(fail("send_directory"))?;
+    let done = tx
+        .wait(id, Duration::from_secs(120 + p.files as u64 / 50))
+        .await
+        .map_err(fail("tree"))?;
+    let tree_secs = t1.elapsed();
+    if done.state != TransferState::Completed {
+        return Err(format!("tree: {}", done.state));
+    }
+    let cfg = tx.config();
+    Ok((big_secs, tree_secs, cfg.chunk_size, cfg.window))
+}
+
+/// Fills a file with xorshift output (incompressible, cheap to make).
+fn write_pseudo_random(path: &Path, bytes: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = bytes;
+    while left > 0 {
+        for word in buf.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        f.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    f.flush()
+}
+
+/// `files` files of `size` bytes, 100 per directory.
+fn write_tree(root: &Path, files: usize, size: usize) -> std::io::Result<()> {
+    let mut content = vec![0u8; size];
+    for i in 0..files {
+        let d = root.join(format!("d{:03}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&d)?;
+        }
+        content[..8.min(size)].copy_from_slice(&(i as u64).to_le_bytes()[..8.min(size)]);
+        std::fs::write(d.join(format!("f{i:05}.bin")), &content)?;
+    }
+    Ok(())
+}
