@@ -283,29 +283,37 @@ impl TransferService {
     }
 
     /// Waits until a transfer is finished (completed, failed or cancelled), at most
-    /// `timeout`.
+    /// `timeout`. On the receiving side an offered transfer gets its slot only once the
+    /// accept callback said yes; until then (within `timeout`) this waits for it to appear.
     pub async fn wait(
         &self,
         id: TransferId,
         timeout: Duration,
     ) -> Result<TransferInfo, TransferError> {
-        let rx = self.hub.slots.lock().get(&id).map(|s| s.info.clone());
-        if let Some(mut rx) = rx {
-            let waited = tokio::time::timeout(timeout, async {
-                let _ = rx.wait_for(|i| i.state.is_finished()).await;
-            })
-            .await;
-            if waited.is_err() {
-                return Err(TransferError::Timeout(format!("transfer {}", id.short())));
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let rx = self.hub.slots.lock().get(&id).map(|s| s.info.clone());
+            if let Some(mut rx) = rx {
+                let waited = tokio::time::timeout_at(deadline, async {
+                    let _ = rx.wait_for(|i| i.state.is_finished()).await;
+                })
+                .await;
+                if waited.is_err() {
+                    return Err(TransferError::Timeout(format!("transfer {}", id.short())));
+                }
+                let last = rx.borrow().clone();
+                if last.state.is_finished() {
+                    return Ok(last);
+                }
             }
-            let last = rx.borrow().clone();
-            if last.state.is_finished() {
-                return Ok(last);
+            if let Some(info) = self.transfer(id).filter(|i| i.state.is_finished()) {
+                return Ok(info);
             }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TransferError::UnknownTransfer(id));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        self.transfer(id)
-            .filter(|i| i.state.is_finished())
-            .ok_or(TransferError::UnknownTransfer(id))
     }
 }
 

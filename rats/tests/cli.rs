@@ -1,79 +1,11 @@
 //! The `rats` tool as users and scripts drive it: two processes on one machine, piped stdin,
 //! `--json` events on stdout.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+mod common;
 
-struct Rats {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl Rats {
-    fn spawn(data_dir: &std::path::Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rats"))
-            .arg("--json")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn rats");
-        let stdin = child.stdin.take().expect("stdin");
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        Rats {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    async fn send(&mut self, line: &str) {
-        self.stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .expect("write command");
-    }
-
-    /// Reads events until one has `"event": kind`; returns it.
-    async fn expect(&mut self, kind: &str) -> Value {
-        let fut = async {
-            loop {
-                let line = self
-                    .lines
-                    .next_line()
-                    .await
-                    .expect("read stdout")
-                    .unwrap_or_else(|| panic!("rats exited before {kind}"));
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
-                if v["event"] == kind {
-                    return v;
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(20), fut)
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} event in time"))
-    }
-}
-
-fn port_of(started: &Value) -> u16 {
-    let first = started["listen"][0].as_str().expect("listen address");
-    first
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("port")
-}
+use common::{Rats, free_port, port_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_machine_chat_with_piped_stdin() {
@@ -158,13 +90,6 @@ async fn different_protocols_do_not_connect() {
     let _ = b.child.wait().await;
     let _ = a.child.wait().await;
     let _ = std::fs::remove_dir_all(&base);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

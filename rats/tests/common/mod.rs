@@ -1,0 +1,87 @@
+//! Driving the `rats` tool as a child process: piped stdin, `--json` events on stdout.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// A `rats --json` process.
+pub struct Rats {
+    pub child: Child,
+    pub stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+/// A `rats --json` process driven through its stdin.
+impl Rats {
+    pub fn spawn(data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rats"))
+            .arg("--json")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn rats");
+        let stdin = child.stdin.take().expect("stdin");
+        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Rats {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .expect("write command");
+    }
+
+    /// Reads events until one has `"event": kind`; returns it.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let fut = async {
+            loop {
+                let line = self
+                    .lines
+                    .next_line()
+                    .await
+                    .expect("read stdout")
+                    .unwrap_or_else(|| panic!("rats exited before {kind}"));
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+                if v["event"] == kind {
+                    return v;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), fut)
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} event in time"))
+    }
+}
+
+pub fn port_of(started: &Value) -> u16 {
+    let first = started["listen"][0].as_str().expect("listen address");
+    first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port")
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
