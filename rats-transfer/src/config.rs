@@ -21,7 +21,8 @@ pub struct TransferConfig {
     pub max_file_size: u64,
     /// Largest total of one incoming transfer (all files of a directory).
     pub max_transfer_size: u64,
-    /// Most files (and directories) in one incoming transfer.
+    /// Most files (and directories) in one incoming transfer; also the most entries of a
+    /// directory we send.
     pub max_files: u32,
     /// Most offers and requests of one peer waiting for an answer at once.
     pub max_pending_per_peer: u32,
@@ -30,7 +31,8 @@ pub struct TransferConfig {
     pub max_transfers: u32,
     /// Bytes of free space kept on the destination's file system beyond the announced size.
     pub free_space_margin: u64,
-    /// How long an offer waits for the accept callback before it is rejected, in ms.
+    /// How long an offer waits for the accept callback (and a pull request for the serve
+    /// callback) before it is rejected, in ms.
     pub offer_timeout_ms: u64,
     /// How long sent chunks wait for an acknowledgement before they are sent again, in ms.
     pub chunk_timeout_ms: u64,
@@ -38,10 +40,12 @@ pub struct TransferConfig {
     pub progress_interval_ms: u64,
     /// How often a receiving transfer saves its resume state, in ms.
     pub save_interval_ms: u64,
-    /// Partial transfers not resumed for this long are removed at start, in seconds.
+    /// Saved transfers whose state was last saved longer ago than this are removed at
+    /// start, in seconds.
     pub resume_ttl_secs: u64,
-    /// Where partial data and resume state live (default: `<data dir>/transfers`, or a
-    /// `rats-transfers` folder in the system temp directory without a data directory).
+    /// Where partial data and resume state live (default: `<data dir>/transfers`, or
+    /// `rats-transfers/<local peer id>` in the system temp directory without a data
+    /// directory).
     pub temp_dir: Option<PathBuf>,
     /// A folder served to every peer that pulls (`request_file`); nothing outside it is ever
     /// served. Unset (the default): pulls are refused unless a serve callback decides.

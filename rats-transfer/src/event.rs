@@ -214,7 +214,9 @@ pub struct StatsSnapshot {
     pub cancelled: u64,
     /// Offers and requests refused (by us or by limits).
     pub rejected: u64,
-    /// Chunks dropped: unknown transfer, wrong peer, or not expected.
+    /// Chunks dropped (unknown transfer, wrong peer, or not expected), counted together with
+    /// control messages dropped for the same reasons, offers and requests reusing an id in
+    /// use, and messages that found a transfer's queue full.
     pub chunks_dropped: u64,
     /// Chunks whose SHA-256 did not match.
     pub chunks_corrupt: u64,

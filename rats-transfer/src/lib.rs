@@ -21,20 +21,30 @@
 //! chat and control are never stuck behind file data.
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use rats_transfer::{AcceptDecision, TransferConfig, TransferService};
+//! use std::time::Duration;
+//! use rats_transfer::{AcceptDecision, TransferService};
 //!
 //! # async fn demo(node: rats_core::node::Node, peer: rats_core::PeerId) -> Result<(), Box<dyn std::error::Error>> {
-//! // Usually created by the plugin registry; here by hand.
-//! let transfers = Arc::new(TransferService::new(TransferConfig::default(), None)?);
-//! transfers.set_accept_callback(|offer| async move {
-//!     AcceptDecision::Accept(std::path::Path::new("downloads").join(&offer.name))
+//! // Linking this crate registers the service; the node creates it from its `transfer`
+//! // config section. (`rats::RatsClient::transfers()` returns the same.)
+//! let transfers = node.service_plugin::<TransferService>().ok_or("no transfer service")?;
+//!
+//! // Receiving: decide on offers. `offer.name` has passed the name rules of `path::RelPath`.
+//! let downloads = std::path::PathBuf::from("downloads");
+//! std::fs::create_dir_all(&downloads)?;
+//! transfers.set_accept_callback(move |offer| {
+//!     let dest = downloads.join(&offer.name);
+//!     async move { AcceptDecision::Accept(dest) }
 //! });
+//!
+//! // Sending: offer a file, then wait until it is completed, failed or cancelled.
 //! let id = transfers.send_file(&peer, "report.pdf", None).await?;
-//! let done = transfers.wait(id, std::time::Duration::from_secs(60)).await?;
+//! let done = transfers.wait(id, Duration::from_secs(60)).await?;
 //! println!("{}: {}", done.name, done.state);
-//! # let _ = node; Ok(()) }
+//! # Ok(()) }
 //! ```
+//!
+//! The wire protocol is specified in `docs/PROTOCOL.md`, section "File transfer".
 
 mod config;
 mod error;
@@ -78,6 +88,11 @@ fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
         })?;
     Ok(Plugin::Service(Arc::new(service)))
 }
+
+/// The README's example, compiled as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 rats_core::inventory::submit! {
     PluginFactory { name: SERVICE_NAME, kind: PluginKind::Service, create }

@@ -181,8 +181,30 @@ pub fn system_time(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-/// Size, modification time and SHA-256 of a local file.
-pub fn hash_file(path: &Path) -> Result<(u64, u64, [u8; 32]), TransferError> {
+/// SHA-256 of each chunk of each file of an outgoing transfer, computed with the whole-file
+/// hashes so that sending needs no second pass over the data. A file's list is empty when it
+/// was not computed (too many chunks); its chunks are then hashed as they are sent.
+pub type ChunkHashes = Vec<Vec<[u8; 32]>>;
+
+/// Most chunk hashes kept for one file (32 MiB of hashes).
+const MAX_CACHED_CHUNKS: u64 = 1 << 20;
+
+/// What hashing a local file gives.
+pub struct HashedFile {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: u64,
+    /// SHA-256 of the content.
+    pub sha256: [u8; 32],
+    /// SHA-256 of each chunk (see [`ChunkHashes`]).
+    pub chunks: Vec<[u8; 32]>,
+}
+
+/// Size, modification time and SHA-256 of a local file, and the SHA-256 of each of its
+/// chunks. A multi-chunk file is read twice in parallel (page cache): one thread hashes the
+/// whole file, another the chunks.
+pub fn hash_file(path: &Path, chunk_size: u32) -> Result<HashedFile, TransferError> {
     let io = |e: std::io::Error| TransferError::io(path, &e);
     let mut f = std::fs::File::open(path).map_err(io)?;
     let meta = f.metadata().map_err(io)?;
@@ -192,21 +214,74 @@ pub fn hash_file(path: &Path) -> Result<(u64, u64, [u8; 32]), TransferError> {
             error: "not a regular file".into(),
         });
     }
+    let chunk = u64::from(chunk_size.max(1));
+    let expected = meta.len();
+    let count = expected.div_ceil(chunk);
+    let (whole, chunks) = std::thread::scope(|scope| {
+        let per_chunk = (count > 1 && count <= MAX_CACHED_CHUNKS)
+            .then(|| scope.spawn(|| chunk_hashes(path, chunk)));
+        let whole = whole_file_sha256(&mut f);
+        let chunks = per_chunk
+            .and_then(|t| t.join().ok())
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        (whole, chunks)
+    });
+    let (size, sha256) = whole.map_err(io)?;
+    if size != expected {
+        return Err(TransferError::SourceChanged(path.display().to_string()));
+    }
+    let chunks = match count {
+        0 => Vec::new(),
+        // One chunk: its hash is the file's.
+        1 => vec![sha256],
+        _ if chunks.len() as u64 == count => chunks,
+        _ => Vec::new(),
+    };
+    Ok(HashedFile {
+        size,
+        mtime: mtime_secs(&meta),
+        sha256,
+        chunks,
+    })
+}
+
+fn whole_file_sha256(f: &mut std::fs::File) -> std::io::Result<(u64, [u8; 32])> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(io)?;
+        let n = f.read(&mut buf)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
         size += n as u64;
     }
-    if size != meta.len() {
-        return Err(TransferError::SourceChanged(path.display().to_string()));
+    Ok((size, hasher.finalize().into()))
+}
+
+fn chunk_hashes(path: &Path, chunk: u64) -> std::io::Result<Vec<[u8; 32]>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; chunk as usize];
+    let mut out = Vec::new();
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            let n = f.read(&mut buf[filled..])?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            return Ok(out);
+        }
+        out.push(Sha256::digest(&buf[..filled]).into());
+        if filled < buf.len() {
+            return Ok(out);
+        }
     }
-    Ok((size, mtime_secs(&meta), hasher.finalize().into()))
 }
 
 /// The name a local path is sent under, unless the caller chose one.
@@ -230,22 +305,36 @@ pub fn for_file(
     path: &Path,
     name: Option<&str>,
     chunk_size: u32,
-) -> Result<(Manifest, Vec<PathBuf>), TransferError> {
+) -> Result<LocalManifest, TransferError> {
     let name = display_name(path, name)?;
-    let (size, mtime, sha256) = hash_file(path)?;
+    let h = hash_file(path, chunk_size)?;
     let manifest = Manifest {
         kind: Kind::File,
         name: name.clone(),
         files: vec![ManifestFile {
             rel: RelPath::single(&name)?,
-            size,
-            mtime,
-            sha256,
+            size: h.size,
+            mtime: h.mtime,
+            sha256: h.sha256,
         }],
         dirs: Vec::new(),
         chunk_size,
     };
-    Ok((manifest, vec![path.to_path_buf()]))
+    Ok(LocalManifest {
+        manifest,
+        sources: vec![path.to_path_buf()],
+        chunk_hashes: vec![h.chunks],
+    })
+}
+
+/// A manifest built from local files, with where each file is and its chunk hashes.
+pub struct LocalManifest {
+    /// What is offered.
+    pub manifest: Manifest,
+    /// The source of each file.
+    pub sources: Vec<PathBuf>,
+    /// Chunk hashes of each file.
+    pub chunk_hashes: ChunkHashes,
 }
 
 /// The manifest of a local directory (symbolic links are skipped, never followed) and the
@@ -256,7 +345,7 @@ pub fn for_directory(
     recursive: bool,
     chunk_size: u32,
     max_entries: usize,
-) -> Result<(Manifest, Vec<PathBuf>), TransferError> {
+) -> Result<LocalManifest, TransferError> {
     let name = display_name(dir, name)?;
     let io = |p: &Path, e: std::io::Error| TransferError::io(p, &e);
     let meta = std::fs::metadata(dir).map_err(|e| io(dir, e))?;
@@ -268,6 +357,7 @@ pub fn for_directory(
     }
     let mut files = Vec::new();
     let mut sources = Vec::new();
+    let mut chunk_hashes = Vec::new();
     let mut dirs = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), None::<RelPath>)];
     while let Some((abs, rel)) = stack.pop() {
@@ -297,14 +387,15 @@ pub fn for_directory(
                     subdirs.push((entry.path(), Some(child)));
                 }
             } else if ft.is_file() {
-                let (size, mtime, sha256) = hash_file(&entry.path())?;
+                let h = hash_file(&entry.path(), chunk_size)?;
                 files.push(ManifestFile {
                     rel: child,
-                    size,
-                    mtime,
-                    sha256,
+                    size: h.size,
+                    mtime: h.mtime,
+                    sha256: h.sha256,
                 });
                 sources.push(entry.path());
+                chunk_hashes.push(h.chunks);
             }
         }
         // Depth first, in name order.
@@ -317,7 +408,11 @@ pub fn for_directory(
         dirs,
         chunk_size,
     };
-    Ok((manifest, sources))
+    Ok(LocalManifest {
+        manifest,
+        sources,
+        chunk_hashes,
+    })
 }
 
 mod hex_hash {

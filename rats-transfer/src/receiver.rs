@@ -664,29 +664,49 @@ impl IncomingTransfer {
             }
         }
         let rf = &mut self.files[f];
-        let feed = c == rf.prefix;
+        // The whole-file hash grows with the verified prefix. It is computed beside the
+        // chunk's own check and write (two blocking threads), and kept only if the chunk
+        // verifies.
+        let prefix_hash = match (&rf.hasher, c == rf.prefix) {
+            (Some(h), true) => {
+                let (mut h, d) = (h.clone(), data.clone());
+                Some(tokio::task::spawn_blocking(move || {
+                    h.update(&d);
+                    h
+                }))
+            }
+            _ => None,
+        };
+        let feed = prefix_hash.is_some();
         let job = StoreJob {
             log: self.chunk_log.clone(),
             file_index: header.file,
             chunk: c,
             path: state::part_path(self.hub.temp(), self.id, f),
             part: rf.part.take(),
-            hasher: if feed { rf.hasher.take() } else { None },
             offset,
             data,
             sha256: header.sha256,
         };
         let result = tokio::task::spawn_blocking(move || job.run()).await;
+        let hashed = match prefix_hash {
+            Some(j) => j.await.ok(),
+            None => None,
+        };
         let Ok(stored) = result else {
             return Some(Err(TransferError::Stopped));
         };
         let rf = &mut self.files[f];
         rf.part = stored.part;
-        if feed {
-            rf.hasher = stored.hasher;
-        }
         match stored.outcome {
-            StoreOutcome::Stored => {}
+            StoreOutcome::Stored => {
+                if feed {
+                    let Some(h) = hashed else {
+                        return Some(Err(TransferError::Stopped));
+                    };
+                    rf.hasher = Some(h);
+                }
+            }
             StoreOutcome::Corrupt => {
                 TransferStats::add(&self.hub.stats.chunks_corrupt, 1);
                 let nack = Control::Nack {
@@ -916,7 +936,6 @@ struct StoreJob {
     chunk: u64,
     path: PathBuf,
     part: Option<Arc<File>>,
-    hasher: Option<Sha256>,
     offset: u64,
     data: Bytes,
     sha256: [u8; 32],
@@ -925,7 +944,6 @@ struct StoreJob {
 struct Stored {
     outcome: StoreOutcome,
     part: Option<Arc<File>>,
-    hasher: Option<Sha256>,
 }
 
 impl StoreJob {
@@ -934,7 +952,6 @@ impl StoreJob {
         Stored {
             outcome,
             part: self.part,
-            hasher: self.hasher,
         }
     }
 
@@ -970,9 +987,6 @@ impl StoreJob {
             // Appends are positioned at the end by the OS; a failed log write only costs a
             // resend after a restart.
             let _ = (&**log).write_all(&record);
-        }
-        if let Some(h) = &mut self.hasher {
-            h.update(&self.data);
         }
         StoreOutcome::Stored
     }

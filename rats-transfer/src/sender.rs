@@ -20,7 +20,7 @@ use crate::event::{TransferEvent, TransferInfo, TransferState, TransferStats};
 use crate::fileio::read_exact_at;
 use crate::hub::{Hub, TaskMsg};
 use crate::id::TransferId;
-use crate::manifest::{Manifest, mtime_secs};
+use crate::manifest::{ChunkHashes, Manifest, mtime_secs};
 use crate::progress::Tracker;
 use crate::state::{self, SavedRole, SavedTransfer};
 use crate::wire::{CHUNK_HEADER_LEN, ChunkHeader, Control, FileProgress, FileStart, clip_reason};
@@ -52,6 +52,9 @@ pub(crate) struct OutgoingTransfer {
     peer: PeerId,
     manifest: Arc<Manifest>,
     sources: Arc<Vec<PathBuf>>,
+    /// Chunk hashes from the offer's hashing pass (not for chunks sent again after a Nack:
+    /// those are hashed from what is read).
+    chunk_hashes: Arc<ChunkHashes>,
     rx: mpsc::Receiver<TaskMsg>,
     info: watch::Sender<TransferInfo>,
     phase: Phase,
@@ -80,6 +83,7 @@ impl OutgoingTransfer {
         peer: PeerId,
         manifest: Arc<Manifest>,
         sources: Arc<Vec<PathBuf>>,
+        chunk_hashes: Arc<ChunkHashes>,
         rx: mpsc::Receiver<TaskMsg>,
         info: watch::Sender<TransferInfo>,
         offered: bool,
@@ -109,6 +113,7 @@ impl OutgoingTransfer {
             open: None,
             manifest,
             sources,
+            chunk_hashes,
             rx,
             info,
             phase: if offered {
@@ -215,7 +220,15 @@ impl OutgoingTransfer {
                     break;
                 };
                 bytes += self.manifest.chunk_span(f as usize, c).1;
-                batch.push((f, c));
+                let cached = if self.tries.contains_key(&(f, c)) {
+                    None
+                } else {
+                    self.chunk_hashes
+                        .get(f as usize)
+                        .and_then(|h| h.get(c as usize))
+                        .copied()
+                };
+                batch.push((f, c, cached));
             }
             if batch.is_empty() {
                 return Ok(());
@@ -625,14 +638,14 @@ fn read_chunks(
     id: TransferId,
     manifest: &Manifest,
     sources: &[PathBuf],
-    batch: &[(u32, u64)],
+    batch: &[(u32, u64, Option<[u8; 32]>)],
     mut open: Option<(usize, Arc<File>)>,
 ) -> (
     Result<Vec<(u32, u64, Bytes)>, TransferError>,
     Option<(usize, Arc<File>)>,
 ) {
     let mut out = Vec::with_capacity(batch.len());
-    for &(f, c) in batch {
+    for &(f, c, cached) in batch {
         let fi = f as usize;
         let Some(src) = sources.get(fi) else {
             return (Err(TransferError::Stopped), open);
@@ -658,7 +671,7 @@ fn read_chunks(
             id,
             file: f,
             chunk: c,
-            sha256: Sha256::digest(&buf[CHUNK_HEADER_LEN..]).into(),
+            sha256: cached.unwrap_or_else(|| Sha256::digest(&buf[CHUNK_HEADER_LEN..]).into()),
         };
         buf[..CHUNK_HEADER_LEN].copy_from_slice(&header.encode());
         out.push((f, c, buf.freeze()));

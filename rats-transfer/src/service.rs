@@ -104,8 +104,8 @@ impl TransferService {
         let name = remote_name.map(str::to_string);
         let chunk = self.hub.config.chunk_size;
         let p = path.clone();
-        let (m, sources) = blocking(move || manifest::for_file(&p, name.as_deref(), chunk)).await?;
-        start_outgoing(&self.hub, *peer, TransferId::random(), m, sources, path).await
+        let local = blocking(move || manifest::for_file(&p, name.as_deref(), chunk)).await?;
+        start_outgoing(&self.hub, *peer, TransferId::random(), local, path).await
     }
 
     /// Offers a directory tree to `peer` (subdirectories too when `recursive`). Symbolic
@@ -122,10 +122,10 @@ impl TransferService {
         let chunk = self.hub.config.chunk_size;
         let max = self.hub.config.max_files as usize;
         let d = dir.clone();
-        let (m, sources) =
+        let local =
             blocking(move || manifest::for_directory(&d, name.as_deref(), recursive, chunk, max))
                 .await?;
-        start_outgoing(&self.hub, *peer, TransferId::random(), m, sources, dir).await
+        start_outgoing(&self.hub, *peer, TransferId::random(), local, dir).await
     }
 
     /// Asks `peer` for its file `remote_path` (relative to what it shares), saved to
@@ -358,10 +358,14 @@ async fn start_outgoing(
     hub: &Arc<Hub>,
     peer: PeerId,
     id: TransferId,
-    manifest: Manifest,
-    sources: Vec<PathBuf>,
+    local: manifest::LocalManifest,
     local_path: PathBuf,
 ) -> Result<TransferId, TransferError> {
+    let manifest::LocalManifest {
+        manifest,
+        sources,
+        chunk_hashes,
+    } = local;
     let ctx = hub.ctx()?;
     if ctx.peer_info(&peer).is_none() {
         return Err(TransferError::NotConnected(peer.short()));
@@ -394,6 +398,7 @@ async fn start_outgoing(
         peer,
         Arc::new(manifest),
         Arc::new(sources),
+        Arc::new(chunk_hashes),
         rx,
         info_tx,
         true,
@@ -607,12 +612,12 @@ async fn serve(
         }
     })
     .await;
-    let (m, sources) = built.map_err(|e| match e {
+    let local_manifest = built.map_err(|e| match e {
         // Do not tell the peer where our files live.
         TransferError::Io { error, .. } => format!("cannot serve {path}: {error}"),
         other => other.to_string(),
     })?;
-    start_outgoing(hub, peer, id, m, sources, local)
+    start_outgoing(hub, peer, id, local_manifest, local)
         .await
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -751,6 +756,7 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
                 s.peer,
                 Arc::new(s.manifest),
                 Arc::new(s.sources),
+                Arc::new(Vec::new()),
                 rx,
                 info_tx,
                 false,

@@ -1,6 +1,7 @@
 //! Resume state on disk: one folder per transfer in the temporary directory, holding
-//! `state.json` and, on the receiving side, one `.part` file per unfinished file. Written
-//! atomically (temporary file, then rename) so a crash leaves the old or the new state.
+//! `state.json` and, on the receiving side, one `.part` file per unfinished file and the
+//! chunk log. `state.json` is written to a temporary file, then renamed, so a crash leaves the
+//! old or the new state (neither it nor the data is fsynced, so a power loss can lose more).
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,4 +1,4 @@
-//! The transfer protocol on the wire (see `docs/PROTOCOL.md`, "File transfer").
+//! The transfer protocol on the wire (see `docs/PROTOCOL.md`, section 15 "File transfer").
 //!
 //! Control messages are JSON objects tagged by `t` on the service's main channel (Normal
 //! priority); chunks are binary on its bulk channel so they never delay control messages or
@@ -84,7 +84,49 @@ pub struct FileStart {
     pub chunk: u64,
 }
 
-/// A control message.
+/// A control message: a JSON object whose `t` is the variant's name in snake_case; the
+/// variant's fields (for `Offer`, the fields of [`Offer`]) sit next to it.
+///
+/// ```
+/// use rats_transfer::{Kind, TransferId};
+/// use rats_transfer::wire::{Control, Offer, WireFile};
+///
+/// let id = TransferId([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+/// let ack = Control::Ack { id, file: 0, chunk: 0 };
+/// assert_eq!(
+///     String::from_utf8(ack.encode())?,
+///     r#"{"t":"ack","id":"000102030405060708090a0b0c0d0e0f","file":0,"chunk":0}"#
+/// );
+/// let offer = Control::Offer(Offer {
+///     id,
+///     kind: Kind::File,
+///     name: "hello.txt".into(),
+///     files: vec![WireFile {
+///         path: "hello.txt".into(),
+///         size: 6,
+///         mtime: 1_700_000_000,
+///         sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03".into(),
+///     }],
+///     dirs: vec![],
+///     chunk_size: 262_144,
+/// });
+/// assert_eq!(
+///     String::from_utf8(offer.encode())?,
+///     concat!(
+///         r#"{"t":"offer","id":"000102030405060708090a0b0c0d0e0f","kind":"file","#,
+///         r#""name":"hello.txt","files":[{"path":"hello.txt","size":6,"mtime":1700000000,"#,
+///         r#""sha256":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}],"#,
+///         r#""dirs":[],"chunk_size":262144}"#
+///     )
+/// );
+/// // `t` may come anywhere, unknown fields are ignored, ids may be upper case.
+/// let json = concat!(
+///     r#"{"file":0,"chunk":0,"x":1,"#,
+///     r#""id":"000102030405060708090A0B0C0D0E0F","t":"ack"}"#
+/// );
+/// assert_eq!(Control::decode(json.as_bytes())?, ack);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Control {
@@ -148,8 +190,9 @@ pub enum Control {
         /// The transfer.
         id: TransferId,
     },
-    /// The transfer is over and its partial data removed (also the answer to a message about
-    /// a transfer the peer does not know).
+    /// The transfer is over and its partial data removed (also the answer to a `Continue`
+    /// about a transfer the sender does not have; other messages about unknown transfers get
+    /// no answer).
     Cancel {
         /// The transfer.
         id: TransferId,
@@ -225,7 +268,30 @@ pub fn clip_reason(reason: &str) -> String {
     reason[..end].to_string()
 }
 
-/// The fixed part of a chunk message.
+/// The fixed part of a chunk message: id (16 bytes), file (u32), chunk (u64), SHA-256 of the
+/// data (32 bytes), big-endian, then the data.
+///
+/// ```
+/// use rats_transfer::TransferId;
+/// use rats_transfer::wire::{CHUNK_HEADER_LEN, ChunkHeader};
+///
+/// let header = ChunkHeader {
+///     id: TransferId([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
+///     file: 0,
+///     chunk: 0,
+///     sha256: hex::decode("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")?
+///         .try_into()
+///         .map_err(|_| "32 bytes")?,
+/// };
+/// let msg = header.message(b"hello\n");
+/// assert_eq!(msg.len(), CHUNK_HEADER_LEN + 6);
+/// assert_eq!(&msg[..16], &header.id.0);
+/// assert_eq!(&msg[16..28], &[0u8; 12]);
+/// assert_eq!(&msg[28..60], &header.sha256);
+/// assert_eq!(&msg[60..], b"hello\n");
+/// assert_eq!(ChunkHeader::decode(msg)?, (header, bytes::Bytes::from_static(b"hello\n")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkHeader {
     /// The transfer.

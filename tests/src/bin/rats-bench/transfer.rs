@@ -19,6 +19,8 @@ struct Line {
     chunk_size: u32,
     window: u32,
     big_file_secs: f64,
+    /// Of which the sender hashing the file before offering it.
+    offer_secs: f64,
     mib_per_s: f64,
     files: usize,
     file_size: usize,
@@ -66,13 +68,14 @@ pub async fn run(p: Params) -> BenchResult {
     };
     let result = measure(&receiver, &sender, &dir, &p).await;
     shutdown_all(&[receiver, sender]).await;
-    let (line_big, line_tree, chunk_size, window) = result?;
+    let (line_big, offer, line_tree, chunk_size, window) = result?;
     emit(&Line {
         scenario: "transfer",
         mib: p.mib,
         chunk_size,
         window,
         big_file_secs: round3(line_big.as_secs_f64()),
+        offer_secs: round3(offer.as_secs_f64()),
         mib_per_s: mib_per_s(p.mib << 20, line_big),
         files: p.files,
         file_size: p.file_size,
@@ -121,7 +124,7 @@ async fn measure(
     sender: &RatsClient,
     dir: &Path,
     p: &Params,
-) -> BenchResult<(Duration, Duration, u32, u32)> {
+) -> BenchResult<(Duration, Duration, Duration, u32, u32)> {
     let peer = connect_pair(sender, receiver).await?;
     let rx = service(receiver)?;
     let tx = service(sender)?;
@@ -141,6 +144,7 @@ async fn measure(
         .send_file(&peer, &big, None)
         .await
         .map_err(fail("send_file"))?;
+    let offer_secs = t0.elapsed();
     let done = tx.wait(id, limit).await.map_err(fail("big file"))?;
     let big_secs = t0.elapsed();
     if done.state != TransferState::Completed {
@@ -169,7 +173,7 @@ async fn measure(
         return Err(format!("tree: {}", done.state));
     }
     let cfg = tx.config();
-    Ok((big_secs, tree_secs, cfg.chunk_size, cfg.window))
+    Ok((big_secs, offer_secs, tree_secs, cfg.chunk_size, cfg.window))
 }
 
 /// Fills a file with xorshift output (incompressible, cheap to make).
@@ -190,7 +194,10 @@ fn write_pseudo_random(path: &Path, bytes: u64) -> std::io::Result<()> {
         f.write_all(&buf[..n])?;
         left -= n as u64;
     }
-    f.flush()
+    f.flush()?;
+    // On disk before the clock starts: the measurement should not include the kernel
+    // writing back the benchmark's own setup.
+    f.get_ref().sync_all()
 }
 
 /// `files` files of `size` bytes, 100 per directory.
