@@ -75,6 +75,12 @@ impl Default for TransferConfig {
 }
 
 impl TransferConfig {
+    /// How long a sender waits for the answer to its offer, and a requester for the offer:
+    /// the other side's decision time plus a minute for hashing what it serves.
+    pub fn answer_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.offer_timeout_ms.saturating_add(60_000))
+    }
+
     /// Checks the values; the error says which one is wrong.
     pub fn validate(&self) -> Result<(), String> {
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size) {

@@ -91,6 +91,8 @@ pub(crate) struct Hub {
     pub finished: Mutex<VecDeque<TransferInfo>>,
     /// Offers and requests of each peer waiting for a decision.
     pub pending: Mutex<HashMap<PeerId, u32>>,
+    /// Ids of those offers and requests (an id is taken from the moment it is offered).
+    pub deciding: Mutex<std::collections::HashSet<TransferId>>,
     pub accept: RwLock<Option<AcceptFn>>,
     pub serve: RwLock<Option<ServeFn>>,
     pub stats: TransferStats,
@@ -107,6 +109,7 @@ impl Hub {
             slots: Mutex::new(HashMap::new()),
             finished: Mutex::new(VecDeque::new()),
             pending: Mutex::new(HashMap::new()),
+            deciding: Mutex::new(std::collections::HashSet::new()),
             accept: RwLock::new(None),
             serve: RwLock::new(None),
             stats: TransferStats::default(),
@@ -178,18 +181,25 @@ impl Hub {
         finished.push_back(info);
     }
 
-    /// Counts a new pending offer or request of `peer`; false when it has too many.
-    pub(crate) fn begin_pending(&self, peer: PeerId) -> bool {
+    /// Whether `id` is in use: a live transfer, or an offer or request being decided.
+    pub(crate) fn id_taken(&self, id: &TransferId) -> bool {
+        self.slots.lock().contains_key(id) || self.deciding.lock().contains(id)
+    }
+
+    /// Counts a new pending offer or request `id` of `peer`; false when it has too many.
+    pub(crate) fn begin_pending(&self, peer: PeerId, id: TransferId) -> bool {
         let mut pending = self.pending.lock();
         let n = pending.entry(peer).or_insert(0);
         if *n >= self.config.max_pending_per_peer {
             return false;
         }
         *n += 1;
+        self.deciding.lock().insert(id);
         true
     }
 
-    pub(crate) fn end_pending(&self, peer: &PeerId) {
+    pub(crate) fn end_pending(&self, peer: &PeerId, id: &TransferId) {
+        self.deciding.lock().remove(id);
         let mut pending = self.pending.lock();
         if let Some(n) = pending.get_mut(peer) {
             *n = n.saturating_sub(1);

@@ -369,6 +369,10 @@ pub fn for_directory(
         let mut subdirs = Vec::new();
         for entry in entries {
             let ft = entry.file_type().map_err(|e| io(&entry.path(), e))?;
+            // Symbolic links and special files are skipped, whatever their names.
+            if !(ft.is_file() || ft.is_dir() && recursive) {
+                continue;
+            }
             let file_name = entry.file_name();
             let child = RelPath::from_local(Path::new(&file_name))?;
             let child = match &rel {

@@ -44,6 +44,10 @@ impl Tracker {
         self.bytes_at_last_emit = bytes_done;
     }
 
+    pub(crate) fn bytes_done(&self) -> u64 {
+        self.progress.bytes_done
+    }
+
     pub(crate) fn add_chunk(&mut self, bytes: u64) {
         self.progress.bytes_done += bytes;
         self.progress.chunks_done += 1;

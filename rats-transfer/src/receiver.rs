@@ -234,10 +234,16 @@ impl IncomingTransfer {
             return Some(Err(e));
         }
         let save_every = Duration::from_millis(self.hub.config.save_interval_ms);
+        // A server without the transfer service never answers a request.
+        let answer_by = tokio::time::Instant::now() + self.hub.config.answer_timeout();
         loop {
+            let awaiting = matches!(self.phase, Phase::AwaitingOffer { .. });
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return None,
+                _ = tokio::time::sleep_until(answer_by), if awaiting => {
+                    return Some(Err(TransferError::Timeout("no answer to the request".into())));
+                }
                 msg = self.rx.recv() => {
                     let msg = msg?;
                     if let Some(outcome) = self.handle(msg).await {
@@ -324,6 +330,11 @@ impl IncomingTransfer {
         let prepared = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(state::transfer_dir(&temp, id))
                 .map_err(|e| TransferError::io(&temp, &e))?;
+            if manifest.kind == Kind::File
+                && let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|e| TransferError::io(parent, &e))?;
+            }
             if manifest.kind == Kind::Directory {
                 std::fs::create_dir_all(&dest).map_err(|e| TransferError::io(&dest, &e))?;
                 for d in &manifest.dirs {
@@ -341,14 +352,14 @@ impl IncomingTransfer {
         self.set_state(self.running_state());
         self.hub
             .emit(TransferEvent::Started(self.info.borrow().clone()));
-        self.finish_empty_files().await
+        self.finish_complete_files().await
     }
 
-    /// Files of zero bytes have no chunks: they are complete at once.
-    async fn finish_empty_files(&mut self) -> Option<Result<(), TransferError>> {
+    /// Files with every chunk verified (always so for empty files) are finished at once.
+    async fn finish_complete_files(&mut self) -> Option<Result<(), TransferError>> {
         for f in 0..self.files.len() {
             if !self.files[f].done
-                && self.manifest.chunk_count(f) == 0
+                && self.files[f].prefix >= self.manifest.chunk_count(f)
                 && let Some(end) = self.complete_file(f).await
             {
                 return Some(end);
@@ -464,6 +475,9 @@ impl IncomingTransfer {
                     self.phase = Phase::Running;
                     self.set_state(self.running_state());
                     self.hub.emit(TransferEvent::Resumed { id: self.id });
+                    // Files whose chunks all reached the disk before a restart (or empty ones)
+                    // get nothing more from the sender: finish them now.
+                    return self.finish_complete_files().await;
                 }
             }
             // Messages only a receiver sends, or that a receiver never gets.
@@ -475,6 +489,8 @@ impl IncomingTransfer {
             | Control::Continue { .. } => {
                 TransferStats::add(&self.hub.stats.chunks_dropped, 1);
             }
+            // We continue by ourselves when the peer comes back.
+            Control::Where { .. } => {}
         }
         None
     }
@@ -501,7 +517,6 @@ impl IncomingTransfer {
             self.reject(&e.to_string()).await;
             return Some(Err(e));
         }
-        self.hub.end_pending(&self.peer);
         let total = manifest.total_size();
         let files = manifest.files.len();
         let name = manifest.name.clone();
@@ -853,9 +868,6 @@ impl IncomingTransfer {
             }
             return;
         };
-        if matches!(self.phase, Phase::AwaitingOffer { .. }) {
-            self.hub.end_pending(&self.peer);
-        }
         let state = match &outcome {
             Ok(()) => {
                 TransferStats::add(&self.hub.stats.completed, 1);

@@ -152,21 +152,32 @@ impl OutgoingTransfer {
     }
 
     async fn main_loop(&mut self) -> Option<Result<(), TransferError>> {
-        let Ok(ctx) = self.hub.ctx() else {
+        let Ok(ctx) = self.hub.ctx().cloned() else {
             return None;
         };
         let cancel = ctx.cancellation().clone();
         let chunk_timeout = Duration::from_millis(self.hub.config.chunk_timeout_ms);
+        // The receiver rejects an offer it has not answered after `offer_timeout_ms`; a peer
+        // without the transfer service never answers at all.
+        let answer_by = Instant::now() + self.hub.config.answer_timeout();
         loop {
+            if self.phase == Phase::Running && self.sender.is_none() {
+                // The connection we sent on was replaced (a duplicate connection lost the
+                // tie-break): continue on the current one. Unacknowledged chunks time out.
+                self.sender = ctx.bulk_sender(&self.peer).ok();
+            }
             if let Err(e) = self.fill_window().await {
                 return Some(Err(e));
             }
-            let deadline = self
-                .in_flight
-                .values()
-                .map(|f| f.sent)
-                .min()
-                .map(|t| t + chunk_timeout);
+            let deadline = if self.phase == Phase::Offered {
+                Some(answer_by)
+            } else {
+                self.in_flight
+                    .values()
+                    .map(|f| f.sent)
+                    .min()
+                    .map(|t| t + chunk_timeout)
+            };
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return None,
@@ -177,6 +188,9 @@ impl OutgoingTransfer {
                     }
                 }
                 _ = sleep_until(deadline) => {
+                    if self.phase == Phase::Offered {
+                        return Some(Err(TransferError::Timeout("no answer to the offer".into())));
+                    }
                     if let Err(e) = self.resend_timed_out(chunk_timeout) {
                         return Some(Err(e));
                     }
@@ -279,7 +293,13 @@ impl OutgoingTransfer {
             .collect();
         for key in late {
             self.in_flight.remove(&key);
-            self.count_try(key)?;
+            if self.count_try(key).is_err() {
+                return Err(TransferError::Timeout(format!(
+                    "chunk {} of {} was not acknowledged after {MAX_TRIES} tries",
+                    key.1,
+                    self.file_name(key.0)
+                )));
+            }
             self.resend.push_back(key);
         }
         Ok(())
@@ -349,11 +369,19 @@ impl OutgoingTransfer {
             TaskMsg::Chunk(..) => {
                 TransferStats::add(&self.hub.stats.chunks_dropped, 1);
             }
-            TaskMsg::PeerUp => {}
-            TaskMsg::PeerDown => {
-                if self.phase == Phase::Offered {
-                    return Some(Err(TransferError::NotConnected(self.peer.short())));
+            TaskMsg::PeerUp => {
+                if self.phase == Phase::Waiting {
+                    // The receiver continues by itself; if it forgot the transfer, it answers
+                    // this with `cancel` instead of leaving us waiting.
+                    let _ = self
+                        .hub
+                        .send(&self.peer, &Control::Where { id: self.id })
+                        .await;
                 }
+            }
+            TaskMsg::PeerDown => {
+                // Also an unanswered offer waits: the receiver may still accept it (its user
+                // is deciding), or says it forgot it when asked (`where`).
                 self.phase = Phase::Waiting;
                 self.sender = None;
                 self.in_flight.clear();
@@ -417,7 +445,10 @@ impl OutgoingTransfer {
 
     async fn handle_control(&mut self, c: Control) -> Option<Result<(), TransferError>> {
         match c {
-            Control::Accept { .. } | Control::Reject { .. } if self.phase != Phase::Offered => {}
+            // A sender restored after a restart does not know whether its offer was answered:
+            // an accept or reject then still counts.
+            Control::Accept { .. } | Control::Reject { .. }
+                if self.phase == Phase::Running || self.tracker.bytes_done() > 0 => {}
             Control::Accept { window, .. } => {
                 self.window = self.window.min(window.clamp(1, 1024) as usize);
                 if let Err(e) = self.check_sources().await {
@@ -486,7 +517,10 @@ impl OutgoingTransfer {
                     Err(e) => return Some(Err(e)),
                 }
             }
-            Control::Offer(_) | Control::Request { .. } | Control::ContinueFrom { .. } => {
+            Control::Offer(_)
+            | Control::Request { .. }
+            | Control::ContinueFrom { .. }
+            | Control::Where { .. } => {
                 TransferStats::add(&self.hub.stats.chunks_dropped, 1);
             }
         }

@@ -186,10 +186,7 @@ impl TransferService {
         );
         let (tx, rx) = mpsc::channel(hub.task_queue_len());
         let (info_tx, info_rx) = watch::channel(info);
-        if !hub.begin_pending(*peer) {
-            return Err(TransferError::TooMany);
-        }
-        if let Err(e) = hub.register(
+        hub.register(
             id,
             Slot {
                 peer: *peer,
@@ -197,10 +194,7 @@ impl TransferService {
                 tx,
                 info: info_rx,
             },
-        ) {
-            hub.end_pending(peer);
-            return Err(e);
-        }
+        )?;
         let task = IncomingTransfer::new(
             hub.clone(),
             id,
@@ -422,7 +416,7 @@ async fn start_outgoing(
 /// A push offer from `peer`: checked against the limits, then put to the accept callback.
 fn on_offer(hub: &Arc<Hub>, peer: PeerId, offer: Offer) {
     let id = offer.id;
-    if hub.slots.lock().contains_key(&id) {
+    if hub.id_taken(&id) {
         // An id in use (ours, or someone else's): never let a peer step into it.
         TransferStats::add(&hub.stats.chunks_dropped, 1);
         return;
@@ -438,7 +432,7 @@ fn on_offer(hub: &Arc<Hub>, peer: PeerId, offer: Offer) {
             return;
         }
     };
-    if !hub.begin_pending(peer) {
+    if !hub.begin_pending(peer, id) {
         hub.refuse(&peer, id, "too many offers waiting for an answer");
         return;
     }
@@ -446,7 +440,7 @@ fn on_offer(hub: &Arc<Hub>, peer: PeerId, offer: Offer) {
     let hub2 = hub.clone();
     ctx.spawn(async move {
         let outcome = decide_offer(&hub2, peer, id, manifest, callback).await;
-        hub2.end_pending(&peer);
+        hub2.end_pending(&peer, &id);
         if let Err(reason) = outcome {
             TransferStats::add(&hub2.stats.rejected, 1);
             let msg = Control::Reject {
@@ -529,12 +523,15 @@ async fn decide_offer(
         rx,
         info_tx,
     );
-    ctx.spawn(task.run());
+    // Accept first, then start: the task may answer at once (empty files are complete
+    // immediately), and chunks that arrive meanwhile wait in its queue.
     let accept = Control::Accept {
         id,
         window: hub.config.window,
     };
-    if hub.send(&peer, &accept).await.is_err() {
+    let sent = hub.send(&peer, &accept).await;
+    ctx.spawn(task.run());
+    if sent.is_err() {
         hub.forward(&peer, id, TaskMsg::PeerDown);
     }
     Ok(())
@@ -542,11 +539,11 @@ async fn decide_offer(
 
 /// A pull request from `peer`: the serve callback or the shared root decides.
 fn on_request(hub: &Arc<Hub>, peer: PeerId, id: TransferId, path: String, directory: bool) {
-    if hub.slots.lock().contains_key(&id) {
+    if hub.id_taken(&id) {
         TransferStats::add(&hub.stats.chunks_dropped, 1);
         return;
     }
-    if !hub.begin_pending(peer) {
+    if !hub.begin_pending(peer, id) {
         hub.refuse(&peer, id, "too many requests waiting for an answer");
         return;
     }
@@ -554,7 +551,7 @@ fn on_request(hub: &Arc<Hub>, peer: PeerId, id: TransferId, path: String, direct
     let hub2 = hub.clone();
     ctx.spawn(async move {
         let outcome = serve(&hub2, peer, id, path, directory).await;
-        hub2.end_pending(&peer);
+        hub2.end_pending(&peer, &id);
         if let Err(reason) = outcome {
             TransferStats::add(&hub2.stats.rejected, 1);
             debug!(peer = %peer.short(), %reason, "pull refused");
@@ -612,10 +609,13 @@ async fn serve(
         }
     })
     .await;
+    // Never tell the peer where our files live: only the path it asked for appears.
     let local_manifest = built.map_err(|e| match e {
-        // Do not tell the peer where our files live.
         TransferError::Io { error, .. } => format!("cannot serve {path}: {error}"),
-        other => other.to_string(),
+        TransferError::Path(p) => format!("cannot serve {path}: {p}"),
+        TransferError::SourceChanged(_) => format!("cannot serve {path}: it changed while read"),
+        TransferError::Refused(_) => format!("cannot serve {path}: too many entries"),
+        _ => format!("cannot serve {path}"),
     })?;
     start_outgoing(hub, peer, id, local_manifest, local)
         .await
@@ -664,8 +664,17 @@ impl Service for TransferService {
     }
 
     fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
-        let msg = Control::decode(&message).map_err(ServiceError::BadMessage)?;
         let hub = &self.hub;
+        let msg = match Control::decode(&message) {
+            Ok(m) => m,
+            Err(e) => {
+                // A newer peer's message type, or garbage: ignored (and counted), so that
+                // versions can add messages without cutting older peers off.
+                debug!(peer = %peer.short(), error = %e, "transfer message ignored");
+                TransferStats::add(&hub.stats.chunks_dropped, 1);
+                return Ok(());
+            }
+        };
         match msg {
             Control::Offer(offer) => {
                 let id = offer.id;
@@ -681,10 +690,16 @@ impl Service for TransferService {
             } => on_request(hub, *peer, id, path, directory),
             other => {
                 let id = other.id();
-                let is_continue = matches!(other, Control::Continue { .. });
+                // Only terminal messages go unanswered when the transfer is unknown; anything
+                // else learns that it is over here (so the peer cleans up instead of waiting).
+                let answer = !matches!(
+                    other,
+                    Control::Cancel { .. } | Control::Failed { .. } | Control::Reject { .. }
+                );
                 if !hub.forward(peer, id, TaskMsg::Control(other)) {
                     TransferStats::add(&hub.stats.chunks_dropped, 1);
-                    if is_continue {
+                    // An offer still being decided is not unknown.
+                    if answer && !hub.id_taken(&id) {
                         hub.try_send(
                             peer,
                             &Control::Cancel {
@@ -700,8 +715,11 @@ impl Service for TransferService {
     }
 
     fn on_bulk_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
-        let (header, data) = ChunkHeader::decode(message).map_err(ServiceError::BadMessage)?;
         let hub = &self.hub;
+        let Ok((header, data)) = ChunkHeader::decode(message) else {
+            TransferStats::add(&hub.stats.chunks_dropped, 1);
+            return Ok(());
+        };
         let incoming = hub
             .slots
             .lock()

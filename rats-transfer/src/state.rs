@@ -101,7 +101,13 @@ pub(crate) fn save(temp: &Path, state: &SavedTransfer) -> std::io::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let bytes = serde_json::to_vec(state).map_err(std::io::Error::other)?;
     let tmp = dir.join("state.json.tmp");
-    std::fs::write(&tmp, bytes)?;
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        // On disk before it replaces the old state: a power loss leaves one or the other.
+        f.sync_all()?;
+    }
     std::fs::rename(&tmp, dir.join(STATE_FILE))
 }
 

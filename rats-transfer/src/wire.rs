@@ -215,6 +215,13 @@ pub enum Control {
         /// Unfinished files.
         files: Vec<FileProgress>,
     },
+    /// Sender, after peers meet again: "do you still have this transfer?" A receiver that
+    /// knows it ignores this (it sends `Continue` by itself); one that does not answers
+    /// `Cancel`.
+    Where {
+        /// The transfer.
+        id: TransferId,
+    },
     /// Sender's answer to `Continue`: where each unfinished file starts again.
     ContinueFrom {
         /// The transfer.
@@ -240,6 +247,7 @@ impl Control {
             | Control::Cancel { id, .. }
             | Control::Failed { id, .. }
             | Control::Continue { id, .. }
+            | Control::Where { id }
             | Control::ContinueFrom { id, .. } => *id,
         }
     }

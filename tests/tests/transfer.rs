@@ -440,3 +440,105 @@ fn transfer_event(e: &Event) -> Option<TransferEvent> {
         _ => None,
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_while_apart_reaches_the_sender_when_they_meet_again() {
+    let p = pair_with(serde_json::json!({"chunk_size": 65536, "window": 2})).await;
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let src = p.path("big");
+    random_file(&src, 20 << 20);
+    let mut events = p.b.events();
+    let id = p.ta().send_file(&p.b_id, &src, None).await.expect("send");
+    rats_tests::next_matching(&mut events, 30, |e| match transfer_event(e) {
+        Some(TransferEvent::Progress { id: i, .. }) if i == id => Some(()),
+        _ => None,
+    })
+    .await;
+    p.a.disconnect(&p.b_id);
+    wait_until(10, "sender waits for its peer", || {
+        p.ta()
+            .transfer(id)
+            .is_some_and(|i| i.state == TransferState::WaitingForPeer)
+    })
+    .await;
+    // The receiver gives up while the sender cannot hear it.
+    p.tb().cancel(id).expect("cancel");
+    let b = p.tb().wait(id, WAIT).await.expect("receiver finished");
+    assert_eq!(b.state, TransferState::Cancelled);
+    p.a.connect(&addr_of(&p.b)).await.expect("reconnect");
+    let a = p.ta().wait(id, WAIT).await.expect("sender finished");
+    assert!(
+        matches!(a.state, TransferState::Cancelled),
+        "sender learns it is over: {}",
+        a.state
+    );
+    assert!(files_in(&p.path("tmp-a")).is_empty());
+    assert!(files_in(&p.path("tmp-b")).is_empty());
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_restarted_before_the_answer_still_sends_after_accept() {
+    let dir = TempDir::new("rats-transfer-sender-restart");
+    let receiver = node(dir.path(), "b", serde_json::json!({})).await;
+    let inbox = dir.path().join("inbox");
+    // The receiver's user answers only when told to.
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    let into = inbox.clone();
+    receiver
+        .transfers()
+        .unwrap()
+        .set_accept_callback(move |offer| {
+            let (into, mut go) = (into.clone(), go_rx.clone());
+            async move {
+                let _ = go.wait_for(|g| *g).await;
+                AcceptDecision::Accept(into.join(&offer.name))
+            }
+        });
+    let identity = rats_core::Identity::generate();
+    let start_sender = |identity: rats_core::Identity| {
+        let s = section(dir.path(), "a", serde_json::json!({}));
+        async move {
+            RatsClient::builder()
+                .identity(identity)
+                .configure(move |c| {
+                    *c = rats_tests::test_config();
+                    c.plugins.insert("transfer".into(), s);
+                })
+                .start()
+                .await
+                .expect("sender starts")
+        }
+    };
+    let sender = start_sender(identity.clone()).await;
+    let b_id = sender.connect(&addr_of(&receiver)).await.expect("connect");
+    let src = dir.path().join("doc.bin");
+    let data = random_file(&src, 300_000);
+    let id = sender
+        .transfers()
+        .unwrap()
+        .send_file(&b_id, &src, None)
+        .await
+        .expect("offer");
+    // The sending process stops before the offer is answered, and starts again.
+    sender.shutdown().await;
+    let sender = start_sender(identity).await;
+    let t = sender.transfers().unwrap();
+    assert_eq!(
+        t.transfer(id).map(|i| i.state),
+        Some(TransferState::WaitingForPeer),
+        "the offer survives the restart"
+    );
+    sender
+        .connect(&addr_of(&receiver))
+        .await
+        .expect("reconnect");
+    go_tx.send(true).expect("answer");
+    let done = t.wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(inbox.join("doc.bin")).unwrap() == data);
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}

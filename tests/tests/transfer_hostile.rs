@@ -191,6 +191,17 @@ async fn unsafe_names_and_impossible_sizes_are_refused() {
         }
     }
     assert_eq!(node.transfers().unwrap().stats().rejected, 10);
+    // Unknown message types (a newer version) and truncated chunks are ignored and counted,
+    // not a reason to drop the peer.
+    let dropped = node.transfers().unwrap().stats().chunks_dropped;
+    h.send(CONTROL_CHANNEL, br#"{"t":"from_the_future","id":"00"}"#)
+        .await;
+    h.send(CONTROL_CHANNEL, b"\xff not json").await;
+    h.send(DATA_CHANNEL, b"short").await;
+    wait_until(5, "ignored messages counted", || {
+        node.transfers().unwrap().stats().chunks_dropped >= dropped + 3
+    })
+    .await;
     // Nothing was written anywhere.
     assert_eq!(all_files(dir.path()), before);
     assert!(!Path::new("/tmp/evil").exists());
