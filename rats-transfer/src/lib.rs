@@ -59,6 +59,7 @@ mod receiver;
 mod sender;
 mod service;
 mod state;
+mod store;
 pub mod wire;
 
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! prefix grows, checks the whole-file SHA-256 before moving the file into place, and saves
 //! how far it got so a reconnect or a restart continues from the verified prefix.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,18 +13,33 @@ use bytes::Bytes;
 use rats_core::PeerId;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::error::TransferError;
 use crate::event::{TransferEvent, TransferInfo, TransferState, TransferStats};
-use crate::fileio::{read_exact_at, write_all_at};
+use crate::fileio::read_exact_at;
 use crate::hub::{Hub, TaskMsg};
 use crate::id::TransferId;
-use crate::manifest::{Manifest, system_time};
-use crate::path::{RelPath, create_dirs_under, resolve_under};
+use crate::manifest::Manifest;
+use crate::path::create_dirs_under;
 use crate::progress::Tracker;
 use crate::state::{self, SavedRole, SavedTransfer};
+pub(crate) use crate::store::check_space;
+use crate::store::{StoreJob, StoreOutcome, Stored, finalize_file};
 use crate::wire::{ChunkHeader, Control, FileProgress, FileStart, Kind, Offer, clip_reason};
+
+/// Chunks checked and written at once (on blocking threads).
+const STORE_JOBS: usize = 4;
+/// Most bytes hashed into a file's running SHA-256 in one blocking call.
+const HASH_BATCH_BYTES: usize = 1 << 20;
+
+/// A run of verified chunks of one file hashed into its running SHA-256.
+struct Hashed {
+    file: usize,
+    chunks: u64,
+    hasher: Sha256,
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -43,8 +58,11 @@ struct RecvFile {
     received_count: u64,
     /// Chunks from the start that are all verified and hashed into `hasher`.
     prefix: u64,
-    /// SHA-256 state over the prefix; `None` until rebuilt from disk after a restart.
+    /// SHA-256 state over the prefix; `None` until rebuilt from disk after a restart, and
+    /// while a hashing job has it.
     hasher: Option<Sha256>,
+    /// The whole file's SHA-256 when already known: a one-chunk file's is its chunk's.
+    digest: Option<[u8; 32]>,
     done: bool,
     part: Option<Arc<File>>,
 }
@@ -106,6 +124,14 @@ pub(crate) struct IncomingTransfer {
     dirty: bool,
     /// The chunk log, opened on the first chunk.
     chunk_log: Option<Arc<File>>,
+    /// Chunks being checked and written.
+    stores: JoinSet<Stored>,
+    /// Their (file, chunk), so that a resend of one is not stored twice.
+    storing: HashSet<(u32, u64)>,
+    /// Verified chunks waiting to be hashed into their file's SHA-256 in order.
+    verified: BTreeMap<(u32, u64), Bytes>,
+    /// The one hashing job (hashing is sequential per file).
+    hashing: JoinSet<Hashed>,
 }
 
 impl IncomingTransfer {
@@ -154,6 +180,10 @@ impl IncomingTransfer {
             last_save: Instant::now(),
             dirty: false,
             chunk_log: None,
+            stores: JoinSet::new(),
+            storing: HashSet::new(),
+            verified: BTreeMap::new(),
+            hashing: JoinSet::new(),
         };
         t.set_manifest(manifest);
         if let Some(s) = saved {
@@ -244,7 +274,21 @@ impl IncomingTransfer {
                 _ = tokio::time::sleep_until(answer_by), if awaiting => {
                     return Some(Err(TransferError::Timeout("no answer to the request".into())));
                 }
-                msg = self.rx.recv() => {
+                Some(done) = self.stores.join_next(), if !self.stores.is_empty() => {
+                    let Ok(done) = done else { return Some(Err(TransferError::Stopped)) };
+                    if let Some(end) = self.on_stored(done).await {
+                        return Some(end);
+                    }
+                }
+                Some(done) = self.hashing.join_next(), if !self.hashing.is_empty() => {
+                    let Ok(done) = done else { return Some(Err(TransferError::Stopped)) };
+                    if let Some(end) = self.on_hashed(done).await {
+                        return Some(end);
+                    }
+                }
+                // Taking messages waits while the pipeline is full: that is the backpressure
+                // that keeps memory bounded (the sender's window does the rest).
+                msg = self.rx.recv(), if self.has_room() => {
                     let msg = msg?;
                     if let Some(outcome) = self.handle(msg).await {
                         return Some(outcome);
@@ -384,6 +428,9 @@ impl IncomingTransfer {
             TaskMsg::PeerDown => {
                 if matches!(self.phase, Phase::AwaitingOffer { .. }) {
                     return Some(Err(TransferError::NotConnected(self.peer.short())));
+                }
+                if let Some(end) = self.drain().await {
+                    return Some(end);
                 }
                 self.phase = Phase::Waiting;
                 for f in &mut self.files {
@@ -641,6 +688,11 @@ impl IncomingTransfer {
         self.dirty = true;
     }
 
+    fn has_room(&self) -> bool {
+        self.stores.len() < STORE_JOBS && self.verified.len() < self.hub.config.window as usize
+    }
+
+    /// Starts checking and writing a chunk; the outcome arrives in `on_stored`.
     async fn on_chunk(
         &mut self,
         header: ChunkHeader,
@@ -664,6 +716,10 @@ impl IncomingTransfer {
             self.ack(header.file, c).await;
             return None;
         }
+        if !self.storing.insert((header.file, c)) {
+            // A resend of a chunk being written: its acknowledgement follows.
+            return None;
+        }
         if self.chunk_log.is_none() {
             let path = state::chunk_log_path(self.hub.temp(), self.id);
             let opened = tokio::task::spawn_blocking(move || {
@@ -678,55 +734,38 @@ impl IncomingTransfer {
                 Err(_) => return Some(Err(TransferError::Stopped)),
             }
         }
-        let rf = &mut self.files[f];
-        // The whole-file hash grows with the verified prefix. It is computed beside the
-        // chunk's own check and write (two blocking threads), and kept only if the chunk
-        // verifies.
-        let prefix_hash = match (&rf.hasher, c == rf.prefix) {
-            (Some(h), true) => {
-                let (mut h, d) = (h.clone(), data.clone());
-                Some(tokio::task::spawn_blocking(move || {
-                    h.update(&d);
-                    h
-                }))
-            }
-            _ => None,
-        };
-        let feed = prefix_hash.is_some();
         let job = StoreJob {
             log: self.chunk_log.clone(),
             file_index: header.file,
             chunk: c,
             path: state::part_path(self.hub.temp(), self.id, f),
-            part: rf.part.take(),
+            part: self.files[f].part.clone(),
             offset,
             data,
             sha256: header.sha256,
         };
-        let result = tokio::task::spawn_blocking(move || job.run()).await;
-        let hashed = match prefix_hash {
-            Some(j) => j.await.ok(),
-            None => None,
+        self.stores.spawn_blocking(move || job.run());
+        None
+    }
+
+    /// A chunk was checked (and written, if good).
+    async fn on_stored(&mut self, done: Stored) -> Option<Result<(), TransferError>> {
+        let (fi, c) = (done.file_index, done.chunk);
+        self.storing.remove(&(fi, c));
+        let f = fi as usize;
+        let Some(rf) = self.files.get_mut(f) else {
+            return None;
         };
-        let Ok(stored) = result else {
-            return Some(Err(TransferError::Stopped));
-        };
-        let rf = &mut self.files[f];
-        rf.part = stored.part;
-        match stored.outcome {
-            StoreOutcome::Stored => {
-                if feed {
-                    let Some(h) = hashed else {
-                        return Some(Err(TransferError::Stopped));
-                    };
-                    rf.hasher = Some(h);
-                }
-            }
+        if rf.part.is_none() {
+            rf.part = done.part;
+        }
+        match done.outcome {
+            StoreOutcome::Stored => {}
             StoreOutcome::Corrupt => {
                 TransferStats::add(&self.hub.stats.chunks_corrupt, 1);
                 let nack = Control::Nack {
                     id: self.id,
-                    file: header.file,
+                    file: fi,
                     chunk: c,
                 };
                 let _ = self.hub.send(&self.peer, &nack).await;
@@ -746,26 +785,139 @@ impl IncomingTransfer {
             }
             StoreOutcome::Failed(e) => return Some(Err(e)),
         }
+        if rf.done || rf.has_prefix_chunk(c) {
+            return None;
+        }
+        let count = self.manifest.chunk_count(f);
+        let len = done.data.len() as u64;
         rf.mark(c, count);
-        if feed {
-            rf.prefix += 1;
+        if count == 1 {
+            // The chunk is the whole file: its verified hash is the file's SHA-256 (compared
+            // with the offered one when the file is finished).
+            rf.digest = Some(done.sha256);
+            rf.prefix = 1;
+        } else {
+            self.verified.insert((fi, c), done.data);
         }
-        TransferStats::add(&self.hub.stats.bytes_received, len as u64);
-        self.tracker.add_chunk(len as u64);
+        TransferStats::add(&self.hub.stats.bytes_received, len);
+        self.tracker.add_chunk(len);
         self.dirty = true;
-        self.ack(header.file, c).await;
-        if let Err(e) = self.catch_up(f).await {
-            return Some(Err(e));
+        self.ack(fi, c).await;
+        if count == 1 {
+            return self.file_verified(f).await;
         }
-        if self.files[f].received_count >= count {
-            if let Some(end) = self.complete_file(f).await {
-                return Some(end);
+        self.start_hashing();
+        self.progress(false);
+        None
+    }
+
+    /// Hashes the next run of verified chunks that continues a file's prefix, if any and if
+    /// no hashing job is running.
+    fn start_hashing(&mut self) {
+        if !self.hashing.is_empty() {
+            return;
+        }
+        let mut next = None;
+        let mut last_file = None;
+        for &(fi, c) in self.verified.keys() {
+            if last_file == Some(fi) {
+                continue;
             }
-            if self.done_count == self.files.len() {
-                return Some(Ok(()));
+            last_file = Some(fi);
+            if self
+                .files
+                .get(fi as usize)
+                .is_some_and(|rf| rf.prefix == c && rf.hasher.is_some())
+            {
+                next = Some((fi, c));
+                break;
             }
+        }
+        let Some((fi, first)) = next else { return };
+        let mut run = Vec::new();
+        let mut bytes = 0;
+        let mut c = first;
+        while bytes < HASH_BATCH_BYTES {
+            let Some(data) = self.verified.remove(&(fi, c)) else {
+                break;
+            };
+            bytes += data.len();
+            run.push(data);
+            c += 1;
+        }
+        let f = fi as usize;
+        let Some(mut hasher) = self.files[f].hasher.take() else {
+            return;
+        };
+        self.hashing.spawn_blocking(move || {
+            for data in &run {
+                hasher.update(data);
+            }
+            Hashed {
+                file: f,
+                chunks: run.len() as u64,
+                hasher,
+            }
+        });
+    }
+
+    /// A run of chunks was hashed: the file's verified prefix grows.
+    async fn on_hashed(&mut self, done: Hashed) -> Option<Result<(), TransferError>> {
+        let Some(rf) = self.files.get_mut(done.file) else {
+            return None;
+        };
+        rf.hasher = Some(done.hasher);
+        rf.prefix += done.chunks;
+        self.dirty = true;
+        if rf.prefix >= self.manifest.chunk_count(done.file)
+            && let Some(end) = self.file_verified(done.file).await
+        {
+            return Some(end);
+        }
+        self.start_hashing();
+        self.progress(false);
+        None
+    }
+
+    /// Every chunk of file `f` is verified and hashed: finish it, and the transfer if it was
+    /// the last.
+    async fn file_verified(&mut self, f: usize) -> Option<Result<(), TransferError>> {
+        if let Some(end) = self.complete_file(f).await {
+            return Some(end);
+        }
+        if self.done_count == self.files.len() {
+            return Some(Ok(()));
         }
         self.progress(false);
+        None
+    }
+
+    /// Lets every running job finish and hashes what is verified, so that the prefixes are
+    /// exact (before saving for a reconnect).
+    async fn drain(&mut self) -> Option<Result<(), TransferError>> {
+        loop {
+            if let Some(done) = self.stores.join_next().await {
+                let Ok(done) = done else {
+                    return Some(Err(TransferError::Stopped));
+                };
+                if let Some(end) = self.on_stored(done).await {
+                    return Some(end);
+                }
+                continue;
+            }
+            self.start_hashing();
+            match self.hashing.join_next().await {
+                Some(Ok(done)) => {
+                    if let Some(end) = self.on_hashed(done).await {
+                        return Some(end);
+                    }
+                }
+                Some(Err(_)) => return Some(Err(TransferError::Stopped)),
+                None => break,
+            }
+        }
+        // Chunks beyond a gap are forgotten; the sender sends them again.
+        self.verified.clear();
         None
     }
 
@@ -778,56 +930,20 @@ impl IncomingTransfer {
         let _ = self.hub.send(&self.peer, &ack).await;
     }
 
-    /// Chunks that arrived ahead of the prefix are hashed (read back) once the gap closes.
-    async fn catch_up(&mut self, f: usize) -> Result<(), TransferError> {
-        let rf = &self.files[f];
-        let start = rf.prefix;
-        let mut end = start;
-        while rf.has(end) {
-            end += 1;
-        }
-        if end == start {
-            return Ok(());
-        }
-        let Some(mut hasher) = self.files[f].hasher.take() else {
-            return Ok(());
-        };
-        let path = state::part_path(self.hub.temp(), self.id, f);
-        let (from, _) = self.manifest.chunk_span(f, start);
-        let (last, last_len) = self.manifest.chunk_span(f, end - 1);
-        let to = last + last_len as u64;
-        let result = tokio::task::spawn_blocking(move || {
-            let file = File::open(&path).map_err(|e| TransferError::io(&path, &e))?;
-            let mut buf = vec![0u8; 1 << 20];
-            let mut off = from;
-            while off < to {
-                let n = (to - off).min(buf.len() as u64) as usize;
-                read_exact_at(&file, &mut buf[..n], off)
-                    .map_err(|e| TransferError::io(&path, &e))?;
-                hasher.update(&buf[..n]);
-                off += n as u64;
-            }
-            Ok::<_, TransferError>(hasher)
-        })
-        .await
-        .unwrap_or(Err(TransferError::Stopped))?;
-        let rf = &mut self.files[f];
-        rf.hasher = Some(result);
-        rf.prefix = end;
-        Ok(())
-    }
-
     /// Checks the whole file's SHA-256 and moves it into place.
     async fn complete_file(&mut self, f: usize) -> Option<Result<(), TransferError>> {
         let rf = &mut self.files[f];
-        let hasher = rf.hasher.take().unwrap_or_default();
+        let digest: [u8; 32] = match rf.digest.take() {
+            Some(d) => d,
+            None => rf.hasher.take().unwrap_or_default().finalize().into(),
+        };
         rf.part = None;
         let m = self.manifest.files[f].clone();
         let kind = self.manifest.kind;
         let dest = self.dest.clone();
         let part = state::part_path(self.hub.temp(), self.id, f);
         let done = tokio::task::spawn_blocking(move || {
-            finalize_file(hasher, &m.sha256, &part, kind, &dest, &m.rel, m.mtime)
+            finalize_file(digest, &m.sha256, &part, kind, &dest, &m.rel, m.mtime)
         })
         .await
         .unwrap_or(Err(TransferError::Stopped));
@@ -861,6 +977,9 @@ impl IncomingTransfer {
     }
 
     async fn finish(mut self, outcome: Option<Result<(), TransferError>>) {
+        // No write may land after the temporary data is removed.
+        self.stores.shutdown().await;
+        self.hashing.shutdown().await;
         let Some(outcome) = outcome else {
             // The node stops: keep the state so a restart continues.
             if self.dirty {
@@ -915,142 +1034,4 @@ impl IncomingTransfer {
         self.hub.unregister(self.id, info.clone());
         self.hub.emit(TransferEvent::Finished(info));
     }
-}
-
-/// Refuses when the destination's file system has less than `bytes` plus the margin free.
-pub(crate) async fn check_space(hub: &Hub, dest: &Path, bytes: u64) -> Result<(), TransferError> {
-    let needed = bytes.saturating_add(hub.config.free_space_margin);
-    let dest = dest.to_path_buf();
-    let temp = hub.temp().to_path_buf();
-    let available = tokio::task::spawn_blocking(move || {
-        let a = crate::fileio::available_space(&dest).unwrap_or(u64::MAX);
-        let b = crate::fileio::available_space(&temp).unwrap_or(u64::MAX);
-        a.min(b)
-    })
-    .await
-    .unwrap_or(0);
-    if available < needed {
-        return Err(TransferError::NoSpace { needed, available });
-    }
-    Ok(())
-}
-
-enum StoreOutcome {
-    Stored,
-    Corrupt,
-    Failed(TransferError),
-}
-
-/// One chunk to verify and write, run on a blocking thread.
-struct StoreJob {
-    log: Option<Arc<File>>,
-    file_index: u32,
-    chunk: u64,
-    path: PathBuf,
-    part: Option<Arc<File>>,
-    offset: u64,
-    data: Bytes,
-    sha256: [u8; 32],
-}
-
-struct Stored {
-    outcome: StoreOutcome,
-    part: Option<Arc<File>>,
-}
-
-impl StoreJob {
-    fn run(mut self) -> Stored {
-        let outcome = self.store();
-        Stored {
-            outcome,
-            part: self.part,
-        }
-    }
-
-    fn store(&mut self) -> StoreOutcome {
-        let digest: [u8; 32] = Sha256::digest(&self.data).into();
-        if digest != self.sha256 {
-            return StoreOutcome::Corrupt;
-        }
-        let part = match &self.part {
-            Some(p) => p.clone(),
-            None => match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&self.path)
-            {
-                Ok(f) => {
-                    let f = Arc::new(f);
-                    self.part = Some(f.clone());
-                    f
-                }
-                Err(e) => return StoreOutcome::Failed(TransferError::io(&self.path, &e)),
-            },
-        };
-        if let Err(e) = write_all_at(&part, &self.data, self.offset) {
-            return StoreOutcome::Failed(TransferError::io(&self.path, &e));
-        }
-        if let Some(log) = &self.log {
-            let mut record = [0u8; state::CHUNK_LOG_RECORD];
-            record[..4].copy_from_slice(&self.file_index.to_be_bytes());
-            record[4..].copy_from_slice(&self.chunk.to_be_bytes());
-            // Appends are positioned at the end by the OS; a failed log write only costs a
-            // resend after a restart.
-            let _ = (&**log).write_all(&record);
-        }
-        StoreOutcome::Stored
-    }
-}
-
-/// Checks the whole-file hash, sets the modification time and moves the file into place.
-/// On a mismatch the partial file is removed and nothing reaches the destination.
-fn finalize_file(
-    hasher: Sha256,
-    expected: &[u8; 32],
-    part: &Path,
-    kind: Kind,
-    dest: &Path,
-    rel: &RelPath,
-    mtime: u64,
-) -> Result<(), TransferError> {
-    let digest: [u8; 32] = hasher.finalize().into();
-    if digest != *expected {
-        let _ = std::fs::remove_file(part);
-        return Err(TransferError::HashMismatch(rel.to_string()));
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(part)
-        .map_err(|e| TransferError::io(part, &e))?;
-    if let Err(e) = file.set_modified(system_time(mtime)) {
-        debug!(error = %e, "could not set the modification time");
-    }
-    drop(file);
-    let target = match kind {
-        Kind::File => {
-            if std::fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(TransferError::Path(crate::path::PathError::Symlink(
-                    dest.to_path_buf(),
-                )));
-            }
-            dest.to_path_buf()
-        }
-        Kind::Directory => {
-            if let Some(parent) = parent_of(rel) {
-                create_dirs_under(dest, &parent)?;
-            }
-            resolve_under(dest, rel)?
-        }
-    };
-    crate::fileio::move_into_place(part, &target).map_err(|e| TransferError::io(&target, &e))
-}
-
-fn parent_of(rel: &RelPath) -> Option<RelPath> {
-    let s = rel.as_str();
-    let (parent, _) = s.rsplit_once('/')?;
-    RelPath::parse(parent).ok()
 }

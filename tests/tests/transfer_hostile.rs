@@ -371,3 +371,83 @@ async fn a_flood_of_offers_and_requests_is_refused_and_the_node_keeps_working() 
     honest.shutdown().await;
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_file_hash_mismatch_fails_and_keeps_nothing() {
+    let dir = TempDir::new("rats-hostile-mismatch");
+    let (node, inbox) = victim(dir.path()).await;
+    let mut h = Hostile::connect(&node).await;
+    // One chunk and three chunks: every chunk is genuine, the announced file hash is not.
+    for (name, size) in [("one.bin", 1000usize), ("three.bin", 65536 * 2 + 10)] {
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        let mut wire = file(name, &data);
+        wire.sha256 = hex::encode(Sha256::digest(b"something else"));
+        let o = offer(name, vec![wire], Kind::File);
+        let id = o.id;
+        h.control(&Control::Offer(o)).await;
+        assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
+        for (i, part) in data.chunks(65536).enumerate() {
+            // Frames carry at most 64 KiB: send the chunk in one message made of fragments.
+            let msg = ChunkHeader {
+                id,
+                file: 0,
+                chunk: i as u64,
+                sha256: Sha256::digest(part).into(),
+            }
+            .message(part);
+            let mut frames = BytesMut::new();
+            let pieces: Vec<&[u8]> = msg.chunks(60_000).collect();
+            for (k, piece) in pieces.iter().enumerate() {
+                let flags = match (k == 0, k + 1 == pieces.len()) {
+                    (true, true) => 0,
+                    (true, false) => rats_core::frame::FLAG_START,
+                    (false, false) => rats_core::frame::FLAG_CONT,
+                    (false, true) => rats_core::frame::FLAG_CONT | rats_core::frame::FLAG_END,
+                };
+                let mut header = BytesMut::new();
+                let len = if flags == rats_core::frame::FLAG_START {
+                    piece.len() + 4
+                } else {
+                    piece.len()
+                };
+                rats_core::frame::put_header(&mut header, DATA_CHANNEL, flags, len);
+                frames.extend_from_slice(&header);
+                if flags == rats_core::frame::FLAG_START {
+                    frames.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+                }
+                frames.extend_from_slice(piece);
+            }
+            h.conn.writer.write(&[&frames]).await.expect("write");
+        }
+        loop {
+            match h.answer_for(id).await {
+                Control::Ack { .. } => continue,
+                Control::Failed { reason, .. } => {
+                    assert!(reason.contains("SHA-256 mismatch"), "{name}: {reason}");
+                    break;
+                }
+                other => panic!("{name}: unexpected {other:?}"),
+            }
+        }
+        let info = node
+            .transfers()
+            .unwrap()
+            .wait(id, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                info.state,
+                TransferState::Failed(rats_transfer::TransferError::HashMismatch(_))
+            ),
+            "{name}: {}",
+            info.state
+        );
+        assert!(
+            !inbox.join(name).exists(),
+            "{name} must not reach the destination"
+        );
+    }
+    assert!(all_files(&dir.path().join("tmp-victim")).is_empty());
+    node.shutdown().await;
+}

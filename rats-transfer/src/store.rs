@@ -1,0 +1,166 @@
+//! The receiver's blocking disk work: checking a chunk's SHA-256 and writing it at its offset
+//! (and logging it), and finishing a file (whole-file hash, modification time, move into
+//! place). Run on blocking threads; several chunk jobs of one transfer may run at once.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tracing::debug;
+
+use crate::error::TransferError;
+use crate::fileio::write_all_at;
+use crate::hub::Hub;
+use crate::manifest::system_time;
+use crate::path::{RelPath, create_dirs_under, resolve_under};
+use crate::state;
+use crate::wire::Kind;
+
+/// Refuses when the destination's file system has less than `bytes` plus the margin free.
+pub(crate) async fn check_space(hub: &Hub, dest: &Path, bytes: u64) -> Result<(), TransferError> {
+    let needed = bytes.saturating_add(hub.config.free_space_margin);
+    let dest = dest.to_path_buf();
+    let temp = hub.temp().to_path_buf();
+    let available = tokio::task::spawn_blocking(move || {
+        let a = crate::fileio::available_space(&dest).unwrap_or(u64::MAX);
+        let b = crate::fileio::available_space(&temp).unwrap_or(u64::MAX);
+        a.min(b)
+    })
+    .await
+    .unwrap_or(0);
+    if available < needed {
+        return Err(TransferError::NoSpace { needed, available });
+    }
+    Ok(())
+}
+
+pub(crate) enum StoreOutcome {
+    Stored,
+    Corrupt,
+    Failed(TransferError),
+}
+
+/// One chunk to verify and write, run on a blocking thread.
+pub(crate) struct StoreJob {
+    pub log: Option<Arc<File>>,
+    pub file_index: u32,
+    pub chunk: u64,
+    pub path: PathBuf,
+    pub part: Option<Arc<File>>,
+    pub offset: u64,
+    pub data: Bytes,
+    pub sha256: [u8; 32],
+}
+
+pub(crate) struct Stored {
+    pub file_index: u32,
+    pub chunk: u64,
+    pub data: Bytes,
+    /// The chunk's SHA-256 (checked against the data when `outcome` is `Stored`).
+    pub sha256: [u8; 32],
+    pub outcome: StoreOutcome,
+    pub part: Option<Arc<File>>,
+}
+
+impl StoreJob {
+    pub(crate) fn run(mut self) -> Stored {
+        let outcome = self.store();
+        Stored {
+            file_index: self.file_index,
+            chunk: self.chunk,
+            data: self.data,
+            sha256: self.sha256,
+            outcome,
+            part: self.part,
+        }
+    }
+
+    fn store(&mut self) -> StoreOutcome {
+        let digest: [u8; 32] = Sha256::digest(&self.data).into();
+        if digest != self.sha256 {
+            return StoreOutcome::Corrupt;
+        }
+        let part = match &self.part {
+            Some(p) => p.clone(),
+            None => match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&self.path)
+            {
+                Ok(f) => {
+                    let f = Arc::new(f);
+                    self.part = Some(f.clone());
+                    f
+                }
+                Err(e) => return StoreOutcome::Failed(TransferError::io(&self.path, &e)),
+            },
+        };
+        if let Err(e) = write_all_at(&part, &self.data, self.offset) {
+            return StoreOutcome::Failed(TransferError::io(&self.path, &e));
+        }
+        if let Some(log) = &self.log {
+            let mut record = [0u8; state::CHUNK_LOG_RECORD];
+            record[..4].copy_from_slice(&self.file_index.to_be_bytes());
+            record[4..].copy_from_slice(&self.chunk.to_be_bytes());
+            // Appends are positioned at the end by the OS; a failed log write only costs a
+            // resend after a restart.
+            let _ = (&**log).write_all(&record);
+        }
+        StoreOutcome::Stored
+    }
+}
+
+/// Checks the whole-file hash, sets the modification time and moves the file into place.
+/// On a mismatch the partial file is removed and nothing reaches the destination.
+pub(crate) fn finalize_file(
+    digest: [u8; 32],
+    expected: &[u8; 32],
+    part: &Path,
+    kind: Kind,
+    dest: &Path,
+    rel: &RelPath,
+    mtime: u64,
+) -> Result<(), TransferError> {
+    if digest != *expected {
+        let _ = std::fs::remove_file(part);
+        return Err(TransferError::HashMismatch(rel.to_string()));
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(part)
+        .map_err(|e| TransferError::io(part, &e))?;
+    if let Err(e) = file.set_modified(system_time(mtime)) {
+        debug!(error = %e, "could not set the modification time");
+    }
+    drop(file);
+    let target = match kind {
+        Kind::File => {
+            if std::fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(TransferError::Path(crate::path::PathError::Symlink(
+                    dest.to_path_buf(),
+                )));
+            }
+            dest.to_path_buf()
+        }
+        Kind::Directory => {
+            if let Some(parent) = parent_of(rel) {
+                create_dirs_under(dest, &parent)?;
+            }
+            resolve_under(dest, rel)?
+        }
+    };
+    crate::fileio::move_into_place(part, &target).map_err(|e| TransferError::io(&target, &e))
+}
+
+fn parent_of(rel: &RelPath) -> Option<RelPath> {
+    let s = rel.as_str();
+    let (parent, _) = s.rsplit_once('/')?;
+    RelPath::parse(parent).ok()
+}
