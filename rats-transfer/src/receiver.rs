@@ -753,9 +753,7 @@ impl IncomingTransfer {
         let (fi, c) = (done.file_index, done.chunk);
         self.storing.remove(&(fi, c));
         let f = fi as usize;
-        let Some(rf) = self.files.get_mut(f) else {
-            return None;
-        };
+        let rf = self.files.get_mut(f)?;
         if rf.part.is_none() {
             rf.part = done.part;
         }
@@ -863,9 +861,7 @@ impl IncomingTransfer {
 
     /// A run of chunks was hashed: the file's verified prefix grows.
     async fn on_hashed(&mut self, done: Hashed) -> Option<Result<(), TransferError>> {
-        let Some(rf) = self.files.get_mut(done.file) else {
-            return None;
-        };
+        let rf = self.files.get_mut(done.file)?;
         rf.hasher = Some(done.hasher);
         rf.prefix += done.chunks;
         self.dirty = true;
