@@ -1,9 +1,10 @@
 //! # rats
 //!
 //! Peer-to-peer networking made easy: peers connect over TCP (IPv4 and IPv6), authenticate and
-//! encrypt with Noise XX, exchange typed JSON, text and binary messages, and introduce each
-//! other (peer exchange). [`RatsClient`] is the easy door; [`rats_core`] has the building
-//! blocks. Cargo features pick the plugins (`tcp`, `noise`; both on by default): linking a
+//! encrypt with Noise XX, exchange typed JSON, text and binary messages, introduce each other
+//! (peer exchange) and move files and directory trees (checked with SHA-256, resumable).
+//! [`RatsClient`] is the easy door; [`rats_core`] has the building blocks. Cargo features pick
+//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`; all on by default): linking a
 //! plugin crate is enabling it.
 //!
 //! ```
