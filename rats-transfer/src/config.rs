@@ -56,7 +56,7 @@ impl Default for TransferConfig {
     fn default() -> Self {
         TransferConfig {
             chunk_size: 256 * 1024,
-            window: 16,
+            window: 32,
             max_file_size: 1 << 40,
             max_transfer_size: 1 << 40,
             max_files: 100_000,

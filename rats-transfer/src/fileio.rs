@@ -54,13 +54,28 @@ fn write_at(f: &File, buf: &[u8], offset: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_write(f, buf, offset)
 }
 
-/// Moves a finished file into place: a rename, or a copy when the temporary directory is on
-/// another file system.
+/// Moves a finished file into place: a rename, or, when the temporary directory is on another
+/// file system, a copy to a hidden name beside the target (synced) and a rename, so the target
+/// never holds a partial file.
 pub(crate) fn move_into_place(from: &Path, to: &Path) -> io::Result<()> {
     match std::fs::rename(from, to) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(18) || e.kind() == io::ErrorKind::CrossesDevices => {
-            std::fs::copy(from, to)?;
+            let name = to.file_name().map_or_else(
+                || std::ffi::OsString::from("file"),
+                std::ffi::OsStr::to_os_string,
+            );
+            let mut hidden = std::ffi::OsString::from(".");
+            hidden.push(name);
+            hidden.push(".rats-part");
+            let tmp = to.with_file_name(hidden);
+            let copied = std::fs::copy(from, &tmp)
+                .and_then(|_| File::open(&tmp)?.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, to));
+            if copied.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            copied?;
             std::fs::remove_file(from)
         }
         Err(e) => Err(e),

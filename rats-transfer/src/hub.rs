@@ -12,11 +12,11 @@ use parking_lot::{Mutex, RwLock};
 use rats_core::node::{Outgoing, ServiceContext};
 use rats_core::{Event, PeerId};
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, trace};
+use tracing::{debug, trace, warn};
 
 use crate::config::TransferConfig;
 use crate::error::TransferError;
-use crate::event::{Direction, TransferEvent, TransferInfo, TransferStats};
+use crate::event::{Direction, TransferEvent, TransferInfo, TransferState, TransferStats};
 use crate::id::TransferId;
 use crate::wire::{ChunkHeader, Control, clip_reason};
 
@@ -74,8 +74,32 @@ pub(crate) enum TaskMsg {
 pub(crate) struct Slot {
     pub peer: PeerId,
     pub direction: Direction,
+    /// The peer's messages and chunks (bounded by the window: a full queue drops chunks).
     pub tx: mpsc::Sender<TaskMsg>,
+    /// Peer up/down and the user's commands, on their own queue so that a queue full of
+    /// chunks never loses them.
+    pub life: mpsc::Sender<TaskMsg>,
     pub info: watch::Receiver<TransferInfo>,
+}
+
+/// Lifecycle messages queued at most per transfer.
+const LIFE_QUEUE: usize = 32;
+
+/// A transfer task's two queues; lifecycle messages are taken first.
+pub(crate) struct TaskRx {
+    peer: mpsc::Receiver<TaskMsg>,
+    life: mpsc::Receiver<TaskMsg>,
+}
+
+impl TaskRx {
+    /// The next message; `None` once the transfer's slot is gone.
+    pub(crate) async fn recv(&mut self) -> Option<TaskMsg> {
+        tokio::select! {
+            biased;
+            Some(m) = self.life.recv() => Some(m),
+            m = self.peer.recv() => m,
+        }
+    }
 }
 
 pub(crate) struct Hub {
@@ -124,9 +148,18 @@ impl Hub {
         self.temp.get().unwrap_or(&self.temp_base)
     }
 
-    /// Capacity of a task's queue: the chunks of one window plus room for control messages.
-    pub(crate) fn task_queue_len(&self) -> usize {
-        self.config.window as usize + 64
+    /// A new transfer's queues: (peer sender, lifecycle sender, the task's end). The peer
+    /// queue holds one window of chunks plus room for control messages.
+    pub(crate) fn task_queues(&self) -> (mpsc::Sender<TaskMsg>, mpsc::Sender<TaskMsg>, TaskRx) {
+        let (tx, peer) = mpsc::channel(self.config.window as usize + 16);
+        let (life_tx, life) = mpsc::channel(LIFE_QUEUE);
+        (tx, life_tx, TaskRx { peer, life })
+    }
+
+    /// Sends a lifecycle message to transfer `id`; false if it is gone or flooded.
+    pub(crate) fn signal(&self, id: TransferId, msg: TaskMsg) -> bool {
+        let slots = self.slots.lock();
+        slots.get(&id).is_some_and(|s| s.life.try_send(msg).is_ok())
     }
 
     /// Publishes a transfer event.
@@ -186,6 +219,58 @@ impl Hub {
         self.slots.lock().contains_key(id) || self.deciding.lock().contains(id)
     }
 
+    /// Ends a transfer whose task is done: counts it, tells the peer when it cannot know why
+    /// (a local error), removes the temporary data, and publishes the last snapshot.
+    pub(crate) async fn finish_transfer(
+        &self,
+        id: TransferId,
+        peer: PeerId,
+        info: &watch::Sender<TransferInfo>,
+        outcome: Result<(), TransferError>,
+    ) {
+        let state = match &outcome {
+            Ok(()) => {
+                TransferStats::add(&self.stats.completed, 1);
+                TransferState::Completed
+            }
+            Err(TransferError::Cancelled | TransferError::CancelledByPeer(_)) => {
+                TransferStats::add(&self.stats.cancelled, 1);
+                TransferState::Cancelled
+            }
+            Err(e) => {
+                TransferStats::add(&self.stats.failed, 1);
+                TransferState::Failed(e.clone())
+            }
+        };
+        if let Err(e) = &outcome {
+            debug!(transfer = %id.short(), error = %e, "transfer ended");
+            // The peer caused these, was told already (reject), or is gone.
+            let peer_knows = matches!(
+                e,
+                TransferError::Cancelled
+                    | TransferError::CancelledByPeer(_)
+                    | TransferError::Rejected(_)
+                    | TransferError::Remote(_)
+                    | TransferError::NotConnected(_)
+                    | TransferError::Refused(_)
+                    | TransferError::NoSpace { .. }
+            );
+            if !peer_knows {
+                let msg = Control::Failed {
+                    id,
+                    reason: clip_reason(&e.to_string()),
+                };
+                let _ = self.send(&peer, &msg).await;
+            }
+        }
+        let temp = self.temp().to_path_buf();
+        let _ = tokio::task::spawn_blocking(move || crate::state::remove(&temp, id)).await;
+        info.send_modify(|i| i.state = state);
+        let last = info.borrow().clone();
+        self.unregister(id, last.clone());
+        self.emit(TransferEvent::Finished(last));
+    }
+
     /// Counts a new pending offer or request `id` of `peer`; false when it has too many.
     pub(crate) fn begin_pending(&self, peer: PeerId, id: TransferId) -> bool {
         let mut pending = self.pending.lock();
@@ -235,9 +320,9 @@ impl Hub {
             } else {
                 TaskMsg::PeerDown
             };
-            // Capacity is reserved for these: a full queue means the task is flooded with
-            // chunks from this peer, which the state change makes stale anyway.
-            let _ = slot.tx.try_send(msg);
+            if slot.life.try_send(msg).is_err() {
+                warn!(peer = %peer.short(), "transfer lifecycle queue full");
+            }
         }
     }
 

@@ -96,8 +96,14 @@ impl Manifest {
     /// announced twice, hashes well formed.
     pub fn from_offer(offer: &Offer, limits: &TransferConfig) -> Result<Manifest, TransferError> {
         let refuse = |s: String| Err(TransferError::Refused(s));
-        if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&offer.chunk_size) {
-            return refuse(format!("chunk size {} out of range", offer.chunk_size));
+        // Chunks are held in memory up to a window: a peer does not get to pick 4 MiB ones
+        // unless we use large chunks ourselves.
+        let max_chunk = limits.chunk_size.clamp(1 << 20, MAX_CHUNK_SIZE);
+        if !(MIN_CHUNK_SIZE..=max_chunk).contains(&offer.chunk_size) {
+            return refuse(format!(
+                "chunk size {} out of range ({MIN_CHUNK_SIZE}..={max_chunk})",
+                offer.chunk_size
+            ));
         }
         let count = offer.files.len().saturating_add(offer.dirs.len());
         if count > limits.max_files as usize {

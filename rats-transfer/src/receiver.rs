@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rats_core::PeerId;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, info_span, warn};
 
 use crate::error::TransferError;
 use crate::event::{TransferEvent, TransferInfo, TransferState, TransferStats};
 use crate::fileio::read_exact_at;
-use crate::hub::{Hub, TaskMsg};
+use crate::hub::{Hub, TaskMsg, TaskRx};
 use crate::id::TransferId;
 use crate::manifest::Manifest;
 use crate::path::create_dirs_under;
@@ -93,6 +93,16 @@ impl RecvFile {
     fn has_prefix_chunk(&self, c: u64) -> bool {
         c < self.prefix || self.has(c)
     }
+
+    /// Chunks from the start that are verified and written (hashed or not): what a restart
+    /// can continue from (the hash is rebuilt from the disk then).
+    fn stored_prefix(&self) -> u64 {
+        let mut p = self.prefix;
+        while self.has(p) {
+            p += 1;
+        }
+        p
+    }
 }
 
 /// How a transfer's receiving task starts.
@@ -112,7 +122,7 @@ pub(crate) struct IncomingTransfer {
     peer: PeerId,
     manifest: Arc<Manifest>,
     dest: PathBuf,
-    rx: mpsc::Receiver<TaskMsg>,
+    rx: TaskRx,
     info: watch::Sender<TransferInfo>,
     phase: Phase,
     files: Vec<RecvFile>,
@@ -141,7 +151,7 @@ impl IncomingTransfer {
         peer: PeerId,
         dest: PathBuf,
         start: Start,
-        rx: mpsc::Receiver<TaskMsg>,
+        rx: TaskRx,
         info: watch::Sender<TransferInfo>,
     ) -> Self {
         let (manifest, phase, saved) = match start {
@@ -257,11 +267,8 @@ impl IncomingTransfer {
             if let Some(end) = self.begin().await {
                 return Some(end);
             }
-        } else if self.phase == Phase::Waiting
-            && ctx.peer_info(&self.peer).is_some()
-            && let Err(e) = self.ask_to_continue().await
-        {
-            return Some(Err(e));
+        } else if self.phase == Phase::Waiting && ctx.peer_info(&self.peer).is_some() {
+            self.ask_to_continue().await;
         }
         let save_every = Duration::from_millis(self.hub.config.save_interval_ms);
         // A server without the transfer service never answers a request.
@@ -288,7 +295,7 @@ impl IncomingTransfer {
                 }
                 // Taking messages waits while the pipeline is full: that is the backpressure
                 // that keeps memory bounded (the sender's window does the rest).
-                msg = self.rx.recv(), if self.has_room() => {
+                msg = self.rx.recv() => {
                     let msg = msg?;
                     if let Some(outcome) = self.handle(msg).await {
                         return Some(outcome);
@@ -336,7 +343,7 @@ impl IncomingTransfer {
             local_path: self.dest.clone(),
             sources: Vec::new(),
             files_done: self.files.iter().map(|f| f.done).collect(),
-            prefixes: self.files.iter().map(|f| f.prefix).collect(),
+            prefixes: self.files.iter().map(RecvFile::stored_prefix).collect(),
             saved_at: state::now_secs(),
         }
     }
@@ -350,7 +357,9 @@ impl IncomingTransfer {
         let log = self.chunk_log.clone();
         let saved_and_truncated = tokio::task::spawn_blocking(move || {
             state::save(&temp, &saved)?;
-            // Everything logged is now in the saved prefixes (or beyond a gap, and sent again).
+            // What is logged is in the saved (stored) prefixes now, or beyond a gap (sent
+            // again); a chunk whose job is still running logs after this, or at worst is sent
+            // again.
             match log {
                 Some(log) => log.set_len(0),
                 None => Ok(()),
@@ -419,10 +428,8 @@ impl IncomingTransfer {
         match msg {
             TaskMsg::Chunk(header, data) => return self.on_chunk(header, data).await,
             TaskMsg::PeerUp => {
-                if self.phase == Phase::Waiting
-                    && let Err(e) = self.ask_to_continue().await
-                {
-                    return Some(Err(e));
+                if self.phase == Phase::Waiting {
+                    self.ask_to_continue().await;
                 }
             }
             TaskMsg::PeerDown => {
@@ -454,6 +461,10 @@ impl IncomingTransfer {
                     .send(&self.peer, &Control::Resume { id: self.id })
                     .await;
                 self.resumed_event();
+                // Files held back by a full disk.
+                if self.phase == Phase::Running {
+                    return self.finish_complete_files().await;
+                }
             }
             TaskMsg::Cancel => {
                 let msg = Control::Cancel {
@@ -518,7 +529,9 @@ impl IncomingTransfer {
             }
             Control::ContinueFrom { files, .. } => {
                 if self.phase == Phase::Waiting {
-                    self.continue_from(files);
+                    if let Err(e) = self.continue_from(files) {
+                        return Some(Err(e));
+                    }
                     self.phase = Phase::Running;
                     self.set_state(self.running_state());
                     self.hub.emit(TransferEvent::Resumed { id: self.id });
@@ -536,8 +549,13 @@ impl IncomingTransfer {
             | Control::Continue { .. } => {
                 TransferStats::add(&self.hub.stats.chunks_dropped, 1);
             }
-            // We continue by ourselves when the peer comes back.
-            Control::Where { .. } => {}
+            // The sender is back and asks: tell it again what we have (our own `continue`
+            // may have been lost with the connection).
+            Control::Where { .. } => {
+                if self.phase == Phase::Waiting {
+                    self.ask_to_continue().await;
+                }
+            }
         }
         None
     }
@@ -593,8 +611,9 @@ impl IncomingTransfer {
         let _ = self.hub.send(&self.peer, &msg).await;
     }
 
-    /// After a reconnect or a restart: tell the sender what we have.
-    async fn ask_to_continue(&mut self) -> Result<(), TransferError> {
+    /// After a reconnect or a restart: tell the sender what we have. If the peer is gone
+    /// again, the next `PeerUp` (or its `where`) asks again.
+    async fn ask_to_continue(&mut self) {
         let mut progress = Vec::new();
         for f in 0..self.files.len() {
             if self.files[f].done {
@@ -619,7 +638,9 @@ impl IncomingTransfer {
             window: self.hub.config.window,
             files: progress,
         };
-        self.hub.send(&self.peer, &msg).await
+        if let Err(e) = self.hub.send(&self.peer, &msg).await {
+            warn!(error = %e, "could not ask the sender to continue; waiting for the peer");
+        }
     }
 
     /// Hashes the verified prefix of file `f` from its `.part` file again (after a restart);
@@ -631,7 +652,13 @@ impl IncomingTransfer {
         let prefix = self.files[f].prefix;
         let rebuilt = tokio::task::spawn_blocking(move || {
             let have = std::fs::metadata(&path).map_or(0, |m| m.len());
-            let chunks = prefix.min(have / chunk).min(size.div_ceil(chunk));
+            // Whole chunks on disk; a complete file's last chunk may be short.
+            let on_disk = if have >= size {
+                size.div_ceil(chunk)
+            } else {
+                have / chunk
+            };
+            let chunks = prefix.min(on_disk);
             let len = (chunks * chunk).min(size);
             let mut hasher = Sha256::new();
             if len > 0 {
@@ -662,11 +689,16 @@ impl IncomingTransfer {
         rf.truncate_to_prefix();
     }
 
-    fn continue_from(&mut self, starts: Vec<FileStart>) {
+    fn continue_from(&mut self, starts: Vec<FileStart>) -> Result<(), TransferError> {
         for s in starts {
             let Some(rf) = self.files.get_mut(s.file as usize) else {
                 continue;
             };
+            if s.chunk > rf.prefix {
+                return Err(TransferError::Refused(
+                    "the sender would skip chunks we do not have".into(),
+                ));
+            }
             if s.chunk < rf.prefix {
                 // The sender's source does not match what we have: start the file over.
                 rf.prefix = 0;
@@ -686,10 +718,15 @@ impl IncomingTransfer {
         }
         self.tracker.restart(bytes, chunks, self.done_count);
         self.dirty = true;
+        Ok(())
     }
 
-    fn has_room(&self) -> bool {
-        self.stores.len() < STORE_JOBS && self.verified.len() < self.hub.config.window as usize
+    /// Chunks held (being stored, or verified and waiting to be hashed) are bounded by the
+    /// window: beyond it only the chunk that continues a file's prefix (the one that closes a
+    /// gap) is taken.
+    fn has_room_for(&self, file: usize, chunk: u64) -> bool {
+        self.verified.len() + self.storing.len() < self.hub.config.window as usize
+            || self.files.get(file).is_some_and(|rf| rf.prefix == chunk)
     }
 
     /// Starts checking and writing a chunk; the outcome arrives in `on_stored`.
@@ -716,10 +753,31 @@ impl IncomingTransfer {
             self.ack(header.file, c).await;
             return None;
         }
-        if !self.storing.insert((header.file, c)) {
+        if self.storing.contains(&(header.file, c)) {
             // A resend of a chunk being written: its acknowledgement follows.
             return None;
         }
+        if !self.has_room_for(f, c) {
+            // Not acknowledged: the sender sends it again after its timeout.
+            dropped();
+            return None;
+        }
+        // At most STORE_JOBS at once: wait for one to finish (a few milliseconds).
+        while self.stores.len() >= STORE_JOBS {
+            match self.stores.join_next().await {
+                Some(Ok(done)) => {
+                    if let Some(end) = self.on_stored(done).await {
+                        return Some(end);
+                    }
+                }
+                Some(Err(_)) => return Some(Err(TransferError::Stopped)),
+                None => break,
+            }
+        }
+        if self.files[f].done || self.files[f].has_prefix_chunk(c) {
+            return None;
+        }
+        self.storing.insert((header.file, c));
         if self.chunk_log.is_none() {
             let path = state::chunk_log_path(self.hub.temp(), self.id);
             let opened = tokio::task::spawn_blocking(move || {
@@ -770,15 +828,7 @@ impl IncomingTransfer {
                 return None;
             }
             StoreOutcome::Failed(TransferError::DiskFull(p)) => {
-                // Keep what is verified; continue after `resume` once there is room.
-                warn!(path = %p.display(), "disk full: transfer paused");
-                self.paused_local = true;
-                let _ = self
-                    .hub
-                    .send(&self.peer, &Control::Pause { id: self.id })
-                    .await;
-                self.save().await;
-                self.paused_event(false, Some(format!("disk full writing {}", p.display())));
+                self.pause_for_disk(&p).await;
                 return None;
             }
             StoreOutcome::Failed(e) => return Some(Err(e)),
@@ -800,13 +850,28 @@ impl IncomingTransfer {
         TransferStats::add(&self.hub.stats.bytes_received, len);
         self.tracker.add_chunk(len);
         self.dirty = true;
-        self.ack(fi, c).await;
         if count == 1 {
+            self.ack(fi, c).await;
             return self.file_verified(f).await;
         }
+        // A chunk of a larger file is acknowledged once it is hashed too: so the sender's
+        // window also bounds what waits here for hashing.
         self.start_hashing();
         self.progress(false);
         None
+    }
+
+    /// The disk is full: keep everything verified, pause (the peer stops sending), and go on
+    /// after the user's `resume` once there is room.
+    async fn pause_for_disk(&mut self, p: &std::path::Path) {
+        warn!(path = %p.display(), "disk full: transfer paused");
+        self.paused_local = true;
+        let _ = self
+            .hub
+            .send(&self.peer, &Control::Pause { id: self.id })
+            .await;
+        self.save().await;
+        self.paused_event(false, Some(format!("disk full writing {}", p.display())));
     }
 
     /// Hashes the next run of verified chunks that continues a file's prefix, if any and if
@@ -859,13 +924,18 @@ impl IncomingTransfer {
         });
     }
 
-    /// A run of chunks was hashed: the file's verified prefix grows.
+    /// A run of chunks was hashed: the file's verified prefix grows and they are acknowledged.
     async fn on_hashed(&mut self, done: Hashed) -> Option<Result<(), TransferError>> {
         let rf = self.files.get_mut(done.file)?;
         rf.hasher = Some(done.hasher);
+        let first = rf.prefix;
         rf.prefix += done.chunks;
         self.dirty = true;
-        if rf.prefix >= self.manifest.chunk_count(done.file)
+        let prefix = rf.prefix;
+        for c in first..prefix {
+            self.ack(done.file as u32, c).await;
+        }
+        if prefix >= self.manifest.chunk_count(done.file)
             && let Some(end) = self.file_verified(done.file).await
         {
             return Some(end);
@@ -943,8 +1013,15 @@ impl IncomingTransfer {
         })
         .await
         .unwrap_or(Err(TransferError::Stopped));
-        if let Err(e) = done {
-            return Some(Err(e));
+        match done {
+            Ok(()) => {}
+            Err(TransferError::DiskFull(p)) => {
+                // The verified file stays in the temporary directory; `resume` finishes it.
+                self.files[f].digest = Some(digest);
+                self.pause_for_disk(&p).await;
+                return None;
+            }
+            Err(e) => return Some(Err(e)),
         }
         let rf = &mut self.files[f];
         rf.done = true;
@@ -983,51 +1060,13 @@ impl IncomingTransfer {
             }
             return;
         };
-        let state = match &outcome {
-            Ok(()) => {
-                TransferStats::add(&self.hub.stats.completed, 1);
-                TransferState::Completed
-            }
-            Err(TransferError::Cancelled | TransferError::CancelledByPeer(_)) => {
-                TransferStats::add(&self.hub.stats.cancelled, 1);
-                TransferState::Cancelled
-            }
-            Err(e) => {
-                TransferStats::add(&self.hub.stats.failed, 1);
-                TransferState::Failed(e.clone())
-            }
-        };
-        if let Err(e) = &outcome {
-            debug!(error = %e, "incoming transfer ended");
-            let remote_knows = matches!(
-                e,
-                TransferError::Cancelled
-                    | TransferError::CancelledByPeer(_)
-                    | TransferError::Rejected(_)
-                    | TransferError::Remote(_)
-                    | TransferError::NotConnected(_)
-                    | TransferError::Refused(_)
-                    | TransferError::NoSpace { .. }
-            );
-            if !remote_knows {
-                let msg = Control::Failed {
-                    id: self.id,
-                    reason: clip_reason(&e.to_string()),
-                };
-                let _ = self.hub.send(&self.peer, &msg).await;
-            }
-        }
+        self.progress(true);
         for f in &mut self.files {
             f.part = None;
         }
         self.chunk_log = None;
-        let temp = self.hub.temp().to_path_buf();
-        let id = self.id;
-        let _ = tokio::task::spawn_blocking(move || state::remove(&temp, id)).await;
-        self.progress(true);
-        self.set_state(state);
-        let info = self.info.borrow().clone();
-        self.hub.unregister(self.id, info.clone());
-        self.hub.emit(TransferEvent::Finished(info));
+        self.hub
+            .finish_transfer(self.id, self.peer, &self.info, outcome)
+            .await;
     }
 }

@@ -12,13 +12,13 @@ use bytes::{Bytes, BytesMut};
 use rats_core::PeerId;
 use rats_core::node::{Outgoing, PeerSender};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
-use tracing::{Instrument, debug, info_span, warn};
+use tokio::sync::watch;
+use tracing::{Instrument, info_span, warn};
 
 use crate::error::TransferError;
 use crate::event::{TransferEvent, TransferInfo, TransferState, TransferStats};
 use crate::fileio::read_exact_at;
-use crate::hub::{Hub, TaskMsg};
+use crate::hub::{Hub, TaskMsg, TaskRx};
 use crate::id::TransferId;
 use crate::manifest::{ChunkHashes, Manifest, mtime_secs};
 use crate::progress::Tracker;
@@ -55,7 +55,7 @@ pub(crate) struct OutgoingTransfer {
     /// Chunk hashes from the offer's hashing pass (not for chunks sent again after a Nack:
     /// those are hashed from what is read).
     chunk_hashes: Arc<ChunkHashes>,
-    rx: mpsc::Receiver<TaskMsg>,
+    rx: TaskRx,
     info: watch::Sender<TransferInfo>,
     phase: Phase,
     window: usize,
@@ -84,7 +84,7 @@ impl OutgoingTransfer {
         manifest: Arc<Manifest>,
         sources: Arc<Vec<PathBuf>>,
         chunk_hashes: Arc<ChunkHashes>,
-        rx: mpsc::Receiver<TaskMsg>,
+        rx: TaskRx,
         info: watch::Sender<TransferInfo>,
         offered: bool,
     ) -> Self {
@@ -136,6 +136,16 @@ impl OutgoingTransfer {
             files_done: Vec::new(),
             prefixes: Vec::new(),
             saved_at: state::now_secs(),
+        }
+    }
+
+    /// Saves the state again (its time stamp counts for `resume_ttl_secs`).
+    async fn save(&self) {
+        let saved = self.saved();
+        let temp = self.hub.temp().to_path_buf();
+        let result = tokio::task::spawn_blocking(move || state::save(&temp, &saved)).await;
+        if let Ok(Err(e)) = result {
+            warn!(error = %e, "could not save transfer state");
         }
     }
 
@@ -499,7 +509,10 @@ impl OutgoingTransfer {
                 return Some(Err(TransferError::Remote(clip_reason(&reason))));
             }
             Control::Continue { window, files, .. } => {
-                if self.phase == Phase::Offered {
+                // Only after the peers met again (a `continue` on a running transfer would
+                // only make us read our sources again).
+                if self.phase != Phase::Waiting {
+                    TransferStats::add(&self.hub.stats.chunks_dropped, 1);
                     return None;
                 }
                 self.window = (self.hub.config.window as usize).min(window.clamp(1, 1024) as usize);
@@ -509,9 +522,14 @@ impl OutgoingTransfer {
                             id: self.id,
                             files: starts,
                         };
+                        if self.done_count == self.done.len() {
+                            // The receiver has everything (it lists no unfinished file).
+                            return Some(Ok(()));
+                        }
                         if self.hub.send(&self.peer, &msg).await.is_ok() {
                             self.start_running();
                             self.hub.emit(TransferEvent::Resumed { id: self.id });
+                            self.save().await;
                         }
                     }
                     Err(e) => return Some(Err(e)),
@@ -554,10 +572,14 @@ impl OutgoingTransfer {
         let manifest = self.manifest.clone();
         let sources = self.sources.clone();
         let n = manifest.files.len();
+        let mut seen = vec![false; n];
         let listed: Vec<FileProgress> = files
             .into_iter()
-            .filter(|p| (p.file as usize) < n)
-            .take(n)
+            .filter(|p| {
+                let f = p.file as usize;
+                // Each file once, whatever the peer sends.
+                f < n && !std::mem::replace(&mut seen[f], true)
+            })
             .collect();
         let starts = tokio::task::spawn_blocking(move || {
             listed
@@ -612,46 +634,10 @@ impl OutgoingTransfer {
             // The node stops: keep the saved state so a restart continues.
             return;
         };
-        let state = match &outcome {
-            Ok(()) => {
-                TransferStats::add(&self.hub.stats.completed, 1);
-                TransferState::Completed
-            }
-            Err(TransferError::Cancelled | TransferError::CancelledByPeer(_)) => {
-                TransferStats::add(&self.hub.stats.cancelled, 1);
-                TransferState::Cancelled
-            }
-            Err(e) => {
-                TransferStats::add(&self.hub.stats.failed, 1);
-                TransferState::Failed(e.clone())
-            }
-        };
-        if let Err(e) = &outcome {
-            debug!(error = %e, "outgoing transfer ended");
-            let remote_knows = matches!(
-                e,
-                TransferError::Cancelled
-                    | TransferError::CancelledByPeer(_)
-                    | TransferError::Rejected(_)
-                    | TransferError::Remote(_)
-                    | TransferError::NotConnected(_)
-            );
-            if !remote_knows {
-                let msg = Control::Failed {
-                    id: self.id,
-                    reason: clip_reason(&e.to_string()),
-                };
-                let _ = self.hub.send(&self.peer, &msg).await;
-            }
-        }
         self.progress(true);
-        let temp = self.hub.temp().to_path_buf();
-        let id = self.id;
-        let _ = tokio::task::spawn_blocking(move || state::remove(&temp, id)).await;
-        self.set_state(state);
-        let info = self.info.borrow().clone();
-        self.hub.unregister(self.id, info.clone());
-        self.hub.emit(TransferEvent::Finished(info));
+        self.hub
+            .finish_transfer(self.id, self.peer, &self.info, outcome)
+            .await;
     }
 }
 

@@ -11,7 +11,7 @@ use rats_core::PeerId;
 use rats_core::event::DisconnectReason;
 use rats_core::node::{PeerInfo, ServiceContext};
 use rats_core::service::{Priority, Service, ServiceDescriptor, ServiceError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::config::TransferConfig;
@@ -184,7 +184,7 @@ impl TransferService {
             0,
             0,
         );
-        let (tx, rx) = mpsc::channel(hub.task_queue_len());
+        let (tx, life, rx) = hub.task_queues();
         let (info_tx, info_rx) = watch::channel(info);
         hub.register(
             id,
@@ -192,6 +192,7 @@ impl TransferService {
                 peer: *peer,
                 direction: Direction::Incoming,
                 tx,
+                life,
                 info: info_rx,
             },
         )?;
@@ -211,7 +212,7 @@ impl TransferService {
             directory,
         };
         if let Err(e) = hub.send(peer, &msg).await {
-            hub.forward(peer, id, TaskMsg::Cancel);
+            hub.signal(id, TaskMsg::Cancel);
             return Err(e);
         }
         Ok(id)
@@ -375,7 +376,7 @@ async fn start_outgoing(
         manifest.files.len(),
         manifest.total_size(),
     );
-    let (tx, rx) = mpsc::channel(hub.task_queue_len());
+    let (tx, life, rx) = hub.task_queues();
     let (info_tx, info_rx) = watch::channel(info);
     hub.register(
         id,
@@ -383,6 +384,7 @@ async fn start_outgoing(
             peer,
             direction: Direction::Outgoing,
             tx,
+            life,
             info: info_rx,
         },
     )?;
@@ -407,7 +409,7 @@ async fn start_outgoing(
     }
     ctx.spawn(task.run());
     if let Err(e) = hub.send(&peer, &offer).await {
-        hub.forward(&peer, id, TaskMsg::Cancel);
+        hub.signal(id, TaskMsg::Cancel);
         return Err(e);
     }
     Ok(id)
@@ -432,22 +434,35 @@ fn on_offer(hub: &Arc<Hub>, peer: PeerId, offer: Offer) {
             return;
         }
     };
+    let hub2 = hub.clone();
+    decide(hub, peer, id, "offers", async move {
+        decide_offer(&hub2, peer, id, manifest, callback).await
+    });
+}
+
+/// Runs the decision on a peer's offer or request (`what`) as a task, within the per-peer
+/// limit of pending ones; an `Err(reason)` is sent back as `reject`.
+fn decide<F>(hub: &Arc<Hub>, peer: PeerId, id: TransferId, what: &str, decision: F)
+where
+    F: Future<Output = Result<(), String>> + Send + 'static,
+{
     if !hub.begin_pending(peer, id) {
-        hub.refuse(&peer, id, "too many offers waiting for an answer");
+        hub.refuse(&peer, id, &format!("too many {what} waiting for an answer"));
         return;
     }
     let Ok(ctx) = hub.ctx() else { return };
-    let hub2 = hub.clone();
+    let hub = hub.clone();
     ctx.spawn(async move {
-        let outcome = decide_offer(&hub2, peer, id, manifest, callback).await;
-        hub2.end_pending(&peer, &id);
+        let outcome = decision.await;
+        hub.end_pending(&peer, &id);
         if let Err(reason) = outcome {
-            TransferStats::add(&hub2.stats.rejected, 1);
+            debug!(peer = %peer.short(), transfer = %id.short(), %reason, "refused");
+            TransferStats::add(&hub.stats.rejected, 1);
             let msg = Control::Reject {
                 id,
                 reason: crate::wire::clip_reason(&reason),
             };
-            let _ = hub2.send(&peer, &msg).await;
+            let _ = hub.send(&peer, &msg).await;
         }
     });
 }
@@ -502,7 +517,7 @@ async fn decide_offer(
         manifest.files.len(),
         manifest.total_size(),
     );
-    let (tx, rx) = mpsc::channel(hub.task_queue_len());
+    let (tx, life, rx) = hub.task_queues();
     let (info_tx, info_rx) = watch::channel(info);
     hub.register(
         id,
@@ -510,6 +525,7 @@ async fn decide_offer(
             peer,
             direction: Direction::Incoming,
             tx,
+            life,
             info: info_rx,
         },
     )
@@ -532,7 +548,7 @@ async fn decide_offer(
     let sent = hub.send(&peer, &accept).await;
     ctx.spawn(task.run());
     if sent.is_err() {
-        hub.forward(&peer, id, TaskMsg::PeerDown);
+        hub.signal(id, TaskMsg::PeerDown);
     }
     Ok(())
 }
@@ -543,24 +559,9 @@ fn on_request(hub: &Arc<Hub>, peer: PeerId, id: TransferId, path: String, direct
         TransferStats::add(&hub.stats.chunks_dropped, 1);
         return;
     }
-    if !hub.begin_pending(peer, id) {
-        hub.refuse(&peer, id, "too many requests waiting for an answer");
-        return;
-    }
-    let Ok(ctx) = hub.ctx() else { return };
     let hub2 = hub.clone();
-    ctx.spawn(async move {
-        let outcome = serve(&hub2, peer, id, path, directory).await;
-        hub2.end_pending(&peer, &id);
-        if let Err(reason) = outcome {
-            TransferStats::add(&hub2.stats.rejected, 1);
-            debug!(peer = %peer.short(), %reason, "pull refused");
-            let msg = Control::Reject {
-                id,
-                reason: crate::wire::clip_reason(&reason),
-            };
-            let _ = hub2.send(&peer, &msg).await;
-        }
+    decide(hub, peer, id, "requests", async move {
+        serve(&hub2, peer, id, path, directory).await
     });
 }
 
@@ -749,16 +750,18 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
         s.manifest.total_size(),
     );
     info.state = TransferState::WaitingForPeer;
-    let (tx, rx) = mpsc::channel(hub.task_queue_len());
+    let (tx, life, rx) = hub.task_queues();
     let (info_tx, info_rx) = watch::channel(info);
     let slot = Slot {
         peer: s.peer,
         direction,
         tx,
+        life,
         info: info_rx,
     };
     if let Err(e) = hub.register(s.id, slot) {
-        warn!(transfer = %s.id.short(), error = %e, "saved transfer not restored");
+        warn!(transfer = %s.id.short(), error = %e, "saved transfer not restored; removed");
+        state::remove(hub.temp(), s.id);
         return;
     }
     debug!(transfer = %s.id.short(), "restored a saved transfer");
@@ -766,6 +769,7 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
         SavedRole::Sender => {
             if s.sources.len() != s.manifest.files.len() {
                 hub.slots.lock().remove(&s.id);
+                state::remove(hub.temp(), s.id);
                 return;
             }
             let task = OutgoingTransfer::new(

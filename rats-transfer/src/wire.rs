@@ -190,9 +190,9 @@ pub enum Control {
         /// The transfer.
         id: TransferId,
     },
-    /// The transfer is over and its partial data removed (also the answer to a `Continue`
-    /// about a transfer the sender does not have; other messages about unknown transfers get
-    /// no answer).
+    /// The transfer is over and its partial data removed. Also the answer to any non-terminal
+    /// message about a transfer the side does not have (nor is deciding on); messages about
+    /// another peer's transfer get no answer.
     Cancel {
         /// The transfer.
         id: TransferId,

@@ -47,6 +47,29 @@ impl Hostile {
         self.conn.writer.write(&[&frame]).await.expect("write");
     }
 
+    /// Sends one message of any size, cut into frames of at most 60 000 bytes.
+    async fn send_message(&mut self, channel: u16, msg: &[u8]) {
+        use rats_core::frame::{FLAG_CONT, FLAG_END, FLAG_START, put_header};
+        let pieces: Vec<&[u8]> = msg.chunks(60_000).collect();
+        let mut frames = BytesMut::new();
+        for (k, piece) in pieces.iter().enumerate() {
+            let flags = match (k == 0, k + 1 == pieces.len()) {
+                (true, true) => 0,
+                (true, false) => FLAG_START,
+                (false, false) => FLAG_CONT,
+                (false, true) => FLAG_CONT | FLAG_END,
+            };
+            if flags == FLAG_START {
+                put_header(&mut frames, channel, flags, piece.len() + 4);
+                frames.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+            } else {
+                put_header(&mut frames, channel, flags, piece.len());
+            }
+            frames.extend_from_slice(piece);
+        }
+        self.conn.writer.write(&[&frames]).await.expect("write");
+    }
+
     async fn control(&mut self, msg: &Control) {
         self.send(CONTROL_CHANNEL, &msg.encode()).await;
     }
@@ -280,13 +303,17 @@ async fn corrupt_chunks_are_asked_again_and_foreign_chunks_dropped() {
     })
     .await;
     let dropped = stats().chunks_dropped;
+    // A full-length chunk 0 with a hash that matches its (wrong) data: only the ownership
+    // check keeps it out (else the honest file would fail its whole-file hash).
+    let garbage = vec![0x5Au8; 256 * 1024];
     let forged = ChunkHeader {
         id: hid,
         file: 0,
         chunk: 0,
-        sha256: Sha256::digest([0u8; 1000]).into(),
+        sha256: Sha256::digest(&garbage).into(),
     };
-    h.send(DATA_CHANNEL, &forged.message(&[0u8; 1000])).await;
+    h.send_message(DATA_CHANNEL, &forged.message(&garbage))
+        .await;
     wait_until(5, "forged chunk dropped", || {
         stats().chunks_dropped > dropped
     })
@@ -387,7 +414,6 @@ async fn a_whole_file_hash_mismatch_fails_and_keeps_nothing() {
         h.control(&Control::Offer(o)).await;
         assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
         for (i, part) in data.chunks(65536).enumerate() {
-            // Frames carry at most 64 KiB: send the chunk in one message made of fragments.
             let msg = ChunkHeader {
                 id,
                 file: 0,
@@ -395,29 +421,7 @@ async fn a_whole_file_hash_mismatch_fails_and_keeps_nothing() {
                 sha256: Sha256::digest(part).into(),
             }
             .message(part);
-            let mut frames = BytesMut::new();
-            let pieces: Vec<&[u8]> = msg.chunks(60_000).collect();
-            for (k, piece) in pieces.iter().enumerate() {
-                let flags = match (k == 0, k + 1 == pieces.len()) {
-                    (true, true) => 0,
-                    (true, false) => rats_core::frame::FLAG_START,
-                    (false, false) => rats_core::frame::FLAG_CONT,
-                    (false, true) => rats_core::frame::FLAG_CONT | rats_core::frame::FLAG_END,
-                };
-                let mut header = BytesMut::new();
-                let len = if flags == rats_core::frame::FLAG_START {
-                    piece.len() + 4
-                } else {
-                    piece.len()
-                };
-                rats_core::frame::put_header(&mut header, DATA_CHANNEL, flags, len);
-                frames.extend_from_slice(&header);
-                if flags == rats_core::frame::FLAG_START {
-                    frames.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-                }
-                frames.extend_from_slice(piece);
-            }
-            h.conn.writer.write(&[&frames]).await.expect("write");
+            h.send_message(DATA_CHANNEL, &msg).await;
         }
         loop {
             match h.answer_for(id).await {
@@ -449,5 +453,64 @@ async fn a_whole_file_hash_mismatch_fails_and_keeps_nothing() {
         );
     }
     assert!(all_files(&dir.path().join("tmp-victim")).is_empty());
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_chunk_never_blocks_the_receiver() {
+    let dir = TempDir::new("rats-hostile-gap");
+    let tmp = dir.path().join("tmp-victim");
+    let node = client_with(move |c| {
+        c.plugins.insert(
+            "transfer".into(),
+            serde_json::json!({"temp_dir": tmp, "window": 2}),
+        );
+    })
+    .await;
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let into = inbox.clone();
+    node.transfers().unwrap().set_accept_callback(move |o| {
+        let into = into.clone();
+        async move { AcceptDecision::Accept(into.join(&o.name)) }
+    });
+    let mut h = Hostile::connect(&node).await;
+    let data: Vec<u8> = (0..4 * 65536u32).map(|i| (i % 241) as u8).collect();
+    let o = offer("gap.bin", vec![file("gap.bin", &data)], Kind::File);
+    let id = o.id;
+    h.control(&Control::Offer(o)).await;
+    assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
+    let chunk = |c: usize| {
+        let part = &data[c * 65536..(c + 1) * 65536];
+        ChunkHeader {
+            id,
+            file: 0,
+            chunk: c as u64,
+            sha256: Sha256::digest(part).into(),
+        }
+        .message(part)
+    };
+    // Chunk 0 "lost": 1 and 2 fill the receiver's window (they wait, verified, to be hashed
+    // after 0), 3 is dropped.
+    let stats = || node.transfers().unwrap().stats();
+    for c in [1, 2, 3] {
+        h.send_message(DATA_CHANNEL, &chunk(c)).await;
+    }
+    wait_until(5, "chunk 3 dropped", || stats().chunks_dropped >= 1).await;
+    // The gap filler is still taken; then 0, 1 and 2 are hashed and acknowledged in order.
+    h.send_message(DATA_CHANNEL, &chunk(0)).await;
+    for c in 0..3 {
+        match h.answer_for(id).await {
+            Control::Ack { chunk, .. } => assert_eq!(chunk, c),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    h.send_message(DATA_CHANNEL, &chunk(3)).await;
+    assert!(matches!(
+        h.answer_for(id).await,
+        Control::Ack { chunk: 3, .. }
+    ));
+    assert!(matches!(h.answer_for(id).await, Control::FileDone { .. }));
+    assert!(std::fs::read(inbox.join("gap.bin")).unwrap() == data);
     node.shutdown().await;
 }
