@@ -214,6 +214,16 @@ impl Hub {
         finished.push_back(info);
     }
 
+    /// Whether we completed receiving transfer `id` from `peer` (among the last finished).
+    pub(crate) fn completed_with(&self, peer: &PeerId, id: TransferId) -> bool {
+        self.finished.lock().iter().any(|i| {
+            i.id == id
+                && i.peer == *peer
+                && i.direction == Direction::Incoming
+                && i.state == TransferState::Completed
+        })
+    }
+
     /// Whether `id` is in use: a live transfer, or an offer or request being decided.
     pub(crate) fn id_taken(&self, id: &TransferId) -> bool {
         self.slots.lock().contains_key(id) || self.deciding.lock().contains(id)

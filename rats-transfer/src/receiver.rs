@@ -134,6 +134,8 @@ pub(crate) struct IncomingTransfer {
     dirty: bool,
     /// The chunk log, opened on the first chunk.
     chunk_log: Option<Arc<File>>,
+    /// When the last chunk (or the answer to our `continue`) arrived.
+    last_chunk: Instant,
     /// Chunks being checked and written.
     stores: JoinSet<Stored>,
     /// Their (file, chunk), so that a resend of one is not stored twice.
@@ -190,6 +192,7 @@ impl IncomingTransfer {
             last_save: Instant::now(),
             dirty: false,
             chunk_log: None,
+            last_chunk: Instant::now(),
             stores: JoinSet::new(),
             storing: HashSet::new(),
             verified: BTreeMap::new(),
@@ -259,7 +262,7 @@ impl IncomingTransfer {
     }
 
     async fn main_loop(&mut self) -> Option<Result<(), TransferError>> {
-        let Ok(ctx) = self.hub.ctx() else {
+        let Ok(ctx) = self.hub.ctx().cloned() else {
             return None;
         };
         let cancel = ctx.cancellation().clone();
@@ -273,13 +276,31 @@ impl IncomingTransfer {
         let save_every = Duration::from_millis(self.hub.config.save_interval_ms);
         // A server without the transfer service never answers a request.
         let answer_by = tokio::time::Instant::now() + self.hub.config.answer_timeout();
+        // With nothing arriving for this long while data is due, ask the sender (it answers,
+        // or says it does not know the transfer any more).
+        let idle = Duration::from_millis(self.hub.config.chunk_timeout_ms.saturating_mul(2));
         loop {
             let awaiting = matches!(self.phase, Phase::AwaitingOffer { .. });
+            let expecting = (self.phase == Phase::Running
+                && !self.paused_local
+                && !self.paused_remote
+                && self.done_count < self.files.len())
+                || (self.phase == Phase::Waiting && ctx.peer_info(&self.peer).is_some());
+            let idle_at = tokio::time::Instant::from_std(self.last_chunk + idle);
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return None,
                 _ = tokio::time::sleep_until(answer_by), if awaiting => {
                     return Some(Err(TransferError::Timeout("no answer to the request".into())));
+                }
+                _ = tokio::time::sleep_until(idle_at), if expecting => {
+                    if self.phase == Phase::Waiting {
+                        // Our `continue` went unanswered: ask again.
+                        self.last_chunk = Instant::now();
+                        self.ask_to_continue().await;
+                    } else if let Some(end) = self.resync().await {
+                        return Some(end);
+                    }
                 }
                 Some(done) = self.stores.join_next(), if !self.stores.is_empty() => {
                     let Ok(done) = done else { return Some(Err(TransferError::Stopped)) };
@@ -491,6 +512,7 @@ impl IncomingTransfer {
     }
 
     fn resumed_event(&mut self) {
+        self.last_chunk = Instant::now();
         if self.phase == Phase::Running {
             self.set_state(self.running_state());
         }
@@ -529,6 +551,7 @@ impl IncomingTransfer {
             }
             Control::ContinueFrom { files, .. } => {
                 if self.phase == Phase::Waiting {
+                    self.last_chunk = Instant::now();
                     if let Err(e) = self.continue_from(files) {
                         return Some(Err(e));
                     }
@@ -549,10 +572,14 @@ impl IncomingTransfer {
             | Control::Continue { .. } => {
                 TransferStats::add(&self.hub.stats.chunks_dropped, 1);
             }
-            // The sender is back and asks: tell it again what we have (our own `continue`
-            // may have been lost with the connection).
+            // The sender asks where we are (it is back, or it found the transfer stalled): tell
+            // it what we have, and take chunks again once it answers.
             Control::Where { .. } => {
-                if self.phase == Phase::Waiting {
+                if self.phase == Phase::Running {
+                    if let Some(end) = self.resync().await {
+                        return Some(end);
+                    }
+                } else if self.phase == Phase::Waiting {
                     self.ask_to_continue().await;
                 }
             }
@@ -609,6 +636,21 @@ impl IncomingTransfer {
             reason: clip_reason(reason),
         };
         let _ = self.hub.send(&self.peer, &msg).await;
+    }
+
+    /// Out of step with the sender (it asked, or nothing arrived for long): settle what is
+    /// running, then send `continue` and wait for `continue_from`.
+    async fn resync(&mut self) -> Option<Result<(), TransferError>> {
+        if let Some(end) = self.drain().await {
+            return Some(end);
+        }
+        self.phase = Phase::Waiting;
+        for f in &mut self.files {
+            f.truncate_to_prefix();
+        }
+        self.ask_to_continue().await;
+        self.last_chunk = Instant::now();
+        None
     }
 
     /// After a reconnect or a restart: tell the sender what we have. If the peer is gone
@@ -737,6 +779,7 @@ impl IncomingTransfer {
     ) -> Option<Result<(), TransferError>> {
         let f = header.file as usize;
         let c = header.chunk;
+        self.last_chunk = Instant::now();
         let dropped = || TransferStats::add(&self.hub.stats.chunks_dropped, 1);
         if self.phase != Phase::Running || f >= self.files.len() || self.files[f].done {
             dropped();

@@ -73,6 +73,10 @@ pub(crate) struct OutgoingTransfer {
     tracker: Tracker,
     sender: Option<PeerSender>,
     open: Option<(usize, Arc<File>)>,
+    /// Last sign of life from the receiver (an ack, a file done, a start).
+    last_progress: Instant,
+    /// When the receiver last made us continue from its state while running.
+    last_continue: Option<Instant>,
 }
 
 impl OutgoingTransfer {
@@ -111,6 +115,8 @@ impl OutgoingTransfer {
             tracker,
             sender: None,
             open: None,
+            last_progress: Instant::now(),
+            last_continue: None,
             manifest,
             sources,
             chunk_hashes,
@@ -181,6 +187,10 @@ impl OutgoingTransfer {
             }
             let deadline = if self.phase == Phase::Offered {
                 Some(answer_by)
+            } else if self.stalled_candidate() {
+                // Everything sent and acknowledged, yet files are not done: a lost
+                // `file_done`, or a receiver that forgot the transfer.
+                Some(self.last_progress + chunk_timeout)
             } else {
                 self.in_flight
                     .values()
@@ -201,12 +211,33 @@ impl OutgoingTransfer {
                     if self.phase == Phase::Offered {
                         return Some(Err(TransferError::Timeout("no answer to the offer".into())));
                     }
+                    if self.stalled_candidate() && self.last_progress.elapsed() >= chunk_timeout {
+                        // Ask where we are: the receiver answers with `continue` (or `cancel`
+                        // if it does not know the transfer).
+                        self.phase = Phase::Waiting;
+                        self.last_progress = Instant::now();
+                        self.set_state(TransferState::WaitingForPeer);
+                        let _ = self.hub.send(&self.peer, &Control::Where { id: self.id }).await;
+                        continue;
+                    }
                     if let Err(e) = self.resend_timed_out(chunk_timeout) {
                         return Some(Err(e));
                     }
                 }
             }
         }
+    }
+
+    /// Running with nothing in flight and nothing to send, but files not done.
+    fn stalled_candidate(&self) -> bool {
+        self.phase == Phase::Running
+            && self.in_flight.is_empty()
+            && self.resend.is_empty()
+            && !self.paused_local
+            && !self.paused_remote
+            && self.done_count < self.done.len()
+            && (self.cursor..self.next.len())
+                .all(|f| self.done[f] || self.next[f] >= self.manifest.chunk_count(f))
     }
 
     fn can_send(&self) -> bool {
@@ -363,6 +394,7 @@ impl OutgoingTransfer {
 
     fn start_running(&mut self) {
         self.phase = Phase::Running;
+        self.last_progress = Instant::now();
         self.sender = self
             .hub
             .ctx()
@@ -444,6 +476,7 @@ impl OutgoingTransfer {
     }
 
     fn resumed_event(&mut self) {
+        self.last_progress = Instant::now();
         if self.phase == Phase::Running {
             self.set_state(self.running_state());
         }
@@ -470,6 +503,7 @@ impl OutgoingTransfer {
                 return Some(Err(TransferError::Rejected(clip_reason(&reason))));
             }
             Control::Ack { file, chunk, .. } => {
+                self.last_progress = Instant::now();
                 if let Some(f) = self.in_flight.remove(&(file, chunk)) {
                     self.tracker.add_chunk(f.len);
                     self.progress(false);
@@ -484,6 +518,7 @@ impl OutgoingTransfer {
                 }
             }
             Control::FileDone { file, .. } => {
+                self.last_progress = Instant::now();
                 let f = file as usize;
                 if f < self.done.len() && !self.done[f] {
                     self.done[f] = true;
@@ -509,12 +544,20 @@ impl OutgoingTransfer {
                 return Some(Err(TransferError::Remote(clip_reason(&reason))));
             }
             Control::Continue { window, files, .. } => {
-                // Only after the peers met again (a `continue` on a running transfer would
-                // only make us read our sources again).
-                if self.phase != Phase::Waiting {
+                // After the peers met again, or when the receiver found the transfer stalled;
+                // while running at most once per chunk timeout (each one makes us read our
+                // sources' prefixes again).
+                let timeout = Duration::from_millis(self.hub.config.chunk_timeout_ms);
+                let may = match self.phase {
+                    Phase::Waiting => true,
+                    Phase::Running => self.last_continue.is_none_or(|t| t.elapsed() >= timeout),
+                    Phase::Offered => false,
+                };
+                if !may {
                     TransferStats::add(&self.hub.stats.chunks_dropped, 1);
                     return None;
                 }
+                self.last_continue = Some(Instant::now());
                 self.window = (self.hub.config.window as usize).min(window.clamp(1, 1024) as usize);
                 match self.continue_from(files).await {
                     Ok(starts) => {

@@ -697,8 +697,22 @@ impl Service for TransferService {
                     other,
                     Control::Cancel { .. } | Control::Failed { .. } | Control::Reject { .. }
                 );
+                let is_where = matches!(other, Control::Where { .. });
                 if !hub.forward(peer, id, TaskMsg::Control(other)) {
                     TransferStats::add(&hub.stats.chunks_dropped, 1);
+                    if is_where && hub.completed_with(peer, id) {
+                        // We finished receiving it; our last `file_done` was lost. Nothing is
+                        // left to continue: the sender is done too.
+                        hub.try_send(
+                            peer,
+                            &Control::Continue {
+                                id,
+                                window: hub.config.window,
+                                files: Vec::new(),
+                            },
+                        );
+                        return Ok(());
+                    }
                     // An offer still being decided is not unknown.
                     if answer && !hub.id_taken(&id) {
                         hub.try_send(

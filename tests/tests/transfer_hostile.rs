@@ -514,3 +514,105 @@ async fn a_missing_chunk_never_blocks_the_receiver() {
     assert!(std::fs::read(inbox.join("gap.bin")).unwrap() == data);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_whose_file_done_never_comes_asks_where() {
+    let dir = TempDir::new("rats-hostile-stall");
+    let tmp = dir.path().join("tmp-sender");
+    let node = client_with(move |c| {
+        c.plugins.insert(
+            "transfer".into(),
+            serde_json::json!({"temp_dir": tmp, "chunk_timeout_ms": 300}),
+        );
+    })
+    .await;
+    let mut h = Hostile::connect(&node).await;
+    let src = dir.path().join("small.bin");
+    std::fs::write(&src, vec![3u8; 1000]).unwrap();
+    let t = node.transfers().unwrap();
+    for answer_cancel in [false, true] {
+        let id = t
+            .send_file(&h.id.peer_id(), &src, None)
+            .await
+            .expect("send");
+        assert!(matches!(h.answer_for(id).await, Control::Offer(_)));
+        h.control(&Control::Accept { id, window: 4 }).await;
+        // The chunk is "received" and acknowledged, but no file_done ever comes.
+        h.control(&Control::Ack {
+            id,
+            file: 0,
+            chunk: 0,
+        })
+        .await;
+        // After the chunk timeout the sender asks.
+        assert!(matches!(h.answer_for(id).await, Control::Where { .. }));
+        let reply = if answer_cancel {
+            Control::Cancel {
+                id,
+                reason: "unknown transfer".into(),
+            }
+        } else {
+            Control::Continue {
+                id,
+                window: 4,
+                files: vec![],
+            }
+        };
+        h.control(&reply).await;
+        let done = t.wait(id, Duration::from_secs(10)).await.expect("finished");
+        let expected = if answer_cancel {
+            TransferState::Cancelled
+        } else {
+            TransferState::Completed
+        };
+        assert_eq!(done.state, expected);
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_waiting_in_vain_asks_the_sender_and_ends() {
+    let dir = TempDir::new("rats-hostile-idle");
+    let tmp = dir.path().join("tmp-victim");
+    let node = client_with(move |c| {
+        c.plugins.insert(
+            "transfer".into(),
+            serde_json::json!({"temp_dir": tmp, "chunk_timeout_ms": 200}),
+        );
+    })
+    .await;
+    let inbox = dir.path().join("inbox");
+    let into = inbox.clone();
+    node.transfers().unwrap().set_accept_callback(move |o| {
+        let into = into.clone();
+        async move { AcceptDecision::Accept(into.join(&o.name)) }
+    });
+    let mut h = Hostile::connect(&node).await;
+    let o = offer(
+        "never.bin",
+        vec![file("never.bin", &[1u8; 5000])],
+        Kind::File,
+    );
+    let id = o.id;
+    h.control(&Control::Offer(o)).await;
+    assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
+    // No chunk ever comes: the receiver asks where we are, and learns the sender forgot it.
+    match h.answer_for(id).await {
+        Control::Continue { files, .. } => assert_eq!(files.len(), 1),
+        other => panic!("unexpected {other:?}"),
+    }
+    h.control(&Control::Cancel {
+        id,
+        reason: "unknown transfer".into(),
+    })
+    .await;
+    let done = node
+        .transfers()
+        .unwrap()
+        .wait(id, Duration::from_secs(10))
+        .await
+        .expect("finished");
+    assert_eq!(done.state, TransferState::Cancelled);
+    assert!(all_files(&dir.path().join("tmp-victim")).is_empty());
+    node.shutdown().await;
+}
