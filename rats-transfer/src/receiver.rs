@@ -206,6 +206,7 @@ impl IncomingTransfer {
                 f.received_count = f.prefix;
             }
             t.done_count = t.files.iter().filter(|f| f.done).count();
+            t.paused_local = s.paused;
             t.replay_chunk_log();
         }
         t
@@ -365,6 +366,7 @@ impl IncomingTransfer {
             sources: Vec::new(),
             files_done: self.files.iter().map(|f| f.done).collect(),
             prefixes: self.files.iter().map(RecvFile::stored_prefix).collect(),
+            paused: self.paused_local,
             saved_at: state::now_secs(),
         }
     }
@@ -454,6 +456,8 @@ impl IncomingTransfer {
                 }
             }
             TaskMsg::PeerDown => {
+                // The peer says again after a reconnect whether it has paused.
+                self.paused_remote = false;
                 if matches!(self.phase, Phase::AwaitingOffer { .. }) {
                     return Some(Err(TransferError::NotConnected(self.peer.short())));
                 }
@@ -474,6 +478,7 @@ impl IncomingTransfer {
                     .send(&self.peer, &Control::Pause { id: self.id })
                     .await;
                 self.paused_event(false, None);
+                self.save().await;
             }
             TaskMsg::Resume => {
                 self.paused_local = false;
@@ -482,6 +487,7 @@ impl IncomingTransfer {
                     .send(&self.peer, &Control::Resume { id: self.id })
                     .await;
                 self.resumed_event();
+                self.save().await;
                 // Files held back by a full disk.
                 if self.phase == Phase::Running {
                     return self.finish_complete_files().await;
@@ -554,6 +560,13 @@ impl IncomingTransfer {
                     self.last_chunk = Instant::now();
                     if let Err(e) = self.continue_from(files) {
                         return Some(Err(e));
+                    }
+                    if self.paused_local {
+                        // Our pause outlives reconnects and restarts.
+                        let _ = self
+                            .hub
+                            .send(&self.peer, &Control::Pause { id: self.id })
+                            .await;
                     }
                     self.phase = Phase::Running;
                     self.set_state(self.running_state());

@@ -130,6 +130,11 @@ impl OutgoingTransfer {
         }
     }
 
+    /// Restores this side's pause after a restart.
+    pub(crate) fn set_paused(&mut self, paused: bool) {
+        self.paused_local = paused;
+    }
+
     /// The saved form, so a restarted node can continue.
     pub(crate) fn saved(&self) -> SavedTransfer {
         SavedTransfer {
@@ -141,6 +146,7 @@ impl OutgoingTransfer {
             sources: (*self.sources).clone(),
             files_done: Vec::new(),
             prefixes: Vec::new(),
+            paused: self.paused_local,
             saved_at: state::now_secs(),
         }
     }
@@ -422,6 +428,8 @@ impl OutgoingTransfer {
                 }
             }
             TaskMsg::PeerDown => {
+                // The peer says again after a reconnect whether it has paused.
+                self.paused_remote = false;
                 // Also an unanswered offer waits: the receiver may still accept it (its user
                 // is deciding), or says it forgot it when asked (`where`).
                 self.phase = Phase::Waiting;
@@ -437,6 +445,7 @@ impl OutgoingTransfer {
                     .send(&self.peer, &Control::Pause { id: self.id })
                     .await;
                 self.paused_event(false);
+                self.save().await;
             }
             TaskMsg::Resume => {
                 self.paused_local = false;
@@ -445,6 +454,7 @@ impl OutgoingTransfer {
                     .send(&self.peer, &Control::Resume { id: self.id })
                     .await;
                 self.resumed_event();
+                self.save().await;
             }
             TaskMsg::Cancel => {
                 let _ = self
@@ -570,6 +580,11 @@ impl OutgoingTransfer {
                             return Some(Ok(()));
                         }
                         if self.hub.send(&self.peer, &msg).await.is_ok() {
+                            if self.paused_local {
+                                // Our pause outlives reconnects and restarts.
+                                let pause = Control::Pause { id: self.id };
+                                let _ = self.hub.send(&self.peer, &pause).await;
+                            }
                             self.start_running();
                             self.hub.emit(TransferEvent::Resumed { id: self.id });
                             self.save().await;

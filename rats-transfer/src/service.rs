@@ -234,8 +234,18 @@ impl TransferService {
         self.command(id, TaskMsg::Pause)
     }
 
-    /// Resumes a paused transfer.
+    /// Lifts our pause of a transfer. A pause the peer set is the peer's to lift.
     pub fn resume(&self, id: TransferId) -> Result<(), TransferError> {
+        let state = self
+            .transfer(id)
+            .map(|i| i.state)
+            .ok_or(TransferError::UnknownTransfer(id))?;
+        if let TransferState::Paused { by_peer: true } = state {
+            return Err(TransferError::WrongState {
+                id,
+                state: state.to_string(),
+            });
+        }
         self.command(id, TaskMsg::Resume)
     }
 
@@ -786,7 +796,8 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
                 state::remove(hub.temp(), s.id);
                 return;
             }
-            let task = OutgoingTransfer::new(
+            let paused = s.paused;
+            let mut task = OutgoingTransfer::new(
                 hub.clone(),
                 s.id,
                 s.peer,
@@ -797,6 +808,7 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
                 info_tx,
                 false,
             );
+            task.set_paused(paused);
             ctx.spawn(task.run());
         }
         SavedRole::Receiver => {

@@ -43,6 +43,9 @@ pub(crate) struct SavedTransfer {
     /// Receiver: verified chunks from the start of each file.
     #[serde(default)]
     pub prefixes: Vec<u64>,
+    /// Whether this side had paused the transfer.
+    #[serde(default)]
+    pub paused: bool,
     /// Seconds since the Unix epoch of the last save.
     pub saved_at: u64,
 }

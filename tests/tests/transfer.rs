@@ -527,3 +527,77 @@ async fn a_sender_restarted_before_the_answer_still_sends_after_accept() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_outlives_a_restart_of_the_side_that_paused() {
+    let dir = TempDir::new("rats-transfer-pause-restart");
+    let slow = serde_json::json!({"chunk_size": 65536, "window": 2});
+    let sender = node(dir.path(), "a", slow.clone()).await;
+    let inbox = dir.path().join("inbox");
+    let identity = rats_core::Identity::generate();
+    let start_receiver = |identity: rats_core::Identity| {
+        let s = section(dir.path(), "b", slow.clone());
+        let inbox = inbox.clone();
+        async move {
+            let c = RatsClient::builder()
+                .identity(identity)
+                .configure(move |c| {
+                    *c = rats_tests::test_config();
+                    c.plugins.insert("transfer".into(), s);
+                })
+                .start()
+                .await
+                .expect("receiver starts");
+            accept_into(&c.transfers().unwrap(), inbox);
+            c
+        }
+    };
+    let receiver = start_receiver(identity.clone()).await;
+    let b_id = sender.connect(&addr_of(&receiver)).await.expect("connect");
+    let src = dir.path().join("big");
+    let data = random_file(&src, 20 << 20);
+    let ta = sender.transfers().unwrap();
+    let id = ta.send_file(&b_id, &src, None).await.expect("send");
+    wait_until(30, "data moves", || {
+        receiver.transfers().unwrap().stats().bytes_received > 0
+    })
+    .await;
+    receiver.transfers().unwrap().pause(id).expect("pause");
+    wait_until(10, "sender sees the pause", || {
+        ta.transfer(id)
+            .is_some_and(|i| i.state == TransferState::Paused { by_peer: true })
+    })
+    .await;
+    // The pausing side restarts; the transfer continues from where it was, still paused.
+    receiver.shutdown().await;
+    let receiver = start_receiver(identity).await;
+    sender
+        .connect(&addr_of(&receiver))
+        .await
+        .expect("reconnect");
+    let tb = receiver.transfers().unwrap();
+    wait_until(10, "receiver continues, paused", || {
+        tb.transfer(id)
+            .is_some_and(|i| i.state == TransferState::Paused { by_peer: false })
+    })
+    .await;
+    wait_until(10, "sender paused again", || {
+        ta.transfer(id)
+            .is_some_and(|i| i.state == TransferState::Paused { by_peer: true })
+    })
+    .await;
+    let before = tb.stats().bytes_received;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        tb.stats().bytes_received - before <= 2 * 65536,
+        "nothing moves while paused"
+    );
+    // Only the side that paused can lift it.
+    assert!(ta.resume(id).is_err());
+    tb.resume(id).expect("resume");
+    let done = ta.wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(inbox.join("big")).unwrap() == data);
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}
