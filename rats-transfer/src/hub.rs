@@ -148,12 +148,27 @@ impl Hub {
         self.temp.get().unwrap_or(&self.temp_base)
     }
 
-    /// A new transfer's queues: (peer sender, lifecycle sender, the task's end). The peer
-    /// queue holds one window of chunks plus room for control messages.
-    pub(crate) fn task_queues(&self) -> (mpsc::Sender<TaskMsg>, mpsc::Sender<TaskMsg>, TaskRx) {
+    /// Registers the transfer `info` describes: its queues (the peer's holds one window of
+    /// chunks plus room for control messages) and its snapshot. Returns the task's ends.
+    pub(crate) fn open_slot(
+        &self,
+        info: TransferInfo,
+    ) -> Result<(TaskRx, watch::Sender<TransferInfo>), TransferError> {
         let (tx, peer) = mpsc::channel(self.config.window as usize + 16);
         let (life_tx, life) = mpsc::channel(LIFE_QUEUE);
-        (tx, life_tx, TaskRx { peer, life })
+        let (id, peer_id, direction) = (info.id, info.peer, info.direction);
+        let (info_tx, info_rx) = watch::channel(info);
+        self.register(
+            id,
+            Slot {
+                peer: peer_id,
+                direction,
+                tx,
+                life: life_tx,
+                info: info_rx,
+            },
+        )?;
+        Ok((TaskRx { peer, life }, info_tx))
     }
 
     /// Sends a lifecycle message to transfer `id`; false if it is gone or flooded.

@@ -11,7 +11,6 @@ use rats_core::PeerId;
 use rats_core::event::DisconnectReason;
 use rats_core::node::{PeerInfo, ServiceContext};
 use rats_core::service::{Priority, Service, ServiceDescriptor, ServiceError};
-use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::config::TransferConfig;
@@ -20,7 +19,7 @@ use crate::event::{
     Direction, IncomingOffer, OfferedFile, Progress, StatsSnapshot, TransferEvent, TransferInfo,
     TransferState, TransferStats,
 };
-use crate::hub::{AcceptDecision, BoxFuture, Hub, ServeDecision, ServeRequest, Slot, TaskMsg};
+use crate::hub::{AcceptDecision, BoxFuture, Hub, ServeDecision, ServeRequest, TaskMsg};
 use crate::id::TransferId;
 use crate::manifest::{self, Manifest};
 use crate::path::{RelPath, resolve_for_reading};
@@ -184,18 +183,7 @@ impl TransferService {
             0,
             0,
         );
-        let (tx, life, rx) = hub.task_queues();
-        let (info_tx, info_rx) = watch::channel(info);
-        hub.register(
-            id,
-            Slot {
-                peer: *peer,
-                direction: Direction::Incoming,
-                tx,
-                life,
-                info: info_rx,
-            },
-        )?;
+        let (rx, info_tx) = hub.open_slot(info)?;
         let task = IncomingTransfer::new(
             hub.clone(),
             id,
@@ -386,18 +374,7 @@ async fn start_outgoing(
         manifest.files.len(),
         manifest.total_size(),
     );
-    let (tx, life, rx) = hub.task_queues();
-    let (info_tx, info_rx) = watch::channel(info);
-    hub.register(
-        id,
-        Slot {
-            peer,
-            direction: Direction::Outgoing,
-            tx,
-            life,
-            info: info_rx,
-        },
-    )?;
+    let (rx, info_tx) = hub.open_slot(info)?;
     let task = OutgoingTransfer::new(
         hub.clone(),
         id,
@@ -527,19 +504,7 @@ async fn decide_offer(
         manifest.files.len(),
         manifest.total_size(),
     );
-    let (tx, life, rx) = hub.task_queues();
-    let (info_tx, info_rx) = watch::channel(info);
-    hub.register(
-        id,
-        Slot {
-            peer,
-            direction: Direction::Incoming,
-            tx,
-            life,
-            info: info_rx,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let (rx, info_tx) = hub.open_slot(info).map_err(|e| e.to_string())?;
     let task = IncomingTransfer::new(
         hub.clone(),
         id,
@@ -774,20 +739,14 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
         s.manifest.total_size(),
     );
     info.state = TransferState::WaitingForPeer;
-    let (tx, life, rx) = hub.task_queues();
-    let (info_tx, info_rx) = watch::channel(info);
-    let slot = Slot {
-        peer: s.peer,
-        direction,
-        tx,
-        life,
-        info: info_rx,
+    let (rx, info_tx) = match hub.open_slot(info) {
+        Ok(opened) => opened,
+        Err(e) => {
+            warn!(transfer = %s.id.short(), error = %e, "saved transfer not restored; removed");
+            state::remove(hub.temp(), s.id);
+            return;
+        }
     };
-    if let Err(e) = hub.register(s.id, slot) {
-        warn!(transfer = %s.id.short(), error = %e, "saved transfer not restored; removed");
-        state::remove(hub.temp(), s.id);
-        return;
-    }
     debug!(transfer = %s.id.short(), "restored a saved transfer");
     match s.role {
         SavedRole::Sender => {

@@ -30,6 +30,13 @@ impl Pair {
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
+    /// Neither side keeps partial data or state.
+    fn assert_no_temporary_data(&self) {
+        for side in ["tmp-a", "tmp-b"] {
+            let left = files_in(&self.path(side));
+            assert!(left.is_empty(), "{side}: {left:?}");
+        }
+    }
     async fn stop(self) {
         self.a.shutdown().await;
         self.b.shutdown().await;
@@ -140,16 +147,7 @@ async fn files_of_edge_sizes_arrive_identical() {
     assert_eq!(stats.completed, 5);
     assert_eq!(stats.chunks_corrupt, 0);
     // Nothing left in either temporary directory.
-    assert!(
-        files_in(&p.path("tmp-a")).is_empty(),
-        "{:?}",
-        files_in(&p.path("tmp-a"))
-    );
-    assert!(
-        files_in(&p.path("tmp-b")).is_empty(),
-        "{:?}",
-        files_in(&p.path("tmp-b"))
-    );
+    p.assert_no_temporary_data();
     p.stop().await;
 }
 
@@ -254,16 +252,7 @@ async fn cancel_leaves_no_temporary_data_on_either_side() {
     let b = p.tb().wait(id, WAIT).await.expect("receiver finished");
     assert_eq!(a.state, TransferState::Cancelled);
     assert_eq!(b.state, TransferState::Cancelled);
-    assert!(
-        files_in(&p.path("tmp-a")).is_empty(),
-        "{:?}",
-        files_in(&p.path("tmp-a"))
-    );
-    assert!(
-        files_in(&p.path("tmp-b")).is_empty(),
-        "{:?}",
-        files_in(&p.path("tmp-b"))
-    );
+    p.assert_no_temporary_data();
     assert!(!inbox.join("big").exists());
     p.stop().await;
 }
@@ -459,8 +448,7 @@ async fn a_cancel_while_apart_reaches_the_sender_when_they_meet_again() {
         "sender learns it is over: {}",
         a.state
     );
-    assert!(files_in(&p.path("tmp-a")).is_empty());
-    assert!(files_in(&p.path("tmp-b")).is_empty());
+    p.assert_no_temporary_data();
     p.stop().await;
 }
 
