@@ -173,7 +173,7 @@ impl IncomingTransfer {
                 Phase::AwaitingOffer { directory },
                 None,
             ),
-            Start::Restored(s) => (Arc::new(s.manifest.clone()), Phase::Waiting, Some(*s)),
+            Start::Restored(s) => (s.manifest.clone(), Phase::Waiting, Some(*s)),
         };
         let mut t = IncomingTransfer {
             tracker: Tracker::new(0, 0, Duration::from_millis(hub.config.progress_interval_ms)),
@@ -315,8 +315,8 @@ impl IncomingTransfer {
                         return Some(end);
                     }
                 }
-                // Taking messages waits while the pipeline is full: that is the backpressure
-                // that keeps memory bounded (the sender's window does the rest).
+                // Always read: control and lifecycle messages must get through. Chunks are
+                // bounded by the sender's window, and beyond it dropped (`has_room_for`).
                 msg = self.rx.recv() => {
                     let msg = msg?;
                     if let Some(outcome) = self.handle(msg).await {
@@ -361,7 +361,7 @@ impl IncomingTransfer {
             id: self.id,
             peer: self.peer,
             role: SavedRole::Receiver,
-            manifest: (*self.manifest).clone(),
+            manifest: self.manifest.clone(),
             local_path: self.dest.clone(),
             sources: Vec::new(),
             files_done: self.files.iter().map(|f| f.done).collect(),

@@ -141,7 +141,7 @@ impl OutgoingTransfer {
             id: self.id,
             peer: self.peer,
             role: SavedRole::Sender,
-            manifest: (*self.manifest).clone(),
+            manifest: self.manifest.clone(),
             local_path: self.info.borrow().local_path.clone(),
             sources: (*self.sources).clone(),
             files_done: Vec::new(),

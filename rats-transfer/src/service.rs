@@ -760,7 +760,7 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
                 hub.clone(),
                 s.id,
                 s.peer,
-                Arc::new(s.manifest),
+                s.manifest,
                 Arc::new(s.sources),
                 Arc::new(Vec::new()),
                 rx,

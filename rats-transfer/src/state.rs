@@ -4,6 +4,7 @@
 //! old or the new state (neither it nor the data is fsynced, so a power loss can lose more).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rats_core::PeerId;
@@ -14,6 +15,7 @@ use crate::id::TransferId;
 use crate::manifest::Manifest;
 
 const STATE_FILE: &str = "state.json";
+const MANIFEST_FILE: &str = "manifest.json";
 /// Largest state file read back (a manifest of many files).
 const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -26,28 +28,49 @@ pub(crate) enum SavedRole {
 }
 
 /// What survives a restart.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct SavedTransfer {
     pub id: TransferId,
     pub peer: PeerId,
     pub role: SavedRole,
-    pub manifest: Manifest,
+    /// Kept in `manifest.json`, written once (it never changes).
+    pub manifest: Arc<Manifest>,
     /// Receiver: the destination (file, or directory root). Sender: the source given.
     pub local_path: PathBuf,
     /// Sender: the source of each file.
-    #[serde(default)]
     pub sources: Vec<PathBuf>,
     /// Receiver: files verified and in place.
-    #[serde(default)]
     pub files_done: Vec<bool>,
     /// Receiver: verified chunks from the start of each file.
-    #[serde(default)]
     pub prefixes: Vec<u64>,
     /// Whether this side had paused the transfer.
-    #[serde(default)]
     pub paused: bool,
     /// Seconds since the Unix epoch of the last save.
     pub saved_at: u64,
+}
+
+/// `state.json`: everything but the manifest, rewritten at each save.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    id: TransferId,
+    peer: PeerId,
+    role: SavedRole,
+    /// Receiver: the destination (file, or directory root). Sender: the source given.
+    local_path: PathBuf,
+    /// Sender: the source of each file.
+    #[serde(default)]
+    sources: Vec<PathBuf>,
+    /// Receiver: files verified and in place.
+    #[serde(default)]
+    files_done: Vec<bool>,
+    /// Receiver: verified chunks from the start of each file.
+    #[serde(default)]
+    prefixes: Vec<u64>,
+    /// Whether this side had paused the transfer.
+    #[serde(default)]
+    paused: bool,
+    /// Seconds since the Unix epoch of the last save.
+    saved_at: u64,
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -98,20 +121,42 @@ pub(crate) fn read_chunk_log(temp: &Path, id: TransferId, max_records: u64) -> V
         .collect()
 }
 
-/// Saves atomically.
+/// Saves atomically (the manifest only the first time).
 pub(crate) fn save(temp: &Path, state: &SavedTransfer) -> std::io::Result<()> {
     let dir = transfer_dir(temp, state.id);
     std::fs::create_dir_all(&dir)?;
-    let bytes = serde_json::to_vec(state).map_err(std::io::Error::other)?;
-    let tmp = dir.join("state.json.tmp");
+    let manifest = dir.join(MANIFEST_FILE);
+    if !manifest.exists() {
+        let bytes = serde_json::to_vec(&*state.manifest).map_err(std::io::Error::other)?;
+        write_atomically(&manifest, &bytes)?;
+    }
+    let file = StateFile {
+        id: state.id,
+        peer: state.peer,
+        role: state.role,
+        local_path: state.local_path.clone(),
+        sources: state.sources.clone(),
+        files_done: state.files_done.clone(),
+        prefixes: state.prefixes.clone(),
+        paused: state.paused,
+        saved_at: state.saved_at,
+    };
+    let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+    write_atomically(&dir.join(STATE_FILE), &bytes)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp_name = path.as_os_str().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
     {
-        use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        // On disk before it replaces the old state: a power loss leaves one or the other.
+        f.write_all(bytes)?;
+        // On disk before it replaces the old file: a power loss leaves one or the other.
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, dir.join(STATE_FILE))
+    std::fs::rename(&tmp, path)
 }
 
 /// Removes a transfer's folder and everything in it.
@@ -135,7 +180,7 @@ pub(crate) fn load_all(temp: &Path, ttl_secs: u64) -> Vec<SavedTransfer> {
         let Some(id) = entry.file_name().to_str().and_then(TransferId::from_hex) else {
             continue;
         };
-        match read(&entry.path().join(STATE_FILE)) {
+        match read(&entry.path()) {
             Some(s) if s.id == id && now.saturating_sub(s.saved_at) <= ttl_secs => out.push(s),
             _ => {
                 debug!(transfer = %id.short(), "removing stale or unreadable transfer data");
@@ -146,11 +191,26 @@ pub(crate) fn load_all(temp: &Path, ttl_secs: u64) -> Vec<SavedTransfer> {
     out
 }
 
-fn read(path: &Path) -> Option<SavedTransfer> {
-    let meta = std::fs::metadata(path).ok()?;
-    if meta.len() > MAX_STATE_BYTES {
-        return None;
-    }
-    let bytes = std::fs::read(path).ok()?;
-    serde_json::from_slice(&bytes).ok()
+fn read(dir: &Path) -> Option<SavedTransfer> {
+    let read_json = |name: &str| -> Option<Vec<u8>> {
+        let path = dir.join(name);
+        if std::fs::metadata(&path).ok()?.len() > MAX_STATE_BYTES {
+            return None;
+        }
+        std::fs::read(path).ok()
+    };
+    let file: StateFile = serde_json::from_slice(&read_json(STATE_FILE)?).ok()?;
+    let manifest: Manifest = serde_json::from_slice(&read_json(MANIFEST_FILE)?).ok()?;
+    Some(SavedTransfer {
+        id: file.id,
+        peer: file.peer,
+        role: file.role,
+        manifest: Arc::new(manifest),
+        local_path: file.local_path,
+        sources: file.sources,
+        files_done: file.files_done,
+        prefixes: file.prefixes,
+        paused: file.paused,
+        saved_at: file.saved_at,
+    })
 }
