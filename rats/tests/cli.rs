@@ -200,3 +200,61 @@ async fn send_file_arrives_byte_identical_in_the_accept_dir() {
     let _ = b.child.wait().await;
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[cfg(feature = "transfer")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_pulls_a_directory_from_a_share_dir_and_nothing_outside_it() {
+    let base = std::env::temp_dir().join(format!("rats-cli-get-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let share = base.join("share");
+    std::fs::create_dir_all(share.join("docs/deeper")).expect("share dir");
+    std::fs::write(share.join("docs/a.txt"), b"alpha").expect("write");
+    std::fs::write(share.join("docs/deeper/b.txt"), b"beta").expect("write");
+    std::fs::write(base.join("secret.txt"), b"not shared").expect("write");
+    let out = base.join("out");
+    std::fs::create_dir_all(&out).expect("out dir");
+
+    let share_arg = share.display().to_string();
+    let mut a = Rats::spawn(
+        &base.join("a"),
+        &["--port", "0", "--share-dir", share_arg.as_str()],
+    );
+    let a_started = a.expect("started").await;
+    let mut b = Rats::spawn(&base.join("b"), &["--port", "0"]);
+    b.expect("started").await;
+    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started)))
+        .await;
+    b.expect("peer_connected").await;
+    let a_short = &a_started["peer_id"].as_str().expect("id")[..8];
+
+    b.send(&format!(
+        "get {a_short} docs/ \"{}\"",
+        out.join("docs").display()
+    ))
+    .await;
+    let got = b.expect("transfer_finished").await;
+    assert_eq!(got["state"], "completed", "{got}");
+    assert_eq!(
+        std::fs::read(out.join("docs/a.txt")).expect("a.txt"),
+        b"alpha"
+    );
+    assert_eq!(
+        std::fs::read(out.join("docs/deeper/b.txt")).expect("b.txt"),
+        b"beta"
+    );
+
+    b.send(&format!(
+        "get {a_short} ../secret.txt \"{}\"",
+        out.join("stolen").display()
+    ))
+    .await;
+    let refused = b.expect("transfer_finished").await;
+    assert_ne!(refused["state"], "completed", "{refused}");
+    assert!(!out.join("stolen").exists());
+
+    a.send("quit").await;
+    b.send("quit").await;
+    let _ = a.child.wait().await;
+    let _ = b.child.wait().await;
+    let _ = std::fs::remove_dir_all(&base);
+}
