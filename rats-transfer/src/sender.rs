@@ -545,6 +545,12 @@ impl OutgoingTransfer {
             }
             Control::Resume { .. } => {
                 self.paused_remote = false;
+                // What was in flight when the receiver paused may not have been kept (a full
+                // disk pauses it): send it again now rather than after the chunk timeout. A
+                // chunk it has is only acknowledged again.
+                let mut unacked: Vec<(u32, u64)> = self.in_flight.drain().map(|(k, _)| k).collect();
+                unacked.sort_unstable();
+                self.resend.extend(unacked);
                 self.resumed_event();
             }
             Control::Cancel { reason, .. } => {

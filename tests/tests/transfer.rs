@@ -589,3 +589,113 @@ async fn a_pause_outlives_a_restart_of_the_side_that_paused() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+/// A small tmpfs mounted for one test (Linux, as root), unmounted when dropped.
+#[cfg(target_os = "linux")]
+struct SmallDisk(PathBuf);
+
+#[cfg(target_os = "linux")]
+impl SmallDisk {
+    fn mount(at: PathBuf, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(&at).ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(at))
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_pauses_the_transfer_and_keeps_what_arrived() {
+    let dir = TempDir::new("rats-transfer-disk-full");
+    let Some(disk) = SmallDisk::mount(dir.path().join("small"), "8m") else {
+        // Mounting needs root (CI runs as root); say so instead of passing silently.
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root?)");
+        return;
+    };
+    let extra = serde_json::json!({
+        "chunk_size": 65536,
+        "window": 2,
+        "free_space_margin": 0,
+        "progress_interval_ms": 0,
+    });
+    let a = node(dir.path(), "a", extra.clone()).await;
+    let mut b_section = section(dir.path(), "b", extra);
+    b_section["temp_dir"] = disk.0.join("tmp").to_string_lossy().into_owned().into();
+    let b = client_with(move |c| {
+        c.plugins.insert("transfer".into(), b_section);
+    })
+    .await;
+    let b_id = a.connect(&addr_of(&b)).await.expect("connect");
+    let tb = b.transfers().unwrap();
+    accept_into(&tb, disk.0.join("inbox"));
+    std::fs::create_dir_all(disk.0.join("inbox")).unwrap();
+    let src = dir.path().join("six.bin");
+    let data = random_file(&src, 6 << 20);
+    let mut events = b.events();
+    let id = a
+        .transfers()
+        .unwrap()
+        .send_file(&b_id, &src, None)
+        .await
+        .expect("send");
+    rats_tests::next_matching(&mut events, 30, |e| match transfer_event(e) {
+        Some(TransferEvent::Progress { id: i, .. }) if i == id => Some(()),
+        _ => None,
+    })
+    .await;
+    // Someone else fills the disk while the file arrives (paused meanwhile, so that the
+    // transfer cannot finish first).
+    tb.pause(id).expect("pause");
+    wait_until(10, "sender sees the pause", || {
+        a.transfers()
+            .unwrap()
+            .transfer(id)
+            .is_some_and(|i| i.state == TransferState::Paused { by_peer: true })
+    })
+    .await;
+    let filler = disk.0.join("filler");
+    let _ = std::fs::write(&filler, vec![0u8; 7 << 20]);
+    tb.resume(id).expect("resume");
+    let reason = rats_tests::next_matching(&mut events, 30, |e| match transfer_event(e) {
+        Some(TransferEvent::Paused {
+            id: i,
+            reason: Some(r),
+            ..
+        }) if i == id => Some(r),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("disk full"), "{reason}");
+    assert!(matches!(
+        tb.transfer(id).map(|i| i.state),
+        Some(TransferState::Paused { by_peer: false })
+    ));
+    let kept = tb.stats().bytes_received;
+    assert!(kept > 0 && kept < data.len() as u64);
+    // Room again: resuming continues from what arrived.
+    std::fs::remove_file(&filler).unwrap();
+    let sent_before = a.transfers().unwrap().stats().bytes_sent;
+    tb.resume(id).expect("resume");
+    let done = tb.wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(disk.0.join("inbox/six.bin")).unwrap() == data);
+    let sent_again = a.transfers().unwrap().stats().bytes_sent - sent_before;
+    assert!(
+        sent_again < data.len() as u64,
+        "continued, not restarted: {sent_again}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    drop(disk);
+}
