@@ -699,3 +699,41 @@ async fn a_full_disk_pauses_the_transfer_and_keeps_what_arrived() {
     b.shutdown().await;
     drop(disk);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transfers_share_the_connection() {
+    let p = pair_with(serde_json::json!({"chunk_size": 65536, "window": 4})).await;
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let one = random_file(&p.path("one.bin"), 20 << 20);
+    let two = random_file(&p.path("two.bin"), 20 << 20);
+    let ta = p.ta();
+    let mut events = p.a.events();
+    let (first, second) = tokio::join!(
+        ta.send_file(&p.b_id, p.path("one.bin"), None),
+        ta.send_file(&p.b_id, p.path("two.bin"), None)
+    );
+    let (first, second) = (first.expect("send one"), second.expect("send two"));
+    // When either finishes, the other has moved a fair share too (each keeps its own window
+    // of chunks in the one connection's queue).
+    let (done, other) = rats_tests::next_matching(&mut events, 60, |e| match transfer_event(e) {
+        Some(TransferEvent::Finished(info)) if info.id == first => Some((first, second)),
+        Some(TransferEvent::Finished(info)) if info.id == second => Some((second, first)),
+        _ => None,
+    })
+    .await;
+    assert_ne!(done, other);
+    let moved = p.tb().stats().bytes_received.saturating_sub(20 << 20);
+    assert!(
+        moved >= 5 << 20,
+        "the other transfer got only {moved} bytes meanwhile"
+    );
+    assert_eq!(
+        ta.wait(other, WAIT).await.unwrap().state,
+        TransferState::Completed
+    );
+    assert!(std::fs::read(inbox.join("one.bin")).unwrap() == one);
+    assert!(std::fs::read(inbox.join("two.bin")).unwrap() == two);
+    p.stop().await;
+}
