@@ -10,7 +10,9 @@ use rats::RatsClient;
 use rats_transfer::{AcceptDecision, TransferService, TransferState};
 use serde::Serialize;
 
-use crate::common::{BenchResult, connect_pair, emit, fail, mib_per_s, round1, shutdown_all};
+use crate::common::{
+    BenchResult, Latency, connect_pair, emit, fail, latency, mib_per_s, round1, shutdown_all,
+};
 
 #[derive(Serialize)]
 struct Line {
@@ -22,6 +24,9 @@ struct Line {
     /// Of which the sender hashing the file before offering it.
     offer_secs: f64,
     mib_per_s: f64,
+    /// Round trip of a 64-byte chat message while the big file moves (control and chat go
+    /// ahead of file data).
+    chat_rtt_during_transfer: Latency,
     files: usize,
     file_size: usize,
     tree_secs: f64,
@@ -68,7 +73,7 @@ pub async fn run(p: Params) -> BenchResult {
     };
     let result = measure(&receiver, &sender, &dir, &p).await;
     shutdown_all(&[receiver, sender]).await;
-    let (line_big, offer, line_tree, chunk_size, window) = result?;
+    let (line_big, offer, line_tree, chunk_size, window, mut chat) = result?;
     emit(&Line {
         scenario: "transfer",
         mib: p.mib,
@@ -77,6 +82,7 @@ pub async fn run(p: Params) -> BenchResult {
         big_file_secs: round3(line_big.as_secs_f64()),
         offer_secs: round3(offer.as_secs_f64()),
         mib_per_s: mib_per_s(p.mib << 20, line_big),
+        chat_rtt_during_transfer: latency(&mut chat)?,
         files: p.files,
         file_size: p.file_size,
         tree_secs: round3(line_tree.as_secs_f64()),
@@ -124,7 +130,7 @@ async fn measure(
     sender: &RatsClient,
     dir: &Path,
     p: &Params,
-) -> BenchResult<(Duration, Duration, Duration, u32, u32)> {
+) -> BenchResult<(Duration, Duration, Duration, u32, u32, Vec<Duration>)> {
     let peer = connect_pair(sender, receiver).await?;
     let rx = service(receiver)?;
     let tx = service(sender)?;
@@ -139,6 +145,7 @@ async fn measure(
     let big = dir.join("big.bin");
     write_pseudo_random(&big, p.mib << 20).map_err(fail("write source file"))?;
     let limit = Duration::from_secs(120 + p.mib / 5);
+    let pinger = chat_pinger(receiver, sender, peer)?;
     let t0 = Instant::now();
     let id = tx
         .send_file(&peer, &big, None)
@@ -147,6 +154,14 @@ async fn measure(
     let offer_secs = t0.elapsed();
     let done = tx.wait(id, limit).await.map_err(fail("big file"))?;
     let big_secs = t0.elapsed();
+    pinger
+        .stop
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let chat = pinger
+        .task
+        .await
+        .map_err(fail("chat pinger"))?
+        .map_err(fail("chat pinger"))?;
     if done.state != TransferState::Completed {
         return Err(format!("big file: {}", done.state));
     }
@@ -173,7 +188,60 @@ async fn measure(
         return Err(format!("tree: {}", done.state));
     }
     let cfg = tx.config();
-    Ok((big_secs, offer_secs, tree_secs, cfg.chunk_size, cfg.window))
+    Ok((
+        big_secs,
+        offer_secs,
+        tree_secs,
+        cfg.chunk_size,
+        cfg.window,
+        chat,
+    ))
+}
+
+struct Pinger {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<BenchResult<Vec<Duration>>>,
+}
+
+/// Sends a 64-byte binary message every 5 ms from `sender` to `receiver`, which echoes it, and
+/// times each round trip until stopped.
+fn chat_pinger(
+    receiver: &RatsClient,
+    sender: &RatsClient,
+    peer: rats::PeerId,
+) -> BenchResult<Pinger> {
+    let exchange = Arc::downgrade(receiver.messages());
+    receiver.on_binary(move |from, data| {
+        if let Some(ex) = exchange.upgrade() {
+            let _ = ex.try_send_binary(&from, &data);
+        }
+    });
+    let (replies_tx, mut replies) = tokio::sync::mpsc::channel::<()>(16);
+    sender.on_binary(move |_, _| {
+        let _ = replies_tx.try_send(());
+    });
+    let tx = sender
+        .messages()
+        .binary_sender(&peer)
+        .map_err(fail("binary sender"))?;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let task = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        let ping = [0x42u8; 64];
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            let t0 = Instant::now();
+            tx.send(&ping).await.map_err(fail("chat send"))?;
+            tokio::time::timeout(Duration::from_secs(5), replies.recv())
+                .await
+                .map_err(|_| "no chat reply within 5 s during the transfer".to_string())?
+                .ok_or("reply channel closed")?;
+            samples.push(t0.elapsed());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(samples)
+    });
+    Ok(Pinger { stop, task })
 }
 
 /// Fills a file with xorshift output (incompressible, cheap to make).
