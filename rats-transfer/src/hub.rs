@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
-use rats_core::node::{Outgoing, ServiceContext};
+use rats_core::node::{Outgoing, SendError, ServiceContext};
 use rats_core::{Event, PeerId};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, trace, warn};
@@ -193,7 +193,17 @@ impl Hub {
         let bytes = msg.encode();
         ctx.send(peer, Outgoing::slice(&bytes))
             .await
-            .map_err(|_| TransferError::NotConnected(peer.short()))
+            .map_err(|e| match e {
+                SendError::TooLarge => TransferError::Refused(format!(
+                    "a {} byte message is larger than the connection's max_message_size \
+                     (offer fewer files at once)",
+                    bytes.len()
+                )),
+                SendError::NodeStopped => TransferError::Stopped,
+                SendError::NotConnected(_) | SendError::QueueFull(_) => {
+                    TransferError::NotConnected(peer.short())
+                }
+            })
     }
 
     /// Sends a control message if there is room now (answers from the connection task).

@@ -737,3 +737,38 @@ async fn concurrent_transfers_share_the_connection() {
     assert!(std::fs::read(inbox.join("two.bin")).unwrap() == two);
     p.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_larger_than_a_message_fails_with_a_clear_error() {
+    let dir = TempDir::new("rats-transfer-big-offer");
+    let s = section(dir.path(), "a", serde_json::json!({}));
+    let a = client_with(move |c| {
+        c.max_message_size = 64 * 1024;
+        c.plugins.insert("transfer".into(), s);
+    })
+    .await;
+    let b = node(dir.path(), "b", serde_json::json!({})).await;
+    let b_id = a.connect(&addr_of(&b)).await.expect("connect");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    for i in 0..1500 {
+        std::fs::write(
+            tree.join(format!("file-with-a-longish-name-{i:05}.txt")),
+            b"x",
+        )
+        .unwrap();
+    }
+    let err = a
+        .transfers()
+        .unwrap()
+        .send_directory(&b_id, &tree, None, true)
+        .await
+        .expect_err("the offer does not fit one message");
+    assert!(err.to_string().contains("max_message_size"), "{err}");
+    wait_until(5, "the abandoned offer's state is removed", || {
+        files_in(&dir.path().join("tmp-a")).is_empty()
+    })
+    .await;
+    a.shutdown().await;
+    b.shutdown().await;
+}
