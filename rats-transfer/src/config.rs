@@ -91,9 +91,52 @@ impl TransferConfig {
         if self.window == 0 || self.window > 1024 {
             return Err("window must be between 1 and 1024".into());
         }
+        const DAY_MS: u64 = 24 * 3600 * 1000;
+        for (name, ms) in [
+            ("offer_timeout_ms", self.offer_timeout_ms),
+            ("chunk_timeout_ms", self.chunk_timeout_ms),
+            ("save_interval_ms", self.save_interval_ms),
+        ] {
+            if !(100..=DAY_MS).contains(&ms) {
+                return Err(format!("{name} must be between 100 ms and one day"));
+            }
+        }
+        if self.progress_interval_ms > DAY_MS {
+            return Err("progress_interval_ms must be at most one day".into());
+        }
         if self.max_pending_per_peer == 0 || self.max_transfers == 0 {
             return Err("max_pending_per_peer and max_transfers must be at least 1".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        assert!(TransferConfig::default().validate().is_ok());
+        for bad in [
+            TransferConfig {
+                chunk_timeout_ms: 0,
+                ..TransferConfig::default()
+            },
+            TransferConfig {
+                offer_timeout_ms: u64::MAX,
+                ..TransferConfig::default()
+            },
+            TransferConfig {
+                window: 0,
+                ..TransferConfig::default()
+            },
+            TransferConfig {
+                chunk_size: 1,
+                ..TransferConfig::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
     }
 }

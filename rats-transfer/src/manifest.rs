@@ -183,8 +183,11 @@ pub fn mtime_secs(meta: &std::fs::Metadata) -> u64 {
 }
 
 /// The `SystemTime` of `secs` since the Unix epoch.
+/// (A time a peer announced: out of range means "now", never a panic.)
 pub fn system_time(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(secs))
+        .unwrap_or_else(SystemTime::now)
 }
 
 /// SHA-256 of each chunk of each file of an outgoing transfer, computed with the whole-file
@@ -468,6 +471,12 @@ mod tests {
         let mut o = offer_with(10, "a");
         o.chunk_size = 1;
         assert!(Manifest::from_offer(&o, &cfg).is_err());
+    }
+
+    #[test]
+    fn an_absurd_mtime_from_a_peer_is_not_a_panic() {
+        let _ = system_time(u64::MAX);
+        assert_eq!(system_time(0), UNIX_EPOCH);
     }
 
     #[test]

@@ -34,6 +34,13 @@ const STORE_JOBS: usize = 4;
 /// Most bytes hashed into a file's running SHA-256 in one blocking call.
 const HASH_BATCH_BYTES: usize = 1 << 20;
 
+/// A file checked against its SHA-256 and moved into place (or not).
+struct Finalized {
+    file: usize,
+    digest: [u8; 32],
+    result: Result<(), TransferError>,
+}
+
 /// A run of verified chunks of one file hashed into its running SHA-256.
 struct Hashed {
     file: usize,
@@ -63,6 +70,8 @@ struct RecvFile {
     hasher: Option<Sha256>,
     /// The whole file's SHA-256 when already known: a one-chunk file's is its chunk's.
     digest: Option<[u8; 32]>,
+    /// Being checked and moved into place.
+    finalizing: bool,
     done: bool,
     part: Option<Arc<File>>,
 }
@@ -144,6 +153,8 @@ pub(crate) struct IncomingTransfer {
     verified: BTreeMap<(u32, u64), Bytes>,
     /// The one hashing job (hashing is sequential per file).
     hashing: JoinSet<Hashed>,
+    /// Files being checked and moved into place.
+    finalizing: JoinSet<Finalized>,
 }
 
 impl IncomingTransfer {
@@ -197,6 +208,7 @@ impl IncomingTransfer {
             storing: HashSet::new(),
             verified: BTreeMap::new(),
             hashing: JoinSet::new(),
+            finalizing: JoinSet::new(),
         };
         t.set_manifest(manifest);
         if let Some(s) = saved {
@@ -285,6 +297,7 @@ impl IncomingTransfer {
             let expecting = (self.phase == Phase::Running
                 && !self.paused_local
                 && !self.paused_remote
+                && self.finalizing.is_empty()
                 && self.done_count < self.files.len())
                 || (self.phase == Phase::Waiting && ctx.peer_info(&self.peer).is_some());
             let idle_at = tokio::time::Instant::from_std(self.last_chunk + idle);
@@ -312,6 +325,12 @@ impl IncomingTransfer {
                 Some(done) = self.hashing.join_next(), if !self.hashing.is_empty() => {
                     let Ok(done) = done else { return Some(Err(TransferError::Stopped)) };
                     if let Some(end) = self.on_hashed(done).await {
+                        return Some(end);
+                    }
+                }
+                Some(done) = self.finalizing.join_next(), if !self.finalizing.is_empty() => {
+                    let Ok(done) = done else { return Some(Err(TransferError::Stopped)) };
+                    if let Some(end) = self.on_finalized(done).await {
                         return Some(end);
                     }
                 }
@@ -434,11 +453,8 @@ impl IncomingTransfer {
     /// Files with every chunk verified (always so for empty files) are finished at once.
     async fn finish_complete_files(&mut self) -> Option<Result<(), TransferError>> {
         for f in 0..self.files.len() {
-            if !self.files[f].done
-                && self.files[f].prefix >= self.manifest.chunk_count(f)
-                && let Some(end) = self.complete_file(f).await
-            {
-                return Some(end);
+            if self.files[f].prefix >= self.manifest.chunk_count(f) {
+                self.start_finalize(f);
             }
         }
         if self.done_count == self.files.len() {
@@ -451,6 +467,8 @@ impl IncomingTransfer {
         match msg {
             TaskMsg::Chunk(header, data) => return self.on_chunk(header, data).await,
             TaskMsg::PeerUp => {
+                // A long outage is not idleness: the idle timer starts over.
+                self.last_chunk = Instant::now();
                 if self.phase == Phase::Waiting {
                     self.ask_to_continue().await;
                 }
@@ -639,6 +657,13 @@ impl IncomingTransfer {
         if let Err(e) = self.hub.send(&self.peer, &accept).await {
             return Some(Err(e));
         }
+        if self.paused_local {
+            // Paused while waiting for the offer: the server only learns it now.
+            let _ = self
+                .hub
+                .send(&self.peer, &Control::Pause { id: self.id })
+                .await;
+        }
         self.phase = Phase::Running;
         self.begin().await
     }
@@ -731,6 +756,7 @@ impl IncomingTransfer {
         })
         .await;
         let rf = &mut self.files[f];
+        rf.digest = None;
         match rebuilt {
             Ok(Ok((chunks, hasher))) => {
                 rf.prefix = chunks;
@@ -757,6 +783,7 @@ impl IncomingTransfer {
             if s.chunk < rf.prefix {
                 // The sender's source does not match what we have: start the file over.
                 rf.prefix = 0;
+                rf.digest = None;
                 rf.hasher = Some(Sha256::new());
                 rf.truncate_to_prefix();
             }
@@ -777,11 +804,13 @@ impl IncomingTransfer {
     }
 
     /// Chunks held (being stored, or verified and waiting to be hashed) are bounded by the
-    /// window: beyond it only the chunk that continues a file's prefix (the one that closes a
-    /// gap) is taken.
+    /// window: beyond it only a chunk that continues a file's prefix (one that closes a gap)
+    /// is taken, up to twice the window.
     fn has_room_for(&self, file: usize, chunk: u64) -> bool {
-        self.verified.len() + self.storing.len() < self.hub.config.window as usize
-            || self.files.get(file).is_some_and(|rf| rf.prefix == chunk)
+        let held = self.verified.len() + self.storing.len();
+        let window = self.hub.config.window as usize;
+        held < window
+            || (held < 2 * window && self.files.get(file).is_some_and(|rf| rf.prefix == chunk))
     }
 
     /// Starts checking and writing a chunk; the outcome arrives in `on_stored`.
@@ -805,8 +834,11 @@ impl IncomingTransfer {
             return None;
         }
         if self.files[f].has_prefix_chunk(c) {
-            // A resend of something we have: acknowledge again.
-            self.ack(header.file, c).await;
+            // A resend of something we have: acknowledge again, once it is hashed (chunks of
+            // larger files waiting for hashing are acknowledged then).
+            if c < self.files[f].prefix {
+                self.ack(header.file, c).await;
+            }
             return None;
         }
         if self.storing.contains(&(header.file, c)) {
@@ -920,6 +952,10 @@ impl IncomingTransfer {
     /// The disk is full: keep everything verified, pause (the peer stops sending), and go on
     /// after the user's `resume` once there is room.
     async fn pause_for_disk(&mut self, p: &std::path::Path) {
+        if self.paused_local {
+            // Already paused (another job hit the full disk too): its data is kept anyway.
+            return;
+        }
         warn!(path = %p.display(), "disk full: transfer paused");
         self.paused_local = true;
         let _ = self
@@ -1004,12 +1040,7 @@ impl IncomingTransfer {
     /// Every chunk of file `f` is verified and hashed: finish it, and the transfer if it was
     /// the last.
     async fn file_verified(&mut self, f: usize) -> Option<Result<(), TransferError>> {
-        if let Some(end) = self.complete_file(f).await {
-            return Some(end);
-        }
-        if self.done_count == self.files.len() {
-            return Some(Ok(()));
-        }
+        self.start_finalize(f);
         self.progress(false);
         None
     }
@@ -1038,6 +1069,14 @@ impl IncomingTransfer {
                 None => break,
             }
         }
+        while let Some(done) = self.finalizing.join_next().await {
+            let Ok(done) = done else {
+                return Some(Err(TransferError::Stopped));
+            };
+            if let Some(end) = self.on_finalized(done).await {
+                return Some(end);
+            }
+        }
         // Chunks beyond a gap are forgotten; the sender sends them again.
         self.verified.clear();
         None
@@ -1052,9 +1091,14 @@ impl IncomingTransfer {
         let _ = self.hub.send(&self.peer, &ack).await;
     }
 
-    /// Checks the whole file's SHA-256 and moves it into place.
-    async fn complete_file(&mut self, f: usize) -> Option<Result<(), TransferError>> {
+    /// Starts checking the whole file's SHA-256 and moving it into place, on a blocking
+    /// thread (a move across file systems is a copy): other files' chunks keep flowing.
+    fn start_finalize(&mut self, f: usize) {
         let rf = &mut self.files[f];
+        if rf.done || rf.finalizing {
+            return;
+        }
+        rf.finalizing = true;
         let digest: [u8; 32] = match rf.digest.take() {
             Some(d) => d,
             None => rf.hasher.take().unwrap_or_default().finalize().into(),
@@ -1064,16 +1108,22 @@ impl IncomingTransfer {
         let kind = self.manifest.kind;
         let dest = self.dest.clone();
         let part = state::part_path(self.hub.temp(), self.id, f);
-        let done = tokio::task::spawn_blocking(move || {
-            finalize_file(digest, &m.sha256, &part, kind, &dest, &m.rel, m.mtime)
-        })
-        .await
-        .unwrap_or(Err(TransferError::Stopped));
-        match done {
+        self.finalizing.spawn_blocking(move || Finalized {
+            file: f,
+            digest,
+            result: finalize_file(digest, &m.sha256, &part, kind, &dest, &m.rel, m.mtime),
+        });
+    }
+
+    /// A file was checked and moved (or not).
+    async fn on_finalized(&mut self, done: Finalized) -> Option<Result<(), TransferError>> {
+        let f = done.file;
+        self.files.get_mut(f)?.finalizing = false;
+        match done.result {
             Ok(()) => {}
             Err(TransferError::DiskFull(p)) => {
                 // The verified file stays in the temporary directory; `resume` finishes it.
-                self.files[f].digest = Some(digest);
+                self.files[f].digest = Some(done.digest);
                 self.pause_for_disk(&p).await;
                 return None;
             }
@@ -1102,6 +1152,10 @@ impl IncomingTransfer {
                 path: rel,
             });
         }
+        if self.done_count == self.files.len() {
+            return Some(Ok(()));
+        }
+        self.progress(false);
         None
     }
 
@@ -1109,6 +1163,7 @@ impl IncomingTransfer {
         // No write may land after the temporary data is removed.
         self.stores.shutdown().await;
         self.hashing.shutdown().await;
+        self.finalizing.shutdown().await;
         let Some(outcome) = outcome else {
             // The node stops: keep the state so a restart continues.
             if self.dirty {

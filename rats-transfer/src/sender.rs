@@ -191,18 +191,21 @@ impl OutgoingTransfer {
             if let Err(e) = self.fill_window().await {
                 return Some(Err(e));
             }
+            let waiting_connected =
+                self.phase == Phase::Waiting && ctx.peer_info(&self.peer).is_some();
             let deadline = if self.phase == Phase::Offered {
                 Some(answer_by)
-            } else if self.stalled_candidate() {
-                // Everything sent and acknowledged, yet files are not done: a lost
-                // `file_done`, or a receiver that forgot the transfer.
+            } else if self.stalled_candidate() || waiting_connected {
+                // Everything sent and acknowledged, yet files are not done (a lost
+                // `file_done`, or a receiver that forgot the transfer), or waiting with the
+                // peer connected (our `where` or its `continue` was lost): ask (again).
                 Some(self.last_progress + chunk_timeout)
             } else {
                 self.in_flight
                     .values()
                     .map(|f| f.sent)
                     .min()
-                    .map(|t| t + chunk_timeout)
+                    .map(|t| t.max(self.last_progress) + chunk_timeout)
             };
             tokio::select! {
                 biased;
@@ -217,7 +220,9 @@ impl OutgoingTransfer {
                     if self.phase == Phase::Offered {
                         return Some(Err(TransferError::Timeout("no answer to the offer".into())));
                     }
-                    if self.stalled_candidate() && self.last_progress.elapsed() >= chunk_timeout {
+                    if (self.stalled_candidate() || waiting_connected)
+                        && self.last_progress.elapsed() >= chunk_timeout
+                    {
                         // Ask where we are: the receiver answers with `continue` (or `cancel`
                         // if it does not know the transfer).
                         self.phase = Phase::Waiting;
@@ -332,6 +337,11 @@ impl OutgoingTransfer {
 
     fn resend_timed_out(&mut self, timeout: Duration) -> Result<(), TransferError> {
         let now = Instant::now();
+        // On a slow link chunks wait long in the send queue: as long as acknowledgements keep
+        // coming, nothing is late.
+        if now.duration_since(self.last_progress) < timeout {
+            return Ok(());
+        }
         let late: Vec<(u32, u64)> = self
             .in_flight
             .iter()
@@ -507,6 +517,11 @@ impl OutgoingTransfer {
                 if let Err(e) = self.check_sources().await {
                     return Some(Err(e));
                 }
+                if self.paused_local {
+                    // Paused before the answer (or restored paused): say so now.
+                    let pause = Control::Pause { id: self.id };
+                    let _ = self.hub.send(&self.peer, &pause).await;
+                }
                 self.start_running();
             }
             Control::Reject { reason, .. } => {
@@ -514,6 +529,7 @@ impl OutgoingTransfer {
             }
             Control::Ack { file, chunk, .. } => {
                 self.last_progress = Instant::now();
+                self.tries.remove(&(file, chunk));
                 if let Some(f) = self.in_flight.remove(&(file, chunk)) {
                     self.tracker.add_chunk(f.len);
                     self.progress(false);
@@ -544,10 +560,13 @@ impl OutgoingTransfer {
                 self.paused_event(true);
             }
             Control::Resume { .. } => {
-                self.paused_remote = false;
+                if !std::mem::replace(&mut self.paused_remote, false) {
+                    // Not paused by the peer: nothing to lift, nothing to send again.
+                    return None;
+                }
                 // What was in flight when the receiver paused may not have been kept (a full
                 // disk pauses it): send it again now rather than after the chunk timeout. A
-                // chunk it has is only acknowledged again.
+                // chunk it has is only acknowledged again. (Nothing was sent during the pause.)
                 let mut unacked: Vec<(u32, u64)> = self.in_flight.drain().map(|(k, _)| k).collect();
                 unacked.sort_unstable();
                 self.resend.extend(unacked);
@@ -573,9 +592,12 @@ impl OutgoingTransfer {
                     TransferStats::add(&self.hub.stats.chunks_dropped, 1);
                     return None;
                 }
-                self.last_continue = Some(Instant::now());
                 self.window = (self.hub.config.window as usize).min(window.clamp(1, 1024) as usize);
-                match self.continue_from(files).await {
+                let continued = self.continue_from(files).await;
+                // Stamped after hashing the prefixes, so `continue`s that queued up meanwhile
+                // are dropped instead of hashing everything again.
+                self.last_continue = Some(Instant::now());
+                match continued {
                     Ok(starts) => {
                         let msg = Control::ContinueFrom {
                             id: self.id,
@@ -632,7 +654,10 @@ impl OutgoingTransfer {
         &mut self,
         files: Vec<FileProgress>,
     ) -> Result<Vec<FileStart>, TransferError> {
-        self.check_sources().await?;
+        if !files.is_empty() {
+            // Nothing to read when the receiver has everything.
+            self.check_sources().await?;
+        }
         let manifest = self.manifest.clone();
         let sources = self.sources.clone();
         let n = manifest.files.len();

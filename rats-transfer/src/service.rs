@@ -209,7 +209,7 @@ impl TransferService {
     fn command(&self, id: TransferId, msg: TaskMsg) -> Result<(), TransferError> {
         let slots = self.hub.slots.lock();
         let slot = slots.get(&id).ok_or(TransferError::UnknownTransfer(id))?;
-        slot.tx
+        slot.life
             .try_send(msg)
             .map_err(|_| TransferError::WrongState {
                 id,
@@ -408,6 +408,11 @@ fn on_offer(hub: &Arc<Hub>, peer: PeerId, offer: Offer) {
     if hub.id_taken(&id) {
         // An id in use (ours, or someone else's): never let a peer step into it.
         TransferStats::add(&hub.stats.chunks_dropped, 1);
+        return;
+    }
+    if hub.finished.lock().iter().any(|i| i.id == id) {
+        // The answer to a request we gave up on (cancelled, timed out): not a new push.
+        hub.refuse(&peer, id, "that request is over");
         return;
     }
     let Some(callback) = hub.accept.read().clone() else {
@@ -742,8 +747,8 @@ fn restore(hub: &Arc<Hub>, ctx: &ServiceContext, s: SavedTransfer) {
     let (rx, info_tx) = match hub.open_slot(info) {
         Ok(opened) => opened,
         Err(e) => {
-            warn!(transfer = %s.id.short(), error = %e, "saved transfer not restored; removed");
-            state::remove(hub.temp(), s.id);
+            // Kept on disk: a later start with room restores it (until resume_ttl_secs).
+            warn!(transfer = %s.id.short(), error = %e, "saved transfer not restored now");
             return;
         }
     };
