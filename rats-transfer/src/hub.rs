@@ -148,13 +148,20 @@ impl Hub {
         self.temp.get().unwrap_or(&self.temp_base)
     }
 
-    /// Registers the transfer `info` describes: its queues (the peer's holds one window of
-    /// chunks plus room for control messages) and its snapshot. Returns the task's ends.
+    /// Registers the transfer `info` describes: its queues and its snapshot. Returns the
+    /// task's ends. A receiver's peer queue holds one window of chunks plus room for control
+    /// messages; a sender's gets only control messages, up to an acknowledgement and a
+    /// `file_done` per chunk in flight, and some more while it is busy reading.
     pub(crate) fn open_slot(
         &self,
         info: TransferInfo,
     ) -> Result<(TaskRx, watch::Sender<TransferInfo>), TransferError> {
-        let (tx, peer) = mpsc::channel(self.config.window as usize + 16);
+        let window = self.config.window as usize;
+        let capacity = match info.direction {
+            Direction::Incoming => window + 16,
+            Direction::Outgoing => 4 * window + 64,
+        };
+        let (tx, peer) = mpsc::channel(capacity);
         let (life_tx, life) = mpsc::channel(LIFE_QUEUE);
         let (id, peer_id, direction) = (info.id, info.peer, info.direction);
         let (info_tx, info_rx) = watch::channel(info);

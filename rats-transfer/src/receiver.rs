@@ -31,6 +31,8 @@ use crate::wire::{ChunkHeader, Control, FileProgress, FileStart, Kind, Offer, cl
 
 /// Chunks checked and written at once (on blocking threads).
 const STORE_JOBS: usize = 4;
+/// Files checked and moved into place at once (on blocking threads).
+const FINALIZE_JOBS: usize = 4;
 /// Most bytes hashed into a file's running SHA-256 in one blocking call.
 const HASH_BATCH_BYTES: usize = 1 << 20;
 
@@ -155,6 +157,8 @@ pub(crate) struct IncomingTransfer {
     hashing: JoinSet<Hashed>,
     /// Files being checked and moved into place.
     finalizing: JoinSet<Finalized>,
+    /// Files verified and waiting for a finalizing job.
+    to_finalize: std::collections::VecDeque<usize>,
 }
 
 impl IncomingTransfer {
@@ -209,6 +213,7 @@ impl IncomingTransfer {
             verified: BTreeMap::new(),
             hashing: JoinSet::new(),
             finalizing: JoinSet::new(),
+            to_finalize: std::collections::VecDeque::new(),
         };
         t.set_manifest(manifest);
         if let Some(s) = saved {
@@ -1099,6 +1104,15 @@ impl IncomingTransfer {
             return;
         }
         rf.finalizing = true;
+        if self.finalizing.len() >= FINALIZE_JOBS {
+            self.to_finalize.push_back(f);
+            return;
+        }
+        self.spawn_finalize(f);
+    }
+
+    fn spawn_finalize(&mut self, f: usize) {
+        let rf = &mut self.files[f];
         let digest: [u8; 32] = match rf.digest.take() {
             Some(d) => d,
             None => rf.hasher.take().unwrap_or_default().finalize().into(),
@@ -1119,6 +1133,9 @@ impl IncomingTransfer {
     async fn on_finalized(&mut self, done: Finalized) -> Option<Result<(), TransferError>> {
         let f = done.file;
         self.files.get_mut(f)?.finalizing = false;
+        if let Some(next) = self.to_finalize.pop_front() {
+            self.spawn_finalize(next);
+        }
         match done.result {
             Ok(()) => {}
             Err(TransferError::DiskFull(p)) => {
