@@ -772,3 +772,35 @@ async fn an_offer_larger_than_a_message_fails_with_a_clear_error() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_of_many_small_files_arrives() {
+    // Many one-chunk files keep a whole window of acknowledgements and file_done messages
+    // coming back at once: none may be lost (a lost one stalls the transfer).
+    let p = pair().await;
+    let src = p.path("many");
+    for i in 0..3000 {
+        let dir = src.join(format!("d{:02}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+        }
+        std::fs::write(dir.join(format!("f{i:04}")), format!("file {i}")).unwrap();
+    }
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let id = p
+        .ta()
+        .send_directory(&p.b_id, &src, None, true)
+        .await
+        .expect("send");
+    let done = p.ta().wait(id, WAIT).await.expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert_eq!(files_in(&src), files_in(&inbox.join("many")));
+    assert_eq!(
+        std::fs::read_to_string(inbox.join("many/d29/f2999")).unwrap(),
+        "file 2999"
+    );
+    assert_eq!(p.ta().stats().chunks_dropped, 0, "no message was dropped");
+    p.stop().await;
+}
