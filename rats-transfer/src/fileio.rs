@@ -65,9 +65,13 @@ pub(crate) fn move_into_place(from: &Path, to: &Path) -> io::Result<()> {
                 || std::ffi::OsString::from("file"),
                 std::ffi::OsStr::to_os_string,
             );
+            // Unique: several files (even ones whose names differ only in case) may be moved
+            // at once.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut hidden = std::ffi::OsString::from(".");
             hidden.push(name);
-            hidden.push(".rats-part");
+            hidden.push(format!(".{}-{n}.rats-part", std::process::id()));
             let tmp = to.with_file_name(hidden);
             let copied = std::fs::copy(from, &tmp)
                 .and_then(|_| File::open(&tmp)?.sync_all())

@@ -147,6 +147,8 @@ pub(crate) struct IncomingTransfer {
     chunk_log: Option<Arc<File>>,
     /// When the last chunk (or the answer to our `continue`) arrived.
     last_chunk: Instant,
+    /// When we last settled and asked the sender to continue while running.
+    last_resync: Option<Instant>,
     /// Chunks being checked and written.
     stores: JoinSet<Stored>,
     /// Their (file, chunk), so that a resend of one is not stored twice.
@@ -208,6 +210,7 @@ impl IncomingTransfer {
             dirty: false,
             chunk_log: None,
             last_chunk: Instant::now(),
+            last_resync: None,
             stores: JoinSet::new(),
             storing: HashSet::new(),
             verified: BTreeMap::new(),
@@ -552,6 +555,8 @@ impl IncomingTransfer {
     }
 
     async fn on_control(&mut self, c: Control) -> Option<Result<(), TransferError>> {
+        // Any word from the sender is a sign of life for the idle timer.
+        self.last_chunk = Instant::now();
         match c {
             Control::Offer(offer) => {
                 if let Phase::AwaitingOffer { directory } = self.phase {
@@ -581,6 +586,8 @@ impl IncomingTransfer {
             Control::ContinueFrom { files, .. } => {
                 if self.phase == Phase::Waiting {
                     self.last_chunk = Instant::now();
+                    // The sender says again whether it has paused (right after this).
+                    self.paused_remote = false;
                     if let Err(e) = self.continue_from(files) {
                         return Some(Err(e));
                     }
@@ -611,7 +618,13 @@ impl IncomingTransfer {
             // The sender asks where we are (it is back, or it found the transfer stalled): tell
             // it what we have, and take chunks again once it answers.
             Control::Where { .. } => {
+                let timeout = Duration::from_millis(self.hub.config.chunk_timeout_ms);
                 if self.phase == Phase::Running {
+                    // At most once per chunk timeout: each one settles the pipeline and sends
+                    // the progress of every unfinished file.
+                    if self.last_resync.is_some_and(|t| t.elapsed() < timeout) {
+                        return None;
+                    }
                     if let Some(end) = self.resync().await {
                         return Some(end);
                     }
@@ -684,6 +697,7 @@ impl IncomingTransfer {
     /// Out of step with the sender (it asked, or nothing arrived for long): settle what is
     /// running, then send `continue` and wait for `continue_from`.
     async fn resync(&mut self) -> Option<Result<(), TransferError>> {
+        self.last_resync = Some(Instant::now());
         if let Some(end) = self.drain().await {
             return Some(end);
         }
@@ -1074,6 +1088,13 @@ impl IncomingTransfer {
                 None => break,
             }
         }
+        // Files waiting for a finalizing job are started again later (`finish_complete_files`
+        // after `continue_from`, or `resume`); only the running jobs are waited for.
+        for f in std::mem::take(&mut self.to_finalize) {
+            if let Some(rf) = self.files.get_mut(f) {
+                rf.finalizing = false;
+            }
+        }
         while let Some(done) = self.finalizing.join_next().await {
             let Ok(done) = done else {
                 return Some(Err(TransferError::Stopped));
@@ -1180,14 +1201,27 @@ impl IncomingTransfer {
         // No write may land after the temporary data is removed.
         self.stores.shutdown().await;
         self.hashing.shutdown().await;
-        self.finalizing.shutdown().await;
         let Some(outcome) = outcome else {
-            // The node stops: keep the state so a restart continues.
+            // The node stops: files already moved into place count as done (their `.part` is
+            // gone); keep the state so a restart continues.
+            while let Some(joined) = self.finalizing.join_next().await {
+                if let Ok(Finalized {
+                    file,
+                    result: Ok(()),
+                    ..
+                }) = joined
+                    && let Some(rf) = self.files.get_mut(file)
+                {
+                    rf.done = true;
+                    self.dirty = true;
+                }
+            }
             if self.dirty {
                 self.save().await;
             }
             return;
         };
+        self.finalizing.shutdown().await;
         self.progress(true);
         for f in &mut self.files {
             f.part = None;

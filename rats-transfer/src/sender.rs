@@ -429,6 +429,7 @@ impl OutgoingTransfer {
             }
             TaskMsg::PeerUp => {
                 if self.phase == Phase::Waiting {
+                    self.last_progress = Instant::now();
                     // The receiver continues by itself; if it forgot the transfer, it answers
                     // this with `cancel` instead of leaving us waiting.
                     let _ = self
@@ -550,6 +551,11 @@ impl OutgoingTransfer {
                     self.done[f] = true;
                     self.done_count += 1;
                     self.tracker.file_done();
+                    // Nothing of a finished file is waited for any more (a lost ack must not
+                    // hold a window slot).
+                    self.in_flight.retain(|&(fi, _), _| fi != file);
+                    self.resend.retain(|&(fi, _)| fi != file);
+                    self.tries.retain(|&(fi, _), _| fi != file);
                     if self.done_count == self.done.len() {
                         return Some(Ok(()));
                     }
@@ -593,6 +599,10 @@ impl OutgoingTransfer {
                     return None;
                 }
                 self.window = (self.hub.config.window as usize).min(window.clamp(1, 1024) as usize);
+                // The receiver says again after `continue_from` whether it has paused; a
+                // stale pause must not outlive the reconnect.
+                self.paused_remote = false;
+                self.last_progress = Instant::now();
                 let continued = self.continue_from(files).await;
                 // Stamped after hashing the prefixes, so `continue`s that queued up meanwhile
                 // are dropped instead of hashing everything again.

@@ -804,3 +804,50 @@ async fn a_tree_of_many_small_files_arrives() {
     assert_eq!(p.ta().stats().chunks_dropped, 0, "no message was dropped");
     p.stop().await;
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_move_into_place_across_file_systems() {
+    let dir = TempDir::new("rats-transfer-cross-fs");
+    let Some(disk) = SmallDisk::mount(dir.path().join("tmpfs"), "64m") else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root?)");
+        return;
+    };
+    let a = node(dir.path(), "a", serde_json::json!({})).await;
+    let mut b_section = section(dir.path(), "b", serde_json::json!({"free_space_margin": 0}));
+    // Partial data on the tmpfs, destination on the test directory's file system.
+    b_section["temp_dir"] = disk.0.join("tmp").to_string_lossy().into_owned().into();
+    let b = client_with(move |c| {
+        c.plugins.insert("transfer".into(), b_section);
+    })
+    .await;
+    let b_id = a.connect(&addr_of(&b)).await.expect("connect");
+    let inbox = dir.path().join("inbox");
+    accept_into(&b.transfers().unwrap(), inbox.clone());
+    let tree = dir.path().join("tree");
+    let one = random_file(&tree.join("x.bin"), 3 << 20);
+    let two = random_file(&tree.join("sub/y.bin"), 1000);
+    let id = a
+        .transfers()
+        .unwrap()
+        .send_directory(&b_id, &tree, None, true)
+        .await
+        .expect("send");
+    let done = a
+        .transfers()
+        .unwrap()
+        .wait(id, WAIT)
+        .await
+        .expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(inbox.join("tree/x.bin")).unwrap() == one);
+    assert!(std::fs::read(inbox.join("tree/sub/y.bin")).unwrap() == two);
+    // No hidden copy left beside the files.
+    assert_eq!(
+        files_in(&inbox),
+        vec!["tree", "tree/sub", "tree/sub/y.bin", "tree/x.bin"]
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+    drop(disk);
+}
