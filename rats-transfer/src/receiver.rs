@@ -358,6 +358,16 @@ impl IncomingTransfer {
         }
     }
 
+    /// Tells the peer again that we have paused (it forgets a pause with the connection).
+    async fn announce_pause(&self) {
+        if self.paused_local {
+            let _ = self
+                .hub
+                .send(&self.peer, &Control::Pause { id: self.id })
+                .await;
+        }
+    }
+
     fn set_state(&self, state: TransferState) {
         self.info.send_modify(|i| i.state = state);
     }
@@ -591,13 +601,8 @@ impl IncomingTransfer {
                     if let Err(e) = self.continue_from(files) {
                         return Some(Err(e));
                     }
-                    if self.paused_local {
-                        // Our pause outlives reconnects and restarts.
-                        let _ = self
-                            .hub
-                            .send(&self.peer, &Control::Pause { id: self.id })
-                            .await;
-                    }
+                    // Our pause outlives reconnects, restarts and the wait for the data phase.
+                    self.announce_pause().await;
                     self.phase = Phase::Running;
                     self.set_state(self.running_state());
                     self.hub.emit(TransferEvent::Resumed { id: self.id });
@@ -675,13 +680,8 @@ impl IncomingTransfer {
         if let Err(e) = self.hub.send(&self.peer, &accept).await {
             return Some(Err(e));
         }
-        if self.paused_local {
-            // Paused while waiting for the offer: the server only learns it now.
-            let _ = self
-                .hub
-                .send(&self.peer, &Control::Pause { id: self.id })
-                .await;
-        }
+        // Our pause outlives reconnects, restarts and the wait for the data phase.
+        self.announce_pause().await;
         self.phase = Phase::Running;
         self.begin().await
     }

@@ -383,6 +383,16 @@ impl OutgoingTransfer {
             .map_or_else(|| format!("file {f}"), |m| m.rel.to_string())
     }
 
+    /// Tells the peer again that we have paused (it forgets a pause with the connection).
+    async fn announce_pause(&self) {
+        if self.paused_local {
+            let _ = self
+                .hub
+                .send(&self.peer, &Control::Pause { id: self.id })
+                .await;
+        }
+    }
+
     fn set_state(&self, state: TransferState) {
         self.info.send_modify(|i| i.state = state);
     }
@@ -518,11 +528,8 @@ impl OutgoingTransfer {
                 if let Err(e) = self.check_sources().await {
                     return Some(Err(e));
                 }
-                if self.paused_local {
-                    // Paused before the answer (or restored paused): say so now.
-                    let pause = Control::Pause { id: self.id };
-                    let _ = self.hub.send(&self.peer, &pause).await;
-                }
+                // Our pause outlives reconnects, restarts and the wait for the data phase.
+                self.announce_pause().await;
                 self.start_running();
             }
             Control::Reject { reason, .. } => {
@@ -618,11 +625,8 @@ impl OutgoingTransfer {
                             return Some(Ok(()));
                         }
                         if self.hub.send(&self.peer, &msg).await.is_ok() {
-                            if self.paused_local {
-                                // Our pause outlives reconnects and restarts.
-                                let pause = Control::Pause { id: self.id };
-                                let _ = self.hub.send(&self.peer, &pause).await;
-                            }
+                            // Our pause outlives reconnects, restarts and the wait for the data phase.
+                            self.announce_pause().await;
                             self.start_running();
                             self.hub.emit(TransferEvent::Resumed { id: self.id });
                             self.save().await;

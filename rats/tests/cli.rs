@@ -159,18 +159,8 @@ async fn send_file_arrives_byte_identical_in_the_accept_dir() {
     std::fs::write(&source, &data).expect("write source");
 
     let inbox_arg = inbox.display().to_string();
-    let mut a = Rats::spawn(
-        &base.join("a"),
-        &["--port", "0", "--accept-dir", inbox_arg.as_str()],
-    );
-    let a_started = a.expect("started").await;
-    let mut b = Rats::spawn(&base.join("b"), &["--port", "0"]);
-    b.expect("started").await;
-    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started)))
-        .await;
-    b.expect("peer_connected").await;
-    a.expect("peer_connected").await;
-
+    let (mut a, a_started, mut b) =
+        Rats::spawn_connected_pair(&base, &["--accept-dir", inbox_arg.as_str()]).await;
     let a_short = &a_started["peer_id"].as_str().expect("id")[..8];
     b.send(&format!("send-file {a_short} \"{}\"", source.display()))
         .await;
@@ -215,16 +205,8 @@ async fn get_pulls_a_directory_from_a_share_dir_and_nothing_outside_it() {
     std::fs::create_dir_all(&out).expect("out dir");
 
     let share_arg = share.display().to_string();
-    let mut a = Rats::spawn(
-        &base.join("a"),
-        &["--port", "0", "--share-dir", share_arg.as_str()],
-    );
-    let a_started = a.expect("started").await;
-    let mut b = Rats::spawn(&base.join("b"), &["--port", "0"]);
-    b.expect("started").await;
-    b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started)))
-        .await;
-    b.expect("peer_connected").await;
+    let (mut a, a_started, mut b) =
+        Rats::spawn_connected_pair(&base, &["--share-dir", share_arg.as_str()]).await;
     let a_short = &a_started["peer_id"].as_str().expect("id")[..8];
 
     b.send(&format!(

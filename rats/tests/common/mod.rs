@@ -39,6 +39,25 @@ impl Rats {
         }
     }
 
+    /// Starts `a` (with `a_args`) and `b` on free ports under `base`, connects `b` to `a` and
+    /// waits until both report the connection. Returns (a, a's `started` event, b).
+    pub async fn spawn_connected_pair(
+        base: &std::path::Path,
+        a_args: &[&str],
+    ) -> (Rats, Value, Rats) {
+        let mut args = vec!["--port", "0"];
+        args.extend_from_slice(a_args);
+        let mut a = Rats::spawn(&base.join("a"), &args);
+        let a_started = a.expect("started").await;
+        let mut b = Rats::spawn(&base.join("b"), &["--port", "0"]);
+        b.expect("started").await;
+        b.send(&format!("connect 127.0.0.1:{}", port_of(&a_started)))
+            .await;
+        b.expect("peer_connected").await;
+        a.expect("peer_connected").await;
+        (a, a_started, b)
+    }
+
     pub async fn send(&mut self, line: &str) {
         self.stdin
             .write_all(format!("{line}\n").as_bytes())
