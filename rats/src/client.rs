@@ -455,6 +455,14 @@ impl RatsClient {
         w
     }
 
+    /// Publish/subscribe, with the `gossipsub` feature (`None` when the plugin is disabled in
+    /// the configuration). Work in progress: see the `rats_gossipsub` crate docs.
+    #[cfg(feature = "gossipsub")]
+    pub fn gossip(&self) -> Option<Arc<rats_gossipsub::GossipsubService>> {
+        self.node
+            .service_plugin::<rats_gossipsub::GossipsubService>()
+    }
+
     /// File and directory transfer, with the `transfer` feature (`None` when the plugin is
     /// disabled in the configuration).
     #[cfg(feature = "transfer")]

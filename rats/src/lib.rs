@@ -4,7 +4,7 @@
 //! encrypt with Noise XX, exchange typed JSON, text and binary messages, introduce each other
 //! (peer exchange) and move files and directory trees (checked with SHA-256, resumable).
 //! [`RatsClient`] is the easy door; [`rats_core`] has the building blocks. Cargo features pick
-//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`; all on by default): linking a
+//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`, `gossipsub`; all on by default): linking a
 //! plugin crate is enabling it.
 //!
 //! ```
@@ -36,6 +36,8 @@ pub use rats_core::{
     self as core, Address, DisconnectReason, Event, EventStream, Identity, MessageBody, Node,
     NodeConfig, PeerId, PeerInfo,
 };
+#[cfg(feature = "gossipsub")]
+pub use rats_gossipsub;
 #[cfg(feature = "log")]
 pub use rats_log;
 #[cfg(feature = "noise")]

@@ -80,6 +80,12 @@ impl ServiceContext {
         self.local
     }
 
+    /// Signs `message` with the node's identity key (verify with [`PeerId::verify`]): for
+    /// services whose messages travel beyond the first hop, so receivers can check the origin.
+    pub fn sign(&self, message: &[u8]) -> Result<[u8; 64], SendError> {
+        Ok(self.shared()?.identity.sign(message))
+    }
+
     /// Connected peers.
     pub fn peers(&self) -> Vec<PeerId> {
         self.shared

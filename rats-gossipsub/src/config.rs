@@ -1,0 +1,66 @@
+//! The `gossipsub` configuration section.
+
+use serde::{Deserialize, Serialize};
+
+/// Configuration of the publish/subscribe service (config section `gossipsub`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct GossipsubConfig {
+    /// Target number of mesh peers per topic (D).
+    pub mesh_n: usize,
+    /// Below this many mesh peers the heartbeat grafts more (D_low).
+    pub mesh_n_low: usize,
+    /// Above this many mesh peers the heartbeat prunes some (D_high).
+    pub mesh_n_high: usize,
+    /// Time between two heartbeats, in ms.
+    pub heartbeat_ms: u64,
+    /// How long a message id is remembered, so each message is delivered once, in seconds.
+    pub seen_ttl_secs: u64,
+    /// Most message ids remembered at once.
+    pub seen_max: usize,
+    /// Largest payload accepted or published.
+    pub max_message_size: usize,
+    /// Longest topic name, in bytes.
+    pub max_topic_len: usize,
+    /// Most topics one peer may announce.
+    pub max_peer_topics: usize,
+    /// Send our own messages to every peer subscribed to the topic, not only the mesh.
+    pub flood_publish: bool,
+    /// How long a pruned peer must wait before grafting again, in seconds.
+    pub prune_backoff_secs: u64,
+}
+
+impl Default for GossipsubConfig {
+    fn default() -> Self {
+        GossipsubConfig {
+            mesh_n: 6,
+            mesh_n_low: 5,
+            mesh_n_high: 12,
+            heartbeat_ms: 1000,
+            seen_ttl_secs: 120,
+            seen_max: 100_000,
+            max_message_size: 1 << 20,
+            max_topic_len: 256,
+            max_peer_topics: 1024,
+            flood_publish: true,
+            prune_backoff_secs: 60,
+        }
+    }
+}
+
+impl GossipsubConfig {
+    /// Checks the values; the error says which one is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.mesh_n_low <= self.mesh_n && self.mesh_n <= self.mesh_n_high) || self.mesh_n == 0
+        {
+            return Err("need 0 < mesh_n_low <= mesh_n <= mesh_n_high".into());
+        }
+        if !(10..=3_600_000).contains(&self.heartbeat_ms) {
+            return Err("heartbeat_ms must be between 10 ms and one hour".into());
+        }
+        if self.seen_max == 0 || self.max_topic_len == 0 || self.max_peer_topics == 0 {
+            return Err("seen_max, max_topic_len and max_peer_topics must be at least 1".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! What the service reports on the node's event bus and in its statistics.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use rats_core::PeerId;
+
+use crate::message::MessageId;
+
+/// A gossipsub event, published as `Event::Service { service: "gossipsub", .. }` (downcast
+/// the payload to `GossipEvent`).
+#[derive(Clone, Debug)]
+pub enum GossipEvent {
+    /// A message on a topic we subscribe to, delivered once.
+    Message {
+        /// The topic.
+        topic: String,
+        /// Who published it (checked by its signature).
+        origin: PeerId,
+        /// The peer that forwarded it to us.
+        via: PeerId,
+        /// Its id.
+        id: MessageId,
+        /// The payload.
+        data: Bytes,
+    },
+    /// A peer subscribed to a topic.
+    PeerJoined {
+        /// The peer.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+    },
+    /// A peer left a topic (unsubscribed or disconnected).
+    PeerLeft {
+        /// The peer.
+        peer: PeerId,
+        /// The topic.
+        topic: String,
+    },
+}
+
+/// Counters since start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GossipStats {
+    /// Messages we published.
+    pub published: u64,
+    /// Messages delivered to us (once each).
+    pub delivered: u64,
+    /// Messages forwarded to mesh peers (one per copy sent).
+    pub forwarded: u64,
+    /// Copies of messages we had already seen.
+    pub duplicates: u64,
+    /// Messages refused: bad signature, too large, malformed.
+    pub rejected: u64,
+    /// Copies not sent because a peer's queue was full.
+    pub dropped: u64,
+    /// Mesh size per subscribed topic.
+    pub mesh_sizes: BTreeMap<String, usize>,
+}

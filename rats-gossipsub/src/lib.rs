@@ -1,0 +1,53 @@
+//! rats-gossipsub: publish/subscribe between rats peers over a GossipSub-style mesh.
+//!
+//! **Work in progress (issue 5).** What exists: topics (`subscribe`, `unsubscribe`,
+//! `is_subscribed`, `subscribed_topics`) announced to current peers and to every peer that
+//! connects later; a per-topic mesh kept between D_low and D_high by a heartbeat with GRAFT
+//! and PRUNE (with backoff); messages signed by their origin's identity key and verified on
+//! receipt (a forged origin is refused); message ids from origin + sequence number; a seen
+//! cache so each message is delivered once; flood publishing of our own messages; forwarding
+//! to the mesh; events and statistics. Not yet: IHAVE/IWANT gossip and the message cache,
+//! fanout, peer exchange on prune, validators, peer scoring, the `rats` tool commands, the
+//! benchmark.
+//!
+//! ```no_run
+//! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
+//! use rats_gossipsub::GossipsubService;
+//! let gossip = node.service_plugin::<GossipsubService>().ok_or("gossipsub not linked")?;
+//! gossip.subscribe("news")?;
+//! gossip.publish("news", b"hello".to_vec())?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod event;
+mod message;
+mod router;
+mod seen;
+mod service;
+pub mod wire;
+
+use std::sync::Arc;
+
+use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
+
+pub use config::GossipsubConfig;
+pub use event::{GossipEvent, GossipStats};
+pub use message::{MessageId, SignedMessage, signing_bytes};
+pub use service::{GossipError, GossipsubService};
+
+/// The service's name (plugin name, config section, event source).
+pub const SERVICE_NAME: &str = "gossipsub";
+
+fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
+    let config: GossipsubConfig = cfg.parse()?;
+    let service = GossipsubService::new(config).map_err(|error| PluginError::Config {
+        plugin: SERVICE_NAME,
+        error,
+    })?;
+    Ok(Plugin::Service(Arc::new(service)))
+}
+
+rats_core::inventory::submit! {
+    PluginFactory { name: SERVICE_NAME, kind: PluginKind::Service, create }
+}

@@ -1,0 +1,381 @@
+//! The routing state: our topics, what each peer subscribes to, the per-topic mesh, the seen
+//! cache; and what happens on each event. Kept under one lock (operations are short and never
+//! wait: sends are non-blocking and drop when a peer's queue is full).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::seq::IteratorRandom;
+use rats_core::node::{Outgoing, ServiceContext};
+use rats_core::{Event, PeerId};
+use tracing::debug;
+
+use crate::config::GossipsubConfig;
+use crate::event::{GossipEvent, GossipStats};
+use crate::message::{MessageId, SignedMessage, signing_bytes};
+use crate::seen::SeenCache;
+use crate::wire::Rpc;
+
+pub(crate) struct Router {
+    pub config: GossipsubConfig,
+    pub ctx: ServiceContext,
+    pub local: PeerId,
+    pub subscribed: HashSet<String>,
+    /// Connected peers and their topics.
+    pub peer_topics: HashMap<PeerId, HashSet<String>>,
+    pub mesh: HashMap<String, HashSet<PeerId>>,
+    /// (topic, peer) pairs that may not graft until the instant.
+    pub backoff: HashMap<(String, PeerId), Instant>,
+    pub seen: SeenCache,
+    pub seqno: u64,
+    pub stats: GossipStats,
+}
+
+impl Router {
+    pub(crate) fn new(config: GossipsubConfig, ctx: ServiceContext) -> Self {
+        let seen = SeenCache::new(Duration::from_secs(config.seen_ttl_secs), config.seen_max);
+        // Sequence numbers start at the clock so a restarted node does not reuse ids.
+        let seqno = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Router {
+            local: ctx.local_peer_id(),
+            config,
+            ctx,
+            subscribed: HashSet::new(),
+            peer_topics: HashMap::new(),
+            mesh: HashMap::new(),
+            backoff: HashMap::new(),
+            seen,
+            seqno,
+            stats: GossipStats::default(),
+        }
+    }
+
+    fn send(&mut self, peer: &PeerId, rpc: &Rpc) -> bool {
+        let bytes = rpc.encode();
+        if self.ctx.try_send(peer, Outgoing::shared(bytes)).is_err() {
+            self.stats.dropped += 1;
+            return false;
+        }
+        true
+    }
+
+    fn emit(&self, event: GossipEvent) {
+        self.ctx.emit(Event::Service {
+            service: crate::SERVICE_NAME,
+            event: std::sync::Arc::new(event),
+        });
+    }
+
+    /// Peers subscribed to `topic`.
+    pub(crate) fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
+        self.peer_topics
+            .iter()
+            .filter(|(_, t)| t.contains(topic))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    pub(crate) fn peer_connected(&mut self, peer: PeerId) {
+        self.peer_topics.entry(peer).or_default();
+        if !self.subscribed.is_empty() {
+            let subs = self.subscribed.iter().map(|t| (true, t.clone())).collect();
+            self.send(&peer, &Rpc::Subscriptions(subs));
+        }
+    }
+
+    pub(crate) fn peer_disconnected(&mut self, peer: &PeerId) {
+        if let Some(topics) = self.peer_topics.remove(peer) {
+            for topic in topics {
+                self.emit(GossipEvent::PeerLeft { peer: *peer, topic });
+            }
+        }
+        for mesh in self.mesh.values_mut() {
+            mesh.remove(peer);
+        }
+    }
+
+    pub(crate) fn subscribe(&mut self, topic: &str) -> bool {
+        if !self.subscribed.insert(topic.to_string()) {
+            return false;
+        }
+        let peers: Vec<PeerId> = self.peer_topics.keys().copied().collect();
+        let rpc = Rpc::Subscriptions(vec![(true, topic.to_string())]);
+        for p in &peers {
+            self.send(p, &rpc);
+        }
+        // Join: graft up to D of the topic's peers right away.
+        self.mesh.entry(topic.to_string()).or_default();
+        self.fill_mesh(topic);
+        true
+    }
+
+    pub(crate) fn unsubscribe(&mut self, topic: &str) -> bool {
+        if !self.subscribed.remove(topic) {
+            return false;
+        }
+        let peers: Vec<PeerId> = self.peer_topics.keys().copied().collect();
+        let rpc = Rpc::Subscriptions(vec![(false, topic.to_string())]);
+        for p in &peers {
+            self.send(p, &rpc);
+        }
+        let backoff_secs = self.config.prune_backoff_secs as u32;
+        for p in self.mesh.remove(topic).unwrap_or_default() {
+            self.send(
+                &p,
+                &Rpc::Prune {
+                    topic: topic.to_string(),
+                    backoff_secs,
+                },
+            );
+        }
+        true
+    }
+
+    fn in_backoff(&self, topic: &str, peer: &PeerId) -> bool {
+        self.backoff
+            .get(&(topic.to_string(), *peer))
+            .is_some_and(|until| Instant::now() < *until)
+    }
+
+    /// Grafts random topic peers until the mesh has D peers (or no candidate is left).
+    fn fill_mesh(&mut self, topic: &str) {
+        let have = self.mesh.get(topic).map_or(0, HashSet::len);
+        if have >= self.config.mesh_n {
+            return;
+        }
+        let candidates: Vec<PeerId> = self
+            .topic_peers(topic)
+            .into_iter()
+            .filter(|p| {
+                !self.mesh.get(topic).is_some_and(|m| m.contains(p)) && !self.in_backoff(topic, p)
+            })
+            .choose_multiple(&mut rand::thread_rng(), self.config.mesh_n - have);
+        for p in candidates {
+            if self.send(&p, &Rpc::Graft(topic.to_string())) {
+                self.mesh.entry(topic.to_string()).or_default().insert(p);
+            }
+        }
+    }
+
+    /// Publishes our own message.
+    pub(crate) fn publish(&mut self, topic: &str, data: Bytes) -> Result<MessageId, String> {
+        if data.len() > self.config.max_message_size {
+            return Err(format!(
+                "message of {} bytes is larger than max_message_size ({})",
+                data.len(),
+                self.config.max_message_size
+            ));
+        }
+        if topic.is_empty() || topic.len() > self.config.max_topic_len {
+            return Err("topic empty or longer than max_topic_len".into());
+        }
+        self.seqno = self.seqno.wrapping_add(1);
+        let seqno = self.seqno;
+        let signature = self
+            .ctx
+            .sign(&signing_bytes(topic, &self.local, seqno, &data))
+            .map_err(|e| e.to_string())?;
+        let msg = SignedMessage {
+            from: self.local,
+            seqno,
+            topic: topic.to_string(),
+            data,
+            signature,
+        };
+        let id = msg.id();
+        self.seen.insert(id);
+        let targets: Vec<PeerId> = if self.config.flood_publish {
+            self.topic_peers(topic)
+        } else {
+            self.mesh
+                .get(topic)
+                .map(|m| m.iter().copied().collect())
+                .unwrap_or_default()
+        };
+        let rpc = Rpc::Publish(msg);
+        for p in &targets {
+            self.send(p, &rpc);
+        }
+        self.stats.published += 1;
+        Ok(id)
+    }
+
+    /// A message from `via`, its signature already checked.
+    pub(crate) fn on_message(&mut self, via: PeerId, msg: SignedMessage) {
+        let id = msg.id();
+        if !self.seen.insert(id) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if !self.subscribed.contains(&msg.topic) {
+            return;
+        }
+        self.stats.delivered += 1;
+        let topic = msg.topic.clone();
+        let origin = msg.from;
+        let data = msg.data.clone();
+        // Forward to the mesh, except to where it came from and its origin.
+        let targets: Vec<PeerId> = self
+            .mesh
+            .get(&topic)
+            .map(|m| {
+                m.iter()
+                    .filter(|p| **p != via && **p != origin)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !targets.is_empty() {
+            let rpc = Rpc::Publish(msg);
+            for p in &targets {
+                if self.send(p, &rpc) {
+                    self.stats.forwarded += 1;
+                }
+            }
+        }
+        self.emit(GossipEvent::Message {
+            topic,
+            origin,
+            via,
+            id,
+            data,
+        });
+    }
+
+    pub(crate) fn on_subscriptions(&mut self, peer: PeerId, subs: Vec<(bool, String)>) {
+        let max = self.config.max_peer_topics;
+        let Some(topics) = self.peer_topics.get_mut(&peer) else {
+            return;
+        };
+        let mut joined = Vec::new();
+        let mut left = Vec::new();
+        for (on, topic) in subs {
+            if on {
+                if topics.len() < max && topics.insert(topic.clone()) {
+                    joined.push(topic);
+                }
+            } else if topics.remove(&topic) {
+                left.push(topic);
+            }
+        }
+        for topic in left {
+            if let Some(m) = self.mesh.get_mut(&topic) {
+                m.remove(&peer);
+            }
+            self.emit(GossipEvent::PeerLeft { peer, topic });
+        }
+        for topic in joined {
+            self.emit(GossipEvent::PeerJoined {
+                peer,
+                topic: topic.clone(),
+            });
+            if self.subscribed.contains(&topic) {
+                self.fill_mesh(&topic);
+            }
+        }
+    }
+
+    pub(crate) fn on_graft(&mut self, peer: PeerId, topic: String) {
+        let subscribed_peer = self
+            .peer_topics
+            .get(&peer)
+            .is_some_and(|t| t.contains(&topic));
+        let full = self
+            .mesh
+            .get(&topic)
+            .is_some_and(|m| m.len() >= self.config.mesh_n_high);
+        if !self.subscribed.contains(&topic)
+            || !subscribed_peer
+            || self.in_backoff(&topic, &peer)
+            || full
+        {
+            let backoff_secs = self.config.prune_backoff_secs as u32;
+            self.send(
+                &peer,
+                &Rpc::Prune {
+                    topic,
+                    backoff_secs,
+                },
+            );
+            return;
+        }
+        self.mesh.entry(topic).or_default().insert(peer);
+    }
+
+    pub(crate) fn on_prune(&mut self, peer: PeerId, topic: String, backoff_secs: u32) {
+        if let Some(m) = self.mesh.get_mut(&topic) {
+            m.remove(&peer);
+        }
+        let backoff = Duration::from_secs(u64::from(backoff_secs).min(3600));
+        self.backoff.insert((topic, peer), Instant::now() + backoff);
+    }
+
+    /// Keeps every mesh between D_low and D_high, and expires old state.
+    pub(crate) fn heartbeat(&mut self) {
+        self.seen.expire();
+        let now = Instant::now();
+        self.backoff.retain(|_, until| *until > now);
+        let topics: Vec<String> = self.subscribed.iter().cloned().collect();
+        for topic in topics {
+            // Drop mesh members that left the topic.
+            let members: Vec<PeerId> = self
+                .mesh
+                .get(&topic)
+                .map(|m| m.iter().copied().collect())
+                .unwrap_or_default();
+            for p in members {
+                if !self.peer_topics.get(&p).is_some_and(|t| t.contains(&topic))
+                    && let Some(m) = self.mesh.get_mut(&topic)
+                {
+                    m.remove(&p);
+                }
+            }
+            let n = self.mesh.get(&topic).map_or(0, HashSet::len);
+            if n < self.config.mesh_n_low {
+                self.fill_mesh(&topic);
+            } else if n > self.config.mesh_n_high {
+                let excess = n - self.config.mesh_n;
+                let victims: Vec<PeerId> = self
+                    .mesh
+                    .get(&topic)
+                    .map(|m| {
+                        m.iter()
+                            .copied()
+                            .choose_multiple(&mut rand::thread_rng(), excess)
+                    })
+                    .unwrap_or_default();
+                let backoff_secs = self.config.prune_backoff_secs as u32;
+                for p in victims {
+                    if let Some(m) = self.mesh.get_mut(&topic) {
+                        m.remove(&p);
+                    }
+                    self.backoff.insert(
+                        (topic.clone(), p),
+                        now + Duration::from_secs(u64::from(backoff_secs)),
+                    );
+                    self.send(
+                        &p,
+                        &Rpc::Prune {
+                            topic: topic.clone(),
+                            backoff_secs,
+                        },
+                    );
+                }
+                debug!(topic, pruned = excess, "mesh above D_high");
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> GossipStats {
+        let mut s = self.stats.clone();
+        s.mesh_sizes = self
+            .subscribed
+            .iter()
+            .map(|t| (t.clone(), self.mesh.get(t).map_or(0, HashSet::len)))
+            .collect();
+        s
+    }
+}

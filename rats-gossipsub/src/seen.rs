@@ -1,0 +1,72 @@
+//! Message ids seen recently, so each message is handled once: bounded in time and count.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::message::MessageId;
+
+/// A set of recent message ids.
+pub(crate) struct SeenCache {
+    ids: HashSet<MessageId>,
+    order: VecDeque<(Instant, MessageId)>,
+    ttl: Duration,
+    max: usize,
+}
+
+impl SeenCache {
+    pub(crate) fn new(ttl: Duration, max: usize) -> Self {
+        SeenCache {
+            ids: HashSet::new(),
+            order: VecDeque::new(),
+            ttl,
+            max,
+        }
+    }
+
+    /// Records `id`; false if it was already there.
+    pub(crate) fn insert(&mut self, id: MessageId) -> bool {
+        if !self.ids.insert(id) {
+            return false;
+        }
+        self.order.push_back((Instant::now(), id));
+        while self.order.len() > self.max {
+            if let Some((_, old)) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// Forgets ids older than the time to live.
+    pub(crate) fn expire(&mut self) {
+        let now = Instant::now();
+        while let Some(&(at, id)) = self.order.front() {
+            if now.duration_since(at) < self.ttl {
+                break;
+            }
+            self.order.pop_front();
+            self.ids.remove(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_within_its_bounds() {
+        let id = |n: u8| MessageId([n; 40]);
+        let mut seen = SeenCache::new(Duration::from_secs(60), 2);
+        assert!(seen.insert(id(1)));
+        assert!(!seen.insert(id(1)));
+        assert!(seen.insert(id(2)));
+        assert!(seen.insert(id(3)));
+        // The oldest went to stay within two.
+        assert!(seen.insert(id(1)));
+        let mut short = SeenCache::new(Duration::ZERO, 10);
+        short.insert(id(1));
+        short.expire();
+        assert!(short.insert(id(1)));
+    }
+}

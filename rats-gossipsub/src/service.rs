@@ -1,0 +1,220 @@
+//! [`GossipsubService`]: the public API and the [`Service`] that feeds the router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rats_core::PeerId;
+use rats_core::event::DisconnectReason;
+use rats_core::node::{PeerInfo, ServiceContext};
+use rats_core::service::{Priority, Service, ServiceDescriptor, ServiceError};
+use tracing::debug;
+
+use crate::config::GossipsubConfig;
+use crate::event::GossipStats;
+use crate::message::MessageId;
+use crate::router::Router;
+use crate::wire::{CHANNEL, Rpc, WireError};
+
+/// Why a publish/subscribe call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GossipError {
+    /// The service has not started (or the node stopped).
+    #[error("gossipsub is not running")]
+    NotRunning,
+    /// The topic name is empty or too long.
+    #[error("bad topic: {0}")]
+    BadTopic(String),
+    /// The message cannot be published.
+    #[error("cannot publish: {0}")]
+    Publish(String),
+}
+
+/// Publish/subscribe over a GossipSub-style mesh. Get it from the node
+/// (`node.service_plugin::<GossipsubService>()`).
+pub struct GossipsubService {
+    config: GossipsubConfig,
+    /// Shared with the heartbeat task.
+    router: Arc<Mutex<Option<Router>>>,
+}
+
+impl std::fmt::Debug for GossipsubService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GossipsubService").finish_non_exhaustive()
+    }
+}
+
+impl GossipsubService {
+    /// A service with `config`.
+    pub fn new(config: GossipsubConfig) -> Result<Self, String> {
+        config.validate()?;
+        Ok(GossipsubService {
+            config,
+            router: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    fn with_router<T>(&self, f: impl FnOnce(&mut Router) -> T) -> Result<T, GossipError> {
+        let mut guard = self.router.lock();
+        let router = guard.as_mut().ok_or(GossipError::NotRunning)?;
+        Ok(f(router))
+    }
+
+    fn check_topic(&self, topic: &str) -> Result<(), GossipError> {
+        if topic.is_empty() || topic.len() > self.config.max_topic_len {
+            return Err(GossipError::BadTopic(format!(
+                "{} bytes (1 to {} allowed)",
+                topic.len(),
+                self.config.max_topic_len
+            )));
+        }
+        Ok(())
+    }
+
+    /// Subscribes to `topic`: announced to every peer now and to each that connects later.
+    /// Returns false if already subscribed.
+    pub fn subscribe(&self, topic: &str) -> Result<bool, GossipError> {
+        self.check_topic(topic)?;
+        self.with_router(|r| r.subscribe(topic))
+    }
+
+    /// Leaves `topic` (peers are told; our mesh peers get a prune). False if not subscribed.
+    pub fn unsubscribe(&self, topic: &str) -> Result<bool, GossipError> {
+        self.with_router(|r| r.unsubscribe(topic))
+    }
+
+    /// Whether we subscribe to `topic`.
+    pub fn is_subscribed(&self, topic: &str) -> bool {
+        self.with_router(|r| r.subscribed.contains(topic))
+            .unwrap_or(false)
+    }
+
+    /// Our topics.
+    pub fn subscribed_topics(&self) -> Vec<String> {
+        let mut t = self
+            .with_router(|r| r.subscribed.iter().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        t.sort();
+        t
+    }
+
+    /// Connected peers subscribed to `topic`.
+    pub fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
+        self.with_router(|r| r.topic_peers(topic))
+            .unwrap_or_default()
+    }
+
+    /// Our mesh peers for `topic`.
+    pub fn topic_mesh_peers(&self, topic: &str) -> Vec<PeerId> {
+        self.with_router(|r| {
+            r.mesh
+                .get(topic)
+                .map(|m| m.iter().copied().collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+    }
+
+    /// Publishes `data` on `topic`, signed with our identity. Subscribers receive it once.
+    pub fn publish(&self, topic: &str, data: impl Into<Bytes>) -> Result<MessageId, GossipError> {
+        self.check_topic(topic)?;
+        let data = data.into();
+        self.with_router(|r| r.publish(topic, data))?
+            .map_err(GossipError::Publish)
+    }
+
+    /// Publishes a JSON value.
+    pub fn publish_json(
+        &self,
+        topic: &str,
+        value: &serde_json::Value,
+    ) -> Result<MessageId, GossipError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| GossipError::Publish(e.to_string()))?;
+        self.publish(topic, bytes)
+    }
+
+    /// Counters since start, with the current mesh sizes.
+    pub fn stats(&self) -> GossipStats {
+        self.with_router(|r| r.stats()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Service for GossipsubService {
+    fn descriptor(&self) -> ServiceDescriptor {
+        ServiceDescriptor {
+            name: crate::SERVICE_NAME,
+            channel: CHANNEL,
+            priority: Priority::Normal,
+            bulk_channel: None,
+        }
+    }
+
+    async fn start(&self, ctx: ServiceContext) -> Result<(), ServiceError> {
+        let cancel = ctx.cancellation().clone();
+        *self.router.lock() = Some(Router::new(self.config.clone(), ctx.clone()));
+        let every = Duration::from_millis(self.config.heartbeat_ms);
+        let router = self.router.clone();
+        ctx.spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => {
+                        if let Some(r) = router.lock().as_mut() {
+                            r.heartbeat();
+                        }
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn on_peer_connected(&self, peer: &PeerInfo) {
+        let _ = self.with_router(|r| r.peer_connected(peer.peer_id));
+    }
+
+    fn on_peer_disconnected(&self, peer: &PeerId, _reason: &DisconnectReason) {
+        let _ = self.with_router(|r| r.peer_disconnected(peer));
+    }
+
+    fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
+        let rpc = match Rpc::decode(message, self.config.max_topic_len) {
+            Ok(rpc) => rpc,
+            Err(WireError::UnknownType(t)) => {
+                // A newer peer's message type: ignored.
+                debug!(peer = %peer.short(), kind = t, "unknown gossipsub message ignored");
+                return Ok(());
+            }
+            Err(e) => return Err(ServiceError::BadMessage(e.to_string())),
+        };
+        match rpc {
+            Rpc::Publish(msg) => {
+                // Checked here, on the connection's task, outside the router's lock.
+                if msg.data.len() > self.config.max_message_size || !msg.verify() {
+                    let _ = self.with_router(|r| r.stats.rejected += 1);
+                    debug!(peer = %peer.short(), "gossipsub message refused: too large or forged");
+                    return Ok(());
+                }
+                let _ = self.with_router(|r| r.on_message(*peer, msg));
+            }
+            Rpc::Subscriptions(subs) => {
+                let _ = self.with_router(|r| r.on_subscriptions(*peer, subs));
+            }
+            Rpc::Graft(topic) => {
+                let _ = self.with_router(|r| r.on_graft(*peer, topic));
+            }
+            Rpc::Prune {
+                topic,
+                backoff_secs,
+            } => {
+                let _ = self.with_router(|r| r.on_prune(*peer, topic, backoff_secs));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! The gossipsub wire format on channel 2 (see `docs/PROTOCOL.md`, "Publish/subscribe"): one
+//! binary message per frame, a type byte then big-endian fields; strings are u16-length
+//! prefixed UTF-8.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use rats_core::PeerId;
+
+use crate::message::SignedMessage;
+
+/// The service's channel.
+pub const CHANNEL: u16 = 2;
+
+const SUBSCRIPTIONS: u8 = 1;
+const PUBLISH: u8 = 2;
+const GRAFT: u8 = 3;
+const PRUNE: u8 = 4;
+
+/// Most subscription changes in one message.
+pub const MAX_SUBSCRIPTIONS: usize = 1024;
+
+/// A gossipsub message between two peers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rpc {
+    /// Topics subscribed (`true`) or left (`false`).
+    Subscriptions(Vec<(bool, String)>),
+    /// A published message.
+    Publish(SignedMessage),
+    /// "Add me to your mesh for this topic."
+    Graft(String),
+    /// "You are out of my mesh for this topic; do not graft again for `backoff_secs`."
+    Prune {
+        /// The topic.
+        topic: String,
+        /// Seconds before grafting again.
+        backoff_secs: u32,
+    },
+}
+
+/// Why a message could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Shorter than its fields say.
+    #[error("truncated gossipsub message")]
+    Truncated,
+    /// A type this version does not know (ignored, for forward compatibility).
+    #[error("unknown gossipsub message type {0}")]
+    UnknownType(u8),
+    /// A field is invalid.
+    #[error("bad gossipsub message: {0}")]
+    Bad(&'static str),
+}
+
+impl Rpc {
+    /// Encodes.
+    pub fn encode(&self) -> Bytes {
+        let mut b = BytesMut::new();
+        match self {
+            Rpc::Subscriptions(subs) => {
+                b.put_u8(SUBSCRIPTIONS);
+                b.put_u16(subs.len().min(MAX_SUBSCRIPTIONS) as u16);
+                for (on, topic) in subs.iter().take(MAX_SUBSCRIPTIONS) {
+                    b.put_u8(u8::from(*on));
+                    put_str(&mut b, topic);
+                }
+            }
+            Rpc::Publish(m) => {
+                b.reserve(1 + 2 + m.topic.len() + 32 + 8 + 64 + m.data.len());
+                b.put_u8(PUBLISH);
+                put_str(&mut b, &m.topic);
+                b.put_slice(m.from.as_bytes());
+                b.put_u64(m.seqno);
+                b.put_slice(&m.signature);
+                b.put_slice(&m.data);
+            }
+            Rpc::Graft(topic) => {
+                b.put_u8(GRAFT);
+                put_str(&mut b, topic);
+            }
+            Rpc::Prune {
+                topic,
+                backoff_secs,
+            } => {
+                b.put_u8(PRUNE);
+                put_str(&mut b, topic);
+                b.put_u32(*backoff_secs);
+            }
+        }
+        b.freeze()
+    }
+
+    /// Decodes one message (the data of a publish is a zero-copy slice of `msg`).
+    pub fn decode(mut msg: Bytes, max_topic_len: usize) -> Result<Rpc, WireError> {
+        if msg.is_empty() {
+            return Err(WireError::Truncated);
+        }
+        let kind = msg.get_u8();
+        match kind {
+            SUBSCRIPTIONS => {
+                let n = get_u16(&mut msg)? as usize;
+                if n > MAX_SUBSCRIPTIONS {
+                    return Err(WireError::Bad("too many subscriptions"));
+                }
+                let mut subs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    if msg.is_empty() {
+                        return Err(WireError::Truncated);
+                    }
+                    let on = msg.get_u8() != 0;
+                    subs.push((on, get_str(&mut msg, max_topic_len)?));
+                }
+                Ok(Rpc::Subscriptions(subs))
+            }
+            PUBLISH => {
+                let topic = get_str(&mut msg, max_topic_len)?;
+                if msg.len() < 32 + 8 + 64 {
+                    return Err(WireError::Truncated);
+                }
+                let from = PeerId::from_slice(&msg.split_to(32))
+                    .map_err(|_| WireError::Bad("origin is not a valid peer id"))?;
+                let seqno = msg.get_u64();
+                let mut signature = [0u8; 64];
+                signature.copy_from_slice(&msg.split_to(64));
+                Ok(Rpc::Publish(SignedMessage {
+                    from,
+                    seqno,
+                    topic,
+                    data: msg,
+                    signature,
+                }))
+            }
+            GRAFT => Ok(Rpc::Graft(get_str(&mut msg, max_topic_len)?)),
+            PRUNE => {
+                let topic = get_str(&mut msg, max_topic_len)?;
+                if msg.len() < 4 {
+                    return Err(WireError::Truncated);
+                }
+                Ok(Rpc::Prune {
+                    topic,
+                    backoff_secs: msg.get_u32(),
+                })
+            }
+            other => Err(WireError::UnknownType(other)),
+        }
+    }
+}
+
+fn put_str(b: &mut BytesMut, s: &str) {
+    let s = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+    b.put_u16(s.len() as u16);
+    b.put_slice(s);
+}
+
+fn get_u16(b: &mut Bytes) -> Result<u16, WireError> {
+    if b.len() < 2 {
+        return Err(WireError::Truncated);
+    }
+    Ok(b.get_u16())
+}
+
+fn get_str(b: &mut Bytes, max: usize) -> Result<String, WireError> {
+    let n = get_u16(b)? as usize;
+    if n > max || n == 0 {
+        return Err(WireError::Bad("topic empty or too long"));
+    }
+    if b.len() < n {
+        return Err(WireError::Truncated);
+    }
+    String::from_utf8(b.split_to(n).to_vec()).map_err(|_| WireError::Bad("topic is not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_round_trips() {
+        let id = rats_core::Identity::generate();
+        let msgs = [
+            Rpc::Subscriptions(vec![(true, "a".into()), (false, "b/c".into())]),
+            Rpc::Publish(SignedMessage {
+                from: id.peer_id(),
+                seqno: 7,
+                topic: "news".into(),
+                data: Bytes::from_static(b"hello"),
+                signature: [3; 64],
+            }),
+            Rpc::Graft("t".into()),
+            Rpc::Prune {
+                topic: "t".into(),
+                backoff_secs: 60,
+            },
+        ];
+        for m in msgs {
+            assert_eq!(Rpc::decode(m.encode(), 256).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [
+            &b""[..],
+            b"\x01\xff\xff",
+            b"\x02\x00\x01a",
+            b"\x03\x00\x00",
+            b"\x09",
+        ] {
+            assert!(
+                Rpc::decode(Bytes::copy_from_slice(bad), 256).is_err(),
+                "{bad:?}"
+            );
+        }
+        let long = Rpc::Graft("x".repeat(300)).encode();
+        assert!(Rpc::decode(long, 256).is_err());
+    }
+}

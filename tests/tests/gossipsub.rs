@@ -1,0 +1,267 @@
+//! Publish/subscribe between real nodes on loopback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use counts::Counts;
+use rats::RatsClient;
+use rats_core::{Event, PeerId};
+use rats_gossipsub::{GossipEvent, GossipsubService};
+use rats_tests::{addr_of, client_with, wait_until};
+
+mod counts {
+    //! Delivery counts per node, filled from the event bus.
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct Counts(Mutex<HashMap<(usize, Vec<u8>), usize>>);
+
+    impl Counts {
+        pub fn add(&self, node: usize, data: Vec<u8>) {
+            if let Ok(mut m) = self.0.lock() {
+                *m.entry((node, data)).or_insert(0) += 1;
+            }
+        }
+        pub fn get(&self, node: usize, data: &[u8]) -> usize {
+            self.0
+                .lock()
+                .map(|m| m.get(&(node, data.to_vec())).copied().unwrap_or(0))
+                .unwrap_or(0)
+        }
+    }
+}
+
+async fn gossip_node() -> RatsClient {
+    client_with(|c| {
+        c.plugins
+            .insert("gossipsub".into(), serde_json::json!({"heartbeat_ms": 100}));
+        // Only the links the test makes.
+        c.peer_exchange = false;
+    })
+    .await
+}
+
+fn gossip(c: &RatsClient) -> Arc<GossipsubService> {
+    c.gossip().expect("gossipsub linked")
+}
+
+/// Counts every topic message each node receives.
+fn record(nodes: &[RatsClient], counts: &Arc<Counts>) {
+    for (i, n) in nodes.iter().enumerate() {
+        let mut events = n.events();
+        let counts = counts.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(e)) = events.recv().await {
+                if let Event::Service { service, event } = &e
+                    && *service == rats_gossipsub::SERVICE_NAME
+                    && let Some(GossipEvent::Message { data, .. }) = event.downcast_ref()
+                {
+                    counts.add(i, data.to_vec());
+                }
+            }
+        });
+    }
+}
+
+async fn link(a: &RatsClient, b: &RatsClient) -> PeerId {
+    let id = a.connect(&addr_of(b)).await.expect("connect");
+    let a_id = a.local_peer_id();
+    wait_until(5, "both sides connected", || b.node().is_connected(&a_id)).await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_before_or_after_connecting_both_deliver() {
+    for subscribe_first in [true, false] {
+        let nodes = vec![gossip_node().await, gossip_node().await];
+        let counts = Arc::new(Counts::default());
+        record(&nodes, &counts);
+        if subscribe_first {
+            gossip(&nodes[0]).subscribe("t").unwrap();
+            gossip(&nodes[1]).subscribe("t").unwrap();
+            link(&nodes[0], &nodes[1]).await;
+        } else {
+            link(&nodes[0], &nodes[1]).await;
+            gossip(&nodes[0]).subscribe("t").unwrap();
+            gossip(&nodes[1]).subscribe("t").unwrap();
+        }
+        let b_id = nodes[1].local_peer_id();
+        wait_until(5, "a knows b subscribes", || {
+            gossip(&nodes[0]).topic_peers("t").contains(&b_id)
+        })
+        .await;
+        gossip(&nodes[0]).publish("t", b"hello".to_vec()).unwrap();
+        wait_until(5, "b receives", || counts.get(1, b"hello") == 1).await;
+        // The publisher does not deliver to itself.
+        assert_eq!(counts.get(0, b"hello"), 0);
+        for n in &nodes {
+            n.shutdown().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_crosses_a_line_of_five_exactly_once() {
+    let mut nodes = Vec::new();
+    for _ in 0..5 {
+        nodes.push(gossip_node().await);
+    }
+    for n in &nodes {
+        gossip(n).subscribe("line").unwrap();
+    }
+    for i in 0..4 {
+        link(&nodes[i], &nodes[i + 1]).await;
+    }
+    // Every inner node has its two neighbours in its mesh (the heartbeat grafts them).
+    wait_until(10, "meshes formed", || {
+        (1..4).all(|i| gossip(&nodes[i]).topic_mesh_peers("line").len() == 2)
+    })
+    .await;
+    let counts = Arc::new(Counts::default());
+    record(&nodes, &counts);
+    gossip(&nodes[0])
+        .publish("line", b"end to end".to_vec())
+        .unwrap();
+    wait_until(10, "E receives", || counts.get(4, b"end to end") == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 1..5 {
+        assert_eq!(counts.get(i, b"end to end"), 1, "node {i} got it once");
+    }
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_random_graph_every_subscriber_gets_every_message_once() {
+    const N: usize = 20;
+    let mut nodes = Vec::new();
+    for _ in 0..N {
+        nodes.push(gossip_node().await);
+    }
+    for n in &nodes {
+        gossip(n).subscribe("room").unwrap();
+    }
+    // A ring (connected) plus random chords.
+    let mut edges = std::collections::HashSet::new();
+    for i in 0..N {
+        edges.insert((i, (i + 1) % N));
+    }
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..N * 2 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let (a, b) = ((rng % N as u64) as usize, ((rng >> 20) % N as u64) as usize);
+        if a != b && !edges.contains(&(b, a)) {
+            edges.insert((a, b));
+        }
+    }
+    for &(a, b) in &edges {
+        link(&nodes[a], &nodes[b]).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let counts = Arc::new(Counts::default());
+    record(&nodes, &counts);
+    let mut sent = Vec::new();
+    for k in 0..20 {
+        let from = (k * 7) % N;
+        let data = format!("message {k}").into_bytes();
+        gossip(&nodes[from]).publish("room", data.clone()).unwrap();
+        sent.push((from, data));
+    }
+    wait_until(20, "every message everywhere", || {
+        sent.iter()
+            .all(|(from, d)| (0..N).all(|i| i == *from || counts.get(i, d) >= 1))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (from, d) in &sent {
+        for i in 0..N {
+            let expected = usize::from(i != *from);
+            assert_eq!(
+                counts.get(i, d),
+                expected,
+                "node {i}, {:?}",
+                String::from_utf8_lossy(d)
+            );
+        }
+    }
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribing_prunes_and_leaves_the_mesh() {
+    let a = gossip_node().await;
+    let b = gossip_node().await;
+    gossip(&a).subscribe("t").unwrap();
+    gossip(&b).subscribe("t").unwrap();
+    link(&a, &b).await;
+    let (a_id, b_id) = (a.local_peer_id(), b.local_peer_id());
+    wait_until(5, "mesh both ways", || {
+        gossip(&a).topic_mesh_peers("t").contains(&b_id)
+            && gossip(&b).topic_mesh_peers("t").contains(&a_id)
+    })
+    .await;
+    assert!(gossip(&b).unsubscribe("t").unwrap());
+    wait_until(5, "a drops b from its mesh and its topic peers", || {
+        !gossip(&a).topic_mesh_peers("t").contains(&b_id)
+            && !gossip(&a).topic_peers("t").contains(&b_id)
+    })
+    .await;
+    assert!(!gossip(&b).is_subscribed("t"));
+    assert!(gossip(&b).topic_mesh_peers("t").is_empty());
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_origin_is_refused_and_not_forwarded() {
+    use rats_core::frame::put_whole;
+    use rats_gossipsub::SignedMessage;
+    use rats_gossipsub::wire::{CHANNEL, Rpc};
+
+    let victim = gossip_node().await;
+    let other = gossip_node().await;
+    gossip(&victim).subscribe("t").unwrap();
+    gossip(&other).subscribe("t").unwrap();
+    link(&victim, &other).await;
+    let counts = Arc::new(Counts::default());
+    record(&[victim.clone(), other.clone()], &counts);
+    let (hostile, mut conn) = rats_tests::raw_noise_client(
+        &victim.listen_addrs()[0],
+        &rats_core::ProtocolId::new("rats", "1.0"),
+    )
+    .await;
+    let hostile_id = hostile.peer_id();
+    wait_until(5, "hostile peer registered", || {
+        victim.node().is_connected(&hostile_id)
+    })
+    .await;
+    // Claims to be `other`, signed with the hostile key.
+    let claimed = other.local_peer_id();
+    let data = b"forged".to_vec();
+    let signature = hostile.sign(&rats_gossipsub::signing_bytes("t", &claimed, 1, &data));
+    let forged = Rpc::Publish(SignedMessage {
+        from: claimed,
+        seqno: 1,
+        topic: "t".into(),
+        data: data.clone().into(),
+        signature,
+    });
+    let mut frame = bytes::BytesMut::new();
+    put_whole(&mut frame, CHANNEL, &[], &forged.encode());
+    conn.writer.write(&[&frame]).await.expect("write");
+    wait_until(5, "refused", || gossip(&victim).stats().rejected == 1).await;
+    // A genuine message still gets through, the forged one never does.
+    gossip(&other).publish("t", b"genuine".to_vec()).unwrap();
+    wait_until(5, "genuine delivered", || counts.get(0, b"genuine") == 1).await;
+    assert_eq!(counts.get(0, b"forged"), 0);
+    assert_eq!(counts.get(1, b"forged"), 0, "not forwarded");
+    assert!(victim.node().is_connected(&hostile_id));
+    victim.shutdown().await;
+    other.shutdown().await;
+}
