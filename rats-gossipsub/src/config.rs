@@ -28,6 +28,18 @@ pub struct GossipsubConfig {
     pub flood_publish: bool,
     /// How long a pruned peer must wait before grafting again, in seconds.
     pub prune_backoff_secs: u64,
+    /// Peers outside the mesh told what we have (IHAVE) per topic at each heartbeat (D_lazy).
+    pub gossip_lazy: usize,
+    /// Heartbeats a message stays in the message cache (answering IWANT).
+    pub history_length: usize,
+    /// Of those, the newest ones advertised with IHAVE.
+    pub history_gossip: usize,
+    /// IHAVE messages taken from one peer per heartbeat.
+    pub max_ihave_messages: usize,
+    /// Message ids asked from one peer (IWANT) per heartbeat.
+    pub max_iwant_ids: usize,
+    /// Times one message is sent again to one peer per heartbeat on IWANT.
+    pub gossip_retransmission: u8,
 }
 
 impl Default for GossipsubConfig {
@@ -44,6 +56,12 @@ impl Default for GossipsubConfig {
             max_peer_topics: 1024,
             flood_publish: true,
             prune_backoff_secs: 60,
+            gossip_lazy: 6,
+            history_length: 5,
+            history_gossip: 3,
+            max_ihave_messages: 10,
+            max_iwant_ids: 5000,
+            gossip_retransmission: 3,
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct GossipStats {
     pub rejected: u64,
     /// Copies not sent because a peer's queue was full.
     pub dropped: u64,
+    /// Messages in the message cache (answering IWANT).
+    pub cached_messages: usize,
     /// Mesh size per subscribed topic.
     pub mesh_sizes: BTreeMap<String, usize>,
 }

@@ -6,9 +6,9 @@
 //! and PRUNE (with backoff); messages signed by their origin's identity key and verified on
 //! receipt (a forged origin is refused); message ids from origin + sequence number; a seen
 //! cache so each message is delivered once; flood publishing of our own messages; forwarding
-//! to the mesh; events and statistics. Not yet: IHAVE/IWANT gossip and the message cache,
-//! fanout, peer exchange on prune, validators, peer scoring, the `rats` tool commands, the
-//! benchmark.
+//! to the mesh; a message cache with IHAVE/IWANT gossip to peers outside the mesh (with the
+//! v1.1 per-heartbeat limits); events and statistics. Not yet: fanout, peer exchange on prune,
+//! validators, peer scoring, the `rats` tool commands, the benchmark.
 //!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
@@ -21,6 +21,7 @@
 
 mod config;
 mod event;
+mod mcache;
 mod message;
 mod router;
 mod seen;

@@ -13,6 +13,7 @@ use tracing::debug;
 
 use crate::config::GossipsubConfig;
 use crate::event::{GossipEvent, GossipStats};
+use crate::mcache::MessageCache;
 use crate::message::{MessageId, SignedMessage, signing_bytes};
 use crate::seen::SeenCache;
 use crate::wire::Rpc;
@@ -28,12 +29,20 @@ pub(crate) struct Router {
     /// (topic, peer) pairs that may not graft until the instant.
     pub backoff: HashMap<(String, PeerId), Instant>,
     pub seen: SeenCache,
+    pub mcache: MessageCache,
+    /// IHAVE messages taken from each peer since the last heartbeat.
+    pub ihave_taken: HashMap<PeerId, usize>,
+    /// Message ids asked from each peer since the last heartbeat.
+    pub iwant_asked: HashMap<PeerId, usize>,
+    /// Copies sent on IWANT since the last heartbeat, per (peer, message).
+    pub retransmitted: HashMap<(PeerId, MessageId), u8>,
     pub seqno: u64,
     pub stats: GossipStats,
 }
 
 impl Router {
     pub(crate) fn new(config: GossipsubConfig, ctx: ServiceContext) -> Self {
+        let mcache = MessageCache::new(config.history_length, config.history_gossip);
         let seen = SeenCache::new(Duration::from_secs(config.seen_ttl_secs), config.seen_max);
         // Sequence numbers start at the clock so a restarted node does not reuse ids.
         let seqno = std::time::SystemTime::now()
@@ -47,6 +56,10 @@ impl Router {
             peer_topics: HashMap::new(),
             mesh: HashMap::new(),
             backoff: HashMap::new(),
+            mcache,
+            ihave_taken: HashMap::new(),
+            iwant_asked: HashMap::new(),
+            retransmitted: HashMap::new(),
             seen,
             seqno,
             stats: GossipStats::default(),
@@ -195,6 +208,7 @@ impl Router {
                 .map(|m| m.iter().copied().collect())
                 .unwrap_or_default()
         };
+        self.mcache.put(msg.clone());
         let rpc = Rpc::Publish(msg);
         for p in &targets {
             self.send(p, &rpc);
@@ -214,6 +228,7 @@ impl Router {
             return;
         }
         self.stats.delivered += 1;
+        self.mcache.put(msg.clone());
         let topic = msg.topic.clone();
         let origin = msg.from;
         let data = msg.data.clone();
@@ -313,9 +328,82 @@ impl Router {
         self.backoff.insert((topic, peer), Instant::now() + backoff);
     }
 
-    /// Keeps every mesh between D_low and D_high, and expires old state.
+    /// A peer advertises messages: ask for the ones we have not seen (within the per-heartbeat
+    /// limits, so a peer cannot make us ask without end).
+    pub(crate) fn on_ihave(&mut self, peer: PeerId, topic: String, ids: Vec<MessageId>) {
+        if !self.subscribed.contains(&topic) {
+            return;
+        }
+        let taken = self.ihave_taken.entry(peer).or_insert(0);
+        *taken += 1;
+        if *taken > self.config.max_ihave_messages {
+            return;
+        }
+        let asked = self.iwant_asked.entry(peer).or_insert(0);
+        let room = self.config.max_iwant_ids.saturating_sub(*asked);
+        let mut want: Vec<MessageId> = Vec::new();
+        for id in ids {
+            if want.len() >= room {
+                break;
+            }
+            if !self.seen.contains(&id) && !want.contains(&id) {
+                want.push(id);
+            }
+        }
+        if want.is_empty() {
+            return;
+        }
+        *asked += want.len();
+        self.send(&peer, &Rpc::IWant(want));
+    }
+
+    /// A peer asks for messages: send those still in the cache (each at most
+    /// `gossip_retransmission` times per heartbeat).
+    pub(crate) fn on_iwant(&mut self, peer: PeerId, ids: Vec<MessageId>) {
+        let limit = self.config.gossip_retransmission;
+        for id in ids {
+            let Some(msg) = self.mcache.get(&id).cloned() else {
+                continue;
+            };
+            let sent = self.retransmitted.entry((peer, id)).or_insert(0);
+            if *sent >= limit {
+                continue;
+            }
+            *sent += 1;
+            self.send(&peer, &Rpc::Publish(msg));
+        }
+    }
+
+    /// IHAVE to up to D_lazy topic peers outside the mesh, for each of our topics.
+    fn emit_gossip(&mut self) {
+        let topics: Vec<String> = self.subscribed.iter().cloned().collect();
+        for topic in topics {
+            let ids = self.mcache.gossip_ids(&topic);
+            if ids.is_empty() {
+                continue;
+            }
+            let mesh = self.mesh.get(&topic);
+            let targets: Vec<PeerId> = self
+                .topic_peers(&topic)
+                .into_iter()
+                .filter(|p| !mesh.is_some_and(|m| m.contains(p)))
+                .choose_multiple(&mut rand::thread_rng(), self.config.gossip_lazy);
+            let rpc = Rpc::IHave {
+                topic: topic.clone(),
+                ids,
+            };
+            for p in targets {
+                self.send(&p, &rpc);
+            }
+        }
+    }
+
+    /// Keeps every mesh between D_low and D_high, gossips, and expires old state.
     pub(crate) fn heartbeat(&mut self) {
         self.seen.expire();
+        self.ihave_taken.clear();
+        self.iwant_asked.clear();
+        self.retransmitted.clear();
         let now = Instant::now();
         self.backoff.retain(|_, until| *until > now);
         let topics: Vec<String> = self.subscribed.iter().cloned().collect();
@@ -367,10 +455,13 @@ impl Router {
                 debug!(topic, pruned = excess, "mesh above D_high");
             }
         }
+        self.emit_gossip();
+        self.mcache.shift();
     }
 
     pub(crate) fn stats(&self) -> GossipStats {
         let mut s = self.stats.clone();
+        s.cached_messages = self.mcache.len();
         s.mesh_sizes = self
             .subscribed
             .iter()

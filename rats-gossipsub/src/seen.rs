@@ -37,6 +37,11 @@ impl SeenCache {
         true
     }
 
+    /// Whether `id` was seen.
+    pub(crate) fn contains(&self, id: &MessageId) -> bool {
+        self.ids.contains(id)
+    }
+
     /// Forgets ids older than the time to live.
     pub(crate) fn expire(&mut self) {
         let now = Instant::now();

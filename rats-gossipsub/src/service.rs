@@ -214,6 +214,12 @@ impl Service for GossipsubService {
             } => {
                 let _ = self.with_router(|r| r.on_prune(*peer, topic, backoff_secs));
             }
+            Rpc::IHave { topic, ids } => {
+                let _ = self.with_router(|r| r.on_ihave(*peer, topic, ids));
+            }
+            Rpc::IWant(ids) => {
+                let _ = self.with_router(|r| r.on_iwant(*peer, ids));
+            }
         }
         Ok(())
     }

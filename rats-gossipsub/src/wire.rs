@@ -5,7 +5,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use rats_core::PeerId;
 
-use crate::message::SignedMessage;
+use crate::message::{MessageId, SignedMessage};
 
 /// The service's channel.
 pub const CHANNEL: u16 = 2;
@@ -14,6 +14,11 @@ const SUBSCRIPTIONS: u8 = 1;
 const PUBLISH: u8 = 2;
 const GRAFT: u8 = 3;
 const PRUNE: u8 = 4;
+const IHAVE: u8 = 5;
+const IWANT: u8 = 6;
+
+/// Most message ids in one IHAVE or IWANT.
+pub const MAX_IDS: usize = 5000;
 
 /// Most subscription changes in one message.
 pub const MAX_SUBSCRIPTIONS: usize = 1024;
@@ -34,6 +39,15 @@ pub enum Rpc {
         /// Seconds before grafting again.
         backoff_secs: u32,
     },
+    /// "I have these recent messages of this topic."
+    IHave {
+        /// The topic.
+        topic: String,
+        /// Their ids.
+        ids: Vec<MessageId>,
+    },
+    /// "Send me these messages."
+    IWant(Vec<MessageId>),
 }
 
 /// Why a message could not be decoded.
@@ -83,6 +97,15 @@ impl Rpc {
                 b.put_u8(PRUNE);
                 put_str(&mut b, topic);
                 b.put_u32(*backoff_secs);
+            }
+            Rpc::IHave { topic, ids } => {
+                b.put_u8(IHAVE);
+                put_str(&mut b, topic);
+                put_ids(&mut b, ids);
+            }
+            Rpc::IWant(ids) => {
+                b.put_u8(IWANT);
+                put_ids(&mut b, ids);
             }
         }
         b.freeze()
@@ -139,6 +162,14 @@ impl Rpc {
                     backoff_secs: msg.get_u32(),
                 })
             }
+            IHAVE => {
+                let topic = get_str(&mut msg, max_topic_len)?;
+                Ok(Rpc::IHave {
+                    topic,
+                    ids: get_ids(&mut msg)?,
+                })
+            }
+            IWANT => Ok(Rpc::IWant(get_ids(&mut msg)?)),
             other => Err(WireError::UnknownType(other)),
         }
     }
@@ -148,6 +179,31 @@ fn put_str(b: &mut BytesMut, s: &str) {
     let s = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
     b.put_u16(s.len() as u16);
     b.put_slice(s);
+}
+
+fn put_ids(b: &mut BytesMut, ids: &[MessageId]) {
+    let n = ids.len().min(MAX_IDS);
+    b.put_u16(n as u16);
+    for id in &ids[..n] {
+        b.put_slice(&id.0);
+    }
+}
+
+fn get_ids(b: &mut Bytes) -> Result<Vec<MessageId>, WireError> {
+    let n = get_u16(b)? as usize;
+    if n > MAX_IDS {
+        return Err(WireError::Bad("too many message ids"));
+    }
+    if b.len() < n * 40 {
+        return Err(WireError::Truncated);
+    }
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut id = [0u8; 40];
+        id.copy_from_slice(&b.split_to(40));
+        ids.push(MessageId(id));
+    }
+    Ok(ids)
 }
 
 fn get_u16(b: &mut Bytes) -> Result<u16, WireError> {
@@ -189,6 +245,11 @@ mod tests {
                 topic: "t".into(),
                 backoff_secs: 60,
             },
+            Rpc::IHave {
+                topic: "t".into(),
+                ids: vec![MessageId([1; 40]), MessageId([2; 40])],
+            },
+            Rpc::IWant(vec![MessageId([3; 40])]),
         ];
         for m in msgs {
             assert_eq!(Rpc::decode(m.encode(), 256).unwrap(), m);

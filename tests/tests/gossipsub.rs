@@ -265,3 +265,124 @@ async fn a_forged_origin_is_refused_and_not_forwarded() {
     victim.shutdown().await;
     other.shutdown().await;
 }
+
+/// A hand-driven peer: reads and writes gossipsub messages on a raw Noise connection.
+struct RawPeer {
+    id: rats_core::Identity,
+    conn: rats_core::encryption::SecureConnection,
+    pending: bytes::BytesMut,
+}
+
+impl RawPeer {
+    async fn connect(node: &RatsClient) -> RawPeer {
+        let (id, conn) = rats_tests::raw_noise_client(
+            &node.listen_addrs()[0],
+            &rats_core::ProtocolId::new("rats", "1.0"),
+        )
+        .await;
+        let peer = id.peer_id();
+        wait_until(5, "raw peer registered", || node.node().is_connected(&peer)).await;
+        RawPeer {
+            id,
+            conn,
+            pending: bytes::BytesMut::new(),
+        }
+    }
+
+    async fn send(&mut self, rpc: &rats_gossipsub::wire::Rpc) {
+        let mut frame = bytes::BytesMut::new();
+        rats_core::frame::put_whole(
+            &mut frame,
+            rats_gossipsub::wire::CHANNEL,
+            &[],
+            &rpc.encode(),
+        );
+        self.conn.writer.write(&[&frame]).await.expect("write");
+    }
+
+    /// The next gossipsub message matching `pick`, within 10 s.
+    async fn next<T>(&mut self, mut pick: impl FnMut(rats_gossipsub::wire::Rpc) -> Option<T>) -> T {
+        use bytes::Buf;
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut record = bytes::BytesMut::new();
+            loop {
+                while self.pending.len() >= 7 {
+                    let len = u32::from_be_bytes([
+                        self.pending[3],
+                        self.pending[4],
+                        self.pending[5],
+                        self.pending[6],
+                    ]) as usize;
+                    if self.pending.len() < 7 + len {
+                        break;
+                    }
+                    let channel = u16::from_be_bytes([self.pending[0], self.pending[1]]);
+                    self.pending.advance(7);
+                    let payload = self.pending.split_to(len).freeze();
+                    if channel == rats_gossipsub::wire::CHANNEL
+                        && let Ok(rpc) = rats_gossipsub::wire::Rpc::decode(payload, 256)
+                        && let Some(t) = pick(rpc)
+                    {
+                        return t;
+                    }
+                }
+                record.clear();
+                let open = self.conn.reader.read_into(&mut record).await.expect("read");
+                assert!(open, "node closed the connection");
+                self.pending.extend_from_slice(&record);
+            }
+        })
+        .await
+        .expect("a gossipsub message in time")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_outside_the_mesh_gets_missed_messages_through_ihave_and_iwant() {
+    use rats_gossipsub::wire::Rpc;
+    let a = gossip_node().await;
+    let p = gossip_node().await;
+    gossip(&a).subscribe("t").unwrap();
+    gossip(&p).subscribe("t").unwrap();
+    let mut h = RawPeer::connect(&a).await;
+    h.send(&Rpc::Subscriptions(vec![(true, "t".into())])).await;
+    // A grafts the raw peer; it refuses, so it is a topic peer outside A's mesh.
+    h.next(|r| matches!(r, Rpc::Graft(_)).then_some(())).await;
+    h.send(&Rpc::Prune {
+        topic: "t".into(),
+        backoff_secs: 60,
+    })
+    .await;
+    let h_id = h.id.peer_id();
+    wait_until(5, "raw peer out of A's mesh", || {
+        !gossip(&a).topic_mesh_peers("t").contains(&h_id)
+    })
+    .await;
+    link(&p, &a).await;
+    let a_id = a.local_peer_id();
+    wait_until(5, "p knows a subscribes", || {
+        gossip(&p).topic_peers("t").contains(&a_id)
+    })
+    .await;
+    let id = gossip(&p).publish("t", b"missed".to_vec()).unwrap();
+    // Not forwarded to the raw peer (not in the mesh): it only hears of it at a heartbeat.
+    let advertised = h
+        .next(|r| match r {
+            Rpc::Publish(m) => panic!("pushed to a non-mesh peer: {m:?}"),
+            Rpc::IHave { ids, .. } if ids.contains(&id) => Some(ids),
+            _ => None,
+        })
+        .await;
+    assert!(advertised.contains(&id));
+    h.send(&Rpc::IWant(vec![id])).await;
+    let got = h
+        .next(|r| match r {
+            Rpc::Publish(m) if m.id() == id => Some(m),
+            _ => None,
+        })
+        .await;
+    assert_eq!(&got.data[..], b"missed");
+    assert!(got.verify(), "the origin's signature travels with it");
+    a.shutdown().await;
+    p.shutdown().await;
+}
