@@ -24,8 +24,12 @@ pub struct GossipsubConfig {
     pub max_topic_len: usize,
     /// Most topics one peer may announce.
     pub max_peer_topics: usize,
-    /// Send our own messages to every peer subscribed to the topic, not only the mesh.
+    /// Send our own messages to every peer subscribed to the topic, not only the mesh (or the
+    /// fanout, for topics we publish to without subscribing).
     pub flood_publish: bool,
+    /// How long the fanout of a topic we publish to without subscribing lives after our last
+    /// publish, in seconds.
+    pub fanout_ttl_secs: u64,
     /// How long a pruned peer must wait before grafting again, in seconds.
     pub prune_backoff_secs: u64,
     /// Peers outside the mesh told what we have (IHAVE) per topic at each heartbeat (D_lazy).
@@ -55,6 +59,7 @@ impl Default for GossipsubConfig {
             max_topic_len: 256,
             max_peer_topics: 1024,
             flood_publish: true,
+            fanout_ttl_secs: 60,
             prune_backoff_secs: 60,
             gossip_lazy: 6,
             history_length: 5,

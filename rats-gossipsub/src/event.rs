@@ -51,8 +51,10 @@ pub struct GossipStats {
     pub forwarded: u64,
     /// Copies of messages we had already seen.
     pub duplicates: u64,
-    /// Messages refused: bad signature, too large, malformed.
+    /// Messages refused: bad signature, too large, or rejected by a validator.
     pub rejected: u64,
+    /// Messages a validator chose to ignore (neither delivered nor forwarded, no penalty).
+    pub ignored: u64,
     /// Copies not sent because a peer's queue was full.
     pub dropped: u64,
     /// Messages in the message cache (answering IWANT).

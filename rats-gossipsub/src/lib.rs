@@ -7,8 +7,10 @@
 //! receipt (a forged origin is refused); message ids from origin + sequence number; a seen
 //! cache so each message is delivered once; flood publishing of our own messages; forwarding
 //! to the mesh; a message cache with IHAVE/IWANT gossip to peers outside the mesh (with the
-//! v1.1 per-heartbeat limits); events and statistics. Not yet: fanout, peer exchange on prune,
-//! validators, peer scoring, the `rats` tool commands, the benchmark.
+//! v1.1 per-heartbeat limits); fanout for topics we publish to without subscribing (with a
+//! TTL); per-topic validators (accept / reject / ignore) run before delivery and forwarding;
+//! events and statistics. Not yet: peer exchange on prune, async validators, peer scoring,
+//! the `rats` tool commands, the benchmark.
 //!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
@@ -35,7 +37,7 @@ use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, Plug
 pub use config::GossipsubConfig;
 pub use event::{GossipEvent, GossipStats};
 pub use message::{MessageId, SignedMessage, signing_bytes};
-pub use service::{GossipError, GossipsubService};
+pub use service::{GossipError, GossipsubService, Validation, Validator};
 
 /// The service's name (plugin name, config section, event source).
 pub const SERVICE_NAME: &str = "gossipsub";

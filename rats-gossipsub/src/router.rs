@@ -26,6 +26,8 @@ pub(crate) struct Router {
     /// Connected peers and their topics.
     pub peer_topics: HashMap<PeerId, HashSet<String>>,
     pub mesh: HashMap<String, HashSet<PeerId>>,
+    /// Topics we publish to without subscribing: their peers and our last publish.
+    pub fanout: HashMap<String, (HashSet<PeerId>, Instant)>,
     /// (topic, peer) pairs that may not graft until the instant.
     pub backoff: HashMap<(String, PeerId), Instant>,
     pub seen: SeenCache,
@@ -38,6 +40,9 @@ pub(crate) struct Router {
     pub retransmitted: HashMap<(PeerId, MessageId), u8>,
     pub seqno: u64,
     pub stats: GossipStats,
+    /// Invalid messages (forged, too large, rejected) each peer sent us: the input of the
+    /// invalid-message penalty of peer scoring.
+    pub invalid: HashMap<PeerId, u32>,
 }
 
 impl Router {
@@ -55,6 +60,7 @@ impl Router {
             subscribed: HashSet::new(),
             peer_topics: HashMap::new(),
             mesh: HashMap::new(),
+            fanout: HashMap::new(),
             backoff: HashMap::new(),
             mcache,
             ihave_taken: HashMap::new(),
@@ -63,6 +69,7 @@ impl Router {
             seen,
             seqno,
             stats: GossipStats::default(),
+            invalid: HashMap::new(),
         }
     }
 
@@ -100,6 +107,10 @@ impl Router {
     }
 
     pub(crate) fn peer_disconnected(&mut self, peer: &PeerId) {
+        self.invalid.remove(peer);
+        for (peers, _) in self.fanout.values_mut() {
+            peers.remove(peer);
+        }
         if let Some(topics) = self.peer_topics.remove(peer) {
             for topic in topics {
                 self.emit(GossipEvent::PeerLeft { peer: *peer, topic });
@@ -119,7 +130,18 @@ impl Router {
         for p in &peers {
             self.send(p, &rpc);
         }
-        // Join: graft up to D of the topic's peers right away.
+        // Join: the fanout's peers first (we were publishing there), then up to D of the
+        // topic's peers, grafted right away.
+        let fanout = self
+            .fanout
+            .remove(topic)
+            .map(|(p, _)| p)
+            .unwrap_or_default();
+        for p in fanout.into_iter().take(self.config.mesh_n) {
+            if self.send(&p, &Rpc::Graft(topic.to_string())) {
+                self.mesh.entry(topic.to_string()).or_default().insert(p);
+            }
+        }
         self.mesh.entry(topic.to_string()).or_default();
         self.fill_mesh(topic);
         true
@@ -173,6 +195,37 @@ impl Router {
         }
     }
 
+    /// The fanout of a topic we do not subscribe to (chosen now if there is none), its last
+    /// publish set to now.
+    fn fanout_peers(&mut self, topic: &str) -> Vec<PeerId> {
+        let now = Instant::now();
+        let have = self.fanout.get(topic).map_or(0, |(p, _)| p.len());
+        if have < self.config.mesh_n {
+            let current: HashSet<PeerId> = self
+                .fanout
+                .get(topic)
+                .map(|(p, _)| p.clone())
+                .unwrap_or_default();
+            let more: Vec<PeerId> = self
+                .topic_peers(topic)
+                .into_iter()
+                .filter(|p| !current.contains(p))
+                .choose_multiple(&mut rand::thread_rng(), self.config.mesh_n - have);
+            let entry = self
+                .fanout
+                .entry(topic.to_string())
+                .or_insert_with(|| (HashSet::new(), now));
+            entry.0.extend(more);
+        }
+        match self.fanout.get_mut(topic) {
+            Some(entry) => {
+                entry.1 = now;
+                entry.0.iter().copied().collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// Publishes our own message.
     pub(crate) fn publish(&mut self, topic: &str, data: Bytes) -> Result<MessageId, String> {
         if data.len() > self.config.max_message_size {
@@ -202,11 +255,13 @@ impl Router {
         self.seen.insert(id);
         let targets: Vec<PeerId> = if self.config.flood_publish {
             self.topic_peers(topic)
-        } else {
+        } else if self.subscribed.contains(topic) {
             self.mesh
                 .get(topic)
                 .map(|m| m.iter().copied().collect())
                 .unwrap_or_default()
+        } else {
+            self.fanout_peers(topic)
         };
         self.mcache.put(msg.clone());
         let rpc = Rpc::Publish(msg);
@@ -215,6 +270,22 @@ impl Router {
         }
         self.stats.published += 1;
         Ok(id)
+    }
+
+    /// An invalid message from `via` (forged, too large, or rejected by a validator).
+    pub(crate) fn on_invalid(&mut self, via: PeerId, id: Option<MessageId>) {
+        if let Some(id) = id {
+            self.seen.insert(id);
+        }
+        self.stats.rejected += 1;
+        *self.invalid.entry(via).or_insert(0) += 1;
+    }
+
+    /// A message a validator ignores: remembered (not validated again), not delivered, not
+    /// forwarded, no penalty.
+    pub(crate) fn on_ignored(&mut self, id: MessageId) {
+        self.seen.insert(id);
+        self.stats.ignored += 1;
     }
 
     /// A message from `via`, its signature already checked.
@@ -455,6 +526,10 @@ impl Router {
                 debug!(topic, pruned = excess, "mesh above D_high");
             }
         }
+        // Fanouts of topics we stopped publishing to expire.
+        let ttl = Duration::from_secs(self.config.fanout_ttl_secs);
+        self.fanout
+            .retain(|_, (_, last)| now.duration_since(*last) < ttl);
         self.emit_gossip();
         self.mcache.shift();
     }

@@ -18,6 +18,21 @@ use crate::message::MessageId;
 use crate::router::Router;
 use crate::wire::{CHANNEL, Rpc, WireError};
 
+/// A validator's verdict on a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validation {
+    /// Deliver and forward it.
+    Accept,
+    /// Drop it and penalise the peer that sent it.
+    Reject,
+    /// Drop it quietly (neither delivered nor forwarded, no penalty).
+    Ignore,
+}
+
+/// A topic validator: (origin, forwarding peer, payload) → verdict. Runs on the connection's
+/// task before the message is delivered or forwarded; it must be quick.
+pub type Validator = Arc<dyn Fn(&PeerId, &PeerId, &[u8]) -> Validation + Send + Sync>;
+
 /// Why a publish/subscribe call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GossipError {
@@ -38,6 +53,7 @@ pub struct GossipsubService {
     config: GossipsubConfig,
     /// Shared with the heartbeat task.
     router: Arc<Mutex<Option<Router>>>,
+    validators: parking_lot::RwLock<std::collections::HashMap<String, Validator>>,
 }
 
 impl std::fmt::Debug for GossipsubService {
@@ -53,6 +69,7 @@ impl GossipsubService {
         Ok(GossipsubService {
             config,
             router: Arc::new(Mutex::new(None)),
+            validators: parking_lot::RwLock::new(std::collections::HashMap::new()),
         })
     }
 
@@ -78,6 +95,23 @@ impl GossipsubService {
     pub fn subscribe(&self, topic: &str) -> Result<bool, GossipError> {
         self.check_topic(topic)?;
         self.with_router(|r| r.subscribe(topic))
+    }
+
+    /// Sets the validator of `topic`: a message is delivered and forwarded only once it
+    /// returns [`Validation::Accept`]; [`Validation::Reject`] counts against the peer that
+    /// sent it.
+    pub fn set_validator<F>(&self, topic: &str, validator: F)
+    where
+        F: Fn(&PeerId, &PeerId, &[u8]) -> Validation + Send + Sync + 'static,
+    {
+        self.validators
+            .write()
+            .insert(topic.to_string(), Arc::new(validator));
+    }
+
+    /// Removes the validator of `topic`.
+    pub fn clear_validator(&self, topic: &str) {
+        self.validators.write().remove(topic);
     }
 
     /// Leaves `topic` (peers are told; our mesh peers get a prune). False if not subscribed.
@@ -112,6 +146,17 @@ impl GossipsubService {
             r.mesh
                 .get(topic)
                 .map(|m| m.iter().copied().collect())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The fanout peers of `topic` (a topic we publish to without subscribing).
+    pub fn topic_fanout_peers(&self, topic: &str) -> Vec<PeerId> {
+        self.with_router(|r| {
+            r.fanout
+                .get(topic)
+                .map(|(p, _)| p.iter().copied().collect())
                 .unwrap_or_default()
         })
         .unwrap_or_default()
@@ -195,12 +240,24 @@ impl Service for GossipsubService {
         match rpc {
             Rpc::Publish(msg) => {
                 // Checked here, on the connection's task, outside the router's lock.
-                if msg.data.len() > self.config.max_message_size || !msg.verify() {
-                    let _ = self.with_router(|r| r.stats.rejected += 1);
-                    debug!(peer = %peer.short(), "gossipsub message refused: too large or forged");
+                let id = msg.id();
+                if self.with_router(|r| r.seen.contains(&id)).unwrap_or(true) {
+                    let _ = self.with_router(|r| r.stats.duplicates += 1);
                     return Ok(());
                 }
-                let _ = self.with_router(|r| r.on_message(*peer, msg));
+                if msg.data.len() > self.config.max_message_size || !msg.verify() {
+                    debug!(peer = %peer.short(), "gossipsub message refused: too large or forged");
+                    let _ = self.with_router(|r| r.on_invalid(*peer, None));
+                    return Ok(());
+                }
+                let validator = self.validators.read().get(&msg.topic).cloned();
+                let verdict =
+                    validator.map_or(Validation::Accept, |v| v(&msg.from, peer, &msg.data));
+                let _ = self.with_router(|r| match verdict {
+                    Validation::Accept => r.on_message(*peer, msg),
+                    Validation::Reject => r.on_invalid(*peer, Some(id)),
+                    Validation::Ignore => r.on_ignored(id),
+                });
             }
             Rpc::Subscriptions(subs) => {
                 let _ = self.with_router(|r| r.on_subscriptions(*peer, subs));

@@ -386,3 +386,86 @@ async fn a_peer_outside_the_mesh_gets_missed_messages_through_ihave_and_iwant() 
     a.shutdown().await;
     p.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_message_is_not_forwarded_and_counts_against_its_sender() {
+    let nodes = vec![
+        gossip_node().await,
+        gossip_node().await,
+        gossip_node().await,
+    ];
+    for n in &nodes {
+        gossip(n).subscribe("t").unwrap();
+    }
+    // The middle node's validator refuses anything containing "bad", ignores "meh".
+    gossip(&nodes[1]).set_validator("t", |_origin, _via, data| {
+        if data.windows(3).any(|w| w == b"bad") {
+            rats_gossipsub::Validation::Reject
+        } else if data == b"meh" {
+            rats_gossipsub::Validation::Ignore
+        } else {
+            rats_gossipsub::Validation::Accept
+        }
+    });
+    link(&nodes[0], &nodes[1]).await;
+    link(&nodes[1], &nodes[2]).await;
+    let b_id = nodes[1].local_peer_id();
+    wait_until(10, "line meshes", || {
+        gossip(&nodes[1]).topic_mesh_peers("t").len() == 2
+            && gossip(&nodes[0]).topic_peers("t").contains(&b_id)
+    })
+    .await;
+    let counts = Arc::new(Counts::default());
+    record(&nodes, &counts);
+    for data in [&b"a bad one"[..], b"meh", b"good"] {
+        gossip(&nodes[0]).publish("t", data.to_vec()).unwrap();
+    }
+    wait_until(10, "the good one crosses", || counts.get(2, b"good") == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for data in [&b"a bad one"[..], b"meh"] {
+        assert_eq!(counts.get(1, data), 0, "not delivered at the validator");
+        assert_eq!(counts.get(2, data), 0, "not forwarded");
+    }
+    let stats = gossip(&nodes[1]).stats();
+    assert_eq!((stats.rejected, stats.ignored), (1, 1));
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_without_subscribing_uses_a_fanout_that_expires() {
+    let publisher = client_with(|c| {
+        c.plugins.insert(
+            "gossipsub".into(),
+            serde_json::json!({"heartbeat_ms": 100, "flood_publish": false, "fanout_ttl_secs": 1}),
+        );
+        c.peer_exchange = false;
+    })
+    .await;
+    let reader = gossip_node().await;
+    gossip(&reader).subscribe("news").unwrap();
+    link(&publisher, &reader).await;
+    let r_id = reader.local_peer_id();
+    wait_until(5, "publisher knows the reader", || {
+        gossip(&publisher).topic_peers("news").contains(&r_id)
+    })
+    .await;
+    let counts = Arc::new(Counts::default());
+    record(&[reader.clone()], &counts);
+    gossip(&publisher)
+        .publish("news", b"extra".to_vec())
+        .unwrap();
+    assert_eq!(gossip(&publisher).topic_fanout_peers("news"), vec![r_id]);
+    wait_until(5, "delivered through the fanout", || {
+        counts.get(0, b"extra") == 1
+    })
+    .await;
+    assert!(!gossip(&publisher).is_subscribed("news"));
+    wait_until(5, "the fanout expires after its TTL", || {
+        gossip(&publisher).topic_fanout_peers("news").is_empty()
+    })
+    .await;
+    publisher.shutdown().await;
+    reader.shutdown().await;
+}
