@@ -452,7 +452,7 @@ async fn publishing_without_subscribing_uses_a_fanout_that_expires() {
     })
     .await;
     let counts = Arc::new(Counts::default());
-    record(&[reader.clone()], &counts);
+    record(std::slice::from_ref(&reader), &counts);
     gossip(&publisher)
         .publish("news", b"extra".to_vec())
         .unwrap();
