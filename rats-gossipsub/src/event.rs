@@ -57,6 +57,8 @@ pub struct GossipStats {
     pub ignored: u64,
     /// Copies not sent because a peer's queue was full.
     pub dropped: u64,
+    /// Copies of messages sent (published, forwarded, or answering IWANT).
+    pub copies_sent: u64,
     /// Messages in the message cache (answering IWANT).
     pub cached_messages: usize,
     /// Mesh size per subscribed topic.

@@ -74,10 +74,18 @@ impl Router {
     }
 
     fn send(&mut self, peer: &PeerId, rpc: &Rpc) -> bool {
-        let bytes = rpc.encode();
+        let publish = matches!(rpc, Rpc::Publish(_));
+        self.send_encoded(peer, rpc.encode(), publish)
+    }
+
+    /// Sends an already encoded message (encoded once for all the peers it goes to).
+    fn send_encoded(&mut self, peer: &PeerId, bytes: Bytes, publish: bool) -> bool {
         if self.ctx.try_send(peer, Outgoing::shared(bytes)).is_err() {
             self.stats.dropped += 1;
             return false;
+        }
+        if publish {
+            self.stats.copies_sent += 1;
         }
         true
     }
@@ -264,9 +272,9 @@ impl Router {
             self.fanout_peers(topic)
         };
         self.mcache.put(msg.clone());
-        let rpc = Rpc::Publish(msg);
+        let bytes = Rpc::Publish(msg).encode();
         for p in &targets {
-            self.send(p, &rpc);
+            self.send_encoded(p, bytes.clone(), true);
         }
         self.stats.published += 1;
         Ok(id)
@@ -315,9 +323,9 @@ impl Router {
             })
             .unwrap_or_default();
         if !targets.is_empty() {
-            let rpc = Rpc::Publish(msg);
+            let bytes = Rpc::Publish(msg).encode();
             for p in &targets {
-                if self.send(p, &rpc) {
+                if self.send_encoded(p, bytes.clone(), true) {
                     self.stats.forwarded += 1;
                 }
             }

@@ -11,6 +11,8 @@
 //! throughput  [--mib 1024]                   1 MiB messages: mib_per_s
 //! peers       [--peers 100]                  listener RSS: rss_kib, base_rss_kib, kib_per_peer
 //! transfer    [--mib 1024] [--files 10000]   file to file: mib_per_s (one file), files_per_s (tree)
+//! gossip      [--nodes 100] [--messages 1000] [--rate 100]  pub/sub over N nodes: delivery,
+//!                                            p50_ms, p99_ms, dup_per_msg, cpu_us_per_delivery
 //! idle        [--peers 100] [--secs 30]      listener CPU with idle peers: cpu_percent
 //!                                            (clock ticks) and sched_cpu_percent (ns run time)
 //! all         [see --help]                   every scenario in turn (peers with 10, 100, 500)
@@ -23,6 +25,7 @@
 mod child;
 mod common;
 mod connect;
+mod gossip;
 mod messages;
 mod peers;
 mod rtt;
@@ -57,6 +60,8 @@ enum Scenario {
     Throughput(ThroughputArgs),
     /// File to file through the transfer service: one big file, then a tree of small files.
     Transfer(TransferArgs),
+    /// Publish/subscribe over N nodes in this process.
+    Gossip(GossipArgs),
     /// Memory of a listener (separate process) with N idle peers.
     Peers(PeersArgs),
     /// CPU use of a listener (separate process) with idle peers.
@@ -122,6 +127,19 @@ struct TransferArgs {
     /// Chunks in flight (default: the service's).
     #[arg(long)]
     window: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+struct GossipArgs {
+    /// Nodes.
+    #[arg(long, default_value_t = 100)]
+    nodes: usize,
+    /// Messages to publish.
+    #[arg(long, default_value_t = 1000)]
+    messages: usize,
+    /// Messages per second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
 }
 
 #[derive(Args, Debug)]
@@ -237,6 +255,18 @@ async fn transfer(a: TransferArgs) -> bool {
     run("transfer", deadline, transfer::run(params)).await
 }
 
+async fn gossip(a: GossipArgs) -> bool {
+    let deadline = Duration::from_secs(120)
+        + Duration::from_millis(200u64.saturating_mul(a.nodes as u64))
+        + Duration::from_secs_f64(a.messages as f64 / a.rate.max(0.001));
+    let params = gossip::Params {
+        nodes: a.nodes,
+        messages: a.messages,
+        rate: a.rate,
+    };
+    run("gossip", deadline, gossip::run(params)).await
+}
+
 async fn peers(n: usize) -> bool {
     let deadline =
         Duration::from_secs(120) + Duration::from_millis(200u64.saturating_mul(n as u64));
@@ -258,6 +288,7 @@ async fn main() -> ExitCode {
         Scenario::Rtt(a) => rtt(a).await,
         Scenario::Throughput(a) => throughput(a.mib).await,
         Scenario::Transfer(a) => transfer(a).await,
+        Scenario::Gossip(a) => gossip(a).await,
         Scenario::Peers(a) => peers(a.peers).await,
         Scenario::Idle(a) => idle(a.peers, a.secs).await,
         Scenario::All(a) => {
