@@ -91,13 +91,28 @@ impl PeerId {
 
     /// Verifies an Ed25519 signature made by this peer's identity key.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
-            return false;
-        };
+        self.public_key()
+            .is_some_and(|key| key.verify(message, signature))
+    }
+
+    /// The decoded public key, for verifying many signatures of this peer (decoding the key
+    /// costs about as much as a verification; keep it).
+    pub fn public_key(&self) -> Option<PeerPublicKey> {
+        VerifyingKey::from_bytes(&self.0).ok().map(PeerPublicKey)
+    }
+}
+
+/// A peer's decoded Ed25519 public key (see [`PeerId::public_key`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerPublicKey(VerifyingKey);
+
+impl PeerPublicKey {
+    /// Verifies an Ed25519 signature made by this key.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
             return false;
         };
-        key.verify(message, &sig).is_ok()
+        self.0.verify(message, &sig).is_ok()
     }
 }
 

@@ -54,7 +54,7 @@ pub use config::NodeConfig;
 pub use discovery::Discovery;
 pub use encryption::{Encryption, ProtocolId};
 pub use event::{DisconnectReason, Event, EventBus, EventStream, MessageBody};
-pub use identity::{Identity, PeerId};
+pub use identity::{Identity, PeerId, PeerPublicKey};
 pub use memory::MemoryTransport;
 pub use messaging::MessageExchange;
 pub use nat::NatStrategy;

@@ -60,7 +60,14 @@ impl SignedMessage {
 
     /// Whether the signature is the origin's.
     pub fn verify(&self) -> bool {
-        self.from.verify(
+        self.from
+            .public_key()
+            .is_some_and(|key| self.verify_with(&key))
+    }
+
+    /// Whether the signature is the origin's, with its already decoded key.
+    pub fn verify_with(&self, key: &rats_core::PeerPublicKey) -> bool {
+        key.verify(
             &signing_bytes(&self.topic, &self.from, self.seqno, &self.data),
             &self.signature,
         )

@@ -54,7 +54,12 @@ pub struct GossipsubService {
     /// Shared with the heartbeat task.
     router: Arc<Mutex<Option<Router>>>,
     validators: parking_lot::RwLock<std::collections::HashMap<String, Validator>>,
+    /// Decoded public keys of recent origins (decoding costs as much as verifying).
+    keys: Mutex<std::collections::HashMap<PeerId, rats_core::PeerPublicKey>>,
 }
+
+/// Most origin keys kept decoded.
+const MAX_KEYS: usize = 4096;
 
 impl std::fmt::Debug for GossipsubService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,6 +75,7 @@ impl GossipsubService {
             config,
             router: Arc::new(Mutex::new(None)),
             validators: parking_lot::RwLock::new(std::collections::HashMap::new()),
+            keys: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -186,6 +192,28 @@ impl GossipsubService {
     }
 }
 
+impl GossipsubService {
+    /// Checks a message's signature with the origin's cached key.
+    fn verify(&self, msg: &crate::message::SignedMessage) -> bool {
+        let cached = self.keys.lock().get(&msg.from).copied();
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let Some(k) = msg.from.public_key() else {
+                    return false;
+                };
+                let mut keys = self.keys.lock();
+                if keys.len() >= MAX_KEYS {
+                    keys.clear();
+                }
+                keys.insert(msg.from, k);
+                k
+            }
+        };
+        msg.verify_with(&key)
+    }
+}
+
 #[async_trait]
 impl Service for GossipsubService {
     fn descriptor(&self) -> ServiceDescriptor {
@@ -245,7 +273,7 @@ impl Service for GossipsubService {
                     let _ = self.with_router(|r| r.stats.duplicates += 1);
                     return Ok(());
                 }
-                if msg.data.len() > self.config.max_message_size || !msg.verify() {
+                if msg.data.len() > self.config.max_message_size || !self.verify(&msg) {
                     debug!(peer = %peer.short(), "gossipsub message refused: too large or forged");
                     let _ = self.with_router(|r| r.on_invalid(*peer, None));
                     return Ok(());

@@ -240,3 +240,55 @@ async fn get_pulls_a_directory_from_a_share_dir_and_nothing_outside_it() {
     let _ = b.child.wait().await;
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[cfg(feature = "gossipsub")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pub_reaches_a_subscriber_and_topics_counts_it() {
+    let base = std::env::temp_dir().join(format!("rats-cli-gossip-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (mut a, _, mut b) = Rats::spawn_connected_pair(&base, &[]).await;
+    let b_id = {
+        b.send("id").await;
+        b.expect("id").await["peer_id"].clone()
+    };
+
+    a.send("sub chat").await;
+    assert_eq!(a.expect("subscribed").await["topic"], "chat");
+    // Subscriptions travel asynchronously: b publishes once it knows a is on the topic.
+    let joined = b.expect("topic_peer_joined").await;
+    assert_eq!(joined["topic"], "chat", "{joined}");
+    b.send("sub chat").await;
+    assert_eq!(b.expect("subscribed").await["already"], false);
+
+    b.send("pub chat hello there").await;
+    let published = b.expect("published").await;
+    assert_eq!(published["topic_peers"], 1, "{published}");
+    let msg = a.expect("topic_message").await;
+    assert_eq!(msg["topic"], "chat", "{msg}");
+    assert_eq!(msg["text"], "hello there", "{msg}");
+    assert_eq!(msg["from"], b_id, "{msg}");
+    assert_eq!(msg["via"], b_id, "{msg}");
+
+    b.send("topics").await;
+    let topics = b.expect("topics").await;
+    assert_eq!(topics["count"], 1, "{topics}");
+    assert_eq!(topics["topics"][0]["topic"], "chat", "{topics}");
+    assert_eq!(topics["topics"][0]["peers"], 1, "{topics}");
+
+    // Bad input is a one-line error, and the tool keeps running.
+    b.send("sub two words").await;
+    assert_eq!(b.expect("error").await["command"], "sub");
+    b.send("unsub nothing").await;
+    assert_eq!(b.expect("error").await["command"], "unsub");
+    b.send("pub chat").await;
+    assert_eq!(b.expect("error").await["command"], "pub");
+    b.send("unsub chat").await;
+    b.expect("unsubscribed").await;
+    assert_eq!(a.expect("topic_peer_left").await["peer_id"], b_id);
+
+    a.send("quit").await;
+    b.send("quit").await;
+    let _ = a.child.wait().await;
+    let _ = b.child.wait().await;
+    let _ = std::fs::remove_dir_all(&base);
+}

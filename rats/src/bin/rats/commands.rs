@@ -1,7 +1,7 @@
 //! The commands typed on standard input.
 
 use std::path::{Path, PathBuf};
-#[cfg(feature = "transfer")]
+#[cfg(any(feature = "transfer", feature = "gossipsub"))]
 use std::sync::Arc;
 
 use rats::{PeerId, RatsClient};
@@ -23,6 +23,9 @@ pub struct Session {
     /// The file-transfer UI (`None` when the service is switched off).
     #[cfg(feature = "transfer")]
     pub transfers: Option<Arc<crate::transfer::Ui>>,
+    /// The publish/subscribe UI (`None` when the service is switched off).
+    #[cfg(feature = "gossipsub")]
+    pub topics: Option<Arc<crate::topics::Ui>>,
 }
 
 impl Session {
@@ -39,6 +42,8 @@ impl Session {
         Session {
             #[cfg(feature = "transfer")]
             transfers: crate::transfer::Ui::install(&client, out, accept_dir, share_dir),
+            #[cfg(feature = "gossipsub")]
+            topics: crate::topics::Ui::install(&client, out),
             client,
             out,
         }
@@ -59,6 +64,9 @@ const TRANSFER_WORDS: &[&str] = &[
     "y",
     "n",
 ];
+
+/// The publish/subscribe commands.
+const TOPIC_WORDS: &[&str] = &["sub", "unsub", "pub", "topics"];
 
 /// Finds a connected peer by full id or unique id prefix.
 pub fn find_peer(client: &RatsClient, text: &str) -> Result<PeerId, String> {
@@ -140,6 +148,7 @@ pub async fn run_line(session: &Session, line: &str) -> Flow {
         }
         "broadcast" => broadcast(client, out, rest),
         w if TRANSFER_WORDS.contains(&w) => transfer_command(session, w, rest).await,
+        w if TOPIC_WORDS.contains(&w) => topic_command(session, w, rest),
         _ => broadcast(client, out, line),
     }
     Flow::Continue
@@ -172,4 +181,22 @@ async fn transfer_command(session: &Session, word: &str, _rest: &str) {
     session
         .out
         .error(word, "this rats was built without file transfer");
+}
+
+#[cfg(feature = "gossipsub")]
+fn topic_command(session: &Session, word: &str, rest: &str) {
+    match &session.topics {
+        Some(ui) => crate::topics::commands::run(ui, word, rest),
+        None => session.out.error(
+            word,
+            "publish/subscribe is switched off (see `disabled_plugins` in config.json)",
+        ),
+    }
+}
+
+#[cfg(not(feature = "gossipsub"))]
+fn topic_command(session: &Session, word: &str, _rest: &str) {
+    session
+        .out
+        .error(word, "this rats was built without publish/subscribe");
 }

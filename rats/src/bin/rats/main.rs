@@ -5,6 +5,8 @@ mod args;
 mod commands;
 mod folders;
 mod output;
+#[cfg(feature = "gossipsub")]
+mod topics;
 #[cfg(feature = "transfer")]
 mod transfer;
 
@@ -183,12 +185,18 @@ async fn run(args: Args) -> Result<(), RatsError> {
     let session = Session::new(client.clone(), out, accept_dir, args.share_dir.as_deref());
     #[cfg(feature = "transfer")]
     let ui = session.transfers.clone();
+    #[cfg(feature = "gossipsub")]
+    let topics = session.topics.clone();
     let printer = tokio::spawn(async move {
         while let Some(e) = events.recv().await {
             match e {
                 Ok(e) => {
                     #[cfg(feature = "transfer")]
                     if ui.as_ref().is_some_and(|ui| ui.on_event(&e)) {
+                        continue;
+                    }
+                    #[cfg(feature = "gossipsub")]
+                    if topics.as_ref().is_some_and(|t| t.on_event(&e)) {
                         continue;
                     }
                     out.event(&e)

@@ -24,7 +24,7 @@ macro_rules! say {
         $crate::output::print_line(format_args!($($arg)*))
     };
 }
-#[cfg(feature = "transfer")]
+#[cfg(any(feature = "transfer", feature = "gossipsub"))]
 pub(crate) use say;
 
 /// Prints one JSON object as a line.
@@ -165,6 +165,10 @@ impl Output {
   cancel <id>              cancel a transfer on both sides
   accept [id]   (or y)     accept an offer (without id: the oldest waiting one)
   reject [id] [reason]     refuse an offer (or n [reason]: the oldest waiting one)
+  sub <topic>              subscribe to a topic (publish/subscribe)
+  unsub <topic>            leave a topic
+  pub <topic> <text>       publish the rest of the line to a topic's subscribers
+  topics                   our topics, each with its peers and mesh peers
   quit                     leave
   <anything else>          same as broadcast
 paths with spaces go in \"double\" or 'single' quotes";
