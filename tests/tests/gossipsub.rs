@@ -469,3 +469,57 @@ async fn publishing_without_subscribing_uses_a_fanout_that_expires() {
     publisher.shutdown().await;
     reader.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mesh_sizes_stay_within_bounds_through_churn() {
+    const N: usize = 16;
+    let mut nodes = Vec::new();
+    for _ in 0..N {
+        let n = gossip_node().await;
+        gossip(&n).subscribe("churn").unwrap();
+        nodes.push(n);
+    }
+    // Every node dials the next 7 (mod N): 14 neighbours each.
+    for i in 0..N {
+        for k in 1..=7 {
+            link(&nodes[i], &nodes[(i + k) % N]).await;
+        }
+    }
+    let within = |nodes: &[RatsClient]| {
+        nodes.iter().all(|n| {
+            let g = gossip(n);
+            let mesh = g.topic_mesh_peers("churn").len();
+            let peers = g.topic_peers("churn").len();
+            // D_low..D_high, or all topic peers when there are fewer than D_low.
+            (5..=12).contains(&mesh) || (peers < 5 && mesh == peers)
+        })
+    };
+    wait_until(10, "meshes within D_low..D_high", || within(&nodes)).await;
+    // Five leave, five new ones join, each dialing six of the remaining.
+    for n in nodes.drain(..5) {
+        n.shutdown().await;
+    }
+    for k in 0..5 {
+        let n = gossip_node().await;
+        gossip(&n).subscribe("churn").unwrap();
+        for j in 0..6 {
+            let target = (k * 2 + j) % nodes.len();
+            link(&n, &nodes[target]).await;
+        }
+        nodes.push(n);
+    }
+    wait_until(10, "meshes back within D_low..D_high", || within(&nodes)).await;
+    // And the survivors still route: a message reaches every node.
+    let counts = Arc::new(Counts::default());
+    record(&nodes, &counts);
+    gossip(&nodes[0])
+        .publish("churn", b"after churn".to_vec())
+        .unwrap();
+    wait_until(10, "everyone receives", || {
+        (1..nodes.len()).all(|i| counts.get(i, b"after churn") == 1)
+    })
+    .await;
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
