@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::score::ScoreConfig;
+
 /// Configuration of the publish/subscribe service (config section `gossipsub`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct GossipsubConfig {
     /// Target number of mesh peers per topic (D).
@@ -44,6 +46,8 @@ pub struct GossipsubConfig {
     pub max_iwant_ids: usize,
     /// Times one message is sent again to one peer per heartbeat on IWANT.
     pub gossip_retransmission: u8,
+    /// Peer scoring.
+    pub score: ScoreConfig,
 }
 
 impl Default for GossipsubConfig {
@@ -67,6 +71,7 @@ impl Default for GossipsubConfig {
             max_ihave_messages: 10,
             max_iwant_ids: 5000,
             gossip_retransmission: 3,
+            score: ScoreConfig::default(),
         }
     }
 }

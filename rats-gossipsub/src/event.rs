@@ -59,6 +59,8 @@ pub struct GossipStats {
     pub dropped: u64,
     /// Copies of messages sent (published, forwarded, or answering IWANT).
     pub copies_sent: u64,
+    /// Messages ignored because their sender's score was below the graylist threshold.
+    pub graylisted: u64,
     /// Messages in the message cache (answering IWANT).
     pub cached_messages: usize,
     /// Mesh size per subscribed topic.

@@ -9,8 +9,9 @@
 //! to the mesh; a message cache with IHAVE/IWANT gossip to peers outside the mesh (with the
 //! v1.1 per-heartbeat limits); fanout for topics we publish to without subscribing (with a
 //! TTL); per-topic validators (accept / reject / ignore) run before delivery and forwarding;
-//! events and statistics. Not yet: peer exchange on prune, async validators, peer scoring,
-//! the `rats` tool commands, the benchmark.
+//! GossipSub v1.1 peer scoring (time in mesh, first deliveries, invalid messages, behaviour
+//! penalty) with the gossip / publish / graylist thresholds; events and statistics. Not yet:
+//! peer exchange on prune, async validators, disconnecting peers whose queue stays full.
 //!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
@@ -26,6 +27,7 @@ mod event;
 mod mcache;
 mod message;
 mod router;
+mod score;
 mod seen;
 mod service;
 pub mod wire;
@@ -34,7 +36,7 @@ use std::sync::Arc;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 
-pub use config::GossipsubConfig;
+pub use config::{GossipsubConfig, ScoreConfig};
 pub use event::{GossipEvent, GossipStats};
 pub use message::{MessageId, SignedMessage, signing_bytes};
 pub use service::{GossipError, GossipsubService, Validation, Validator};

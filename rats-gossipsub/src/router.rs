@@ -15,6 +15,7 @@ use crate::config::GossipsubConfig;
 use crate::event::{GossipEvent, GossipStats};
 use crate::mcache::MessageCache;
 use crate::message::{MessageId, SignedMessage, signing_bytes};
+use crate::score::PeerScore;
 use crate::seen::SeenCache;
 use crate::wire::Rpc;
 
@@ -43,11 +44,13 @@ pub(crate) struct Router {
     /// Invalid messages (forged, too large, rejected) each peer sent us: the input of the
     /// invalid-message penalty of peer scoring.
     pub invalid: HashMap<PeerId, u32>,
+    pub score: PeerScore,
 }
 
 impl Router {
     pub(crate) fn new(config: GossipsubConfig, ctx: ServiceContext) -> Self {
         let mcache = MessageCache::new(config.history_length, config.history_gossip);
+        let score = PeerScore::new(config.score.clone(), config.max_peer_topics);
         let seen = SeenCache::new(Duration::from_secs(config.seen_ttl_secs), config.seen_max);
         // Sequence numbers start at the clock so a restarted node does not reuse ids.
         let seqno = std::time::SystemTime::now()
@@ -70,6 +73,7 @@ impl Router {
             seqno,
             stats: GossipStats::default(),
             invalid: HashMap::new(),
+            score,
         }
     }
 
@@ -108,6 +112,7 @@ impl Router {
 
     pub(crate) fn peer_connected(&mut self, peer: PeerId) {
         self.peer_topics.entry(peer).or_default();
+        self.score.connected(peer);
         if !self.subscribed.is_empty() {
             let subs = self.subscribed.iter().map(|t| (true, t.clone())).collect();
             self.send(&peer, &Rpc::Subscriptions(subs));
@@ -116,6 +121,7 @@ impl Router {
 
     pub(crate) fn peer_disconnected(&mut self, peer: &PeerId) {
         self.invalid.remove(peer);
+        self.score.disconnected(peer);
         for (peers, _) in self.fanout.values_mut() {
             peers.remove(peer);
         }
@@ -146,8 +152,9 @@ impl Router {
             .map(|(p, _)| p)
             .unwrap_or_default();
         for p in fanout.into_iter().take(self.config.mesh_n) {
-            if self.send(&p, &Rpc::Graft(topic.to_string())) {
+            if self.score.score(&p) >= 0.0 && self.send(&p, &Rpc::Graft(topic.to_string())) {
                 self.mesh.entry(topic.to_string()).or_default().insert(p);
+                self.score.graft(p, topic);
             }
         }
         self.mesh.entry(topic.to_string()).or_default();
@@ -166,6 +173,7 @@ impl Router {
         }
         let backoff_secs = self.config.prune_backoff_secs as u32;
         for p in self.mesh.remove(topic).unwrap_or_default() {
+            self.score.prune(p, topic);
             self.send(
                 &p,
                 &Rpc::Prune {
@@ -193,12 +201,15 @@ impl Router {
             .topic_peers(topic)
             .into_iter()
             .filter(|p| {
-                !self.mesh.get(topic).is_some_and(|m| m.contains(p)) && !self.in_backoff(topic, p)
+                !self.mesh.get(topic).is_some_and(|m| m.contains(p))
+                    && !self.in_backoff(topic, p)
+                    && self.score.score(p) >= 0.0
             })
             .choose_multiple(&mut rand::thread_rng(), self.config.mesh_n - have);
         for p in candidates {
             if self.send(&p, &Rpc::Graft(topic.to_string())) {
                 self.mesh.entry(topic.to_string()).or_default().insert(p);
+                self.score.graft(p, topic);
             }
         }
     }
@@ -261,8 +272,13 @@ impl Router {
         };
         let id = msg.id();
         self.seen.insert(id);
+        let publish_threshold = self.score.config().publish_threshold;
         let targets: Vec<PeerId> = if self.config.flood_publish {
-            self.topic_peers(topic)
+            let peers = self.topic_peers(topic);
+            peers
+                .into_iter()
+                .filter(|p| self.score.score(p) >= publish_threshold)
+                .collect()
         } else if self.subscribed.contains(topic) {
             self.mesh
                 .get(topic)
@@ -281,12 +297,13 @@ impl Router {
     }
 
     /// An invalid message from `via` (forged, too large, or rejected by a validator).
-    pub(crate) fn on_invalid(&mut self, via: PeerId, id: Option<MessageId>) {
+    pub(crate) fn on_invalid(&mut self, via: PeerId, topic: &str, id: Option<MessageId>) {
         if let Some(id) = id {
             self.seen.insert(id);
         }
         self.stats.rejected += 1;
         *self.invalid.entry(via).or_insert(0) += 1;
+        self.score.invalid_message(via, topic);
     }
 
     /// A message a validator ignores: remembered (not validated again), not delivered, not
@@ -307,6 +324,7 @@ impl Router {
             return;
         }
         self.stats.delivered += 1;
+        self.score.first_delivery(via, &msg.topic);
         self.mcache.put(msg.clone());
         let topic = msg.topic.clone();
         let origin = msg.from;
@@ -359,6 +377,7 @@ impl Router {
             if let Some(m) = self.mesh.get_mut(&topic) {
                 m.remove(&peer);
             }
+            self.score.prune(peer, &topic);
             self.emit(GossipEvent::PeerLeft { peer, topic });
         }
         for topic in joined {
@@ -381,10 +400,16 @@ impl Router {
             .mesh
             .get(&topic)
             .is_some_and(|m| m.len() >= self.config.mesh_n_high);
+        let in_backoff = self.in_backoff(&topic, &peer);
+        if in_backoff {
+            // Grafting while told to back off is misbehaviour (v1.1 P7).
+            self.score.behaviour_penalty(peer, 1.0);
+        }
         if !self.subscribed.contains(&topic)
             || !subscribed_peer
-            || self.in_backoff(&topic, &peer)
+            || in_backoff
             || full
+            || self.score.score(&peer) < 0.0
         {
             let backoff_secs = self.config.prune_backoff_secs as u32;
             self.send(
@@ -396,6 +421,7 @@ impl Router {
             );
             return;
         }
+        self.score.graft(peer, &topic);
         self.mesh.entry(topic).or_default().insert(peer);
     }
 
@@ -403,6 +429,7 @@ impl Router {
         if let Some(m) = self.mesh.get_mut(&topic) {
             m.remove(&peer);
         }
+        self.score.prune(peer, &topic);
         let backoff = Duration::from_secs(u64::from(backoff_secs).min(3600));
         self.backoff.insert((topic, peer), Instant::now() + backoff);
     }
@@ -410,7 +437,9 @@ impl Router {
     /// A peer advertises messages: ask for the ones we have not seen (within the per-heartbeat
     /// limits, so a peer cannot make us ask without end).
     pub(crate) fn on_ihave(&mut self, peer: PeerId, topic: String, ids: Vec<MessageId>) {
-        if !self.subscribed.contains(&topic) {
+        if !self.subscribed.contains(&topic)
+            || self.score.score(&peer) < self.score.config().gossip_threshold
+        {
             return;
         }
         let taken = self.ihave_taken.entry(peer).or_insert(0);
@@ -439,6 +468,9 @@ impl Router {
     /// A peer asks for messages: send those still in the cache (each at most
     /// `gossip_retransmission` times per heartbeat).
     pub(crate) fn on_iwant(&mut self, peer: PeerId, ids: Vec<MessageId>) {
+        if self.score.score(&peer) < self.score.config().gossip_threshold {
+            return;
+        }
         let limit = self.config.gossip_retransmission;
         for id in ids {
             let Some(msg) = self.mcache.get(&id).cloned() else {
@@ -462,10 +494,13 @@ impl Router {
                 continue;
             }
             let mesh = self.mesh.get(&topic);
+            let threshold = self.score.config().gossip_threshold;
             let targets: Vec<PeerId> = self
                 .topic_peers(&topic)
                 .into_iter()
-                .filter(|p| !mesh.is_some_and(|m| m.contains(p)))
+                .filter(|p| {
+                    !mesh.is_some_and(|m| m.contains(p)) && self.score.score(p) >= threshold
+                })
                 .choose_multiple(&mut rand::thread_rng(), self.config.gossip_lazy);
             let rpc = Rpc::IHave {
                 topic: topic.clone(),
@@ -493,11 +528,24 @@ impl Router {
                 .get(&topic)
                 .map(|m| m.iter().copied().collect())
                 .unwrap_or_default();
+            let backoff_secs = self.config.prune_backoff_secs as u32;
             for p in members {
-                if !self.peer_topics.get(&p).is_some_and(|t| t.contains(&topic))
+                let left = !self.peer_topics.get(&p).is_some_and(|t| t.contains(&topic));
+                let negative = self.score.score(&p) < 0.0;
+                if (left || negative)
                     && let Some(m) = self.mesh.get_mut(&topic)
                 {
                     m.remove(&p);
+                    self.score.prune(p, &topic);
+                    if negative && !left {
+                        self.send(
+                            &p,
+                            &Rpc::Prune {
+                                topic: topic.clone(),
+                                backoff_secs,
+                            },
+                        );
+                    }
                 }
             }
             let n = self.mesh.get(&topic).map_or(0, HashSet::len);
@@ -519,6 +567,7 @@ impl Router {
                     if let Some(m) = self.mesh.get_mut(&topic) {
                         m.remove(&p);
                     }
+                    self.score.prune(p, &topic);
                     self.backoff.insert(
                         (topic.clone(), p),
                         now + Duration::from_secs(u64::from(backoff_secs)),
@@ -540,6 +589,7 @@ impl Router {
             .retain(|_, (_, last)| now.duration_since(*last) < ttl);
         self.emit_gossip();
         self.mcache.shift();
+        self.score.decay();
     }
 
     pub(crate) fn stats(&self) -> GossipStats {

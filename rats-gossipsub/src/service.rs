@@ -186,6 +186,11 @@ impl GossipsubService {
         self.publish(topic, bytes)
     }
 
+    /// A peer's score (GossipSub v1.1 style; 0 for a peer we know nothing of).
+    pub fn peer_score(&self, peer: &PeerId) -> f64 {
+        self.with_router(|r| r.score.score(peer)).unwrap_or(0.0)
+    }
+
     /// Counters since start, with the current mesh sizes.
     pub fn stats(&self) -> GossipStats {
         self.with_router(|r| r.stats()).unwrap_or_default()
@@ -256,6 +261,19 @@ impl Service for GossipsubService {
     }
 
     fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
+        // A graylisted peer is not listened to at all.
+        let graylisted = self
+            .with_router(|r| {
+                let low = r.score.score(peer) < r.score.config().graylist_threshold;
+                if low {
+                    r.stats.graylisted += 1;
+                }
+                low
+            })
+            .unwrap_or(false);
+        if graylisted {
+            return Ok(());
+        }
         let rpc = match Rpc::decode(message, self.config.max_topic_len) {
             Ok(rpc) => rpc,
             Err(WireError::UnknownType(t)) => {
@@ -275,7 +293,7 @@ impl Service for GossipsubService {
                 }
                 if msg.data.len() > self.config.max_message_size || !self.verify(&msg) {
                     debug!(peer = %peer.short(), "gossipsub message refused: too large or forged");
-                    let _ = self.with_router(|r| r.on_invalid(*peer, None));
+                    let _ = self.with_router(|r| r.on_invalid(*peer, &msg.topic, None));
                     return Ok(());
                 }
                 let validator = self.validators.read().get(&msg.topic).cloned();
@@ -283,7 +301,7 @@ impl Service for GossipsubService {
                     validator.map_or(Validation::Accept, |v| v(&msg.from, peer, &msg.data));
                 let _ = self.with_router(|r| match verdict {
                     Validation::Accept => r.on_message(*peer, msg),
-                    Validation::Reject => r.on_invalid(*peer, Some(id)),
+                    Validation::Reject => r.on_invalid(*peer, &msg.topic, Some(id)),
                     Validation::Ignore => r.on_ignored(id),
                 });
             }

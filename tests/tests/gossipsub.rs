@@ -428,6 +428,12 @@ async fn a_rejected_message_is_not_forwarded_and_counts_against_its_sender() {
     }
     let stats = gossip(&nodes[1]).stats();
     assert_eq!((stats.rejected, stats.ignored), (1, 1));
+    let a_id = nodes[0].local_peer_id();
+    assert!(
+        gossip(&nodes[1]).peer_score(&a_id) < 0.0,
+        "a rejected message lowers the sender's score: {}",
+        gossip(&nodes[1]).peer_score(&a_id)
+    );
     for n in &nodes {
         n.shutdown().await;
     }
@@ -522,4 +528,44 @@ async fn mesh_sizes_stay_within_bounds_through_churn() {
     for n in &nodes {
         n.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_sending_invalid_messages_ends_graylisted_and_ignored() {
+    use rats_gossipsub::wire::Rpc;
+    use rats_gossipsub::{SignedMessage, signing_bytes};
+    let victim = gossip_node().await;
+    gossip(&victim).subscribe("t").unwrap();
+    let counts = Arc::new(Counts::default());
+    record(std::slice::from_ref(&victim), &counts);
+    let mut h = RawPeer::connect(&victim).await;
+    let h_id = h.id.peer_id();
+    let someone = rats_core::Identity::generate().peer_id();
+    let message = |from: PeerId, seqno: u64, data: &[u8], key: &rats_core::Identity| {
+        Rpc::Publish(SignedMessage {
+            from,
+            seqno,
+            topic: "t".into(),
+            data: data.to_vec().into(),
+            signature: key.sign(&signing_bytes("t", &from, seqno, data)),
+        })
+    };
+    // One forged origin: refused, and the score drops.
+    h.send(&message(someone, 1, b"forged", &h.id)).await;
+    wait_until(5, "first refusal", || gossip(&victim).stats().rejected == 1).await;
+    assert!(gossip(&victim).peer_score(&h_id) < 0.0);
+    // More of them: below the graylist threshold.
+    for seqno in 2..=3 {
+        h.send(&message(someone, seqno, b"forged", &h.id)).await;
+    }
+    wait_until(5, "all refused", || gossip(&victim).stats().rejected == 3).await;
+    let threshold = rats_gossipsub::ScoreConfig::default().graylist_threshold;
+    assert!(gossip(&victim).peer_score(&h_id) < threshold);
+    // Now even a genuine message of its own is ignored.
+    let genuine = message(h_id, 5, b"genuine but graylisted", &h.id);
+    h.send(&genuine).await;
+    wait_until(5, "ignored", || gossip(&victim).stats().graylisted >= 1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(counts.get(0, b"genuine but graylisted"), 0);
+    victim.shutdown().await;
 }
