@@ -10,8 +10,9 @@
 //! v1.1 per-heartbeat limits); fanout for topics we publish to without subscribing (with a
 //! TTL); per-topic validators (accept / reject / ignore) run before delivery and forwarding;
 //! GossipSub v1.1 peer scoring (time in mesh, first deliveries, invalid messages, behaviour
-//! penalty) with the gossip / publish / graylist thresholds; events and statistics. Not yet:
-//! peer exchange on prune, async validators, disconnecting peers whose queue stays full.
+//! penalty) with the gossip / publish / graylist thresholds; backpressure (gossip dropped
+//! first for a peer falling behind, then the peer disconnected); events and statistics. Not
+//! yet: peer exchange on prune, async validators.
 //!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {

@@ -45,7 +45,16 @@ pub(crate) struct Router {
     /// invalid-message penalty of peer scoring.
     pub invalid: HashMap<PeerId, u32>,
     pub score: PeerScore,
+    /// Peers whose queue refused a message copy since the last heartbeat.
+    pub refused: HashSet<PeerId>,
+    /// Consecutive heartbeats in which each peer's queue refused copies.
+    pub slow_strikes: HashMap<PeerId, u32>,
 }
+
+/// Send-queue load above which gossip (IHAVE and IWANT answers) to a peer is dropped first.
+const GOSSIP_MAX_LOAD: f32 = 0.5;
+/// Consecutive heartbeats of refused copies after which a peer is disconnected.
+const SLOW_STRIKES: u32 = 3;
 
 impl Router {
     pub(crate) fn new(config: GossipsubConfig, ctx: ServiceContext) -> Self {
@@ -74,6 +83,8 @@ impl Router {
             stats: GossipStats::default(),
             invalid: HashMap::new(),
             score,
+            refused: HashSet::new(),
+            slow_strikes: HashMap::new(),
         }
     }
 
@@ -86,12 +97,20 @@ impl Router {
     fn send_encoded(&mut self, peer: &PeerId, bytes: Bytes, publish: bool) -> bool {
         if self.ctx.try_send(peer, Outgoing::shared(bytes)).is_err() {
             self.stats.dropped += 1;
+            self.refused.insert(*peer);
             return false;
         }
         if publish {
             self.stats.copies_sent += 1;
         }
         true
+    }
+
+    /// Gossip is optional: it is the first thing a falling-behind peer does not get.
+    fn gossip_room(&self, peer: &PeerId) -> bool {
+        self.ctx
+            .queue_load(peer)
+            .is_some_and(|load| load < GOSSIP_MAX_LOAD)
     }
 
     fn emit(&self, event: GossipEvent) {
@@ -481,6 +500,10 @@ impl Router {
                 continue;
             }
             *sent += 1;
+            if !self.gossip_room(&peer) {
+                self.stats.dropped += 1;
+                continue;
+            }
             self.send(&peer, &Rpc::Publish(msg));
         }
     }
@@ -507,7 +530,27 @@ impl Router {
                 ids,
             };
             for p in targets {
-                self.send(&p, &rpc);
+                if self.gossip_room(&p) {
+                    self.send(&p, &rpc);
+                } else {
+                    self.stats.dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// Peers whose queue kept refusing message copies for several heartbeats cannot keep up:
+    /// disconnected, rather than our memory or everyone's latency paying for them.
+    fn shed_slow_peers(&mut self) {
+        let refused = std::mem::take(&mut self.refused);
+        self.slow_strikes.retain(|p, _| refused.contains(p));
+        for p in refused {
+            let strikes = self.slow_strikes.entry(p).or_insert(0);
+            *strikes += 1;
+            if *strikes >= SLOW_STRIKES {
+                self.slow_strikes.remove(&p);
+                debug!(peer = %p.short(), "gossipsub peer cannot keep up; disconnecting");
+                self.ctx.disconnect_slow_peer(&p);
             }
         }
     }
@@ -590,6 +633,7 @@ impl Router {
         self.emit_gossip();
         self.mcache.shift();
         self.score.decay();
+        self.shed_slow_peers();
     }
 
     pub(crate) fn stats(&self) -> GossipStats {

@@ -569,3 +569,43 @@ async fn a_peer_sending_invalid_messages_ends_graylisted_and_ignored() {
     assert_eq!(counts.get(0, b"genuine but graylisted"), 0);
     victim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_cannot_keep_up_is_disconnected() {
+    use rats_gossipsub::wire::Rpc;
+    let node = client_with(|c| {
+        c.send_queue_bytes = 64 * 1024;
+        c.plugins
+            .insert("gossipsub".into(), serde_json::json!({"heartbeat_ms": 100}));
+    })
+    .await;
+    gossip(&node).subscribe("t").unwrap();
+    let mut slow = RawPeer::connect(&node).await;
+    let slow_id = slow.id.peer_id();
+    slow.send(&Rpc::Subscriptions(vec![(true, "t".into())]))
+        .await;
+    wait_until(5, "the slow peer's subscription is known", || {
+        gossip(&node).topic_peers("t").contains(&slow_id)
+    })
+    .await;
+    let mut events = node.events();
+    // The slow peer never reads: its queue fills, copies are refused, it is cut off.
+    let payload = vec![0x55u8; 60 * 1024];
+    let publisher = gossip(&node);
+    let flood = tokio::spawn(async move {
+        for _ in 0..2000 {
+            let _ = publisher.publish("t", payload.clone());
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    let reason = rats_tests::next_matching(&mut events, 30, |e| match e {
+        Event::PeerDisconnected { peer, reason } if *peer == slow_id => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    flood.abort();
+    assert_eq!(reason, rats::DisconnectReason::SlowPeer);
+    assert!(gossip(&node).stats().dropped > 0);
+    drop(slow);
+    node.shutdown().await;
+}

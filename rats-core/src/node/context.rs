@@ -154,6 +154,27 @@ impl ServiceContext {
         })
     }
 
+    /// How full a peer's send queue is (queued bytes over its limit), for services that shed
+    /// optional traffic (gossip) first when a peer falls behind. `None` if not connected.
+    pub fn queue_load(&self, peer: &PeerId) -> Option<f32> {
+        self.connection(peer).ok().map(|c| c.queue.load())
+    }
+
+    /// Disconnects a peer that cannot keep up with this service (its send queue stays full):
+    /// reported as [`DisconnectReason::SlowPeer`](crate::event::DisconnectReason::SlowPeer).
+    /// False if it is not connected.
+    pub fn disconnect_slow_peer(&self, peer: &PeerId) -> bool {
+        let (Ok(shared), Ok(conn)) = (self.shared(), self.connection(peer)) else {
+            return false;
+        };
+        conn.close(
+            crate::event::DisconnectReason::SlowPeer,
+            crate::node::outbound::CloseMode::Graceful,
+            shared.clock.now(),
+        );
+        true
+    }
+
     /// Publishes an event on the node's bus.
     pub fn emit(&self, event: Event) {
         self.events.emit(event);

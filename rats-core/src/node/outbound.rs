@@ -164,6 +164,11 @@ impl OutboundQueue {
         self.state.lock().queued
     }
 
+    /// How full the queue is: queued bytes over the limit (may exceed 1 briefly).
+    pub fn load(&self) -> f32 {
+        self.queued_bytes() as f32 / self.limit.max(1) as f32
+    }
+
     /// Queues a message without waiting.
     pub fn try_push(
         &self,
