@@ -8,11 +8,12 @@
 //! cache so each message is delivered once; flood publishing of our own messages; forwarding
 //! to the mesh; a message cache with IHAVE/IWANT gossip to peers outside the mesh (with the
 //! v1.1 per-heartbeat limits); fanout for topics we publish to without subscribing (with a
-//! TTL); per-topic validators (accept / reject / ignore) run before delivery and forwarding;
+//! TTL); per-topic validators (accept / reject / ignore), synchronous or asynchronous, run before
+//! delivery and forwarding;
 //! GossipSub v1.1 peer scoring (time in mesh, first deliveries, invalid messages, behaviour
 //! penalty) with the gossip / publish / graylist thresholds; backpressure (gossip dropped
 //! first for a peer falling behind, then the peer disconnected); events and statistics. Not
-//! yet: peer exchange on prune, async validators.
+//! yet: peer exchange on prune.
 //!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
@@ -40,7 +41,7 @@ use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, Plug
 pub use config::{GossipsubConfig, ScoreConfig};
 pub use event::{GossipEvent, GossipStats};
 pub use message::{MessageId, SignedMessage, signing_bytes};
-pub use service::{GossipError, GossipsubService, Validation, Validator};
+pub use service::{AsyncValidator, GossipError, GossipsubService, Validation, Validator};
 
 /// The service's name (plugin name, config section, event source).
 pub const SERVICE_NAME: &str = "gossipsub";

@@ -334,11 +334,17 @@ impl Router {
 
     /// A message from `via`, its signature already checked.
     pub(crate) fn on_message(&mut self, via: PeerId, msg: SignedMessage) {
-        let id = msg.id();
-        if !self.seen.insert(id) {
+        if !self.seen.insert(msg.id()) {
             self.stats.duplicates += 1;
             return;
         }
+        self.accept(via, msg);
+    }
+
+    /// Delivers (once, to subscribers) and forwards a message whose id is already recorded as
+    /// seen: after an asynchronous validator accepted it.
+    pub(crate) fn accept(&mut self, via: PeerId, msg: SignedMessage) {
+        let id = msg.id();
         if !self.subscribed.contains(&msg.topic) {
             return;
         }

@@ -33,6 +33,29 @@ pub enum Validation {
 /// task before the message is delivered or forwarded; it must be quick.
 pub type Validator = Arc<dyn Fn(&PeerId, &PeerId, &[u8]) -> Validation + Send + Sync>;
 
+/// An asynchronous topic validator: (origin, forwarding peer, payload) → a future of the
+/// verdict (checked against a database, another service...). Runs as its own task; the
+/// message is delivered and forwarded once it accepts.
+pub type AsyncValidator = Arc<
+    dyn Fn(
+            PeerId,
+            PeerId,
+            Bytes,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Validation> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Messages waiting for asynchronous validators at once; beyond, new ones are ignored.
+const MAX_PENDING_VALIDATIONS: usize = 1024;
+
+/// The validator of a topic.
+#[derive(Clone)]
+enum TopicValidator {
+    Sync(Validator),
+    Async(AsyncValidator),
+}
+
 /// Why a publish/subscribe call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GossipError {
@@ -53,7 +76,11 @@ pub struct GossipsubService {
     config: GossipsubConfig,
     /// Shared with the heartbeat task.
     router: Arc<Mutex<Option<Router>>>,
-    validators: parking_lot::RwLock<std::collections::HashMap<String, Validator>>,
+    validators: parking_lot::RwLock<std::collections::HashMap<String, TopicValidator>>,
+    /// Messages being validated asynchronously.
+    pending_validations: Arc<std::sync::atomic::AtomicUsize>,
+    /// Spawns validation tasks (set at start).
+    ctx: parking_lot::RwLock<Option<ServiceContext>>,
     /// Decoded public keys of recent origins (decoding costs as much as verifying).
     keys: Mutex<std::collections::HashMap<PeerId, rats_core::PeerPublicKey>>,
 }
@@ -76,6 +103,8 @@ impl GossipsubService {
             router: Arc::new(Mutex::new(None)),
             validators: parking_lot::RwLock::new(std::collections::HashMap::new()),
             keys: Mutex::new(std::collections::HashMap::new()),
+            pending_validations: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            ctx: parking_lot::RwLock::new(None),
         })
     }
 
@@ -112,7 +141,22 @@ impl GossipsubService {
     {
         self.validators
             .write()
-            .insert(topic.to_string(), Arc::new(validator));
+            .insert(topic.to_string(), TopicValidator::Sync(Arc::new(validator)));
+    }
+
+    /// Sets an asynchronous validator for `topic` (replacing any validator): the message is
+    /// delivered and forwarded once its future yields [`Validation::Accept`]. At most 1024
+    /// messages wait for validators at once; beyond, new ones are ignored.
+    pub fn set_async_validator<F, Fut>(&self, topic: &str, validator: F)
+    where
+        F: Fn(PeerId, PeerId, Bytes) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Validation> + Send + 'static,
+    {
+        let v: AsyncValidator =
+            Arc::new(move |origin, via, data| Box::pin(validator(origin, via, data)));
+        self.validators
+            .write()
+            .insert(topic.to_string(), TopicValidator::Async(v));
     }
 
     /// Removes the validator of `topic`.
@@ -198,6 +242,41 @@ impl GossipsubService {
 }
 
 impl GossipsubService {
+    /// Hands a message to an asynchronous validator; its id counts as seen meanwhile (copies
+    /// arriving during validation are duplicates).
+    fn validate_later(&self, via: PeerId, msg: crate::message::SignedMessage, v: AsyncValidator) {
+        use std::sync::atomic::Ordering;
+        let id = msg.id();
+        let fresh = self.with_router(|r| r.seen.insert(id)).unwrap_or(false);
+        if !fresh {
+            let _ = self.with_router(|r| r.stats.duplicates += 1);
+            return;
+        }
+        let pending = self.pending_validations.clone();
+        if pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_VALIDATIONS {
+            pending.fetch_sub(1, Ordering::AcqRel);
+            let _ = self.with_router(|r| r.stats.ignored += 1);
+            return;
+        }
+        let Some(ctx) = self.ctx.read().clone() else {
+            pending.fetch_sub(1, Ordering::AcqRel);
+            return;
+        };
+        let router = self.router.clone();
+        let fut = v(msg.from, via, msg.data.clone());
+        ctx.spawn(async move {
+            let verdict = fut.await;
+            pending.fetch_sub(1, Ordering::AcqRel);
+            if let Some(r) = router.lock().as_mut() {
+                match verdict {
+                    Validation::Accept => r.accept(via, msg),
+                    Validation::Reject => r.on_invalid(via, &msg.topic, Some(id)),
+                    Validation::Ignore => r.on_ignored(id),
+                }
+            }
+        });
+    }
+
     /// Checks a message's signature with the origin's cached key.
     fn verify(&self, msg: &crate::message::SignedMessage) -> bool {
         let cached = self.keys.lock().get(&msg.from).copied();
@@ -233,6 +312,7 @@ impl Service for GossipsubService {
     async fn start(&self, ctx: ServiceContext) -> Result<(), ServiceError> {
         let cancel = ctx.cancellation().clone();
         *self.router.lock() = Some(Router::new(self.config.clone(), ctx.clone()));
+        *self.ctx.write() = Some(ctx.clone());
         let every = Duration::from_millis(self.config.heartbeat_ms);
         let router = self.router.clone();
         ctx.spawn(async move {
@@ -297,8 +377,14 @@ impl Service for GossipsubService {
                     return Ok(());
                 }
                 let validator = self.validators.read().get(&msg.topic).cloned();
-                let verdict =
-                    validator.map_or(Validation::Accept, |v| v(&msg.from, peer, &msg.data));
+                let verdict = match validator {
+                    None => Validation::Accept,
+                    Some(TopicValidator::Sync(v)) => v(&msg.from, peer, &msg.data),
+                    Some(TopicValidator::Async(v)) => {
+                        self.validate_later(*peer, msg, v);
+                        return Ok(());
+                    }
+                };
                 let _ = self.with_router(|r| match verdict {
                     Validation::Accept => r.on_message(*peer, msg),
                     Validation::Reject => r.on_invalid(*peer, &msg.topic, Some(id)),

@@ -609,3 +609,45 @@ async fn a_peer_that_cannot_keep_up_is_disconnected() {
     drop(slow);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_asynchronous_validator_decides_before_forwarding() {
+    let nodes = vec![
+        gossip_node().await,
+        gossip_node().await,
+        gossip_node().await,
+    ];
+    for n in &nodes {
+        gossip(n).subscribe("t").unwrap();
+    }
+    gossip(&nodes[1]).set_async_validator("t", |_origin, _via, data| async move {
+        // A slow check (a lookup elsewhere, say).
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if &data[..] == b"ok" {
+            rats_gossipsub::Validation::Accept
+        } else {
+            rats_gossipsub::Validation::Reject
+        }
+    });
+    link(&nodes[0], &nodes[1]).await;
+    link(&nodes[1], &nodes[2]).await;
+    let b_id = nodes[1].local_peer_id();
+    wait_until(10, "line meshes", || {
+        gossip(&nodes[1]).topic_mesh_peers("t").len() == 2
+            && gossip(&nodes[0]).topic_peers("t").contains(&b_id)
+    })
+    .await;
+    let counts = Arc::new(Counts::default());
+    record(&nodes, &counts);
+    gossip(&nodes[0]).publish("t", b"no".to_vec()).unwrap();
+    gossip(&nodes[0]).publish("t", b"ok".to_vec()).unwrap();
+    wait_until(10, "the accepted one crosses", || counts.get(2, b"ok") == 1).await;
+    assert_eq!(counts.get(1, b"ok"), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(counts.get(1, b"no"), 0);
+    assert_eq!(counts.get(2, b"no"), 0);
+    assert_eq!(gossip(&nodes[1]).stats().rejected, 1);
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
