@@ -46,6 +46,12 @@ pub struct GossipsubConfig {
     pub max_iwant_ids: usize,
     /// Times one message is sent again to one peer per heartbeat on IWANT.
     pub gossip_retransmission: u8,
+    /// Peers offered with a PRUNE that refuses a full mesh or trims one (peer exchange).
+    pub prune_peers: usize,
+    /// Peers from a PRUNE we dial at most (0: ignore peer exchange).
+    pub px_connect_max: usize,
+    /// Least score of the pruning peer for its peer list to be used.
+    pub accept_px_threshold: f64,
     /// Peer scoring.
     pub score: ScoreConfig,
 }
@@ -71,6 +77,9 @@ impl Default for GossipsubConfig {
             max_ihave_messages: 10,
             max_iwant_ids: 5000,
             gossip_retransmission: 3,
+            prune_peers: 16,
+            px_connect_max: 8,
+            accept_px_threshold: 0.0,
             score: ScoreConfig::default(),
         }
     }

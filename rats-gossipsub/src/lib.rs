@@ -1,6 +1,6 @@
 //! rats-gossipsub: publish/subscribe between rats peers over a GossipSub-style mesh.
 //!
-//! **Work in progress (issue 5).** What exists: topics (`subscribe`, `unsubscribe`,
+//! What exists: topics (`subscribe`, `unsubscribe`,
 //! `is_subscribed`, `subscribed_topics`) announced to current peers and to every peer that
 //! connects later; a per-topic mesh kept between D_low and D_high by a heartbeat with GRAFT
 //! and PRUNE (with backoff); messages signed by their origin's identity key and verified on
@@ -12,8 +12,8 @@
 //! delivery and forwarding;
 //! GossipSub v1.1 peer scoring (time in mesh, first deliveries, invalid messages, behaviour
 //! penalty) with the gossip / publish / graylist thresholds; backpressure (gossip dropped
-//! first for a peer falling behind, then the peer disconnected); events and statistics. Not
-//! yet: peer exchange on prune.
+//! first for a peer falling behind, then the peer disconnected); peer exchange on prune;
+//! opportunistic grafting; a replaceable message id function; events and statistics.
 //!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {

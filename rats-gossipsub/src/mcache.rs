@@ -25,8 +25,7 @@ impl MessageCache {
         }
     }
 
-    pub(crate) fn put(&mut self, msg: SignedMessage) {
-        let id = msg.id();
+    pub(crate) fn put(&mut self, id: MessageId, msg: SignedMessage) {
         if self.msgs.insert(id, msg).is_none()
             && let Some(w) = self.windows.front_mut()
         {
@@ -82,10 +81,12 @@ mod tests {
     #[test]
     fn windows_age_out() {
         let mut c = MessageCache::new(3, 2);
-        c.put(msg(1, "a"));
+        let first = msg(1, "a");
+        c.put(first.id(), first);
         c.shift();
-        c.put(msg(2, "a"));
-        c.put(msg(3, "b"));
+        for m in [msg(2, "a"), msg(3, "b")] {
+            c.put(m.id(), m);
+        }
         assert_eq!(c.gossip_ids("a").len(), 2);
         c.shift();
         // Message 1 is in the third window: kept for IWANT, no longer gossiped.

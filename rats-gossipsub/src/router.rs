@@ -17,7 +17,7 @@ use crate::mcache::MessageCache;
 use crate::message::{MessageId, SignedMessage, signing_bytes};
 use crate::score::PeerScore;
 use crate::seen::SeenCache;
-use crate::wire::Rpc;
+use crate::wire::{MAX_PX_ADDRS, MAX_PX_PEERS, PxPeer, Rpc};
 
 pub(crate) struct Router {
     pub config: GossipsubConfig,
@@ -49,7 +49,19 @@ pub(crate) struct Router {
     pub refused: HashSet<PeerId>,
     /// Consecutive heartbeats in which each peer's queue refused copies.
     pub slow_strikes: HashMap<PeerId, u32>,
+    /// How message ids are made (default: origin and sequence number).
+    pub id_fn: Option<MessageIdFn>,
+    /// Heartbeats since start (for opportunistic grafting).
+    pub beats: u64,
 }
+
+/// A custom message id function; every node of a network must use the same one.
+pub type MessageIdFn = std::sync::Arc<dyn Fn(&SignedMessage) -> MessageId + Send + Sync>;
+
+/// Heartbeats between two rounds of opportunistic grafting (v1.1).
+const OPPORTUNISTIC_GRAFT_EVERY: u64 = 60;
+/// Peers grafted at most per round.
+const OPPORTUNISTIC_GRAFT_PEERS: usize = 2;
 
 /// Send-queue load above which gossip (IHAVE and IWANT answers) to a peer is dropped first.
 const GOSSIP_MAX_LOAD: f32 = 0.5;
@@ -85,6 +97,8 @@ impl Router {
             score,
             refused: HashSet::new(),
             slow_strikes: HashMap::new(),
+            id_fn: None,
+            beats: 0,
         }
     }
 
@@ -118,6 +132,14 @@ impl Router {
             service: crate::SERVICE_NAME,
             event: std::sync::Arc::new(event),
         });
+    }
+
+    /// A message's id.
+    pub(crate) fn message_id(&self, msg: &SignedMessage) -> MessageId {
+        match &self.id_fn {
+            Some(f) => f(msg),
+            None => msg.id(),
+        }
     }
 
     /// Peers subscribed to `topic`.
@@ -198,6 +220,7 @@ impl Router {
                 &Rpc::Prune {
                     topic: topic.to_string(),
                     backoff_secs,
+                    peers: Vec::new(),
                 },
             );
         }
@@ -289,7 +312,7 @@ impl Router {
             data,
             signature,
         };
-        let id = msg.id();
+        let id = self.message_id(&msg);
         self.seen.insert(id);
         let publish_threshold = self.score.config().publish_threshold;
         let targets: Vec<PeerId> = if self.config.flood_publish {
@@ -306,7 +329,7 @@ impl Router {
         } else {
             self.fanout_peers(topic)
         };
-        self.mcache.put(msg.clone());
+        self.mcache.put(id, msg.clone());
         let bytes = Rpc::Publish(msg).encode();
         for p in &targets {
             self.send_encoded(p, bytes.clone(), true);
@@ -334,7 +357,7 @@ impl Router {
 
     /// A message from `via`, its signature already checked.
     pub(crate) fn on_message(&mut self, via: PeerId, msg: SignedMessage) {
-        if !self.seen.insert(msg.id()) {
+        if !self.seen.insert(self.message_id(&msg)) {
             self.stats.duplicates += 1;
             return;
         }
@@ -344,13 +367,13 @@ impl Router {
     /// Delivers (once, to subscribers) and forwards a message whose id is already recorded as
     /// seen: after an asynchronous validator accepted it.
     pub(crate) fn accept(&mut self, via: PeerId, msg: SignedMessage) {
-        let id = msg.id();
+        let id = self.message_id(&msg);
         if !self.subscribed.contains(&msg.topic) {
             return;
         }
         self.stats.delivered += 1;
         self.score.first_delivery(via, &msg.topic);
-        self.mcache.put(msg.clone());
+        self.mcache.put(id, msg.clone());
         let topic = msg.topic.clone();
         let origin = msg.from;
         let data = msg.data.clone();
@@ -437,11 +460,18 @@ impl Router {
             || self.score.score(&peer) < 0.0
         {
             let backoff_secs = self.config.prune_backoff_secs as u32;
+            // A full mesh points the peer to others of the topic.
+            let peers = if full {
+                self.exchange_peers(&topic, &peer)
+            } else {
+                Vec::new()
+            };
             self.send(
                 &peer,
                 &Rpc::Prune {
                     topic,
                     backoff_secs,
+                    peers,
                 },
             );
             return;
@@ -450,7 +480,55 @@ impl Router {
         self.mesh.entry(topic).or_default().insert(peer);
     }
 
-    pub(crate) fn on_prune(&mut self, peer: PeerId, topic: String, backoff_secs: u32) {
+    /// Up to `prune_peers` other peers of `topic` with their addresses, for a PRUNE to
+    /// `pruned` (none for a peer with a negative score).
+    fn exchange_peers(&self, topic: &str, pruned: &PeerId) -> Vec<PxPeer> {
+        if self.score.score(pruned) < 0.0 {
+            return Vec::new();
+        }
+        self.topic_peers(topic)
+            .into_iter()
+            .filter(|p| p != pruned)
+            .filter_map(|p| {
+                let info = self.ctx.peer_info(&p)?;
+                let addrs: Vec<String> = info
+                    .listen_addrs
+                    .iter()
+                    .take(MAX_PX_ADDRS)
+                    .map(ToString::to_string)
+                    .collect();
+                (!addrs.is_empty()).then_some(PxPeer { peer: p, addrs })
+            })
+            .take(self.config.prune_peers.min(MAX_PX_PEERS))
+            .collect()
+    }
+
+    /// Peers a PRUNE offered: dialed (up to `px_connect_max`) when the pruning peer's score
+    /// is at least `accept_px_threshold`.
+    fn use_exchanged_peers(&mut self, from: &PeerId, peers: Vec<PxPeer>) {
+        if peers.is_empty() || self.score.score(from) < self.config.accept_px_threshold {
+            return;
+        }
+        for px in peers.into_iter().take(self.config.px_connect_max) {
+            if px.peer == self.local || self.peer_topics.contains_key(&px.peer) {
+                continue;
+            }
+            let addrs: Vec<rats_core::Address> =
+                px.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+            if !addrs.is_empty() {
+                self.ctx.add_candidate(px.peer, addrs);
+            }
+        }
+    }
+
+    pub(crate) fn on_prune(
+        &mut self,
+        peer: PeerId,
+        topic: String,
+        backoff_secs: u32,
+        exchanged: Vec<PxPeer>,
+    ) {
+        self.use_exchanged_peers(&peer, exchanged);
         if let Some(m) = self.mesh.get_mut(&topic) {
             m.remove(&peer);
         }
@@ -545,6 +623,43 @@ impl Router {
         }
     }
 
+    /// v1.1 opportunistic grafting: when a mesh's median score is low, graft a couple of the
+    /// topic's better-scored peers, so a mesh taken over by poor peers recovers.
+    fn opportunistic_graft(&mut self) {
+        let threshold = self.score.config().opportunistic_graft_threshold;
+        let topics: Vec<String> = self.subscribed.iter().cloned().collect();
+        for topic in topics {
+            let mut scores: Vec<f64> = self
+                .mesh
+                .get(&topic)
+                .map(|m| m.iter().map(|p| self.score.score(p)).collect())
+                .unwrap_or_default();
+            if scores.len() < 2 {
+                continue;
+            }
+            scores.sort_by(f64::total_cmp);
+            let median = scores[scores.len() / 2];
+            if median >= threshold {
+                continue;
+            }
+            let mesh = self.mesh.get(&topic).cloned().unwrap_or_default();
+            let better: Vec<PeerId> = self
+                .topic_peers(&topic)
+                .into_iter()
+                .filter(|p| {
+                    !mesh.contains(p) && !self.in_backoff(&topic, p) && self.score.score(p) > median
+                })
+                .take(OPPORTUNISTIC_GRAFT_PEERS)
+                .collect();
+            for p in better {
+                if self.send(&p, &Rpc::Graft(topic.clone())) {
+                    self.mesh.entry(topic.clone()).or_default().insert(p);
+                    self.score.graft(p, &topic);
+                }
+            }
+        }
+    }
+
     /// Peers whose queue kept refusing message copies for several heartbeats cannot keep up:
     /// disconnected, rather than our memory or everyone's latency paying for them.
     fn shed_slow_peers(&mut self) {
@@ -592,6 +707,7 @@ impl Router {
                             &Rpc::Prune {
                                 topic: topic.clone(),
                                 backoff_secs,
+                                peers: Vec::new(),
                             },
                         );
                     }
@@ -617,6 +733,7 @@ impl Router {
                         m.remove(&p);
                     }
                     self.score.prune(p, &topic);
+                    let exchanged = self.exchange_peers(&topic, &p);
                     self.backoff.insert(
                         (topic.clone(), p),
                         now + Duration::from_secs(u64::from(backoff_secs)),
@@ -626,6 +743,7 @@ impl Router {
                         &Rpc::Prune {
                             topic: topic.clone(),
                             backoff_secs,
+                            peers: exchanged,
                         },
                     );
                 }
@@ -636,6 +754,10 @@ impl Router {
         let ttl = Duration::from_secs(self.config.fanout_ttl_secs);
         self.fanout
             .retain(|_, (_, last)| now.duration_since(*last) < ttl);
+        self.beats += 1;
+        if self.beats.is_multiple_of(OPPORTUNISTIC_GRAFT_EVERY) {
+            self.opportunistic_graft();
+        }
         self.emit_gossip();
         self.mcache.shift();
         self.score.decay();

@@ -39,6 +39,9 @@ pub struct ScoreConfig {
     pub publish_threshold: f64,
     /// Below this, everything the peer sends is ignored.
     pub graylist_threshold: f64,
+    /// A mesh whose median score is below this gets better-scored peers grafted (every 60
+    /// heartbeats).
+    pub opportunistic_graft_threshold: f64,
     /// How long a disconnected peer's score is kept, in seconds.
     pub retain_secs: u64,
 }
@@ -58,6 +61,7 @@ impl Default for ScoreConfig {
             gossip_threshold: -10.0,
             publish_threshold: -50.0,
             graylist_threshold: -80.0,
+            opportunistic_graft_threshold: 1.0,
             retain_secs: 60,
         }
     }

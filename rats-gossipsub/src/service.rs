@@ -164,6 +164,16 @@ impl GossipsubService {
         self.validators.write().remove(topic);
     }
 
+    /// Replaces how message ids are made (default: origin PeerId and sequence number, so the
+    /// same payload published twice is two messages). Every node of a network must use the same
+    /// function, e.g. a hash of the payload to drop repeated content.
+    pub fn set_message_id_fn<F>(&self, f: F) -> Result<(), GossipError>
+    where
+        F: Fn(&crate::message::SignedMessage) -> MessageId + Send + Sync + 'static,
+    {
+        self.with_router(|r| r.id_fn = Some(Arc::new(f)))
+    }
+
     /// Leaves `topic` (peers are told; our mesh peers get a prune). False if not subscribed.
     pub fn unsubscribe(&self, topic: &str) -> Result<bool, GossipError> {
         self.with_router(|r| r.unsubscribe(topic))
@@ -246,7 +256,9 @@ impl GossipsubService {
     /// arriving during validation are duplicates).
     fn validate_later(&self, via: PeerId, msg: crate::message::SignedMessage, v: AsyncValidator) {
         use std::sync::atomic::Ordering;
-        let id = msg.id();
+        let Ok(id) = self.with_router(|r| r.message_id(&msg)) else {
+            return;
+        };
         let fresh = self.with_router(|r| r.seen.insert(id)).unwrap_or(false);
         if !fresh {
             let _ = self.with_router(|r| r.stats.duplicates += 1);
@@ -366,7 +378,9 @@ impl Service for GossipsubService {
         match rpc {
             Rpc::Publish(msg) => {
                 // Checked here, on the connection's task, outside the router's lock.
-                let id = msg.id();
+                let Ok(id) = self.with_router(|r| r.message_id(&msg)) else {
+                    return Ok(());
+                };
                 if self.with_router(|r| r.seen.contains(&id)).unwrap_or(true) {
                     let _ = self.with_router(|r| r.stats.duplicates += 1);
                     return Ok(());
@@ -400,8 +414,9 @@ impl Service for GossipsubService {
             Rpc::Prune {
                 topic,
                 backoff_secs,
+                peers,
             } => {
-                let _ = self.with_router(|r| r.on_prune(*peer, topic, backoff_secs));
+                let _ = self.with_router(|r| r.on_prune(*peer, topic, backoff_secs, peers));
             }
             Rpc::IHave { topic, ids } => {
                 let _ = self.with_router(|r| r.on_ihave(*peer, topic, ids));

@@ -19,6 +19,19 @@ const IWANT: u8 = 6;
 
 /// Most message ids in one IHAVE or IWANT.
 pub const MAX_IDS: usize = 5000;
+/// Most peers offered in one PRUNE.
+pub const MAX_PX_PEERS: usize = 16;
+/// Most addresses per offered peer.
+pub const MAX_PX_ADDRS: usize = 4;
+
+/// A peer offered with a PRUNE (peer exchange), so the pruned peer can connect elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PxPeer {
+    /// The peer.
+    pub peer: PeerId,
+    /// Where it listens.
+    pub addrs: Vec<String>,
+}
 
 /// Most subscription changes in one message.
 pub const MAX_SUBSCRIPTIONS: usize = 1024;
@@ -32,12 +45,15 @@ pub enum Rpc {
     Publish(SignedMessage),
     /// "Add me to your mesh for this topic."
     Graft(String),
-    /// "You are out of my mesh for this topic; do not graft again for `backoff_secs`."
+    /// "You are out of my mesh for this topic; do not graft again for `backoff_secs`" — with
+    /// other peers of the topic to try instead (peer exchange).
     Prune {
         /// The topic.
         topic: String,
         /// Seconds before grafting again.
         backoff_secs: u32,
+        /// Other peers of the topic (may be empty).
+        peers: Vec<PxPeer>,
     },
     /// "I have these recent messages of this topic."
     IHave {
@@ -93,10 +109,23 @@ impl Rpc {
             Rpc::Prune {
                 topic,
                 backoff_secs,
+                peers,
             } => {
                 b.put_u8(PRUNE);
                 put_str(&mut b, topic);
                 b.put_u32(*backoff_secs);
+                if !peers.is_empty() {
+                    let n = peers.len().min(MAX_PX_PEERS);
+                    b.put_u8(n as u8);
+                    for p in &peers[..n] {
+                        b.put_slice(p.peer.as_bytes());
+                        let m = p.addrs.len().min(MAX_PX_ADDRS);
+                        b.put_u8(m as u8);
+                        for a in &p.addrs[..m] {
+                            put_str(&mut b, a);
+                        }
+                    }
+                }
             }
             Rpc::IHave { topic, ids } => {
                 b.put_u8(IHAVE);
@@ -157,9 +186,35 @@ impl Rpc {
                 if msg.len() < 4 {
                     return Err(WireError::Truncated);
                 }
+                let backoff_secs = msg.get_u32();
+                // The peer list is optional (absent in the first version of PRUNE).
+                let mut peers = Vec::new();
+                if !msg.is_empty() {
+                    let n = msg.get_u8() as usize;
+                    if n > MAX_PX_PEERS {
+                        return Err(WireError::Bad("too many exchanged peers"));
+                    }
+                    for _ in 0..n {
+                        if msg.len() < 33 {
+                            return Err(WireError::Truncated);
+                        }
+                        let peer = PeerId::from_slice(&msg.split_to(32))
+                            .map_err(|_| WireError::Bad("exchanged peer id invalid"))?;
+                        let m = msg.get_u8() as usize;
+                        if m > MAX_PX_ADDRS {
+                            return Err(WireError::Bad("too many addresses"));
+                        }
+                        let mut addrs = Vec::with_capacity(m);
+                        for _ in 0..m {
+                            addrs.push(get_str(&mut msg, 256)?);
+                        }
+                        peers.push(PxPeer { peer, addrs });
+                    }
+                }
                 Ok(Rpc::Prune {
                     topic,
-                    backoff_secs: msg.get_u32(),
+                    backoff_secs,
+                    peers,
                 })
             }
             IHAVE => {
@@ -244,6 +299,15 @@ mod tests {
             Rpc::Prune {
                 topic: "t".into(),
                 backoff_secs: 60,
+                peers: vec![],
+            },
+            Rpc::Prune {
+                topic: "t".into(),
+                backoff_secs: 60,
+                peers: vec![PxPeer {
+                    peer: id.peer_id(),
+                    addrs: vec!["tcp:127.0.0.1:7878".into()],
+                }],
             },
             Rpc::IHave {
                 topic: "t".into(),

@@ -456,7 +456,7 @@ impl RatsClient {
     }
 
     /// Publish/subscribe, with the `gossipsub` feature (`None` when the plugin is disabled in
-    /// the configuration). Work in progress: see the `rats_gossipsub` crate docs.
+    /// the configuration). See the `rats_gossipsub` crate docs.
     #[cfg(feature = "gossipsub")]
     pub fn gossip(&self) -> Option<Arc<rats_gossipsub::GossipsubService>> {
         self.node

@@ -351,6 +351,7 @@ async fn a_peer_outside_the_mesh_gets_missed_messages_through_ihave_and_iwant() 
     h.send(&Rpc::Prune {
         topic: "t".into(),
         backoff_secs: 60,
+        peers: vec![],
     })
     .await;
     let h_id = h.id.peer_id();
@@ -647,6 +648,84 @@ async fn an_asynchronous_validator_decides_before_forwarding() {
     assert_eq!(counts.get(1, b"no"), 0);
     assert_eq!(counts.get(2, b"no"), 0);
     assert_eq!(gossip(&nodes[1]).stats().rejected, 1);
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mesh_prunes_with_other_peers_to_try() {
+    // The hub takes at most two mesh peers; a third that grafts is pruned with a list of the
+    // hub's other topic peers, and connects to them (peer exchange is off otherwise).
+    let hub = client_with(|c| {
+        c.plugins.insert(
+            "gossipsub".into(),
+            serde_json::json!({"heartbeat_ms": 100, "mesh_n": 1, "mesh_n_low": 1, "mesh_n_high": 2}),
+        );
+        c.peer_exchange = false;
+    })
+    .await;
+    let others = vec![gossip_node().await, gossip_node().await];
+    gossip(&hub).subscribe("t").unwrap();
+    for o in &others {
+        gossip(o).subscribe("t").unwrap();
+        link(o, &hub).await;
+    }
+    wait_until(5, "hub mesh full", || {
+        gossip(&hub).topic_mesh_peers("t").len() == 2
+    })
+    .await;
+    let newcomer = gossip_node().await;
+    gossip(&newcomer).subscribe("t").unwrap();
+    link(&newcomer, &hub).await;
+    let ids: Vec<PeerId> = others.iter().map(RatsClient::local_peer_id).collect();
+    wait_until(
+        10,
+        "the newcomer connects to a peer the hub offered",
+        || ids.iter().any(|id| newcomer.node().is_connected(id)),
+    )
+    .await;
+    hub.shutdown().await;
+    newcomer.shutdown().await;
+    for o in &others {
+        o.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_based_message_id_delivers_repeated_content_once() {
+    let nodes = vec![gossip_node().await, gossip_node().await];
+    for n in &nodes {
+        gossip(n).subscribe("t").unwrap();
+        // Same function everywhere: the id is the payload (up to 40 bytes).
+        gossip(n)
+            .set_message_id_fn(|m| {
+                let mut id = [0u8; 40];
+                let n = m.data.len().min(40);
+                id[..n].copy_from_slice(&m.data[..n]);
+                rats_gossipsub::MessageId(id)
+            })
+            .unwrap();
+    }
+    link(&nodes[0], &nodes[1]).await;
+    let b_id = nodes[1].local_peer_id();
+    wait_until(5, "a knows b subscribes", || {
+        gossip(&nodes[0]).topic_peers("t").contains(&b_id)
+    })
+    .await;
+    let counts = Arc::new(Counts::default());
+    record(&nodes, &counts);
+    gossip(&nodes[0]).publish("t", b"same".to_vec()).unwrap();
+    gossip(&nodes[0])
+        .publish("t", b"different".to_vec())
+        .unwrap();
+    gossip(&nodes[0]).publish("t", b"same".to_vec()).unwrap();
+    wait_until(5, "both contents arrive", || {
+        counts.get(1, b"different") == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(counts.get(1, b"same"), 1, "repeated content is one message");
     for n in &nodes {
         n.shutdown().await;
     }

@@ -154,6 +154,14 @@ impl ServiceContext {
         })
     }
 
+    /// Dials a peer another peer told us about (gossipsub's peer exchange), unless it is us,
+    /// connected or being dialed; subject to the node's limits like discovery candidates.
+    pub fn add_candidate(&self, peer: PeerId, addrs: Vec<Address>) {
+        if let Ok(shared) = self.shared() {
+            shared.dial_candidate(Some(peer), addrs, "service");
+        }
+    }
+
     /// How full a peer's send queue is (queued bytes over its limit), for services that shed
     /// optional traffic (gossip) first when a peer falls behind. `None` if not connected.
     pub fn queue_load(&self, peer: &PeerId) -> Option<f32> {
