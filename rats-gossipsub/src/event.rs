@@ -40,6 +40,25 @@ pub enum GossipEvent {
     },
 }
 
+impl GossipEvent {
+    /// A topic message's payload as text (invalid UTF-8 replaced); `None` for other events.
+    pub fn text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            GossipEvent::Message { data, .. } => Some(String::from_utf8_lossy(data)),
+            _ => None,
+        }
+    }
+
+    /// A topic message's payload parsed as JSON (as `publish_json` sends it); `None` for other
+    /// events or a payload that is not JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        match self {
+            GossipEvent::Message { data, .. } => serde_json::from_slice(data).ok(),
+            _ => None,
+        }
+    }
+}
+
 /// Counters since start.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GossipStats {

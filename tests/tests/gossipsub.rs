@@ -135,7 +135,7 @@ async fn a_message_crosses_a_line_of_five_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_random_graph_every_subscriber_gets_every_message_once() {
-    const N: usize = 20;
+    const N: usize = 30;
     let mut nodes = Vec::new();
     for _ in 0..N {
         nodes.push(gossip_node().await);
@@ -726,6 +726,34 @@ async fn a_content_based_message_id_delivers_repeated_content_once() {
     .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(counts.get(1, b"same"), 1, "repeated content is one message");
+    for n in &nodes {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_messages_arrive_as_json() {
+    let nodes = vec![gossip_node().await, gossip_node().await];
+    for n in &nodes {
+        gossip(n).subscribe("j").unwrap();
+    }
+    link(&nodes[0], &nodes[1]).await;
+    let b_id = nodes[1].local_peer_id();
+    wait_until(5, "a knows b subscribes", || {
+        gossip(&nodes[0]).topic_peers("j").contains(&b_id)
+    })
+    .await;
+    let mut events = nodes[1].events();
+    let value = serde_json::json!({"kind": "note", "n": 7});
+    gossip(&nodes[0]).publish_json("j", &value).unwrap();
+    let got = rats_tests::next_matching(&mut events, 5, |e| match e {
+        Event::Service { service, event } if *service == rats_gossipsub::SERVICE_NAME => event
+            .downcast_ref::<GossipEvent>()
+            .and_then(GossipEvent::json),
+        _ => None,
+    })
+    .await;
+    assert_eq!(got, value);
     for n in &nodes {
         n.shutdown().await;
     }
