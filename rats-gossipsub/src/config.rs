@@ -95,6 +95,9 @@ impl GossipsubConfig {
         if !(10..=3_600_000).contains(&self.heartbeat_ms) {
             return Err("heartbeat_ms must be between 10 ms and one hour".into());
         }
+        if self.max_topic_len > u16::MAX as usize {
+            return Err("max_topic_len must be at most 65535".into());
+        }
         if self.seen_max == 0 || self.max_topic_len == 0 || self.max_peer_topics == 0 {
             return Err("seen_max, max_topic_len and max_peer_topics must be at least 1".into());
         }

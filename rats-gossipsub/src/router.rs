@@ -41,9 +41,6 @@ pub(crate) struct Router {
     pub retransmitted: HashMap<(PeerId, MessageId), u8>,
     pub seqno: u64,
     pub stats: GossipStats,
-    /// Invalid messages (forged, too large, rejected) each peer sent us: the input of the
-    /// invalid-message penalty of peer scoring.
-    pub invalid: HashMap<PeerId, u32>,
     pub score: PeerScore,
     /// Peers whose queue refused a message copy since the last heartbeat.
     pub refused: HashSet<PeerId>,
@@ -53,6 +50,8 @@ pub(crate) struct Router {
     pub id_fn: Option<MessageIdFn>,
     /// Heartbeats since start (for opportunistic grafting).
     pub beats: u64,
+    /// Peers from peer exchange dialed since the last heartbeat.
+    pub px_dials: usize,
 }
 
 /// A custom message id function; every node of a network must use the same one.
@@ -93,12 +92,12 @@ impl Router {
             seen,
             seqno,
             stats: GossipStats::default(),
-            invalid: HashMap::new(),
             score,
             refused: HashSet::new(),
             slow_strikes: HashMap::new(),
             id_fn: None,
             beats: 0,
+            px_dials: 0,
         }
     }
 
@@ -109,9 +108,11 @@ impl Router {
 
     /// Sends an already encoded message (encoded once for all the peers it goes to).
     fn send_encoded(&mut self, peer: &PeerId, bytes: Bytes, publish: bool) -> bool {
-        if self.ctx.try_send(peer, Outgoing::shared(bytes)).is_err() {
+        if let Err(e) = self.ctx.try_send(peer, Outgoing::shared(bytes)) {
             self.stats.dropped += 1;
-            self.refused.insert(*peer);
+            if matches!(e, rats_core::node::SendError::QueueFull(_)) {
+                self.refused.insert(*peer);
+            }
             return false;
         }
         if publish {
@@ -161,7 +162,6 @@ impl Router {
     }
 
     pub(crate) fn peer_disconnected(&mut self, peer: &PeerId) {
-        self.invalid.remove(peer);
         self.score.disconnected(peer);
         for (peers, _) in self.fanout.values_mut() {
             peers.remove(peer);
@@ -193,7 +193,10 @@ impl Router {
             .map(|(p, _)| p)
             .unwrap_or_default();
         for p in fanout.into_iter().take(self.config.mesh_n) {
-            if self.score.score(&p) >= 0.0 && self.send(&p, &Rpc::Graft(topic.to_string())) {
+            let usable = self.score.score(&p) >= 0.0
+                && !self.in_backoff(topic, &p)
+                && self.peer_topics.get(&p).is_some_and(|t| t.contains(topic));
+            if usable && self.send(&p, &Rpc::Graft(topic.to_string())) {
                 self.mesh.entry(topic.to_string()).or_default().insert(p);
                 self.score.graft(p, topic);
             }
@@ -212,19 +215,29 @@ impl Router {
         for p in &peers {
             self.send(p, &rpc);
         }
-        let backoff_secs = self.config.prune_backoff_secs as u32;
         for p in self.mesh.remove(topic).unwrap_or_default() {
             self.score.prune(p, topic);
-            self.send(
-                &p,
-                &Rpc::Prune {
-                    topic: topic.to_string(),
-                    backoff_secs,
-                    peers: Vec::new(),
-                },
-            );
+            self.send_prune(p, topic, Vec::new());
         }
         true
+    }
+
+    /// Sends PRUNE (with `exchanged` peers) and records the backoff we announce, so a GRAFT
+    /// from that peer before it ends counts as misbehaviour and we do not graft it either.
+    fn send_prune(&mut self, peer: PeerId, topic: &str, exchanged: Vec<PxPeer>) {
+        let backoff_secs = self.config.prune_backoff_secs as u32;
+        self.backoff.insert(
+            (topic.to_string(), peer),
+            Instant::now() + Duration::from_secs(u64::from(backoff_secs)),
+        );
+        self.send(
+            &peer,
+            &Rpc::Prune {
+                topic: topic.to_string(),
+                backoff_secs,
+                peers: exchanged,
+            },
+        );
     }
 
     fn in_backoff(&self, topic: &str, peer: &PeerId) -> bool {
@@ -344,7 +357,6 @@ impl Router {
             self.seen.insert(id);
         }
         self.stats.rejected += 1;
-        *self.invalid.entry(via).or_insert(0) += 1;
         self.score.invalid_message(via, topic);
     }
 
@@ -410,9 +422,15 @@ impl Router {
         let Some(topics) = self.peer_topics.get_mut(&peer) else {
             return;
         };
+        // Only the net change of a frame counts (a frame toggling a topic back and forth costs
+        // nothing but its bytes).
+        let mut last: HashMap<String, bool> = HashMap::new();
+        for (on, topic) in subs {
+            last.insert(topic, on);
+        }
         let mut joined = Vec::new();
         let mut left = Vec::new();
-        for (on, topic) in subs {
+        for (topic, on) in last {
             if on {
                 if topics.len() < max && topics.insert(topic.clone()) {
                     joined.push(topic);
@@ -424,6 +442,9 @@ impl Router {
         for topic in left {
             if let Some(m) = self.mesh.get_mut(&topic) {
                 m.remove(&peer);
+            }
+            if let Some((f, _)) = self.fanout.get_mut(&topic) {
+                f.remove(&peer);
             }
             self.score.prune(peer, &topic);
             self.emit(GossipEvent::PeerLeft { peer, topic });
@@ -459,21 +480,16 @@ impl Router {
             || full
             || self.score.score(&peer) < 0.0
         {
-            let backoff_secs = self.config.prune_backoff_secs as u32;
-            // A full mesh points the peer to others of the topic.
-            let peers = if full {
+            // A full mesh points the peer to others of the topic (once per backoff: a peer
+            // that grafts again meanwhile is already penalised above).
+            let peers = if full && !in_backoff {
                 self.exchange_peers(&topic, &peer)
             } else {
                 Vec::new()
             };
-            self.send(
-                &peer,
-                &Rpc::Prune {
-                    topic,
-                    backoff_secs,
-                    peers,
-                },
-            );
+            if !in_backoff {
+                self.send_prune(peer, &topic, peers);
+            }
             return;
         }
         self.score.graft(peer, &topic);
@@ -506,16 +522,21 @@ impl Router {
     /// Peers a PRUNE offered: dialed (up to `px_connect_max`) when the pruning peer's score
     /// is at least `accept_px_threshold`.
     fn use_exchanged_peers(&mut self, from: &PeerId, peers: Vec<PxPeer>) {
-        if peers.is_empty() || self.score.score(from) < self.config.accept_px_threshold {
+        if peers.is_empty()
+            || self.score.score(from) < self.config.accept_px_threshold
+            || self.px_dials >= self.config.px_connect_max
+        {
             return;
         }
-        for px in peers.into_iter().take(self.config.px_connect_max) {
+        let room = self.config.px_connect_max - self.px_dials;
+        for px in peers.into_iter().take(room) {
             if px.peer == self.local || self.peer_topics.contains_key(&px.peer) {
                 continue;
             }
             let addrs: Vec<rats_core::Address> =
                 px.addrs.iter().filter_map(|a| a.parse().ok()).collect();
             if !addrs.is_empty() {
+                self.px_dials += 1;
                 self.ctx.add_candidate(px.peer, addrs);
             }
         }
@@ -528,13 +549,16 @@ impl Router {
         backoff_secs: u32,
         exchanged: Vec<PxPeer>,
     ) {
-        self.use_exchanged_peers(&peer, exchanged);
-        if let Some(m) = self.mesh.get_mut(&topic) {
-            m.remove(&peer);
+        // Only a mesh peer of one of our topics can prune us; anything else is ignored (no
+        // state is kept for it, and its peer list is not used).
+        let was_in_mesh = self.mesh.get_mut(&topic).is_some_and(|m| m.remove(&peer));
+        if !was_in_mesh {
+            return;
         }
         self.score.prune(peer, &topic);
         let backoff = Duration::from_secs(u64::from(backoff_secs).min(3600));
         self.backoff.insert((topic, peer), Instant::now() + backoff);
+        self.use_exchanged_peers(&peer, exchanged);
     }
 
     /// A peer advertises messages: ask for the ones we have not seen (within the per-heartbeat
@@ -553,11 +577,12 @@ impl Router {
         let asked = self.iwant_asked.entry(peer).or_insert(0);
         let room = self.config.max_iwant_ids.saturating_sub(*asked);
         let mut want: Vec<MessageId> = Vec::new();
+        let mut asked_now = HashSet::new();
         for id in ids {
             if want.len() >= room {
                 break;
             }
-            if !self.seen.contains(&id) && !want.contains(&id) {
+            if !self.seen.contains(&id) && asked_now.insert(id) {
                 want.push(id);
             }
         }
@@ -576,9 +601,9 @@ impl Router {
         }
         let limit = self.config.gossip_retransmission;
         for id in ids {
-            let Some(msg) = self.mcache.get(&id).cloned() else {
+            if self.mcache.get(&id).is_none() {
                 continue;
-            };
+            }
             let sent = self.retransmitted.entry((peer, id)).or_insert(0);
             if *sent >= limit {
                 continue;
@@ -588,6 +613,9 @@ impl Router {
                 self.stats.dropped += 1;
                 continue;
             }
+            let Some(msg) = self.mcache.get(&id).cloned() else {
+                continue;
+            };
             self.send(&peer, &Rpc::Publish(msg));
         }
     }
@@ -643,13 +671,15 @@ impl Router {
                 continue;
             }
             let mesh = self.mesh.get(&topic).cloned().unwrap_or_default();
+            let room = self.config.mesh_n_high.saturating_sub(mesh.len());
             let better: Vec<PeerId> = self
                 .topic_peers(&topic)
                 .into_iter()
                 .filter(|p| {
-                    !mesh.contains(p) && !self.in_backoff(&topic, p) && self.score.score(p) > median
+                    let s = self.score.score(p);
+                    !mesh.contains(p) && !self.in_backoff(&topic, p) && s > median && s >= 0.0
                 })
-                .take(OPPORTUNISTIC_GRAFT_PEERS)
+                .take(OPPORTUNISTIC_GRAFT_PEERS.min(room))
                 .collect();
             for p in better {
                 if self.send(&p, &Rpc::Graft(topic.clone())) {
@@ -681,6 +711,7 @@ impl Router {
         self.seen.expire();
         self.ihave_taken.clear();
         self.iwant_asked.clear();
+        self.px_dials = 0;
         self.retransmitted.clear();
         let now = Instant::now();
         self.backoff.retain(|_, until| *until > now);
@@ -692,7 +723,6 @@ impl Router {
                 .get(&topic)
                 .map(|m| m.iter().copied().collect())
                 .unwrap_or_default();
-            let backoff_secs = self.config.prune_backoff_secs as u32;
             for p in members {
                 let left = !self.peer_topics.get(&p).is_some_and(|t| t.contains(&topic));
                 let negative = self.score.score(&p) < 0.0;
@@ -702,14 +732,7 @@ impl Router {
                     m.remove(&p);
                     self.score.prune(p, &topic);
                     if negative && !left {
-                        self.send(
-                            &p,
-                            &Rpc::Prune {
-                                topic: topic.clone(),
-                                backoff_secs,
-                                peers: Vec::new(),
-                            },
-                        );
+                        self.send_prune(p, &topic, Vec::new());
                     }
                 }
             }
@@ -727,25 +750,13 @@ impl Router {
                             .choose_multiple(&mut rand::thread_rng(), excess)
                     })
                     .unwrap_or_default();
-                let backoff_secs = self.config.prune_backoff_secs as u32;
                 for p in victims {
                     if let Some(m) = self.mesh.get_mut(&topic) {
                         m.remove(&p);
                     }
                     self.score.prune(p, &topic);
                     let exchanged = self.exchange_peers(&topic, &p);
-                    self.backoff.insert(
-                        (topic.clone(), p),
-                        now + Duration::from_secs(u64::from(backoff_secs)),
-                    );
-                    self.send(
-                        &p,
-                        &Rpc::Prune {
-                            topic: topic.clone(),
-                            backoff_secs,
-                            peers: exchanged,
-                        },
-                    );
+                    self.send_prune(p, &topic, exchanged);
                 }
                 debug!(topic, pruned = excess, "mesh above D_high");
             }

@@ -103,8 +103,10 @@ impl PeerScore {
         &self.config
     }
 
+    /// The stats of a known peer's topic (peers are added on connect only: a late event about
+    /// a forgotten peer does not bring it back).
     fn topic(&mut self, peer: PeerId, topic: &str) -> Option<&mut TopicStats> {
-        let stats = self.peers.entry(peer).or_default();
+        let stats = self.peers.get_mut(&peer)?;
         if !stats.topics.contains_key(topic) && stats.topics.len() >= self.max_topics {
             return None;
         }
@@ -150,7 +152,9 @@ impl PeerScore {
     }
 
     pub(crate) fn behaviour_penalty(&mut self, peer: PeerId, amount: f64) {
-        self.peers.entry(peer).or_default().behaviour += amount;
+        if let Some(s) = self.peers.get_mut(&peer) {
+            s.behaviour += amount;
+        }
     }
 
     /// The peer's score (0 for a peer we know nothing of).
@@ -208,6 +212,7 @@ mod tests {
         let mut s = PeerScore::new(c.clone(), 16);
         let p = rats_core::Identity::generate().peer_id();
         assert_eq!(s.score(&p), 0.0);
+        s.connected(p);
         s.first_delivery(p, "t");
         assert!(s.score(&p) > 0.0);
         for _ in 0..4 {
@@ -231,7 +236,9 @@ mod tests {
             16,
         );
         let p = rats_core::Identity::generate().peer_id();
+        s.connected(p);
         s.invalid_message(p, "t");
+        assert!(s.score(&p) < 0.0);
         s.disconnected(&p);
         s.decay();
         assert_eq!(s.score(&p), 0.0, "forgotten after retain_secs");

@@ -48,6 +48,8 @@ pub type AsyncValidator = Arc<
 
 /// Messages waiting for asynchronous validators at once; beyond, new ones are ignored.
 const MAX_PENDING_VALIDATIONS: usize = 1024;
+/// How long an asynchronous validator may take; a message not decided by then is ignored.
+const ASYNC_VALIDATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The validator of a topic.
 #[derive(Clone)]
@@ -276,8 +278,12 @@ impl GossipsubService {
         };
         let router = self.router.clone();
         let fut = v(msg.from, via, msg.data.clone());
+        let limit = ASYNC_VALIDATION_TIMEOUT;
         ctx.spawn(async move {
-            let verdict = fut.await;
+            // A validator that never answers must not hold its slot forever.
+            let verdict = tokio::time::timeout(limit, fut)
+                .await
+                .unwrap_or(Validation::Ignore);
             pending.fetch_sub(1, Ordering::AcqRel);
             if let Some(r) = router.lock().as_mut() {
                 match verdict {
@@ -378,9 +384,19 @@ impl Service for GossipsubService {
         match rpc {
             Rpc::Publish(msg) => {
                 // Checked here, on the connection's task, outside the router's lock.
-                let Ok(id) = self.with_router(|r| r.message_id(&msg)) else {
+                // Messages of topics we do not subscribe to, and our own coming back, are dropped
+                // before any work (and not remembered: they cannot flush the seen cache).
+                let Ok((id, wanted)) = self.with_router(|r| {
+                    (
+                        r.message_id(&msg),
+                        r.subscribed.contains(&msg.topic) && msg.from != r.local,
+                    )
+                }) else {
                     return Ok(());
                 };
+                if !wanted {
+                    return Ok(());
+                }
                 if self.with_router(|r| r.seen.contains(&id)).unwrap_or(true) {
                     let _ = self.with_router(|r| r.stats.duplicates += 1);
                     return Ok(());

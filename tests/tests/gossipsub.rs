@@ -226,11 +226,19 @@ async fn a_forged_origin_is_refused_and_not_forwarded() {
 
     let victim = gossip_node().await;
     let other = gossip_node().await;
-    gossip(&victim).subscribe("t").unwrap();
-    gossip(&other).subscribe("t").unwrap();
+    let third = gossip_node().await;
+    for n in [&victim, &other, &third] {
+        gossip(n).subscribe("t").unwrap();
+    }
     link(&victim, &other).await;
+    link(&victim, &third).await;
+    let third_id = third.local_peer_id();
+    wait_until(10, "third in the victim's mesh", || {
+        gossip(&victim).topic_mesh_peers("t").contains(&third_id)
+    })
+    .await;
     let counts = Arc::new(Counts::default());
-    record(&[victim.clone(), other.clone()], &counts);
+    record(&[victim.clone(), other.clone(), third.clone()], &counts);
     let (hostile, mut conn) = rats_tests::raw_noise_client(
         &victim.listen_addrs()[0],
         &rats_core::ProtocolId::new("rats", "1.0"),
@@ -259,11 +267,16 @@ async fn a_forged_origin_is_refused_and_not_forwarded() {
     // A genuine message still gets through, the forged one never does.
     gossip(&other).publish("t", b"genuine".to_vec()).unwrap();
     wait_until(5, "genuine delivered", || counts.get(0, b"genuine") == 1).await;
+    wait_until(5, "genuine forwarded to the third", || {
+        counts.get(2, b"genuine") == 1
+    })
+    .await;
     assert_eq!(counts.get(0, b"forged"), 0);
-    assert_eq!(counts.get(1, b"forged"), 0, "not forwarded");
+    assert_eq!(counts.get(2, b"forged"), 0, "not forwarded");
     assert!(victim.node().is_connected(&hostile_id));
     victim.shutdown().await;
     other.shutdown().await;
+    third.shutdown().await;
 }
 
 /// A hand-driven peer: reads and writes gossipsub messages on a raw Noise connection.
@@ -535,7 +548,15 @@ async fn mesh_sizes_stay_within_bounds_through_churn() {
 async fn a_peer_sending_invalid_messages_ends_graylisted_and_ignored() {
     use rats_gossipsub::wire::Rpc;
     use rats_gossipsub::{SignedMessage, signing_bytes};
-    let victim = gossip_node().await;
+    // No decay during the test: three invalid messages stay three.
+    let victim = client_with(|c| {
+        c.plugins.insert(
+            "gossipsub".into(),
+            serde_json::json!({"heartbeat_ms": 100, "score": {"invalid_decay": 1.0}}),
+        );
+        c.peer_exchange = false;
+    })
+    .await;
     gossip(&victim).subscribe("t").unwrap();
     let counts = Arc::new(Counts::default());
     record(std::slice::from_ref(&victim), &counts);
@@ -757,4 +778,32 @@ async fn json_messages_arrive_as_json() {
     for n in &nodes {
         n.shutdown().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsolicited_prune_cannot_make_a_node_dial() {
+    use rats_gossipsub::wire::{PxPeer, Rpc};
+    let victim = gossip_node().await;
+    gossip(&victim).subscribe("t").unwrap();
+    let mut h = RawPeer::connect(&victim).await;
+    // A listener the victim must not be pushed into dialing.
+    let trap = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let trap_addr = format!("tcp:{}", trap.local_addr().unwrap());
+    let decoy = rats_core::Identity::generate().peer_id();
+    // The raw peer is not in the victim's mesh (it never subscribed): its PRUNE is ignored.
+    h.send(&Rpc::Prune {
+        topic: "t".into(),
+        backoff_secs: 3600,
+        peers: vec![PxPeer {
+            peer: decoy,
+            addrs: vec![trap_addr],
+        }],
+    })
+    .await;
+    let dialed = tokio::time::timeout(Duration::from_millis(800), trap.accept()).await;
+    assert!(
+        dialed.is_err(),
+        "the victim dialed an address from an unsolicited prune"
+    );
+    victim.shutdown().await;
 }
