@@ -160,3 +160,29 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// The next whole frame `(channel, payload)` a raw connection receives (see
+/// [`raw_noise_client`]); partial frames wait in `pending`. `None` when the connection ends.
+/// Fragment flags are not interpreted: tests that use it exchange small messages.
+pub async fn next_raw_frame(
+    conn: &mut rats_core::encryption::SecureConnection,
+    pending: &mut bytes::BytesMut,
+) -> Option<(u16, bytes::Bytes)> {
+    use bytes::Buf;
+    let mut record = bytes::BytesMut::new();
+    loop {
+        if pending.len() >= 7 {
+            let len = u32::from_be_bytes([pending[3], pending[4], pending[5], pending[6]]) as usize;
+            if pending.len() >= 7 + len {
+                let channel = u16::from_be_bytes([pending[0], pending[1]]);
+                pending.advance(7);
+                return Some((channel, pending.split_to(len).freeze()));
+            }
+        }
+        record.clear();
+        match conn.reader.read_into(&mut record).await {
+            Ok(true) => pending.extend_from_slice(&record),
+            _ => return None,
+        }
+    }
+}

@@ -64,6 +64,31 @@ fn record(nodes: &[RatsClient], counts: &Arc<Counts>) {
     }
 }
 
+/// Three nodes subscribed to "t" in a line A-B-C, `middle` applied to B before linking; waits
+/// until B has both neighbours in its mesh and A knows B. Delivery counts are recorded.
+async fn line_of_three(middle: impl FnOnce(&GossipsubService)) -> (Vec<RatsClient>, Arc<Counts>) {
+    let nodes = vec![
+        gossip_node().await,
+        gossip_node().await,
+        gossip_node().await,
+    ];
+    for n in &nodes {
+        gossip(n).subscribe("t").unwrap();
+    }
+    middle(&gossip(&nodes[1]));
+    link(&nodes[0], &nodes[1]).await;
+    link(&nodes[1], &nodes[2]).await;
+    let b_id = nodes[1].local_peer_id();
+    wait_until(10, "line meshes", || {
+        gossip(&nodes[1]).topic_mesh_peers("t").len() == 2
+            && gossip(&nodes[0]).topic_peers("t").contains(&b_id)
+    })
+    .await;
+    let counts = Arc::new(Counts::default());
+    record(&nodes, &counts);
+    (nodes, counts)
+}
+
 async fn link(a: &RatsClient, b: &RatsClient) -> PeerId {
     let id = a.connect(&addr_of(b)).await.expect("connect");
     let a_id = a.local_peer_id();
@@ -315,34 +340,18 @@ impl RawPeer {
 
     /// The next gossipsub message matching `pick`, within 10 s.
     async fn next<T>(&mut self, mut pick: impl FnMut(rats_gossipsub::wire::Rpc) -> Option<T>) -> T {
-        use bytes::Buf;
         tokio::time::timeout(Duration::from_secs(10), async {
-            let mut record = bytes::BytesMut::new();
             loop {
-                while self.pending.len() >= 7 {
-                    let len = u32::from_be_bytes([
-                        self.pending[3],
-                        self.pending[4],
-                        self.pending[5],
-                        self.pending[6],
-                    ]) as usize;
-                    if self.pending.len() < 7 + len {
-                        break;
-                    }
-                    let channel = u16::from_be_bytes([self.pending[0], self.pending[1]]);
-                    self.pending.advance(7);
-                    let payload = self.pending.split_to(len).freeze();
-                    if channel == rats_gossipsub::wire::CHANNEL
-                        && let Ok(rpc) = rats_gossipsub::wire::Rpc::decode(payload, 256)
-                        && let Some(t) = pick(rpc)
-                    {
-                        return t;
-                    }
+                let (channel, payload) =
+                    rats_tests::next_raw_frame(&mut self.conn, &mut self.pending)
+                        .await
+                        .expect("node closed the connection");
+                if channel == rats_gossipsub::wire::CHANNEL
+                    && let Ok(rpc) = rats_gossipsub::wire::Rpc::decode(payload, 256)
+                    && let Some(t) = pick(rpc)
+                {
+                    return t;
                 }
-                record.clear();
-                let open = self.conn.reader.read_into(&mut record).await.expect("read");
-                assert!(open, "node closed the connection");
-                self.pending.extend_from_slice(&record);
             }
         })
         .await
@@ -403,34 +412,19 @@ async fn a_peer_outside_the_mesh_gets_missed_messages_through_ihave_and_iwant() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_message_is_not_forwarded_and_counts_against_its_sender() {
-    let nodes = vec![
-        gossip_node().await,
-        gossip_node().await,
-        gossip_node().await,
-    ];
-    for n in &nodes {
-        gossip(n).subscribe("t").unwrap();
-    }
     // The middle node's validator refuses anything containing "bad", ignores "meh".
-    gossip(&nodes[1]).set_validator("t", |_origin, _via, data| {
-        if data.windows(3).any(|w| w == b"bad") {
-            rats_gossipsub::Validation::Reject
-        } else if data == b"meh" {
-            rats_gossipsub::Validation::Ignore
-        } else {
-            rats_gossipsub::Validation::Accept
-        }
-    });
-    link(&nodes[0], &nodes[1]).await;
-    link(&nodes[1], &nodes[2]).await;
-    let b_id = nodes[1].local_peer_id();
-    wait_until(10, "line meshes", || {
-        gossip(&nodes[1]).topic_mesh_peers("t").len() == 2
-            && gossip(&nodes[0]).topic_peers("t").contains(&b_id)
+    let (nodes, counts) = line_of_three(|g| {
+        g.set_validator("t", |_origin, _via, data| {
+            if data.windows(3).any(|w| w == b"bad") {
+                rats_gossipsub::Validation::Reject
+            } else if data == b"meh" {
+                rats_gossipsub::Validation::Ignore
+            } else {
+                rats_gossipsub::Validation::Accept
+            }
+        })
     })
     .await;
-    let counts = Arc::new(Counts::default());
-    record(&nodes, &counts);
     for data in [&b"a bad one"[..], b"meh", b"good"] {
         gossip(&nodes[0]).publish("t", data.to_vec()).unwrap();
     }
@@ -634,33 +628,18 @@ async fn a_peer_that_cannot_keep_up_is_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_asynchronous_validator_decides_before_forwarding() {
-    let nodes = vec![
-        gossip_node().await,
-        gossip_node().await,
-        gossip_node().await,
-    ];
-    for n in &nodes {
-        gossip(n).subscribe("t").unwrap();
-    }
-    gossip(&nodes[1]).set_async_validator("t", |_origin, _via, data| async move {
-        // A slow check (a lookup elsewhere, say).
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if &data[..] == b"ok" {
-            rats_gossipsub::Validation::Accept
-        } else {
-            rats_gossipsub::Validation::Reject
-        }
-    });
-    link(&nodes[0], &nodes[1]).await;
-    link(&nodes[1], &nodes[2]).await;
-    let b_id = nodes[1].local_peer_id();
-    wait_until(10, "line meshes", || {
-        gossip(&nodes[1]).topic_mesh_peers("t").len() == 2
-            && gossip(&nodes[0]).topic_peers("t").contains(&b_id)
+    let (nodes, counts) = line_of_three(|g| {
+        g.set_async_validator("t", |_origin, _via, data| async move {
+            // A slow check (a lookup elsewhere, say).
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if &data[..] == b"ok" {
+                rats_gossipsub::Validation::Accept
+            } else {
+                rats_gossipsub::Validation::Reject
+            }
+        })
     })
     .await;
-    let counts = Arc::new(Counts::default());
-    record(&nodes, &counts);
     gossip(&nodes[0]).publish("t", b"no".to_vec()).unwrap();
     gossip(&nodes[0]).publish("t", b"ok".to_vec()).unwrap();
     wait_until(10, "the accepted one crosses", || counts.get(2, b"ok") == 1).await;

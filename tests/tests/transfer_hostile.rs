@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use rats::RatsClient;
 use rats_core::encryption::SecureConnection;
 use rats_core::frame::put_whole;
 use rats_core::{Identity, ProtocolId};
-use rats_tests::{TempDir, addr_of, client_with, raw_noise_client, wait_until};
+use rats_tests::{TempDir, addr_of, client_with, next_raw_frame, raw_noise_client, wait_until};
 use rats_transfer::wire::{
     CONTROL_CHANNEL, ChunkHeader, Control, DATA_CHANNEL, Kind, Offer, WireFile,
 };
@@ -20,7 +20,6 @@ use sha2::{Digest, Sha256};
 struct Hostile {
     id: Identity,
     conn: SecureConnection,
-    inbox: BytesMut,
     pending: BytesMut,
 }
 
@@ -36,7 +35,6 @@ impl Hostile {
         Hostile {
             id,
             conn,
-            inbox: BytesMut::new(),
             pending: BytesMut::new(),
         }
     }
@@ -78,32 +76,12 @@ impl Hostile {
     async fn next_control(&mut self) -> Control {
         tokio::time::timeout(Duration::from_secs(10), async {
             loop {
-                while self.pending.len() >= 7 {
-                    let len = u32::from_be_bytes([
-                        self.pending[3],
-                        self.pending[4],
-                        self.pending[5],
-                        self.pending[6],
-                    ]) as usize;
-                    if self.pending.len() < 7 + len {
-                        break;
-                    }
-                    let channel = u16::from_be_bytes([self.pending[0], self.pending[1]]);
-                    self.pending.advance(7);
-                    let payload = self.pending.split_to(len);
-                    if channel == CONTROL_CHANNEL {
-                        return Control::decode(&payload).expect("node sends valid messages");
-                    }
-                }
-                self.inbox.clear();
-                let open = self
-                    .conn
-                    .reader
-                    .read_into(&mut self.inbox)
+                let (channel, payload) = next_raw_frame(&mut self.conn, &mut self.pending)
                     .await
-                    .expect("read");
-                assert!(open, "node closed the connection");
-                self.pending.extend_from_slice(&self.inbox);
+                    .expect("node closed the connection");
+                if channel == CONTROL_CHANNEL {
+                    return Control::decode(&payload).expect("node sends valid messages");
+                }
             }
         })
         .await
