@@ -135,6 +135,21 @@ impl Router {
         });
     }
 
+    /// First look at a received message, in one pass under the lock: its id if it is worth
+    /// checking (a topic we subscribe to, not our own, not seen yet; a seen one counts as a
+    /// duplicate). Nothing is remembered here: an unwanted message cannot fill the seen cache.
+    pub(crate) fn screen(&mut self, msg: &SignedMessage) -> Option<MessageId> {
+        if !self.subscribed.contains(&msg.topic) || msg.from == self.local {
+            return None;
+        }
+        let id = self.message_id(msg);
+        if self.seen.contains(&id) {
+            self.stats.duplicates += 1;
+            return None;
+        }
+        Some(id)
+    }
+
     /// A message's id.
     pub(crate) fn message_id(&self, msg: &SignedMessage) -> MessageId {
         match &self.id_fn {

@@ -256,11 +256,14 @@ impl GossipsubService {
 impl GossipsubService {
     /// Hands a message to an asynchronous validator; its id counts as seen meanwhile (copies
     /// arriving during validation are duplicates).
-    fn validate_later(&self, via: PeerId, msg: crate::message::SignedMessage, v: AsyncValidator) {
+    fn validate_later(
+        &self,
+        via: PeerId,
+        id: MessageId,
+        msg: crate::message::SignedMessage,
+        v: AsyncValidator,
+    ) {
         use std::sync::atomic::Ordering;
-        let Ok(id) = self.with_router(|r| r.message_id(&msg)) else {
-            return;
-        };
         let fresh = self.with_router(|r| r.seen.insert(id)).unwrap_or(false);
         if !fresh {
             let _ = self.with_router(|r| r.stats.duplicates += 1);
@@ -383,24 +386,12 @@ impl Service for GossipsubService {
         };
         match rpc {
             Rpc::Publish(msg) => {
-                // Checked here, on the connection's task, outside the router's lock.
-                // Messages of topics we do not subscribe to, and our own coming back, are dropped
-                // before any work (and not remembered: they cannot flush the seen cache).
-                let Ok((id, wanted)) = self.with_router(|r| {
-                    (
-                        r.message_id(&msg),
-                        r.subscribed.contains(&msg.topic) && msg.from != r.local,
-                    )
-                }) else {
+                // Topics we do not subscribe to, our own messages and duplicates stop here;
+                // the signature and the validator run on the connection's task, outside the
+                // router's lock.
+                let Some(id) = self.with_router(|r| r.screen(&msg)).ok().flatten() else {
                     return Ok(());
                 };
-                if !wanted {
-                    return Ok(());
-                }
-                if self.with_router(|r| r.seen.contains(&id)).unwrap_or(true) {
-                    let _ = self.with_router(|r| r.stats.duplicates += 1);
-                    return Ok(());
-                }
                 if msg.data.len() > self.config.max_message_size || !self.verify(&msg) {
                     debug!(peer = %peer.short(), "gossipsub message refused: too large or forged");
                     let _ = self.with_router(|r| r.on_invalid(*peer, &msg.topic, None));
@@ -411,7 +402,7 @@ impl Service for GossipsubService {
                     None => Validation::Accept,
                     Some(TopicValidator::Sync(v)) => v(&msg.from, peer, &msg.data),
                     Some(TopicValidator::Async(v)) => {
-                        self.validate_later(*peer, msg, v);
+                        self.validate_later(*peer, id, msg, v);
                         return Ok(());
                     }
                 };
