@@ -184,10 +184,7 @@ async fn send_file_arrives_byte_identical_in_the_accept_dir() {
     assert_eq!(t["percent"].as_f64(), Some(100.0), "{list}");
     assert_eq!(t["short_id"], received["short_id"]);
 
-    a.send("quit").await;
-    b.send("quit").await;
-    let _ = a.child.wait().await;
-    let _ = b.child.wait().await;
+    Rats::quit_both(a, b).await;
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -205,7 +202,7 @@ async fn get_pulls_a_directory_from_a_share_dir_and_nothing_outside_it() {
     std::fs::create_dir_all(&out).expect("out dir");
 
     let share_arg = share.display().to_string();
-    let (mut a, a_started, mut b) =
+    let (a, a_started, mut b) =
         Rats::spawn_connected_pair(&base, &["--share-dir", share_arg.as_str()]).await;
     let a_short = &a_started["peer_id"].as_str().expect("id")[..8];
 
@@ -234,10 +231,7 @@ async fn get_pulls_a_directory_from_a_share_dir_and_nothing_outside_it() {
     assert_ne!(refused["state"], "completed", "{refused}");
     assert!(!out.join("stolen").exists());
 
-    a.send("quit").await;
-    b.send("quit").await;
-    let _ = a.child.wait().await;
-    let _ = b.child.wait().await;
+    Rats::quit_both(a, b).await;
     let _ = std::fs::remove_dir_all(&base);
 }
 
@@ -286,9 +280,6 @@ async fn pub_reaches_a_subscriber_and_topics_counts_it() {
     b.expect("unsubscribed").await;
     assert_eq!(a.expect("topic_peer_left").await["peer_id"], b_id);
 
-    a.send("quit").await;
-    b.send("quit").await;
-    let _ = a.child.wait().await;
-    let _ = b.child.wait().await;
+    Rats::quit_both(a, b).await;
     let _ = std::fs::remove_dir_all(&base);
 }

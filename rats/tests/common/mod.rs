@@ -58,6 +58,14 @@ impl Rats {
         (a, a_started, b)
     }
 
+    /// Tells both processes to quit and waits for them to exit.
+    pub async fn quit_both(mut a: Rats, mut b: Rats) {
+        a.send("quit").await;
+        b.send("quit").await;
+        let _ = a.child.wait().await;
+        let _ = b.child.wait().await;
+    }
+
     pub async fn send(&mut self, line: &str) {
         self.stdin
             .write_all(format!("{line}\n").as_bytes())
