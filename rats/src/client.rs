@@ -463,6 +463,102 @@ impl RatsClient {
             .service_plugin::<rats_gossipsub::GossipsubService>()
     }
 
+    /// The DHT discovery plugin, with the `dht` feature (`None` when it is disabled in the
+    /// configuration). See the `rats_discovery_dht` crate docs.
+    #[cfg(feature = "dht")]
+    pub fn dht(&self) -> Option<Arc<rats_discovery_dht::DhtDiscovery>> {
+        self.node
+            .discovery_plugin::<rats_discovery_dht::DhtDiscovery>()
+    }
+
+    /// `SHA-1(protocol_name + "_peer_discovery_v" + protocol_version)` in hex: the DHT key under
+    /// which peers of this application find each other (the same formula as librats).
+    #[cfg(feature = "dht")]
+    pub fn discovery_hash(&self) -> String {
+        rats_discovery_dht::discovery_hash(self.node.protocol()).to_hex()
+    }
+
+    /// Starts the DHT again after [`stop_dht`](Self::stop_dht) (it starts with the node).
+    #[cfg(feature = "dht")]
+    pub async fn start_dht(&self) -> Result<(), RatsError> {
+        let dht = self
+            .dht()
+            .ok_or_else(|| RatsError::Config("the dht plugin is disabled".into()))?;
+        dht.start_dht()
+            .await
+            .map_err(|e| RatsError::Config(e.to_string()))
+    }
+
+    /// Stops the DHT (its routing table is saved in the data directory).
+    #[cfg(feature = "dht")]
+    pub async fn stop_dht(&self) {
+        if let Some(d) = self.dht() {
+            d.stop_dht().await;
+        }
+    }
+
+    /// Whether the DHT is running.
+    #[cfg(feature = "dht")]
+    pub fn is_dht_running(&self) -> bool {
+        self.dht().is_some_and(|d| d.is_running())
+    }
+
+    /// Nodes in the DHT routing tables (0 when not running).
+    #[cfg(feature = "dht")]
+    pub fn dht_routing_table_size(&self) -> usize {
+        self.dht().map_or(0, |d| d.routing_table_size())
+    }
+
+    /// DHT status and statistics (`None` when the plugin is disabled).
+    #[cfg(feature = "dht")]
+    pub fn dht_status(&self) -> Option<rats_discovery_dht::DhtStatus> {
+        self.dht().map(|d| d.status())
+    }
+
+    /// Looks a 40-hex-digit info-hash up in the DHT and returns the peers found.
+    #[cfg(feature = "dht")]
+    pub async fn find_peers(&self, hash: &str) -> Result<Vec<std::net::SocketAddr>, RatsError> {
+        let (dht, hash) = self.dht_and_hash(hash)?;
+        dht.find_peers_all(hash)
+            .await
+            .map_err(|e| RatsError::Config(e.to_string()))
+    }
+
+    /// Announces our TCP port under a 40-hex-digit info-hash; returns how many DHT nodes
+    /// took it.
+    #[cfg(feature = "dht")]
+    pub async fn announce(&self, hash: &str) -> Result<usize, RatsError> {
+        let (dht, hash) = self.dht_and_hash(hash)?;
+        let port = self
+            .listen_addrs()
+            .iter()
+            .find_map(|a| a.socket_addr().map(|s| s.port()))
+            .ok_or_else(|| RatsError::Config("not listening on TCP".into()))?;
+        dht.announce(hash, Some(port))
+            .await
+            .map_err(|e| RatsError::Config(e.to_string()))
+    }
+
+    #[cfg(feature = "dht")]
+    fn dht_and_hash(
+        &self,
+        hash: &str,
+    ) -> Result<
+        (
+            Arc<rats_discovery_dht::DhtDiscovery>,
+            rats_discovery_dht::NodeId,
+        ),
+        RatsError,
+    > {
+        let dht = self
+            .dht()
+            .ok_or_else(|| RatsError::Config("the dht plugin is disabled".into()))?;
+        let hash = rats_discovery_dht::NodeId::from_hex(hash).ok_or_else(|| {
+            RatsError::Invalid(format!("{hash:?} is not a 40-hex-digit info-hash"))
+        })?;
+        Ok((dht, hash))
+    }
+
     /// File and directory transfer, with the `transfer` feature (`None` when the plugin is
     /// disabled in the configuration).
     #[cfg(feature = "transfer")]

@@ -1,10 +1,10 @@
 //! # rats
 //!
 //! Peer-to-peer networking made easy: peers connect over TCP (IPv4 and IPv6), authenticate and
-//! encrypt with Noise XX, exchange typed JSON, text and binary messages, introduce each other
-//! (peer exchange) and move files and directory trees (checked with SHA-256, resumable).
+//! encrypt with Noise XX, exchange typed JSON, text and binary messages, find each other through
+//! the BitTorrent DHT, introduce each other (peer exchange) and move files and directory trees (checked with SHA-256, resumable).
 //! [`RatsClient`] is the easy door; [`rats_core`] has the building blocks. Cargo features pick
-//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`, `gossipsub`; all on by default): linking a
+//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`, `gossipsub`, `dht`; all on by default): linking a
 //! plugin crate is enabling it.
 //!
 //! ```
@@ -36,6 +36,8 @@ pub use rats_core::{
     self as core, Address, DisconnectReason, Event, EventStream, Identity, MessageBody, Node,
     NodeConfig, PeerId, PeerInfo,
 };
+#[cfg(feature = "dht")]
+pub use rats_discovery_dht;
 #[cfg(feature = "gossipsub")]
 pub use rats_gossipsub;
 #[cfg(feature = "log")]

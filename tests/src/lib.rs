@@ -16,11 +16,13 @@ pub fn test_config() -> NodeConfig {
         max_pending_per_ip: 256,
         max_connections_per_ip: 1024,
         max_pending_handshakes: 256,
+        // Discovery plugins run only in the tests about them (they add sockets and tasks).
+        disabled_plugins: ["dht".to_string()].into(),
         ..NodeConfig::default()
     }
 }
 
-/// Starts a client listening on 127.0.0.1 with [`test_config`], edited by `edit`.
+/// Starts a client listening on 127.0.0.1 with [`test_config`] (no DHT), edited by `edit`.
 pub async fn client_with(edit: impl FnOnce(&mut NodeConfig)) -> RatsClient {
     let mut cfg = test_config();
     edit(&mut cfg);

@@ -34,7 +34,7 @@ pub use setup::ConnectError;
 use crate::address::Address;
 use crate::config::NodeConfig;
 use crate::discovery::Discovery;
-use crate::encryption::Encryption;
+use crate::encryption::{Encryption, ProtocolId};
 use crate::event::{DisconnectReason, EventBus, EventStream};
 use crate::identity::{Identity, PeerId};
 use crate::nat::NatStrategy;
@@ -371,6 +371,11 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// The application protocol (name and version) this node speaks.
+    pub fn protocol(&self) -> &ProtocolId {
+        &self.shared.protocol
     }
 
     /// Our peer id.

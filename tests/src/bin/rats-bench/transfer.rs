@@ -107,9 +107,11 @@ async fn start(
         .to_string_lossy()
         .into_owned()
         .into();
-    let builder = RatsClient::builder().configure(move |c| {
-        c.plugins.insert("transfer".into(), section);
-    });
+    let builder = RatsClient::builder()
+        .disable_plugin("dht")
+        .configure(move |c| {
+            c.plugins.insert("transfer".into(), section);
+        });
     let builder = if listen {
         builder
             .listen("tcp:127.0.0.1:0")

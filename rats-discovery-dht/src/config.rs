@@ -1,0 +1,118 @@
+//! The `dht` configuration section.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Well-known public DHT routers, used when no bootstrap nodes are configured.
+pub const PUBLIC_ROUTERS: &[&str] = &[
+    "router.bittorrent.com:6881",
+    "dht.transmissionbt.com:6881",
+    "router.utorrent.com:6881",
+    "dht.libtorrent.org:25401",
+];
+
+/// DHT settings (config section `dht`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DhtConfig {
+    /// UDP port of the DHT node (0 = any free port). The same port is used on IPv4 and IPv6
+    /// when both are on and it is free on both.
+    pub port: u16,
+    /// Run an IPv4 node.
+    pub ipv4: bool,
+    /// Run an IPv6 node too (BEP 32).
+    pub ipv6: bool,
+    /// IPv4 address to bind (default all interfaces).
+    pub bind_v4: Ipv4Addr,
+    /// IPv6 address to bind (default all interfaces).
+    pub bind_v6: Ipv6Addr,
+    /// Bootstrap nodes as `host:port`; `None` = the public routers.
+    pub bootstrap: Option<Vec<String>>,
+    /// Seconds between lookups of our discovery hash while we have enough peers.
+    pub interval_secs: u64,
+    /// Seconds between lookups while we have fewer than `few_peers` peers.
+    pub fast_interval_secs: u64,
+    /// Below this many connected peers, look up at the fast interval.
+    pub few_peers: usize,
+    /// Seconds between announces of our discovery hash (BEP 5 peers expire after ~30 min).
+    pub announce_interval_secs: u64,
+    /// Milliseconds before an unanswered query counts as failed.
+    pub request_timeout_ms: u64,
+    /// Most queries we send per second (all lookups, pings and announces together).
+    pub max_queries_per_sec: u32,
+    /// Most queries we answer per second from one IP address.
+    pub max_inbound_per_ip_per_sec: u32,
+    /// Most queries we answer per second in all.
+    pub max_inbound_per_sec: u32,
+    /// At most one routing-table node per public IP per bucket.
+    pub restrict_routing_ips: bool,
+    /// Take a BEP 42 node id for our public address once peers agree on it.
+    pub secure_node_id: bool,
+    /// Save good nodes in the data directory and start from them next time.
+    pub save_nodes: bool,
+    /// Most info-hashes whose announces we store.
+    pub max_stored_hashes: usize,
+    /// Most peers stored per info-hash.
+    pub max_peers_per_hash: usize,
+    /// Announce our discovery hash and look it up periodically (the discovery loop). Off: the
+    /// node still serves the DHT and answers `find_peers`/`announce` calls.
+    pub discover: bool,
+}
+
+impl Default for DhtConfig {
+    fn default() -> Self {
+        DhtConfig {
+            port: 0,
+            ipv4: true,
+            ipv6: true,
+            bind_v4: Ipv4Addr::UNSPECIFIED,
+            bind_v6: Ipv6Addr::UNSPECIFIED,
+            bootstrap: None,
+            interval_secs: 300,
+            fast_interval_secs: 15,
+            few_peers: 3,
+            announce_interval_secs: 15 * 60,
+            request_timeout_ms: 2000,
+            max_queries_per_sec: 200,
+            max_inbound_per_ip_per_sec: 100,
+            max_inbound_per_sec: 2000,
+            restrict_routing_ips: true,
+            secure_node_id: true,
+            save_nodes: true,
+            max_stored_hashes: 2000,
+            max_peers_per_hash: 100,
+            discover: true,
+        }
+    }
+}
+
+impl DhtConfig {
+    /// The bootstrap list in effect.
+    pub fn bootstrap_nodes(&self) -> Vec<String> {
+        match &self.bootstrap {
+            Some(list) => list.clone(),
+            None => PUBLIC_ROUTERS.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.clamp(50, 60_000))
+    }
+
+    /// Checks values that would make the node misbehave.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.ipv4 && !self.ipv6 {
+            return Err("dht: ipv4 and ipv6 are both off".into());
+        }
+        if self.max_queries_per_sec == 0 {
+            return Err("dht: max_queries_per_sec must be at least 1".into());
+        }
+        if self.fast_interval_secs == 0 || self.interval_secs == 0 {
+            return Err("dht: lookup intervals must be at least 1 second".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! Answering other nodes' queries: ping, find_node, get_peers, announce_peer (BEP 5), with
+//! BEP 32 `want` and the BEP 42 `ip` key, under the inbound rate limits.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::Actor;
+use crate::bencode::Value;
+use crate::compact;
+use crate::krpc::{self, Message, Query};
+use crate::routing::K;
+
+/// Most peers in one get_peers answer (fits a 1280-byte datagram with room to spare).
+const MAX_VALUES_PER_REPLY: usize = 50;
+
+impl Actor {
+    pub(super) fn answer(
+        &mut self,
+        msg: &Message<'_>,
+        q: &Query<'_>,
+        from: SocketAddr,
+        now: Instant,
+    ) {
+        if !self.in_budget.allow(from.ip(), now) {
+            self.stats.rate_limited += 1;
+            return;
+        }
+        let own = self.own_id();
+        let reply = match q.method {
+            b"ping" => krpc::encode_response(msg.tid, &own, Vec::new(), &from),
+            b"find_node" => match q.target {
+                Some(target) => {
+                    let nodes = compact::encode_nodes(&self.table.closest(&target, K));
+                    krpc::encode_response(
+                        msg.tid,
+                        &own,
+                        vec![(self.nodes_key(), Value::Bytes(&nodes))],
+                        &from,
+                    )
+                }
+                None => krpc::encode_error(msg.tid, 203, "find_node needs a target"),
+            },
+            b"get_peers" => match q.info_hash {
+                Some(hash) => {
+                    let token = self.tokens.issue(from.ip());
+                    let nodes = compact::encode_nodes(&self.table.closest(&hash, K));
+                    let peers = self
+                        .store
+                        .get(&hash, MAX_VALUES_PER_REPLY, from.is_ipv6(), now);
+                    let compact_peers: Vec<Vec<u8>> = peers
+                        .iter()
+                        .map(|p| {
+                            let mut v = Vec::with_capacity(18);
+                            compact::encode_addr(p, &mut v);
+                            v
+                        })
+                        .collect();
+                    let mut body = vec![
+                        (&b"token"[..], Value::Bytes(&token)),
+                        (self.nodes_key(), Value::Bytes(&nodes)),
+                    ];
+                    if !compact_peers.is_empty() {
+                        body.push((
+                            b"values",
+                            Value::List(compact_peers.iter().map(|v| Value::Bytes(v)).collect()),
+                        ));
+                    }
+                    krpc::encode_response(msg.tid, &own, body, &from)
+                }
+                None => krpc::encode_error(msg.tid, 203, "get_peers needs an info_hash"),
+            },
+            b"announce_peer" => self.announce_peer(msg, q, from, now),
+            _ => match q.target.or(q.info_hash) {
+                // BEP 5 forward compatibility: an unknown method with a target is answered
+                // like find_node.
+                Some(target) => {
+                    let nodes = compact::encode_nodes(&self.table.closest(&target, K));
+                    krpc::encode_response(
+                        msg.tid,
+                        &own,
+                        vec![(self.nodes_key(), Value::Bytes(&nodes))],
+                        &from,
+                    )
+                }
+                None => krpc::encode_error(msg.tid, 204, "Method Unknown"),
+            },
+        };
+        self.outbox.push((from, reply));
+    }
+
+    fn announce_peer(
+        &mut self,
+        msg: &Message<'_>,
+        q: &Query<'_>,
+        from: SocketAddr,
+        now: Instant,
+    ) -> Vec<u8> {
+        let (Some(hash), Some(token)) = (q.info_hash, q.token) else {
+            return krpc::encode_error(msg.tid, 203, "announce_peer needs info_hash and token");
+        };
+        if !self.tokens.check(from.ip(), token) {
+            self.stats.announces_refused += 1;
+            return krpc::encode_error(msg.tid, 203, "bad token");
+        }
+        let port = if q.implied_port {
+            Some(from.port())
+        } else {
+            q.port
+        };
+        let Some(port) = port.filter(|p| *p != 0) else {
+            return krpc::encode_error(msg.tid, 203, "announce_peer needs a port");
+        };
+        if self.store.add(hash, SocketAddr::new(from.ip(), port), now) {
+            self.stats.announces_stored += 1;
+        } else {
+            self.stats.announces_refused += 1;
+            return krpc::encode_error(msg.tid, 202, "announce store full");
+        }
+        let own = self.own_id();
+        krpc::encode_response(msg.tid, &own, Vec::new(), &from)
+    }
+
+    fn nodes_key(&self) -> &'static [u8] {
+        if self.local.is_ipv6() {
+            b"nodes6"
+        } else {
+            b"nodes"
+        }
+    }
+}
