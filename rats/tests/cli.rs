@@ -283,3 +283,185 @@ async fn pub_reaches_a_subscriber_and_topics_counts_it() {
     Rats::quit_both(a, b).await;
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// The discovery hash of the default protocol `rats` 1.0:
+/// `SHA-1("rats" + "_peer_discovery_v" + "1.0")`, i.e.
+/// `printf 'rats_peer_discovery_v1.0' | sha1sum`.
+#[cfg(feature = "dht")]
+const DEFAULT_DISCOVERY_HASH: &str = "e468163e069b85b3a5acbcba1e72c0efdbcdbd76";
+
+/// Writes a `config.json` into `dir` that keeps the DHT on 127.0.0.1 (IPv4 only, so nothing
+/// can leave the machine) and looks up every second instead of every 15.
+#[cfg(feature = "dht")]
+fn loopback_dht_config(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).expect("data dir");
+    let config = serde_json::json!({
+        "dht": {"bind_v4": "127.0.0.1", "ipv6": false, "fast_interval_secs": 1},
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("write config.json");
+}
+
+/// Asks `dht` until the status shows the nodes' addresses (a node publishes its statistics
+/// once its task has run, a moment after start); returns that `dht` event.
+#[cfg(feature = "dht")]
+async fn dht_status_with_nodes(r: &mut Rats) -> serde_json::Value {
+    for _ in 0..50 {
+        r.send("dht").await;
+        let status = r.expect("dht").await;
+        if status["nodes"][0]["local_addr"].is_string() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the DHT status never showed its nodes");
+}
+
+#[cfg(feature = "dht")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dht_status_find_and_announce_commands() {
+    let base = std::env::temp_dir().join(format!("rats-cli-dht-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    loopback_dht_config(&base.join("a"));
+    // Nothing answers on 127.0.0.1:1: the DHT runs alone and never goes public.
+    let mut a = Rats::spawn(
+        &base.join("a"),
+        &["--port", "0", "--bootstrap", "127.0.0.1:1"],
+    );
+    let started = a.expect("started").await;
+    assert_eq!(
+        started["discovery_hash"], DEFAULT_DISCOVERY_HASH,
+        "{started}"
+    );
+
+    let status = dht_status_with_nodes(&mut a).await;
+    assert_eq!(status["running"], true, "{status}");
+    assert_eq!(status["discovery_hash"], DEFAULT_DISCOVERY_HASH, "{status}");
+    let node = &status["nodes"][0];
+    assert!(
+        node["local_addr"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{status}"
+    );
+    assert_eq!(node["node_id"].as_str().map(str::len), Some(40), "{status}");
+
+    a.send(&format!("find {DEFAULT_DISCOVERY_HASH}")).await;
+    let found = a.expect("found").await;
+    assert_eq!(found["hash"], DEFAULT_DISCOVERY_HASH, "{found}");
+    assert!(found["peers"].is_array(), "{found}");
+    a.send(&format!(
+        "announce {}",
+        DEFAULT_DISCOVERY_HASH.to_uppercase()
+    ))
+    .await;
+    let announced = a.expect("announced").await;
+    assert_eq!(announced["hash"], DEFAULT_DISCOVERY_HASH, "{announced}");
+    assert!(announced["nodes"].is_u64(), "{announced}");
+
+    // Bad input is a one-line error, and the tool keeps running.
+    a.send("find nothex").await;
+    assert_eq!(a.expect("error").await["command"], "find");
+    a.send("announce").await;
+    assert_eq!(a.expect("error").await["command"], "announce");
+    a.send("dht sideways").await;
+    assert_eq!(a.expect("error").await["command"], "dht");
+
+    a.send("dht stop").await;
+    a.expect("dht_stopped").await;
+    a.send("dht").await;
+    assert_eq!(a.expect("dht").await["running"], false);
+    a.send(&format!("find {DEFAULT_DISCOVERY_HASH}")).await;
+    assert_eq!(a.expect("error").await["command"], "find");
+    a.send("dht start").await;
+    a.expect("dht_started").await;
+    a.send("dht").await;
+    assert_eq!(a.expect("dht").await["running"], true);
+
+    // With the plugin switched off (the test helper adds --no-dht), the hash is still known.
+    let mut off = Rats::spawn(&base.join("off"), &["--port", "0"]);
+    let started = off.expect("started").await;
+    assert_eq!(
+        started["discovery_hash"], DEFAULT_DISCOVERY_HASH,
+        "{started}"
+    );
+    off.send("dht").await;
+    let status = off.expect("dht").await;
+    assert_eq!(status["running"], false, "{status}");
+    off.send(&format!("find {DEFAULT_DISCOVERY_HASH}")).await;
+    let err = off.expect("error").await;
+    assert!(
+        err["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("switched off")),
+        "{err}"
+    );
+
+    Rats::quit_both(a, off).await;
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[cfg(feature = "dht")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tools_find_each_other_through_a_loopback_dht() {
+    let base = std::env::temp_dir().join(format!("rats-cli-dht-pair-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    loopback_dht_config(&base.join("a"));
+    loopback_dht_config(&base.join("b"));
+    // b's DHT bootstraps from nowhere (127.0.0.1:1); a's from b's DHT node.
+    let mut b = Rats::spawn(
+        &base.join("b"),
+        &["--port", "0", "--bootstrap", "127.0.0.1:1"],
+    );
+    let b_started = b.expect("started").await;
+    let status = dht_status_with_nodes(&mut b).await;
+    let b_dht = status["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            n["local_addr"]
+                .as_str()?
+                .parse::<std::net::SocketAddr>()
+                .ok()
+        })
+        .find(std::net::SocketAddr::is_ipv4)
+        .unwrap_or_else(|| panic!("no IPv4 DHT node: {status}"));
+    let bootstrap = format!("127.0.0.1:{}", b_dht.port());
+    let mut a = Rats::spawn(
+        &base.join("a"),
+        &["--port", "0", "--bootstrap", bootstrap.as_str()],
+    );
+    a.expect("started").await;
+
+    // Both announce and look up the same discovery hash: a finds b's TCP port in the DHT,
+    // and they connect (whichever side dials first).
+    let b_port = format!(":{}", port_of(&b_started));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (mut discovered, mut connected) = (false, false);
+    while !(discovered && connected) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "discovered {discovered}, connected {connected}"
+        );
+        let e = a.next_event().await;
+        match e["event"].as_str() {
+            Some("peer_discovered") if e["source"] == "dht" => {
+                let addr = e["addr"].as_str().unwrap_or_default();
+                if addr.ends_with(&b_port) {
+                    discovered = true;
+                }
+            }
+            Some("peer_connected") => {
+                assert_eq!(e["peer_id"], b_started["peer_id"], "{e}");
+                connected = true;
+            }
+            _ => {}
+        }
+    }
+    a.send("dht").await;
+    let status = a.expect("dht").await;
+    assert!(status["peers_found"].as_u64() >= Some(1), "{status}");
+
+    Rats::quit_both(a, b).await;
+    let _ = std::fs::remove_dir_all(&base);
+}

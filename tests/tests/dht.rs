@@ -261,3 +261,132 @@ async fn malformed_krpc_is_dropped_without_harm() {
     assert_eq!(ids, expected);
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announce_with_a_forged_token_is_refused() {
+    let stop = CancellationToken::new();
+    let node = bootstrap_node(&stop).await;
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let hash = NodeId::random();
+    let announce = |token: &[u8]| {
+        let mut m = b"d1:ad2:id20:abcdefghij01234567899:info_hash20:".to_vec();
+        m.extend_from_slice(&hash.0);
+        m.extend_from_slice(format!("4:porti4242e5:token{}:", token.len()).as_bytes());
+        m.extend_from_slice(token);
+        m.extend_from_slice(b"e1:q13:announce_peer1:t2:an1:y1:qe");
+        m
+    };
+    send(&sock, node.local_addr(), &announce(b"forged!!")).await;
+    let reply = recv(&sock).await;
+    let v = rats_discovery_dht::bencode::Value::decode(&reply).expect("reply");
+    assert_eq!(v.get(b"y").and_then(|y| y.as_bytes()), Some(&b"e"[..]));
+    // A real token (from get_peers) is accepted.
+    let mut gp = b"d1:ad2:id20:abcdefghij01234567899:info_hash20:".to_vec();
+    gp.extend_from_slice(&hash.0);
+    gp.extend_from_slice(b"e1:q9:get_peers1:t2:gp1:y1:qe");
+    send(&sock, node.local_addr(), &gp).await;
+    let reply = recv(&sock).await;
+    let v = rats_discovery_dht::bencode::Value::decode(&reply).expect("reply");
+    let token = v
+        .get(b"r")
+        .and_then(|r| r.get(b"token"))
+        .and_then(|t| t.as_bytes())
+        .expect("token")
+        .to_vec();
+    send(&sock, node.local_addr(), &announce(&token)).await;
+    let reply = recv(&sock).await;
+    let v = rats_discovery_dht::bencode::Value::decode(&reply).expect("reply");
+    assert_eq!(v.get(b"y").and_then(|y| y.as_bytes()), Some(&b"r"[..]));
+    // (Statistics are published every 50 ms.)
+    wait_until(5, "one refused, one stored", || {
+        let s = node.stats();
+        (s.announces_refused, s.announces_stored) == (1, 1)
+    })
+    .await;
+    // And the stored peer is what a lookup finds.
+    let found = node
+        .find_peers(hash)
+        .await
+        .expect("lookup")
+        .finish()
+        .await
+        .expect("done");
+    assert_eq!(found.peers, vec!["127.0.0.1:4242".parse().expect("addr")]);
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_bootstraps_from_saved_nodes() {
+    let stop = CancellationToken::new();
+    let boot = bootstrap_node(&stop).await;
+    let dir = rats_tests::TempDir::new("dht-saved");
+    let start = |bootstrap: Vec<String>| {
+        let dir = dir.path().to_path_buf();
+        async move {
+            RatsClient::builder()
+                .data_dir(dir)
+                .configure(move |c| {
+                    *c = rats_tests::test_config();
+                    c.disabled_plugins.remove("dht");
+                    c.plugins.insert(
+                        "dht".into(),
+                        serde_json::json!({"bootstrap": bootstrap, "ipv6": false}),
+                    );
+                })
+                .start()
+                .await
+                .expect("start")
+        }
+    };
+    let first = start(vec![boot.local_addr().to_string()]).await;
+    let dht = first.dht().expect("dht");
+    assert!(dht.wait_bootstrapped(Duration::from_secs(5)).await);
+    let id = dht.status().nodes[0].node_id.clone();
+    first.shutdown().await;
+    drop((dht, first)); // releases the data directory lock
+    assert!(dir.path().join("dht/nodes-v4.json").exists());
+    // No bootstrap nodes at all this time: the saved ones are enough, and our id is kept.
+    let second = start(vec![]).await;
+    let dht = second.dht().expect("dht");
+    assert!(dht.wait_bootstrapped(Duration::from_secs(5)).await);
+    assert!(second.dht_routing_table_size() >= 1);
+    assert_eq!(dht.status().nodes[0].node_id, id);
+    second.shutdown().await;
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_nodes_meet_over_bep32() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback");
+        return;
+    }
+    let stop = CancellationToken::new();
+    let (boot, task) = DhtNode::bind(NodeSettings::new("[::1]:0".parse().expect("addr"), vec![]))
+        .await
+        .expect("bind");
+    tokio::spawn(task.run(stop.clone()));
+    let boot_addr = boot.local_addr().to_string();
+    let v6_client = || {
+        let boot_addr = boot_addr.clone();
+        client_with(move |c| {
+            c.listen = vec!["tcp:[::1]:0".parse().expect("addr")];
+            c.disabled_plugins.remove("dht");
+            c.plugins.insert(
+                "dht".into(),
+                serde_json::json!({"bootstrap": [boot_addr], "fast_interval_secs": 1, "ipv4": false}),
+            );
+        })
+    };
+    let a = v6_client().await;
+    let b = v6_client().await;
+    wait_until(20, "a and b connected over IPv6", || {
+        a.node().is_connected(&b.local_peer_id())
+    })
+    .await;
+    let status = a.dht_status().expect("status");
+    assert!(status.nodes[0].local_addr.expect("addr").is_ipv6());
+    a.shutdown().await;
+    b.shutdown().await;
+    stop.cancel();
+}

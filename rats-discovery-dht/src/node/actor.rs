@@ -121,12 +121,13 @@ impl Actor {
     ) -> Self {
         let now = Instant::now();
         let id = settings.id.unwrap_or_else(NodeId::random);
-        let mut stats = DhtStats {
+        let stats = DhtStats {
             node_id: id.to_hex(),
             local_addr: Some(local),
             ..DhtStats::default()
         };
-        stats.bootstrapped = false;
+        // Visible from the first moment, not only after the first tick.
+        *shared.stats.lock() = stats.clone();
         Actor {
             socket,
             local,

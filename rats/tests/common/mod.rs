@@ -18,12 +18,22 @@ pub struct Rats {
 
 /// A `rats --json` process driven through its stdin.
 impl Rats {
+    /// Starts `rats --json --data-dir <data_dir> <extra>`. Without `--bootstrap` (or
+    /// `--no-dht`) in `extra`, `--no-dht` is added: the default DHT bootstrap nodes are the
+    /// public BitTorrent routers, and tests must never contact the public DHT.
     pub fn spawn(data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let mut args = extra.to_vec();
+        if !extra
+            .iter()
+            .any(|a| a.starts_with("--bootstrap") || *a == "--no-dht")
+        {
+            args.push("--no-dht");
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_rats"))
             .arg("--json")
             .arg("--data-dir")
             .arg(data_dir)
-            .args(extra)
+            .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -71,6 +81,23 @@ impl Rats {
             .write_all(format!("{line}\n").as_bytes())
             .await
             .expect("write command");
+    }
+
+    /// The next event, whatever it is.
+    pub async fn next_event(&mut self) -> Value {
+        let fut = async {
+            let line = self
+                .lines
+                .next_line()
+                .await
+                .expect("read stdout")
+                .unwrap_or_else(|| panic!("rats exited"));
+            serde_json::from_str::<Value>(&line)
+                .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
+        };
+        tokio::time::timeout(Duration::from_secs(20), fut)
+            .await
+            .unwrap_or_else(|_| panic!("no event in time"))
     }
 
     /// Reads events until one has `"event": kind`; returns it.

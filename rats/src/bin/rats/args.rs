@@ -50,6 +50,11 @@ pub struct Args {
     #[arg(long)]
     pub no_dht: bool,
 
+    /// DHT bootstrap node, as host:port (repeatable). When given, these replace the default
+    /// public BitTorrent routers (`dht.bootstrap` in config.json).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub bootstrap: Vec<String>,
+
     /// Switch off the mDNS discovery plugin (when it is linked).
     #[arg(long)]
     pub no_mdns: bool,

@@ -68,6 +68,9 @@ const TRANSFER_WORDS: &[&str] = &[
 /// The publish/subscribe commands.
 const TOPIC_WORDS: &[&str] = &["sub", "unsub", "pub", "topics"];
 
+/// The DHT commands.
+const DHT_WORDS: &[&str] = &["dht", "find", "announce"];
+
 /// Finds a connected peer by full id or unique id prefix.
 pub fn find_peer(client: &RatsClient, text: &str) -> Result<PeerId, String> {
     let text = text.trim().to_ascii_lowercase();
@@ -149,6 +152,7 @@ pub async fn run_line(session: &Session, line: &str) -> Flow {
         "broadcast" => broadcast(client, out, rest),
         w if TRANSFER_WORDS.contains(&w) => transfer_command(session, w, rest).await,
         w if TOPIC_WORDS.contains(&w) => topic_command(session, w, rest),
+        w if DHT_WORDS.contains(&w) => dht_command(session, w, rest).await,
         _ => broadcast(client, out, line),
     }
     Flow::Continue
@@ -199,4 +203,16 @@ fn topic_command(session: &Session, word: &str, _rest: &str) {
     session
         .out
         .error(word, "this rats was built without publish/subscribe");
+}
+
+#[cfg(feature = "dht")]
+async fn dht_command(session: &Session, word: &str, rest: &str) {
+    crate::dht::commands::run(&session.client, session.out, word, rest).await
+}
+
+#[cfg(not(feature = "dht"))]
+async fn dht_command(session: &Session, word: &str, _rest: &str) {
+    session
+        .out
+        .error(word, "this rats was built without the DHT");
 }

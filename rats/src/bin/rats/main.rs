@@ -3,6 +3,8 @@
 
 mod args;
 mod commands;
+#[cfg(feature = "dht")]
+mod dht;
 mod folders;
 mod output;
 #[cfg(feature = "gossipsub")]
@@ -128,12 +130,30 @@ async fn start(
     if args.no_mdns {
         builder = builder.disable_plugin("mdns");
     }
+    if !args.bootstrap.is_empty() {
+        let nodes = bootstrap_list(&args.bootstrap)?;
+        builder = builder.configure(|c| set_section_key(&mut c.plugins, "dht", "bootstrap", nodes));
+    }
     if let Some(dir) = &args.share_dir {
         let root = shared_root(dir)?;
         builder =
             builder.configure(|c| set_section_key(&mut c.plugins, "transfer", "shared_root", root));
     }
     builder.start().await
+}
+
+/// The `--bootstrap` nodes as the `dht.bootstrap` configuration value.
+#[cfg(feature = "dht")]
+fn bootstrap_list(nodes: &[String]) -> Result<serde_json::Value, RatsError> {
+    dht::bootstrap_list(nodes)
+}
+
+/// Without the DHT, `--bootstrap` is an error.
+#[cfg(not(feature = "dht"))]
+fn bootstrap_list(_nodes: &[String]) -> Result<serde_json::Value, RatsError> {
+    Err(RatsError::Config(
+        "--bootstrap: this rats was built without the DHT".into(),
+    ))
 }
 
 /// Resolves on SIGTERM (Unix); never elsewhere.
@@ -176,11 +196,16 @@ async fn run(args: Args) -> Result<(), RatsError> {
         .collect();
     let data_dir = client.data_dir().map(|d| d.display().to_string());
     let config = client.node().config();
+    #[cfg(feature = "dht")]
+    let discovery_hash = Some(client.discovery_hash());
+    #[cfg(not(feature = "dht"))]
+    let discovery_hash: Option<String> = None;
     out.started(
         client.local_peer_id(),
         &listen,
         data_dir.as_deref(),
         &format!("{}/{}", config.protocol_name, config.protocol_version),
+        discovery_hash.as_deref(),
     );
     let session = Session::new(client.clone(), out, accept_dir, args.share_dir.as_deref());
     #[cfg(feature = "transfer")]

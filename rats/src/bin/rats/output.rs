@@ -24,7 +24,7 @@ macro_rules! say {
         $crate::output::print_line(format_args!($($arg)*))
     };
 }
-#[cfg(any(feature = "transfer", feature = "gossipsub"))]
+#[cfg(any(feature = "transfer", feature = "gossipsub", feature = "dht"))]
 pub(crate) use say;
 
 /// Prints one JSON object as a line.
@@ -65,13 +65,24 @@ impl Output {
         }
     }
 
-    /// The node is up.
-    pub fn started(&self, peer: PeerId, listen: &[String], data_dir: Option<&str>, proto: &str) {
+    /// The node is up; `discovery_hash` is the DHT key of our protocol (with the DHT).
+    pub fn started(
+        &self,
+        peer: PeerId,
+        listen: &[String],
+        data_dir: Option<&str>,
+        proto: &str,
+        discovery_hash: Option<&str>,
+    ) {
         if self.json {
-            line(json!({
+            let mut v = json!({
                 "event": "started", "peer_id": peer, "listen": listen,
                 "data_dir": data_dir, "protocol": proto,
-            }));
+            });
+            if let (Some(h), Some(m)) = (discovery_hash, v.as_object_mut()) {
+                m.insert("discovery_hash".into(), h.into());
+            }
+            line(v);
         } else {
             say!("rats {} — protocol {proto}", env!("CARGO_PKG_VERSION"));
             say!("peer id  {peer}");
@@ -80,6 +91,9 @@ impl Output {
             }
             if let Some(d) = data_dir {
                 say!("data dir {d}");
+            }
+            if let Some(h) = discovery_hash {
+                say!("discovery hash {h}");
             }
             say!("type `help` for commands; any other line is sent to all peers");
         }
@@ -169,6 +183,10 @@ impl Output {
   unsub <topic>            leave a topic
   pub <topic> <text>       publish the rest of the line to a topic's subscribers
   topics                   our topics, each with its peers and mesh peers
+  dht                      DHT status: routing table, peers found, last lookup, nodes
+  dht start | dht stop     start or stop the DHT
+  find <hash>              look a 40-hex-digit info-hash up in the DHT, print its peers
+  announce <hash>          announce our TCP port under an info-hash in the DHT
   quit                     leave
   <anything else>          same as broadcast
 paths with spaces go in \"double\" or 'single' quotes";

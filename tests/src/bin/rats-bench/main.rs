@@ -13,6 +13,8 @@
 //! transfer    [--mib 1024] [--files 10000]   file to file: mib_per_s (one file), files_per_s (tree)
 //! gossip      [--nodes 100] [--messages 1000] [--rate 100]  pub/sub over N nodes: delivery,
 //!                                            p50_ms, p99_ms, dup_per_msg, cpu_us_per_delivery
+//! dht         [--nodes 50] [--lookups 200]   DHT testnet: median_ms, p95_ms (find_peers to first
+//!                                            peer), first_peer_ms (rats node start to first peer)
 //! idle        [--peers 100] [--secs 30]      listener CPU with idle peers: cpu_percent
 //!                                            (clock ticks) and sched_cpu_percent (ns run time)
 //! all         [see --help]                   every scenario in turn (peers with 10, 100, 500)
@@ -25,6 +27,7 @@
 mod child;
 mod common;
 mod connect;
+mod dht;
 mod gossip;
 mod messages;
 mod peers;
@@ -62,6 +65,8 @@ enum Scenario {
     Transfer(TransferArgs),
     /// Publish/subscribe over N nodes in this process.
     Gossip(GossipArgs),
+    /// Lookups on a local DHT testnet, and a rats node's time to its first DHT peer.
+    Dht(DhtArgs),
     /// Memory of a listener (separate process) with N idle peers.
     Peers(PeersArgs),
     /// CPU use of a listener (separate process) with idle peers.
@@ -140,6 +145,16 @@ struct GossipArgs {
     /// Messages per second.
     #[arg(long, default_value_t = 100.0)]
     rate: f64,
+}
+
+#[derive(Args, Debug)]
+struct DhtArgs {
+    /// Testnet nodes.
+    #[arg(long, default_value_t = 50)]
+    nodes: usize,
+    /// Lookups to measure.
+    #[arg(long, default_value_t = 200)]
+    lookups: usize,
 }
 
 #[derive(Args, Debug)]
@@ -267,6 +282,16 @@ async fn gossip(a: GossipArgs) -> bool {
     run("gossip", deadline, gossip::run(params)).await
 }
 
+async fn dht(a: DhtArgs) -> bool {
+    let deadline =
+        Duration::from_secs(120) + Duration::from_millis(100u64.saturating_mul(a.lookups as u64));
+    let params = dht::Params {
+        nodes: a.nodes,
+        lookups: a.lookups,
+    };
+    run("dht", deadline, dht::run(params)).await
+}
+
 async fn peers(n: usize) -> bool {
     let deadline =
         Duration::from_secs(120) + Duration::from_millis(200u64.saturating_mul(n as u64));
@@ -289,6 +314,7 @@ async fn main() -> ExitCode {
         Scenario::Throughput(a) => throughput(a.mib).await,
         Scenario::Transfer(a) => transfer(a).await,
         Scenario::Gossip(a) => gossip(a).await,
+        Scenario::Dht(a) => dht(a).await,
         Scenario::Peers(a) => peers(a.peers).await,
         Scenario::Idle(a) => idle(a.peers, a.secs).await,
         Scenario::All(a) => {
@@ -311,6 +337,11 @@ async fn main() -> ExitCode {
                 file_size: 4096,
                 chunk_size: None,
                 window: None,
+            })
+            .await;
+            ok &= dht(DhtArgs {
+                nodes: 50,
+                lookups: 200,
             })
             .await;
             for n in a.peers {
