@@ -46,6 +46,8 @@ pub struct DhtConfig {
     pub max_inbound_per_ip_per_sec: u32,
     /// Most queries we answer per second in all.
     pub max_inbound_per_sec: u32,
+    /// Most bytes of answers we send per second (answers beyond it are not sent).
+    pub max_reply_bytes_per_sec: u32,
     /// At most one routing-table node per public IP per bucket.
     pub restrict_routing_ips: bool,
     /// Take a BEP 42 node id for our public address once peers agree on it.
@@ -76,8 +78,9 @@ impl Default for DhtConfig {
             announce_interval_secs: 15 * 60,
             request_timeout_ms: 2000,
             max_queries_per_sec: 200,
-            max_inbound_per_ip_per_sec: 100,
-            max_inbound_per_sec: 2000,
+            max_inbound_per_ip_per_sec: 50,
+            max_inbound_per_sec: 1000,
+            max_reply_bytes_per_sec: 64 * 1024,
             restrict_routing_ips: true,
             secure_node_id: true,
             save_nodes: true,
@@ -106,6 +109,9 @@ impl DhtConfig {
     pub fn validate(&self) -> Result<(), String> {
         if !self.ipv4 && !self.ipv6 {
             return Err("dht: ipv4 and ipv6 are both off".into());
+        }
+        if self.max_queries_per_sec == 0 || self.max_reply_bytes_per_sec < 2048 {
+            return Err("dht: max_queries_per_sec must be at least 1, max_reply_bytes_per_sec at least 2048".into());
         }
         if self.max_queries_per_sec == 0 {
             return Err("dht: max_queries_per_sec must be at least 1".into());

@@ -74,6 +74,8 @@ pub struct Query<'a> {
     pub implied_port: bool,
     /// BEP 32 `want`: (IPv4 nodes, IPv6 nodes); both false when absent.
     pub want: (bool, bool),
+    /// An argument was present but malformed (answered with error 203).
+    pub bad_args: bool,
 }
 
 /// A response.
@@ -99,14 +101,11 @@ impl<'a> Message<'a> {
         if tid.len() > MAX_TID {
             return Err(ParseError::Bad("t"));
         }
-        let ip = match root.get(b"ip") {
-            Some(v) => Some(
-                v.as_bytes()
-                    .and_then(compact::decode_addr)
-                    .ok_or(ParseError::Bad("ip"))?,
-            ),
-            None => None,
-        };
+        // Optional and informational: a bad `ip` is ignored, not fatal.
+        let ip = root
+            .get(b"ip")
+            .and_then(Value::as_bytes)
+            .and_then(compact::decode_addr);
         let read_only = root.get(b"ro").and_then(Value::as_int) == Some(1);
         let kind = match bytes(&root, b"y", "y")? {
             b"q" => Kind::Query(parse_query(&root)?),
@@ -163,17 +162,33 @@ fn parse_query<'a>(root: &Value<'a>) -> Result<Query<'a>, ParseError> {
         return Err(ParseError::Bad("a"));
     }
     let id = id_field(args, b"id", "id")?.ok_or(ParseError::Missing("id"))?;
+    // Past the id, a malformed argument makes the query answerable with error 203 instead of
+    // being dropped.
+    let mut bad_args = false;
+    let mut lenient_id = |key: &[u8]| match id_field(args, key, "") {
+        Ok(v) => v,
+        Err(_) => {
+            bad_args = true;
+            None
+        }
+    };
+    let target = lenient_id(b"target");
+    let info_hash = lenient_id(b"info_hash");
     let port = match args.get(b"port") {
         None => None,
-        Some(p) => Some(
-            p.as_int()
-                .and_then(|p| u16::try_from(p).ok())
-                .ok_or(ParseError::Bad("port"))?,
-        ),
+        Some(p) => {
+            let p = p.as_int().and_then(|p| u16::try_from(p).ok());
+            bad_args |= p.is_none();
+            p
+        }
     };
     let token = match args.get(b"token") {
         None => None,
-        Some(t) => Some(t.as_bytes().ok_or(ParseError::Bad("token"))?),
+        Some(t) => {
+            let t = t.as_bytes();
+            bad_args |= t.is_none();
+            t
+        }
     };
     let mut want = (false, false);
     if let Some(list) = args.get(b"want").and_then(Value::as_list) {
@@ -188,12 +203,17 @@ fn parse_query<'a>(root: &Value<'a>) -> Result<Query<'a>, ParseError> {
     Ok(Query {
         method,
         id,
-        target: id_field(args, b"target", "target")?,
-        info_hash: id_field(args, b"info_hash", "info_hash")?,
+        target,
+        info_hash,
         token,
         port,
-        implied_port: args.get(b"implied_port").and_then(Value::as_int) == Some(1),
+        // BEP 5: any non-zero value.
+        implied_port: args
+            .get(b"implied_port")
+            .and_then(Value::as_int)
+            .is_some_and(|v| v != 0),
         want,
+        bad_args,
     })
 }
 
@@ -327,13 +347,24 @@ mod tests {
             b"d1:rd2:id20:abcdefghij01234567895:nodes5:abcdee1:t2:aa1:y1:re", // truncated nodes
             b"d1:rd2:id20:abcdefghij01234567896:valuesi3ee1:t2:aa1:y1:re",    // values not a list
             b"d1:rd2:id20:abcdefghij01234567896:valuesli3eee1:t2:aa1:y1:re",  // value not bytes
-            b"d1:ad2:id20:abcdefghij01234567894:porti70000ee1:q13:announce_peer1:t2:aa1:y1:qe",
             b"d1:t2:aa1:y1:ze",
             b"le",
         ];
         for c in cases {
             assert!(Message::parse(c).is_err(), "{}", String::from_utf8_lossy(c));
         }
+    }
+
+    #[test]
+    fn bad_optional_arguments_are_flagged_not_fatal() {
+        let m = Message::parse(
+            b"d1:ad2:id20:abcdefghij01234567894:porti70000ee1:q13:announce_peer1:t2:aa1:y1:qe",
+        )
+        .expect("parses");
+        assert!(matches!(m.kind, Kind::Query(ref q) if q.bad_args));
+        let m = Message::parse(b"d2:ip3:abc1:rd2:id20:abcdefghij0123456789e1:t2:aa1:y1:re")
+            .expect("bad ip ignored");
+        assert_eq!(m.ip, None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::compact::NodeInfo;
-use crate::id::NodeId;
+use crate::id::{NodeId, is_local};
 use crate::routing::K;
 
 /// Queries in flight per lookup (BEP 5 / Kademlia alpha, a little wider for latency).
@@ -15,6 +15,9 @@ pub const ALPHA: usize = 4;
 const MAX_CANDIDATES: usize = 64;
 /// Distinct peers kept per lookup.
 const MAX_PEERS: usize = 1024;
+/// Queries one lookup sends at most (with at most 2K nodes taken per answer, this also bounds
+/// the addresses it remembers).
+const MAX_QUERIES: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -60,6 +63,9 @@ pub struct Lookup {
     pub get_peers: bool,
     candidates: Vec<Candidate>,
     seen: HashSet<SocketAddr>,
+    /// Public IPs with a candidate already: one node per host, so one host with many ports
+    /// cannot take over the lookup.
+    hosts: HashSet<std::net::IpAddr>,
     in_flight: usize,
     peers: HashSet<SocketAddr>,
     peer_order: Vec<SocketAddr>,
@@ -84,6 +90,7 @@ impl Lookup {
             get_peers,
             candidates: Vec::new(),
             seen: HashSet::new(),
+            hosts: HashSet::new(),
             in_flight: 0,
             peers: HashSet::new(),
             peer_order: Vec::new(),
@@ -109,7 +116,10 @@ impl Lookup {
     /// Adds nodes learned from a response, keeping the closest [`MAX_CANDIDATES`].
     pub fn add_nodes(&mut self, nodes: &[NodeInfo]) {
         for n in nodes {
-            if self.seen.len() >= 4 * MAX_CANDIDATES * 4 || !self.seen.insert(n.addr) {
+            if !self.seen.insert(n.addr) {
+                continue;
+            }
+            if !is_local(n.addr.ip()) && !self.hosts.insert(n.addr.ip()) {
                 continue;
             }
             self.candidates.push(Candidate {
@@ -134,7 +144,7 @@ impl Lookup {
 
     /// The next address to query, if the lookup may send one now (marks it in flight).
     pub fn next_query(&mut self) -> Option<(SocketAddr, Option<NodeId>)> {
-        if self.in_flight >= ALPHA {
+        if self.in_flight >= ALPHA || self.queries >= MAX_QUERIES {
             return None;
         }
         let c = self
@@ -249,7 +259,8 @@ impl Lookup {
             .candidates
             .iter()
             .any(|c| matches!(c.state, State::InFlight { .. }));
-        all_answered || (!any_fresh && !any_in_flight)
+        let exhausted = self.queries >= MAX_QUERIES;
+        all_answered || ((!any_fresh || exhausted) && !any_in_flight)
     }
 
     /// The closest answering nodes with their tokens (to announce to), closest first.

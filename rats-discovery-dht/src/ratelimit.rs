@@ -23,6 +23,19 @@ impl TokenBucket {
         }
     }
 
+    /// Takes `n` tokens if there are that many.
+    pub fn take_n(&mut self, n: u32, now: Instant) -> bool {
+        let dt = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
+        if self.tokens >= f64::from(n) {
+            self.tokens -= f64::from(n);
+            true
+        } else {
+            false
+        }
+    }
+
     /// Gives back a token taken but not used.
     pub fn refund(&mut self) {
         self.tokens = (self.tokens + 1.0).min(self.rate);
@@ -30,15 +43,7 @@ impl TokenBucket {
 
     /// Takes one token if there is one.
     pub fn take(&mut self, now: Instant) -> bool {
-        let dt = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        self.take_n(1, now)
     }
 }
 
@@ -52,7 +57,7 @@ pub struct InboundLimiter {
     global: u32,
     window: Instant,
     total: u32,
-    counts: HashMap<IpAddr, u32>,
+    counts: HashMap<u128, u32>,
 }
 
 impl InboundLimiter {
@@ -77,11 +82,16 @@ impl InboundLimiter {
         if self.total >= self.global {
             return false;
         }
-        if self.counts.len() >= MAX_TRACKED_IPS && !self.counts.contains_key(&ip) {
+        // IPv6 hosts usually hold a whole /64: it counts as one source.
+        let key = match ip {
+            IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1 << 100),
+        };
+        if self.counts.len() >= MAX_TRACKED_IPS && !self.counts.contains_key(&key) {
             self.total += 1;
             return true;
         }
-        let c = self.counts.entry(ip).or_insert(0);
+        let c = self.counts.entry(key).or_insert(0);
         if *c >= self.per_ip {
             return false;
         }

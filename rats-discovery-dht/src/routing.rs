@@ -2,8 +2,10 @@
 //!
 //! Old nodes that keep answering are kept over new ones (they are the most likely to stay);
 //! newcomers for a full bucket wait in a small replacement list and take the place of a node
-//! that stops answering. At most one node per IP address per bucket, except for local
-//! addresses, so one host cannot fill a bucket.
+//! that stops answering. Nodes that only queried us (their source address may be spoofed) are
+//! kept but never handed to others until they answer a query of ours, and a verified newcomer
+//! takes the place of such a node in a full bucket. At most one node per IP address (per /64
+//! for IPv6) per bucket, except for local addresses, so one host cannot fill a bucket.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,6 +20,10 @@ pub const K: usize = 8;
 pub const QUESTIONABLE_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Failed queries in a row after which a node is bad and replaceable.
 const BAD_AFTER_FAILURES: u8 = 2;
+/// Failed queries in a row after which a node is dropped even with no replacement.
+const DROP_AFTER_FAILURES: u8 = 4;
+/// A questionable node is pinged at most this often.
+const PING_EVERY: Duration = Duration::from_secs(60);
 
 /// A node in the table.
 #[derive(Clone, Debug)]
@@ -32,6 +38,8 @@ pub struct Entry {
     pub failures: u8,
     /// It has answered one of our queries.
     pub verified: bool,
+    /// When we last pinged it because it was questionable.
+    pub last_pinged: Option<Instant>,
 }
 
 impl Entry {
@@ -115,6 +123,7 @@ impl RoutingTable {
             last_seen: now,
             failures: 0,
             verified,
+            last_pinged: None,
         })
     }
 
@@ -123,21 +132,38 @@ impl RoutingTable {
             return false;
         };
         let restrict = self.restrict_ips && !is_local(entry.addr.ip());
+        let now = entry.last_seen;
         let bucket = &mut self.buckets[b];
-        if restrict && bucket.nodes.iter().any(|e| e.addr.ip() == entry.addr.ip()) {
-            return false;
-        }
         if bucket.nodes.iter().any(|e| e.addr == entry.addr) {
             return false;
         }
-        let now = entry.last_seen;
+        if restrict {
+            let key = ip_key(entry.addr.ip());
+            if let Some(i) = bucket.nodes.iter().position(|e| ip_key(e.addr.ip()) == key) {
+                // The same host again: a verified newcomer replaces a bad or unverified entry
+                // (the host moved to another port); otherwise the first one stays.
+                let old = &bucket.nodes[i];
+                if entry.verified && (old.is_bad() || !old.verified) {
+                    bucket.nodes[i] = entry;
+                    bucket.last_changed = Some(now);
+                    return true;
+                }
+                return false;
+            }
+        }
         if bucket.nodes.len() < K {
             bucket.nodes.push(entry);
             bucket.last_changed = Some(now);
             return true;
         }
-        if let Some(bad) = bucket.nodes.iter().position(Entry::is_bad) {
-            bucket.nodes[bad] = entry;
+        let replaceable = bucket.nodes.iter().position(Entry::is_bad).or_else(|| {
+            entry
+                .verified
+                .then(|| bucket.nodes.iter().position(|e| !e.verified))
+                .flatten()
+        });
+        if let Some(i) = replaceable {
+            bucket.nodes[i] = entry;
             bucket.last_changed = Some(now);
             return true;
         }
@@ -154,13 +180,11 @@ impl RoutingTable {
     /// Notes a failed query to `addr`; a node that fails twice in a row gives its place to
     /// the freshest replacement.
     pub fn failed(&mut self, addr: SocketAddr, id: Option<NodeId>, now: Instant) {
+        let has = |b: &Bucket| b.nodes.iter().any(|e| e.addr == addr);
+        // The expected id's bucket first; the table may know the address under another id.
         let b = match id.and_then(|id| self.bucket_of(&id)) {
-            Some(b) => b,
-            None => match self
-                .buckets
-                .iter()
-                .position(|b| b.nodes.iter().any(|e| e.addr == addr))
-            {
+            Some(b) if has(&self.buckets[b]) => b,
+            _ => match self.buckets.iter().position(has) {
                 Some(b) => b,
                 None => return,
             },
@@ -170,11 +194,13 @@ impl RoutingTable {
             return;
         };
         bucket.nodes[i].failures = bucket.nodes[i].failures.saturating_add(1);
-        if bucket.nodes[i].is_bad()
-            && let Some(r) = bucket.replacements.pop_back()
-        {
-            bucket.nodes[i] = r;
-            bucket.last_changed = Some(now);
+        if bucket.nodes[i].is_bad() {
+            if let Some(r) = bucket.replacements.pop_back() {
+                bucket.nodes[i] = r;
+                bucket.last_changed = Some(now);
+            } else if bucket.nodes[i].failures >= DROP_AFTER_FAILURES {
+                bucket.nodes.swap_remove(i);
+            }
         }
     }
 
@@ -185,9 +211,28 @@ impl RoutingTable {
         }
     }
 
-    /// The `n` good nodes closest to `target`, closest first.
+    /// The `n` good, verified nodes closest to `target`, closest first (what we tell others).
     pub fn closest(&self, target: &NodeId, n: usize) -> Vec<NodeInfo> {
-        let mut all: Vec<&Entry> = self.entries().filter(|e| !e.is_bad()).collect();
+        self.closest_where(target, n, |e| e.verified)
+    }
+
+    /// The `n` good nodes closest to `target`, verified ones first (to start our own lookups:
+    /// an unverified node costs us one query at most).
+    pub fn closest_for_lookup(&self, target: &NodeId, n: usize) -> Vec<NodeInfo> {
+        let mut v = self.closest(target, n);
+        if v.len() < n {
+            v.extend(self.closest_where(target, n - v.len(), |e| !e.verified));
+        }
+        v
+    }
+
+    fn closest_where(
+        &self,
+        target: &NodeId,
+        n: usize,
+        keep: impl Fn(&Entry) -> bool,
+    ) -> Vec<NodeInfo> {
+        let mut all: Vec<&Entry> = self.entries().filter(|e| !e.is_bad() && keep(e)).collect();
         all.sort_by_key(|e| e.id.distance(target));
         all.into_iter()
             .take(n)
@@ -213,16 +258,27 @@ impl RoutingTable {
         self.len() == 0
     }
 
-    /// Nodes not heard from for [`QUESTIONABLE_AFTER`] (to ping), at most `n`.
-    pub fn questionable(&self, now: Instant, n: usize) -> Vec<NodeInfo> {
-        self.entries()
-            .filter(|e| now.duration_since(e.last_seen) >= QUESTIONABLE_AFTER)
-            .take(n)
-            .map(|e| NodeInfo {
-                id: e.id,
-                addr: e.addr,
-            })
-            .collect()
+    /// Up to `n` nodes to ping now: never verified, or not heard from for
+    /// [`QUESTIONABLE_AFTER`]; not bad; not pinged in the last minute. They are marked pinged.
+    pub fn to_ping(&mut self, now: Instant, n: usize) -> Vec<NodeInfo> {
+        let mut out = Vec::new();
+        for e in self.buckets.iter_mut().flat_map(|b| b.nodes.iter_mut()) {
+            if out.len() >= n {
+                break;
+            }
+            let stale = !e.verified || now.duration_since(e.last_seen) >= QUESTIONABLE_AFTER;
+            let recently = e
+                .last_pinged
+                .is_some_and(|t| now.duration_since(t) < PING_EVERY);
+            if stale && !recently && !e.is_bad() {
+                e.last_pinged = Some(now);
+                out.push(NodeInfo {
+                    id: e.id,
+                    addr: e.addr,
+                });
+            }
+        }
+        out
     }
 
     /// A bucket that has not changed for `age` (and is not beyond the deepest used bucket):
@@ -237,6 +293,15 @@ impl RoutingTable {
             }
         }
         None
+    }
+}
+
+/// What "the same host" means for the one-node-per-IP rule: the IPv4 address, or the /64 of
+/// an IPv6 address (one end site usually has a whole /64).
+fn ip_key(ip: std::net::IpAddr) -> u128 {
+    match ip {
+        std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        std::net::IpAddr::V6(v6) => (u128::from(v6) >> 64) | (1 << 100),
     }
 }
 
@@ -279,6 +344,32 @@ mod tests {
         assert!(!t.heard_from(ids[1], addr(99), true, now));
         let closest = t.closest(&ids[3], 1);
         assert_eq!(closest[0].id, ids[3]);
+    }
+
+    #[test]
+    fn unverified_nodes_are_not_handed_out_and_give_way() {
+        let own = NodeId([0u8; 20]);
+        let mut t = RoutingTable::new(own, true);
+        let now = Instant::now();
+        let id = |i: u8| {
+            let mut b = [0u8; 20];
+            b[0] = 0x80;
+            b[19] = i;
+            NodeId(b)
+        };
+        // Eight nodes that only queried us fill bucket 0.
+        for i in 0..K as u8 {
+            assert!(t.heard_from(id(i), addr(u16::from(i)), false, now));
+        }
+        assert!(t.closest(&id(0), K).is_empty(), "never told to others");
+        assert_eq!(t.closest_for_lookup(&id(0), K).len(), K, "but usable by us");
+        // A node that answered us takes the place of one that did not.
+        assert!(t.heard_from(id(50), addr(50), true, now));
+        assert_eq!(t.closest(&id(0), K).len(), 1);
+        // Each node is pinged once, then not again within a minute.
+        assert_eq!(t.to_ping(now, 100).len(), K - 1);
+        assert!(t.to_ping(now, 100).is_empty());
+        assert_eq!(t.to_ping(now + PING_EVERY, 100).len(), K - 1);
     }
 
     #[test]

@@ -30,12 +30,24 @@ impl PeerStore {
         }
     }
 
-    /// Stores `peer` for `hash`; false when a bound refused it.
+    /// Stores `peer` for `hash`. When every slot is taken, the info-hash whose latest announce
+    /// is the oldest makes room (so a flood of announces cannot lock out new ones for 30
+    /// minutes); false only if `hash` itself cannot be stored.
     pub fn add(&mut self, hash: NodeId, peer: SocketAddr, now: Instant) -> bool {
         if !self.map.contains_key(&hash) && self.map.len() >= self.max_hashes {
             self.expire(now);
             if self.map.len() >= self.max_hashes {
-                return false;
+                let stalest = self
+                    .map
+                    .iter()
+                    .min_by_key(|(_, peers)| peers.iter().map(|(_, t)| *t).max())
+                    .map(|(h, _)| *h);
+                match stalest {
+                    Some(h) => {
+                        self.map.remove(&h);
+                    }
+                    None => return false,
+                }
             }
         }
         let peers = self.map.entry(hash).or_default();
@@ -96,12 +108,16 @@ mod tests {
             assert!(s.add(h1, SocketAddr::from(([127, 0, 0, 1], p + 1)), now));
         }
         assert_eq!(s.get(&h1, 50, false, now).len(), 3);
-        assert!(s.add(h2, "127.0.0.1:1".parse().expect("a"), now));
-        assert!(!s.add(h3, "127.0.0.1:1".parse().expect("a"), now));
+        let soon = now + Duration::from_secs(1);
+        assert!(s.add(h2, "127.0.0.1:1".parse().expect("a"), soon));
+        // Full: the hash announced longest ago (h1) makes room.
+        assert!(s.add(h3, "127.0.0.1:1".parse().expect("a"), soon));
+        assert!(s.get(&h1, 50, false, soon).is_empty());
+        assert_eq!(s.get(&h2, 50, false, soon).len(), 1);
         assert!(s.get(&h1, 50, true, now).is_empty());
-        let later = now + PEER_TTL;
-        assert!(s.get(&h1, 50, false, later).is_empty());
-        assert!(s.add(h3, "127.0.0.1:1".parse().expect("a"), later));
+        let later = soon + PEER_TTL;
+        assert!(s.get(&h2, 50, false, later).is_empty());
+        assert!(s.add(h1, "127.0.0.1:1".parse().expect("a"), later));
         assert_eq!(s.hashes(), 1);
     }
 }

@@ -179,7 +179,6 @@ async fn malformed_krpc_is_dropped_without_harm() {
         b"d1:ad2:id3:abce1:q4:ping1:t2:aa1:y1:qe".to_vec(), // short id
         b"d1:ai5e1:q4:ping1:t2:aa1:y1:qe".to_vec(),         // args not a dict
         b"d1:ad2:id20:abcdefghij0123456789e1:qi4e1:t2:aa1:y1:qe".to_vec(), // method not bytes
-        b"d1:ad2:id20:abcdefghij01234567899:info_hash3:abc4:porti99999e5:token1:xe1:q13:announce_peer1:t2:aa1:y1:qe".to_vec(),
         huge_list.into_bytes(),
         long_string,
         deep.into_bytes(),
@@ -234,6 +233,22 @@ async fn malformed_krpc_is_dropped_without_harm() {
     )
     .await;
     let pong = recv(&probe).await;
+    // Bad arguments in a well-formed query get a protocol error back (203), not silence.
+    send(
+        &probe,
+        target,
+        b"d1:ad2:id20:abcdefghij01234567899:info_hash3:abc4:porti99999e5:token1:xe1:q13:announce_peer1:t2:bd1:y1:qe",
+    )
+    .await;
+    let err = recv(&probe).await;
+    let e = rats_discovery_dht::bencode::Value::decode(&err).expect("error reply");
+    assert_eq!(e.get(b"y").and_then(|y| y.as_bytes()), Some(&b"e"[..]));
+    assert_eq!(
+        e.get(b"e")
+            .and_then(|l| l.as_list())
+            .and_then(|l| l[0].as_int()),
+        Some(203)
+    );
     let v = rats_discovery_dht::bencode::Value::decode(&pong).expect("pong");
     assert_eq!(v.get(b"y").and_then(|y| y.as_bytes()), Some(&b"r"[..]));
     assert_eq!(v.get(b"t").and_then(|y| y.as_bytes()), Some(&b"zz"[..]));

@@ -1,6 +1,6 @@
 //! The node actor: owns the socket and all state; reacts to datagrams, commands and a tick.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,8 +36,16 @@ const MAX_PENDING: usize = 1024;
 const MAX_LOOKUPS: usize = 32;
 /// Largest datagram we read (KRPC messages are far smaller).
 const MAX_DATAGRAM: usize = 4096;
-/// BEP 42: agreeing `ip` reports needed before we trust our public address.
-const IP_VOTES_NEEDED: u32 = 5;
+/// BEP 42: distinct nodes that must agree on our public address before we trust it.
+const IP_VOTES_NEEDED: usize = 5;
+/// Our node id changes for BEP 42 at most this often.
+const REKEY_EVERY: Duration = Duration::from_secs(30 * 60);
+/// Lookups waiting for a free slot at most (more are answered at once with nothing found).
+const MAX_WAITING_LOOKUPS: usize = 64;
+/// Bootstrap addresses kept at most.
+const MAX_BOOTSTRAP: usize = 64;
+/// Peers taken from one node's answer at most.
+const MAX_VALUES_PER_ANSWER: usize = 100;
 
 /// A query argument.
 pub(super) enum Arg {
@@ -93,13 +101,16 @@ pub(crate) struct Actor {
     pub(super) tokens: TokenIssuer,
     pub(super) store: PeerStore,
     pending: HashMap<u16, Pending>,
-    next_tid: u16,
+    waiting_lookups: VecDeque<Command>,
     lookups: HashMap<u64, Running>,
     next_lookup: u64,
-    waiting_commands: Vec<Command>,
+
     out_budget: TokenBucket,
     pub(super) in_budget: InboundLimiter,
-    votes: HashMap<IpAddr, u32>,
+    /// Claimed public address -> the distinct nodes that reported it.
+    votes: HashMap<IpAddr, HashSet<IpAddr>>,
+    last_rekey: Option<Instant>,
+    pub(super) out_bytes: TokenBucket,
     pub(super) stats: DhtStats,
     shared: Arc<Shared>,
     bootstrapped: watch::Sender<bool>,
@@ -136,10 +147,10 @@ impl Actor {
             tokens: TokenIssuer::new(now),
             store: PeerStore::new(settings.max_stored_hashes, settings.max_peers_per_hash),
             pending: HashMap::new(),
-            next_tid: rand::random(),
+            waiting_lookups: VecDeque::new(),
             lookups: HashMap::new(),
             next_lookup: 0,
-            waiting_commands: Vec::new(),
+
             out_budget: TokenBucket::new(settings.max_queries_per_sec, now),
             in_budget: InboundLimiter::new(
                 settings.max_inbound_per_ip_per_sec,
@@ -147,6 +158,8 @@ impl Actor {
                 now,
             ),
             votes: HashMap::new(),
+            last_rekey: None,
+            out_bytes: TokenBucket::new(settings.max_reply_bytes_per_sec, now),
             stats,
             shared,
             bootstrapped,
@@ -166,10 +179,12 @@ impl Actor {
         self.bootstrap(Instant::now());
         self.flush().await;
         loop {
+            // The timer first, so a flood of datagrams cannot starve timeouts.
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
-                cmd = self.rx.recv(), if self.waiting_commands.is_empty() => match cmd {
+                _ = tick.tick() => self.tick(Instant::now()),
+                cmd = self.rx.recv() => match cmd {
                     Some(c) => self.command(c, Instant::now()),
                     None => break,
                 },
@@ -178,7 +193,6 @@ impl Actor {
                     // ICMP errors surface here on some systems; the query times out anyway.
                     Err(e) => trace!(error = %e, "dht recv error"),
                 },
-                _ = tick.tick() => self.tick(Instant::now()),
             }
             self.flush().await;
         }
@@ -193,7 +207,7 @@ impl Actor {
     fn good_nodes(&self) -> Vec<NodeInfo> {
         self.table
             .entries()
-            .filter(|e| e.verified && e.failures == 0)
+            .filter(|e| e.verified && e.failures < 2)
             .map(|e| NodeInfo {
                 id: e.id,
                 addr: e.addr,
@@ -225,7 +239,12 @@ impl Actor {
                 done,
             } => {
                 if self.lookups.len() >= MAX_LOOKUPS {
-                    self.waiting_commands.push(Command::Lookup {
+                    if self.waiting_lookups.len() >= MAX_WAITING_LOOKUPS {
+                        // Overloaded: answer at once, with nothing found.
+                        let _ = done.send(LookupSummary::default());
+                        return;
+                    }
+                    self.waiting_lookups.push_back(Command::Lookup {
                         target,
                         get_peers,
                         announce,
@@ -261,22 +280,26 @@ impl Actor {
                     if a.is_ipv6() == self.v6
                         && a != self.local
                         && !self.settings.bootstrap.contains(&a)
+                        && self.settings.bootstrap.len() < MAX_BOOTSTRAP
                     {
                         self.settings.bootstrap.push(a);
                     }
                 }
                 self.bootstrap(now);
             }
-            Command::Nodes(reply) => {
-                let _ = reply.send(
+            Command::Nodes { good_only, reply } => {
+                let nodes = if good_only {
+                    self.good_nodes()
+                } else {
                     self.table
                         .entries()
                         .map(|e| NodeInfo {
                             id: e.id,
                             addr: e.addr,
                         })
-                        .collect(),
-                );
+                        .collect()
+                };
+                let _ = reply.send(nodes);
             }
         }
     }
@@ -301,7 +324,7 @@ impl Actor {
         done: Option<oneshot::Sender<LookupSummary>>,
         now: Instant,
     ) {
-        let seeds = self.table.closest(&target, K);
+        let seeds = self.table.closest_for_lookup(&target, K);
         let mut unknown: Vec<SocketAddr> = Vec::new();
         let mut known: Vec<NodeInfo> = seeds;
         if known.len() < K {
@@ -438,14 +461,17 @@ impl Actor {
             summary.announced_to = ok;
         }
         self.stats.lookups_done += 1;
-        if r.origin == Origin::Bootstrap {
-            if summary.responses > 0 {
-                self.bootstrapped.send_replace(true);
-                self.stats.bootstrapped = true;
-                self.bootstrap_backoff = Duration::from_secs(5);
-            } else {
-                self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(Duration::from_secs(120));
-            }
+        let bootstrapped = r.origin == Origin::Bootstrap && summary.responses > 0;
+        if bootstrapped {
+            self.stats.bootstrapped = true;
+            self.bootstrap_backoff = Duration::from_secs(5);
+        } else if r.origin == Origin::Bootstrap {
+            self.bootstrap_backoff = (self.bootstrap_backoff * 2).min(Duration::from_secs(120));
+        }
+        // Statistics first: whoever is woken next reads them.
+        self.publish();
+        if bootstrapped {
+            self.bootstrapped.send_replace(true);
         }
         debug!(
             target = %r.lookup.target,
@@ -458,10 +484,9 @@ impl Actor {
             let _ = done.send(summary);
         }
         // Answers still pending for this lookup will feed the routing table only.
-        if let Some(c) = self.waiting_commands.pop() {
+        if let Some(c) = self.waiting_lookups.pop_front() {
             self.command(c, now);
         }
-        self.publish();
     }
 
     // ---- sending ----
@@ -495,11 +520,11 @@ impl Actor {
         purpose: Purpose,
         now: Instant,
     ) {
-        let mut tid = self.next_tid;
+        // Random transaction ids: a node that saw one of ours cannot predict the next.
+        let mut tid: u16 = rand::random();
         while self.pending.contains_key(&tid) {
-            tid = tid.wrapping_add(1);
+            tid = rand::random();
         }
-        self.next_tid = tid.wrapping_add(1);
         let tid_bytes = tid.to_be_bytes();
         let own = self.own_id();
         let want: &'static [u8] = if self.v6 { b"n6" } else { b"n4" };
@@ -549,8 +574,9 @@ impl Actor {
                     return;
                 }
                 self.stats.queries_received += 1;
-                self.answer(&msg, q, from, now);
-                if !msg.read_only {
+                // A query's source may be spoofed: the node enters the table unverified (not
+                // handed to others; pinged by maintenance), and only if we answered it.
+                if self.answer(&msg, q, from, now) && !msg.read_only {
                     self.table.heard_from(q.id, from, false, now);
                 }
             }
@@ -575,15 +601,25 @@ impl Actor {
                     Purpose::Lookup(l) => {
                         let nodes = if self.v6 { &r.nodes6 } else { &r.nodes };
                         let own = self.own_id();
+                        // At most 2K nodes from one answer: a hostile node cannot flood the
+                        // lookup with candidates of its choosing.
                         let nodes: Vec<NodeInfo> = nodes
                             .iter()
                             .filter(|n| n.id != own && n.addr != self.local)
+                            .take(2 * K)
+                            .copied()
+                            .collect();
+                        let values: Vec<SocketAddr> = r
+                            .values
+                            .iter()
+                            .filter(|v| acceptable_peer(v, from))
+                            .take(MAX_VALUES_PER_ANSWER)
                             .copied()
                             .collect();
                         if let Some(run) = self.lookups.get_mut(&l) {
                             let new = run
                                 .lookup
-                                .on_response(from, id, r.token, &nodes, &r.values, now);
+                                .on_response(from, id, r.token, &nodes, &values, now);
                             if let Some(tx) = &run.results {
                                 for peer in new {
                                     // A reader that stopped reading loses peers, never the node.
@@ -651,17 +687,31 @@ impl Actor {
         if is_local(ip.ip()) || is_local(from.ip()) || ip.is_ipv6() != self.v6 {
             return;
         }
-        if self.votes.len() >= 64 && !self.votes.contains_key(&ip.ip()) {
+        if self.votes.len() >= 16 && !self.votes.contains_key(&ip.ip()) {
+            // Many different claims: keep the best-supported one only.
+            let best = self
+                .votes
+                .iter()
+                .max_by_key(|(_, v)| v.len())
+                .map(|(k, v)| (*k, v.clone()));
             self.votes.clear();
+            self.votes.extend(best);
         }
-        let n = self.votes.entry(ip.ip()).or_insert(0);
-        *n += 1;
-        if *n < IP_VOTES_NEEDED {
+        let voters = self.votes.entry(ip.ip()).or_default();
+        if voters.len() < IP_VOTES_NEEDED {
+            // One vote per voting host.
+            voters.insert(from.ip());
+        }
+        if voters.len() < IP_VOTES_NEEDED {
             return;
         }
         self.votes.clear();
         self.stats.external_addr = Some(ip);
-        if self.settings.secure_node_id && !self.own_id().is_secure_for(ip.ip()) {
+        let may_rekey = self
+            .last_rekey
+            .is_none_or(|t| now.duration_since(t) >= REKEY_EVERY);
+        if self.settings.secure_node_id && may_rekey && !self.own_id().is_secure_for(ip.ip()) {
+            self.last_rekey = Some(now);
             let new = NodeId::secure_for(ip.ip());
             debug!(ip = %ip.ip(), id = %new, "dht: switching to a BEP 42 node id");
             self.table.rekey(new);
@@ -726,7 +776,7 @@ impl Actor {
             }
         }
         while self.lookups.len() < MAX_LOOKUPS
-            && let Some(c) = self.waiting_commands.pop()
+            && let Some(c) = self.waiting_lookups.pop_front()
         {
             self.command(c, now);
         }
@@ -740,7 +790,7 @@ impl Actor {
     fn maintain(&mut self, now: Instant) {
         self.tokens.maybe_rotate(now);
         self.store.expire(now);
-        for n in self.table.questionable(now, 2) {
+        for n in self.table.to_ping(now, 4) {
             self.send_query(
                 n.addr,
                 Some(n.id),
@@ -769,5 +819,44 @@ impl Actor {
         self.stats.stored_hashes = self.store.hashes();
         self.stats.lookups_running = self.lookups.len();
         *self.shared.stats.lock() = self.stats.clone();
+    }
+}
+
+/// Whether a peer address from `from`'s answer is worth dialing: a real unicast address with a
+/// port, and not a loopback or private address handed out by a node on the public internet
+/// (which would make us dial our own machine or LAN on a stranger's word).
+fn acceptable_peer(peer: &SocketAddr, from: SocketAddr) -> bool {
+    let ip = peer.ip();
+    let mapped = matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+    if peer.port() == 0 || ip.is_unspecified() || ip.is_multicast() || mapped {
+        return false;
+    }
+    if let IpAddr::V4(v4) = ip
+        && v4.is_broadcast()
+    {
+        return false;
+    }
+    is_local(from.ip()) || !is_local(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_peer;
+
+    #[test]
+    fn peers_from_public_nodes_must_be_public_unicast() {
+        let public_node = "8.8.8.8:6881".parse().expect("addr");
+        let local_node = "127.0.0.1:6881".parse().expect("addr");
+        let ok = |p: &str, from| acceptable_peer(&p.parse().expect("addr"), from);
+        assert!(ok("1.2.3.4:7878", public_node));
+        assert!(!ok("127.0.0.1:22", public_node));
+        assert!(!ok("192.168.1.1:80", public_node));
+        assert!(!ok("0.0.0.0:80", local_node));
+        assert!(!ok("224.0.0.1:80", local_node));
+        assert!(!ok("255.255.255.255:80", local_node));
+        assert!(!ok("[::ffff:1.2.3.4]:80", local_node));
+        assert!(!ok("1.2.3.4:0", local_node));
+        // A local node (our own test network, a LAN) may hand out local peers.
+        assert!(ok("127.0.0.1:7878", local_node));
     }
 }

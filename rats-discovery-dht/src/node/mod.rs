@@ -65,6 +65,8 @@ pub struct NodeSettings {
     pub max_inbound_per_ip_per_sec: u32,
     /// Inbound queries answered per second in all.
     pub max_inbound_per_sec: u32,
+    /// Bytes of answers sent per second at most.
+    pub max_reply_bytes_per_sec: u32,
     /// One node per public IP per bucket.
     pub restrict_routing_ips: bool,
     /// Switch to a BEP 42 id for our public address.
@@ -89,6 +91,7 @@ impl NodeSettings {
             max_queries_per_sec: d.max_queries_per_sec,
             max_inbound_per_ip_per_sec: d.max_inbound_per_ip_per_sec,
             max_inbound_per_sec: d.max_inbound_per_sec,
+            max_reply_bytes_per_sec: d.max_reply_bytes_per_sec,
             restrict_routing_ips: d.restrict_routing_ips,
             secure_node_id: d.secure_node_id,
             max_stored_hashes: d.max_stored_hashes,
@@ -110,7 +113,10 @@ pub(crate) enum Command {
         done: oneshot::Sender<Option<NodeId>>,
     },
     AddBootstrap(Vec<SocketAddr>),
-    Nodes(oneshot::Sender<Vec<NodeInfo>>),
+    Nodes {
+        good_only: bool,
+        reply: oneshot::Sender<Vec<NodeInfo>>,
+    },
 }
 
 pub(crate) struct Shared {
@@ -256,7 +262,22 @@ impl DhtNode {
     /// The routing table's nodes.
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, DhtError> {
         let (tx, rx) = oneshot::channel();
-        self.command(Command::Nodes(tx)).await?;
+        self.command(Command::Nodes {
+            good_only: false,
+            reply: tx,
+        })
+        .await?;
+        rx.await.map_err(|_| DhtError::Stopped)
+    }
+
+    /// The routing table's good nodes (answered us, not failing): what is worth saving.
+    pub async fn good_nodes(&self) -> Result<Vec<NodeInfo>, DhtError> {
+        let (tx, rx) = oneshot::channel();
+        self.command(Command::Nodes {
+            good_only: true,
+            reply: tx,
+        })
+        .await?;
         rx.await.map_err(|_| DhtError::Stopped)
     }
 }

@@ -10,8 +10,10 @@ use crate::compact;
 use crate::krpc::{self, Message, Query};
 use crate::routing::K;
 
-/// Most peers in one get_peers answer (fits a 1280-byte datagram with room to spare).
-const MAX_VALUES_PER_REPLY: usize = 50;
+/// Most peers in one get_peers answer, so that it fits a 1280-byte datagram with the nodes:
+/// 50 × 8 bytes for IPv4, 20 × 21 bytes for IPv6.
+const MAX_VALUES_V4: usize = 50;
+const MAX_VALUES_V6: usize = 20;
 
 impl Actor {
     pub(super) fn answer(
@@ -20,12 +22,16 @@ impl Actor {
         q: &Query<'_>,
         from: SocketAddr,
         now: Instant,
-    ) {
+    ) -> bool {
         if !self.in_budget.allow(from.ip(), now) {
             self.stats.rate_limited += 1;
-            return;
+            return false;
         }
         let own = self.own_id();
+        if q.bad_args {
+            let reply = krpc::encode_error(msg.tid, 203, "malformed arguments");
+            return self.reply(from, reply);
+        }
         let reply = match q.method {
             b"ping" => krpc::encode_response(msg.tid, &own, Vec::new(), &from),
             b"find_node" => match q.target {
@@ -44,9 +50,12 @@ impl Actor {
                 Some(hash) => {
                     let token = self.tokens.issue(from.ip());
                     let nodes = compact::encode_nodes(&self.table.closest(&hash, K));
-                    let peers = self
-                        .store
-                        .get(&hash, MAX_VALUES_PER_REPLY, from.is_ipv6(), now);
+                    let max = if from.is_ipv6() {
+                        MAX_VALUES_V6
+                    } else {
+                        MAX_VALUES_V4
+                    };
+                    let peers = self.store.get(&hash, max, from.is_ipv6(), now);
                     let compact_peers: Vec<Vec<u8>> = peers
                         .iter()
                         .map(|p| {
@@ -85,7 +94,17 @@ impl Actor {
                 None => krpc::encode_error(msg.tid, 204, "Method Unknown"),
             },
         };
-        self.outbox.push((from, reply));
+        self.reply(from, reply)
+    }
+
+    /// Queues an answer if the reply byte budget allows (we never become a strong reflector).
+    fn reply(&mut self, to: SocketAddr, bytes: Vec<u8>) -> bool {
+        if !self.out_bytes.take_n(bytes.len() as u32, Instant::now()) {
+            self.stats.rate_limited += 1;
+            return false;
+        }
+        self.outbox.push((to, bytes));
+        true
     }
 
     fn announce_peer(

@@ -41,6 +41,7 @@ fn settings(bootstrap: Vec<SocketAddr>) -> NodeSettings {
     let mut s = NodeSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)), bootstrap);
     s.max_inbound_per_ip_per_sec = 1_000_000;
     s.max_inbound_per_sec = 1_000_000;
+    s.max_reply_bytes_per_sec = u32::MAX;
     s.max_queries_per_sec = 10_000;
     s
 }
