@@ -4,7 +4,7 @@
 //! a libtorrent announce is found by a rats lookup.
 //!
 //! Needs the Python `libtorrent` module (`python3 -m pip install libtorrent`; `.ci/run`
-//! installs it). Without it the test prints SKIPPED, unless `RATS_REQUIRE_INTEROP` is set (CI).
+//! installs it). Without it the test prints SKIPPED, unless `INTEROP_REQUIRED` is set (CI).
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -32,7 +32,7 @@ impl LibtorrentDht {
             .is_ok_and(|s| s.success());
         if !have {
             assert!(
-                std::env::var_os("RATS_REQUIRE_INTEROP").is_none(),
+                std::env::var_os("INTEROP_REQUIRED").is_none(),
                 "python3 libtorrent module missing (python3 -m pip install libtorrent)"
             );
             eprintln!("SKIPPED: python3 libtorrent module missing");
