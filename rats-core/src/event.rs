@@ -97,6 +97,14 @@ pub enum Event {
         /// Who found it (`exchange`, `dht`, `mdns`, ...).
         source: String,
     },
+    /// A discovery mechanism says a peer it reported is gone (its record expired or it said
+    /// goodbye). Existing connections are not touched.
+    PeerLost {
+        /// The peer, when known.
+        peer: Option<PeerId>,
+        /// Who lost it (`mdns`, ...).
+        source: String,
+    },
     /// A dial failed.
     DialFailed {
         /// Target.

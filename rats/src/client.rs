@@ -559,6 +559,54 @@ impl RatsClient {
         Ok((dht, hash))
     }
 
+    /// The mDNS discovery plugin, with the `mdns` feature (`None` when it is disabled in the
+    /// configuration). See the `rats_discovery_mdns` crate docs.
+    #[cfg(feature = "mdns")]
+    pub fn mdns(&self) -> Option<Arc<rats_discovery_mdns::MdnsDiscovery>> {
+        self.node
+            .discovery_plugin::<rats_discovery_mdns::MdnsDiscovery>()
+    }
+
+    /// Starts (or restarts) advertising this node on the local network as `instance_name`
+    /// (default: `rats-` and the start of our peer id) and browsing for peers. mDNS starts with
+    /// the node unless it listens on loopback only.
+    #[cfg(feature = "mdns")]
+    pub async fn start_mdns_discovery(&self, instance_name: Option<&str>) -> Result<(), RatsError> {
+        let mdns = self
+            .mdns()
+            .ok_or_else(|| RatsError::Config("the mdns plugin is disabled".into()))?;
+        mdns.start_mdns_discovery(instance_name)
+            .await
+            .map_err(|e| RatsError::Config(e.to_string()))
+    }
+
+    /// Sends goodbye records (peers see us lost at once) and stops mDNS.
+    #[cfg(feature = "mdns")]
+    pub async fn stop_mdns_discovery(&self) {
+        if let Some(m) = self.mdns() {
+            m.stop_mdns_discovery().await;
+        }
+    }
+
+    /// Whether mDNS is running.
+    #[cfg(feature = "mdns")]
+    pub fn is_mdns_running(&self) -> bool {
+        self.mdns().is_some_and(|m| m.is_running())
+    }
+
+    /// Asks the local network for peers now (answers arrive as `PeerDiscovered` events).
+    #[cfg(feature = "mdns")]
+    pub fn query_mdns(&self) -> Result<(), RatsError> {
+        let mdns = self
+            .mdns()
+            .ok_or_else(|| RatsError::Config("the mdns plugin is disabled".into()))?;
+        if !mdns.is_running() {
+            return Err(RatsError::Config("mDNS is not running".into()));
+        }
+        mdns.query();
+        Ok(())
+    }
+
     /// File and directory transfer, with the `transfer` feature (`None` when the plugin is
     /// disabled in the configuration).
     #[cfg(feature = "transfer")]

@@ -2,9 +2,9 @@
 //!
 //! Peer-to-peer networking made easy: peers connect over TCP (IPv4 and IPv6), authenticate and
 //! encrypt with Noise XX, exchange typed JSON, text and binary messages, find each other through
-//! the BitTorrent DHT, introduce each other (peer exchange) and move files and directory trees (checked with SHA-256, resumable).
+//! the BitTorrent DHT and on the local network (mDNS), introduce each other (peer exchange) and move files and directory trees (checked with SHA-256, resumable).
 //! [`RatsClient`] is the easy door; [`rats_core`] has the building blocks. Cargo features pick
-//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`, `gossipsub`, `dht`; all on by default): linking a
+//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`, `gossipsub`, `dht`, `mdns`; all on by default): linking a
 //! plugin crate is enabling it.
 //!
 //! ```
@@ -38,6 +38,8 @@ pub use rats_core::{
 };
 #[cfg(feature = "dht")]
 pub use rats_discovery_dht;
+#[cfg(feature = "mdns")]
+pub use rats_discovery_mdns;
 #[cfg(feature = "gossipsub")]
 pub use rats_gossipsub;
 #[cfg(feature = "log")]

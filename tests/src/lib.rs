@@ -17,7 +17,7 @@ pub fn test_config() -> NodeConfig {
         max_connections_per_ip: 1024,
         max_pending_handshakes: 256,
         // Discovery plugins run only in the tests about them (they add sockets and tasks).
-        disabled_plugins: ["dht".to_string()].into(),
+        disabled_plugins: ["dht".to_string(), "mdns".to_string()].into(),
         ..NodeConfig::default()
     }
 }

@@ -352,6 +352,16 @@ impl DiscoveryContext {
         shared.dial_candidate(peer, addrs, self.source);
     }
 
+    /// Reports that a peer this mechanism found is gone: emits `PeerLost`.
+    pub fn report_lost(&self, peer: Option<PeerId>) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.events.emit(Event::PeerLost {
+                peer,
+                source: self.source.to_string(),
+            });
+        }
+    }
+
     /// Cancelled when the node stops.
     pub fn cancellation(&self) -> &CancellationToken {
         &self.cancel

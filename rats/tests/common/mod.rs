@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod netns;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -18,18 +20,42 @@ pub struct Rats {
 
 /// A `rats --json` process driven through its stdin.
 impl Rats {
-    /// Starts `rats --json --data-dir <data_dir> <extra>`. Without `--bootstrap` (or
-    /// `--no-dht`) in `extra`, `--no-dht` is added: the default DHT bootstrap nodes are the
-    /// public BitTorrent routers, and tests must never contact the public DHT.
+    /// Starts `rats --json --data-dir <data_dir> <extra>` in the root namespace. `--no-mdns`
+    /// is always added (mDNS would multicast on the machine's real network), and `--no-dht`
+    /// unless `extra` has `--bootstrap` (the default DHT bootstrap nodes are the public
+    /// BitTorrent routers; tests never contact them).
     pub fn spawn(data_dir: &std::path::Path, extra: &[&str]) -> Self {
         let mut args = extra.to_vec();
-        if !extra
+        if !args.contains(&"--no-mdns") {
+            args.push("--no-mdns");
+        }
+        Self::start(Command::new(env!("CARGO_BIN_EXE_rats")), data_dir, args)
+    }
+
+    /// Starts `rats --json --data-dir <data_dir> <extra>` inside host `i` of a network lab,
+    /// with mDNS on (the lab is a private network), and `--no-dht` unless `extra` has
+    /// `--bootstrap`.
+    pub fn spawn_in(
+        lab: &netns::Lab,
+        i: usize,
+        data_dir: &std::path::Path,
+        extra: &[&str],
+    ) -> Self {
+        Self::start(
+            lab.command(i, env!("CARGO_BIN_EXE_rats")),
+            data_dir,
+            extra.to_vec(),
+        )
+    }
+
+    fn start(mut cmd: Command, data_dir: &std::path::Path, mut args: Vec<&str>) -> Self {
+        if !args
             .iter()
             .any(|a| a.starts_with("--bootstrap") || *a == "--no-dht")
         {
             args.push("--no-dht");
         }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rats"))
+        let mut child = cmd
             .arg("--json")
             .arg("--data-dir")
             .arg(data_dir)

@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long)]
     pub no_peer_exchange: bool,
 
-    /// Switch off the DHT discovery plugin (when it is linked).
+    /// Switch off DHT discovery (the BitTorrent mainline DHT).
     #[arg(long)]
     pub no_dht: bool,
 
@@ -55,7 +55,7 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap: Vec<String>,
 
-    /// Switch off the mDNS discovery plugin (when it is linked).
+    /// Switch off mDNS discovery on the local network.
     #[arg(long)]
     pub no_mdns: bool,
 

@@ -153,6 +153,7 @@ pub async fn run_line(session: &Session, line: &str) -> Flow {
         w if TRANSFER_WORDS.contains(&w) => transfer_command(session, w, rest).await,
         w if TOPIC_WORDS.contains(&w) => topic_command(session, w, rest),
         w if DHT_WORDS.contains(&w) => dht_command(session, w, rest).await,
+        "mdns" => mdns_command(session, rest).await,
         _ => broadcast(client, out, line),
     }
     Flow::Continue
@@ -208,6 +209,18 @@ fn topic_command(session: &Session, word: &str, _rest: &str) {
 #[cfg(feature = "dht")]
 async fn dht_command(session: &Session, word: &str, rest: &str) {
     crate::dht::commands::run(&session.client, session.out, word, rest).await
+}
+
+#[cfg(feature = "mdns")]
+async fn mdns_command(session: &Session, rest: &str) {
+    crate::mdns::run(&session.client, session.out, rest).await
+}
+
+#[cfg(not(feature = "mdns"))]
+async fn mdns_command(session: &Session, _rest: &str) {
+    session
+        .out
+        .error("mdns", "this rats was built without mDNS");
 }
 
 #[cfg(not(feature = "dht"))]

@@ -6,6 +6,8 @@ mod commands;
 #[cfg(feature = "dht")]
 mod dht;
 mod folders;
+#[cfg(feature = "mdns")]
+mod mdns;
 mod output;
 #[cfg(feature = "gossipsub")]
 mod topics;

@@ -24,7 +24,12 @@ macro_rules! say {
         $crate::output::print_line(format_args!($($arg)*))
     };
 }
-#[cfg(any(feature = "transfer", feature = "gossipsub", feature = "dht"))]
+#[cfg(any(
+    feature = "transfer",
+    feature = "gossipsub",
+    feature = "dht",
+    feature = "mdns"
+))]
 pub(crate) use say;
 
 /// Prints one JSON object as a line.
@@ -183,6 +188,7 @@ impl Output {
   unsub <topic>            leave a topic
   pub <topic> <text>       publish the rest of the line to a topic's subscribers
   topics                   our topics, each with its peers and mesh peers
+  mdns [query|start [name]|stop]  mDNS on the local network: status, ask now, start, stop
   dht                      DHT status: routing table, peers found, last lookup, nodes
   dht start | dht stop     start or stop the DHT
   find <hash>              look a 40-hex-digit info-hash up in the DHT, print its peers
@@ -257,6 +263,9 @@ pub fn event_json(e: &Event) -> Option<Value> {
         }
         Event::PeerDiscovered { peer, addr, source } => {
             json!({"event": "peer_discovered", "peer_id": peer, "addr": addr, "source": source})
+        }
+        Event::PeerLost { peer, source } => {
+            json!({"event": "peer_lost", "peer_id": peer, "source": source})
         }
         Event::DialFailed { addr, error } => {
             json!({"event": "dial_failed", "addr": addr, "error": error})

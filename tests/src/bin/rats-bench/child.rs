@@ -22,6 +22,7 @@ const CHILD_PENDING: usize = 128;
 pub async fn serve(max_peers: usize) -> BenchResult {
     let node = RatsClient::builder()
         .disable_plugin("dht")
+        .disable_plugin("mdns")
         .listen("tcp:127.0.0.1:0")
         .map_err(fail("listen address"))?
         .configure(|c| {

@@ -36,6 +36,7 @@ pub struct ErrorLine<'a> {
 pub async fn start_listener() -> BenchResult<RatsClient> {
     RatsClient::builder()
         .disable_plugin("dht")
+        .disable_plugin("mdns")
         .listen("tcp:127.0.0.1:0")
         .map_err(fail("listen address"))?
         .start()
@@ -47,6 +48,7 @@ pub async fn start_listener() -> BenchResult<RatsClient> {
 pub async fn start_dialer() -> BenchResult<RatsClient> {
     RatsClient::builder()
         .disable_plugin("dht")
+        .disable_plugin("mdns")
         .no_listen()
         .start()
         .await

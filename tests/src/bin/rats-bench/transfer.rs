@@ -109,6 +109,7 @@ async fn start(
         .into();
     let builder = RatsClient::builder()
         .disable_plugin("dht")
+        .disable_plugin("mdns")
         .configure(move |c| {
             c.plugins.insert("transfer".into(), section);
         });
