@@ -317,3 +317,60 @@ async fn malformed_mdns_packets_are_ignored() {
     assert_eq!(peers["peers"].as_array().map(Vec::len), Some(1), "{peers}");
     Rats::quit_both(a, c).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interface_that_comes_up_later_is_used() {
+    let Some(lab) = Lab::new(2) else {
+        eprintln!("SKIPPED: no network namespaces (needs root)");
+        return;
+    };
+    let ip_link = |state: &str| {
+        let ok = std::process::Command::new("ip")
+            .args(["-n", lab.ns(0), "link", "set", "eth0", state])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip link set eth0 {state}");
+    };
+    // A starts with its LAN interface down, checking interfaces every second.
+    ip_link("down");
+    let dir = data_dir("a6");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"mdns": {"interface_check_secs": 1}}"#,
+    )
+    .expect("config");
+    let mut a = Rats::spawn_in(&lab, 0, &dir, &[]);
+    let a_id = a.expect("started").await["peer_id"].clone();
+    let mut b = Rats::spawn_in(&lab, 1, &data_dir("b6"), &[]);
+    b.expect("started").await;
+    // Nothing to be found while the interface is down.
+    let quiet = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            let v = b.next_event().await;
+            assert!(
+                !(v["event"] == "peer_discovered" && v["peer_id"] == a_id),
+                "found A with its interface down: {v}"
+            );
+        }
+    })
+    .await;
+    assert!(quiet.is_err());
+    // Up it comes: A advertises on it and B finds A without being told.
+    ip_link("up");
+    b.send("mdns query").await;
+    let seen = rats_events(
+        &mut b,
+        20,
+        &[&|v| v["event"] == "peer_discovered" && v["peer_id"] == a_id && v["source"] == "mdns"],
+    )
+    .await;
+    assert!(
+        seen[0]["addr"]
+            .as_str()
+            .is_some_and(|s| s.contains("10.77.0.1")),
+        "{}",
+        seen[0]
+    );
+    Rats::quit_both(a, b).await;
+}
