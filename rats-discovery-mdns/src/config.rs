@@ -16,8 +16,6 @@ pub struct MdnsConfig {
     pub interfaces: Vec<String>,
     /// Seconds between checks for interfaces or addresses that came or went.
     pub interface_check_secs: u32,
-    /// Seconds between queries on our own initiative (answers also arrive unasked).
-    pub query_interval_secs: u64,
     /// Advertise our service (off: only browse).
     pub advertise: bool,
 }
@@ -30,7 +28,6 @@ impl Default for MdnsConfig {
             ipv6: true,
             interfaces: Vec::new(),
             interface_check_secs: 5,
-            query_interval_secs: 60,
             advertise: true,
         }
     }

@@ -33,6 +33,7 @@
 
 mod browser;
 mod config;
+mod daemon;
 mod event;
 mod names;
 mod plugin;

@@ -11,6 +11,18 @@ use rats_core::PeerId;
 const MAX_SERVICE_NAME: usize = 15;
 /// Longest instance name label (RFC 6763 §4.1.1).
 const MAX_INSTANCE: usize = 63;
+/// Longest `v` / `proto` value written and compared (a TXT string holds 255 bytes).
+const MAX_TXT_VALUE: usize = 64;
+
+/// `s` cut to [`MAX_TXT_VALUE`] bytes at a character boundary: what goes into (and is compared
+/// from) a TXT record.
+pub fn clip(s: &str) -> String {
+    let mut end = s.len().min(MAX_TXT_VALUE);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
 
 /// The DNS-SD service type for an application protocol name, e.g. `_rats._tcp.local.`.
 pub fn service_type(protocol_name: &str) -> String {
@@ -75,8 +87,8 @@ impl NodeTxt {
     pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<NodeTxt> {
         Some(NodeTxt {
             peer: get("id")?.parse().ok()?,
-            version: get("v").unwrap_or_default().chars().take(64).collect(),
-            protocol: get("proto").unwrap_or_default().chars().take(64).collect(),
+            version: clip(get("v").unwrap_or_default()),
+            protocol: clip(get("proto").unwrap_or_default()),
             port: get("port")?.parse().ok().filter(|p| *p != 0)?,
         })
     }
@@ -85,8 +97,8 @@ impl NodeTxt {
     pub fn properties(&self) -> Vec<(String, String)> {
         vec![
             ("id".into(), self.peer.to_string()),
-            ("v".into(), self.version.clone()),
-            ("proto".into(), self.protocol.clone()),
+            ("v".into(), clip(&self.version)),
+            ("proto".into(), clip(&self.protocol)),
             ("port".into(), self.port.to_string()),
         ]
     }
@@ -110,6 +122,14 @@ mod tests {
             service_type("abcdefghijklmn-x"),
             "_abcdefghijklmn._tcp.local."
         );
+    }
+
+    #[test]
+    fn long_values_are_clipped_alike_on_both_sides() {
+        let long = "é".repeat(100);
+        let c = clip(&long);
+        assert!(c.len() <= MAX_TXT_VALUE && long.starts_with(&c));
+        assert_eq!(clip(&c), c);
     }
 
     #[test]

@@ -1,29 +1,30 @@
 //! The `mdns` discovery plugin: advertises this node as a DNS-SD service and browses for
 //! others of the same application.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
 use parking_lot::Mutex;
 use rats_core::Address;
 use rats_core::discovery::{Discovery, DiscoveryError};
 use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::browser::Browser;
+use crate::browser::MdnsTask;
 use crate::config::MdnsConfig;
+use crate::daemon::{self, Advert};
 use crate::event::MdnsEvent;
 use crate::names::{self, NodeTxt};
 
 /// Longest wait for the goodbye to go out and the daemon to stop.
-const STOP_WAIT: Duration = Duration::from_secs(2);
+const STOP_WAIT: Duration = Duration::from_secs(5);
 /// Application events buffered for slow subscribers.
 const EVENT_QUEUE: usize = 64;
 
@@ -39,9 +40,9 @@ pub enum MdnsError {
 }
 
 struct Running {
-    daemon: ServiceDaemon,
     fullname: Option<String>,
     cancel: CancellationToken,
+    done: oneshot::Receiver<()>,
 }
 
 /// The mDNS discovery plugin. Reach it with `node.discovery_plugin::<MdnsDiscovery>()` (or
@@ -95,10 +96,15 @@ impl MdnsDiscovery {
         self.events.subscribe()
     }
 
-    /// Calls `f` for every mDNS event from now on (on a background task).
+    /// Calls `f` for every mDNS event from now on, on a background task of the current tokio
+    /// runtime (outside a runtime nothing is called and a warning is logged).
     pub fn on_event(&self, mut f: impl FnMut(MdnsEvent) + Send + 'static) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            warn!("MdnsDiscovery::on_event called outside a tokio runtime");
+            return;
+        };
         let mut rx = self.events.subscribe();
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             loop {
                 match rx.recv().await {
                     Ok(e) => f(e),
@@ -111,7 +117,8 @@ impl MdnsDiscovery {
 
     /// Sends a query now instead of waiting for the next one.
     pub fn query(&self) {
-        self.query_now.notify_waiters();
+        // notify_one keeps the request if the task is busy at this moment.
+        self.query_now.notify_one();
     }
 
     /// Starts advertising (as `instance_name`, default from the config or our peer id) and
@@ -119,6 +126,9 @@ impl MdnsDiscovery {
     pub async fn start_mdns_discovery(&self, instance_name: Option<&str>) -> Result<(), MdnsError> {
         let _one_at_a_time = self.lifecycle.lock().await;
         let ctx = self.ctx.lock().clone().ok_or(MdnsError::NoNode)?;
+        if ctx.cancellation().is_cancelled() {
+            return Err(MdnsError::NoNode);
+        }
         self.stop_locked().await;
         let running = self.start_locked(&ctx, instance_name)?;
         *self.running.lock() = Some(running);
@@ -137,74 +147,54 @@ impl MdnsDiscovery {
         instance_name: Option<&str>,
     ) -> Result<Running, MdnsError> {
         let cfg = &self.config;
-        let daemon =
-            ServiceDaemon::new_with_port(cfg.port).map_err(|e| MdnsError::Daemon(e.to_string()))?;
-        let fail = |e: mdns_sd::Error| MdnsError::Daemon(e.to_string());
-        if !cfg.interfaces.is_empty() {
-            daemon.disable_interface(IfKind::All).map_err(fail)?;
-            for name in &cfg.interfaces {
-                daemon
-                    .enable_interface(IfKind::Name(name.clone()))
-                    .map_err(fail)?;
-            }
-        }
-        if !cfg.ipv6 {
-            daemon.disable_interface(IfKind::IPv6).map_err(fail)?;
-        }
-        if cfg.interface_check_secs > 0 {
-            daemon
-                .set_ip_check_interval(cfg.interface_check_secs)
-                .map_err(fail)?;
-        }
         let protocol = ctx.protocol().clone();
         let service_type = names::service_type(&protocol.name);
         let own = ctx.local_peer_id();
-        let port = tcp_port(ctx);
-        let mut fullname = None;
-        if let (true, Some(port)) = (cfg.advertise, port) {
-            let instance = instance_name
-                .map(names::clean_instance)
-                .or_else(|| cfg.instance_name.as_deref().map(names::clean_instance))
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| names::default_instance(&own));
-            let host = format!("{}.local.", names::default_instance(&own));
-            let txt = NodeTxt {
-                peer: own,
-                version: protocol.version.clone(),
-                protocol: protocol.name.clone(),
-                port,
-            };
-            let info = ServiceInfo::new(
-                &service_type,
-                &instance,
-                &host,
-                (),
-                port,
-                &txt.properties()[..],
-            )
-            .map_err(fail)?
-            .enable_addr_auto();
-            fullname = Some(info.get_fullname().to_string());
-            daemon.register(info).map_err(fail)?;
-        }
-        let cancel = ctx.cancellation().child_token();
-        let browser = Browser {
-            daemon: daemon.clone(),
-            service_type: service_type.clone(),
-            ctx: ctx.clone(),
-            own,
-            protocol: protocol.name.clone(),
-            version: protocol.version.clone(),
-            events: self.events.clone(),
-            query_now: self.query_now.clone(),
-            query_interval: Duration::from_secs(cfg.query_interval_secs.max(1)),
+        let advert = match (cfg.advertise, listen_plan(ctx)) {
+            (true, Some((port, addrs))) => {
+                let instance = instance_name
+                    .map(names::clean_instance)
+                    .or_else(|| cfg.instance_name.as_deref().map(names::clean_instance))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| names::default_instance(&own));
+                Some(Advert {
+                    service_type: service_type.clone(),
+                    instance,
+                    host: format!("{}.local.", names::default_instance(&own)),
+                    txt: NodeTxt {
+                        peer: own,
+                        version: protocol.version.clone(),
+                        protocol: protocol.name.clone(),
+                        port,
+                    },
+                    addrs,
+                })
+            }
+            _ => None,
         };
-        ctx.spawn(browser.run(cancel.clone()));
+        let daemon = daemon::open(cfg, advert.as_ref())?;
+        let fullname = advert.as_ref().map(Advert::fullname);
+        let cancel = ctx.cancellation().child_token();
+        let (done_tx, done) = oneshot::channel();
+        let task = MdnsTask::new(
+            cfg.clone(),
+            advert,
+            service_type.clone(),
+            ctx.clone(),
+            &protocol,
+            self.events.clone(),
+            self.query_now.clone(),
+        );
+        let task_cancel = cancel.clone();
+        ctx.spawn(async move {
+            task.run(daemon, task_cancel).await;
+            let _ = done_tx.send(());
+        });
         info!(%service_type, instance = ?fullname, "mDNS started");
         Ok(Running {
-            daemon,
             fullname,
             cancel,
+            done,
         })
     }
 
@@ -213,25 +203,29 @@ impl MdnsDiscovery {
             return;
         };
         r.cancel.cancel();
-        if let Some(name) = &r.fullname
-            && let Ok(rx) = r.daemon.unregister(name)
-        {
-            // The goodbye (TTL 0 records) goes out before we return.
-            let _ = tokio::time::timeout(STOP_WAIT, rx.recv_async()).await;
-        }
-        if let Ok(rx) = r.daemon.shutdown() {
-            let _ = tokio::time::timeout(STOP_WAIT, rx.recv_async()).await;
-        }
+        // The task sends the goodbye and shuts the daemon down before it ends.
+        let _ = tokio::time::timeout(STOP_WAIT, r.done).await;
         debug!("mDNS stopped");
     }
 }
 
-/// Our TCP listen port (any family; mDNS advertises every interface address with it).
-fn tcp_port(ctx: &DiscoveryContext) -> Option<u16> {
-    ctx.listen_addrs()
+/// Our TCP port and the addresses to advertise: a non-loopback TCP listener's port; every
+/// interface's addresses if we listen on an unspecified address, else just the IPs we listen
+/// on. `None` when we listen on nothing reachable from the network.
+fn listen_plan(ctx: &DiscoveryContext) -> Option<(u16, Vec<IpAddr>)> {
+    let tcp: Vec<SocketAddr> = ctx
+        .listen_addrs()
         .iter()
         .filter(|a| a.scheme() == "tcp")
-        .find_map(|a| a.socket_addr().map(|s| s.port()).filter(|p| *p != 0))
+        .filter_map(Address::socket_addr)
+        .filter(|s| s.port() != 0 && !s.ip().is_loopback())
+        .collect();
+    let port = tcp.first()?.port();
+    let same_port = tcp.iter().filter(|s| s.port() == port);
+    if same_port.clone().any(|s| s.ip().is_unspecified()) {
+        return Some((port, Vec::new()));
+    }
+    Some((port, same_port.map(SocketAddr::ip).collect()))
 }
 
 #[async_trait]
@@ -246,7 +240,10 @@ impl Discovery for MdnsDiscovery {
         // A node that listens on loopback only (or not at all) cannot be reached from the local
         // network, and mDNS would still join multicast groups on every interface: it stays off
         // (an explicit `start_mdns_discovery` still starts it).
-        if !listen.iter().any(|a| !a.is_loopback()) {
+        let reachable = listen
+            .iter()
+            .any(|a| a.scheme() == "tcp" && a.socket_addr().is_some_and(|s| !s.ip().is_loopback()));
+        if !reachable {
             debug!("node does not listen beyond loopback: mDNS not started");
             return Ok(());
         }
@@ -271,16 +268,22 @@ impl Discovery for MdnsDiscovery {
         if !self.is_running() {
             return Err(DiscoveryError::NotRunning("mdns"));
         }
+        let Some(cancel) = self.running.lock().as_ref().map(|r| r.cancel.clone()) else {
+            return Err(DiscoveryError::NotRunning("mdns"));
+        };
         let rx = self.events.subscribe();
         self.query();
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
+        // Ends when mDNS stops.
+        let stream = futures::stream::unfold((rx, cancel), |(mut rx, cancel)| async move {
             loop {
-                match rx.recv().await {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    r = rx.recv() => r,
+                };
+                match next {
                     Ok(MdnsEvent::Discovered(s)) if s.compatible => {
-                        return Some((
-                            s.addrs.into_iter().map(Address::tcp).collect::<Vec<_>>(),
-                            rx,
-                        ));
+                        let addrs: Vec<Address> = s.addrs.into_iter().map(Address::tcp).collect();
+                        return Some((addrs, (rx, cancel)));
                     }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return None,
@@ -291,6 +294,8 @@ impl Discovery for MdnsDiscovery {
     }
 
     async fn stop(&self) {
+        // The node is going: no later start_mdns_discovery may advertise it.
+        *self.ctx.lock() = None;
         self.stop_mdns_discovery().await;
     }
 }

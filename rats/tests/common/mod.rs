@@ -98,8 +98,18 @@ impl Rats {
     pub async fn quit_both(mut a: Rats, mut b: Rats) {
         a.send("quit").await;
         b.send("quit").await;
-        let _ = a.child.wait().await;
-        let _ = b.child.wait().await;
+        let both = async {
+            let _ = a.child.wait().await;
+            let _ = b.child.wait().await;
+        };
+        // Dropping a Rats kills its process, so a hang here ends at the deadline.
+        let _ = tokio::time::timeout(Duration::from_secs(15), both).await;
+    }
+
+    /// Tells this process to quit and waits (at most 15 s) for it to exit.
+    pub async fn quit(mut self) {
+        self.send("quit").await;
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
     }
 
     pub async fn send(&mut self, line: &str) {

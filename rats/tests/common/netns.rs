@@ -128,11 +128,22 @@ impl Lab {
             run(&["-n", &sw, "link", "set", &port, "up"])?;
             let addr = format!("{}/24", self.ip(i));
             run(&["-n", host, "addr", "add", &addr, "dev", "eth0"])?;
+            // A unique-local IPv6 address too (no duplicate detection delay), so IPv6 paths
+            // are exercised, not only link-local ones.
+            let addr6 = format!("{}/64", self.ip6(i));
+            run(&[
+                "-n", host, "-6", "addr", "add", &addr6, "dev", "eth0", "nodad",
+            ])?;
             run(&["-n", host, "link", "set", "lo", "up"])?;
             run(&["-n", host, "link", "set", "eth0", "up"])?;
             run(&["-n", host, "route", "add", "224.0.0.0/4", "dev", "eth0"])?;
         }
         Ok(())
+    }
+
+    /// Host `i`'s unique-local IPv6 address, `fd77::<i+1>`.
+    pub fn ip6(&self, i: usize) -> std::net::Ipv6Addr {
+        std::net::Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, (i + 1) as u16)
     }
 
     /// Number of hosts.

@@ -136,6 +136,7 @@ async fn measure(p: &Params, stop: &CancellationToken) -> BenchResult<Line> {
 
 async fn rats_node(bootstrap: SocketAddr) -> BenchResult<RatsClient> {
     RatsClient::builder()
+        .disable_plugin("mdns")
         .listen("tcp:127.0.0.1:0")
         .map_err(fail("listen address"))?
         .configure(move |c| {
