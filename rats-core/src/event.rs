@@ -105,6 +105,13 @@ pub enum Event {
         /// Who lost it (`mdns`, ...).
         source: String,
     },
+    /// What we know of our public address or NAT changed (STUN, peers' observations).
+    NatStatusChanged {
+        /// Our public address, when known.
+        public_addr: Option<std::net::SocketAddr>,
+        /// The NAT kind (`open`, `full cone`, `port-restricted cone`, `symmetric`, ...).
+        nat_type: String,
+    },
     /// A dial failed.
     DialFailed {
         /// Target.

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::address::Address;
 use crate::identity::PeerId;
+use crate::node::DiscoveryContext;
 use crate::transport::RawConnection;
 
 /// What is known of the peer we want.
@@ -27,14 +28,26 @@ pub enum NatError {
 }
 
 /// One way of getting a byte stream to a peer through NATs (port mapping, hole punching,
-/// relay...). The node tries strategies in order of [`cost`](NatStrategy::cost) when a direct
-/// dial fails; the stream then goes through the usual encryption handshake.
+/// relay...), or knowledge about our NAT (STUN). The node tries strategies in order of
+/// [`cost`](NatStrategy::cost) when a direct dial fails; the stream then goes through the usual
+/// encryption handshake.
+///
+/// `Any` is a supertrait so an application can reach a plugin's own API
+/// (`Node::nat_plugin::<T>()`).
 #[async_trait]
-pub trait NatStrategy: Send + Sync + 'static {
+pub trait NatStrategy: std::any::Any + Send + Sync + 'static {
     /// Short name (`upnp`, `holepunch`, `turn`...).
     fn name(&self) -> &'static str;
     /// Lower is tried first (a relay is expensive, a mapped port is cheap).
     fn cost(&self) -> u32;
     /// Tries to produce a raw connection to the target.
     async fn connect(&self, target: &NatTarget) -> Result<RawConnection, NatError>;
+    /// Called once when the node starts (background work: probing, mapping, keepalives).
+    /// The context's source name is the strategy's name.
+    async fn start(&self, ctx: DiscoveryContext) -> Result<(), NatError> {
+        let _ = ctx;
+        Ok(())
+    }
+    /// Called when the node stops.
+    async fn stop(&self) {}
 }

@@ -607,6 +607,43 @@ impl RatsClient {
         Ok(())
     }
 
+    /// The STUN plugin (public address, NAT kind), with the `nat` feature (`None` when it is
+    /// disabled in the configuration). See the `rats_nat` crate docs.
+    #[cfg(feature = "nat")]
+    pub fn nat(&self) -> Option<Arc<rats_nat::StunPlugin>> {
+        self.node.nat_plugin::<rats_nat::StunPlugin>()
+    }
+
+    /// Asks the configured STUN servers (all at once; the first answer wins) for our public
+    /// address.
+    #[cfg(feature = "nat")]
+    pub async fn get_public_address(&self) -> Result<std::net::SocketAddr, RatsError> {
+        let nat = self
+            .nat()
+            .ok_or_else(|| RatsError::Config("the stun plugin is disabled".into()))?;
+        nat.get_public_address()
+            .await
+            .map_err(|e| RatsError::Config(e.to_string()))
+    }
+
+    /// Runs the RFC 5780 NAT behaviour tests against the configured STUN servers and returns
+    /// the NAT kind (details in [`nat_characteristics`](Self::nat_characteristics)).
+    #[cfg(feature = "nat")]
+    pub async fn detect_nat_type(&self) -> Result<rats_nat::NatType, RatsError> {
+        let nat = self
+            .nat()
+            .ok_or_else(|| RatsError::Config("the stun plugin is disabled".into()))?;
+        nat.detect_nat_type()
+            .await
+            .map_err(|e| RatsError::Config(e.to_string()))
+    }
+
+    /// What the last NAT check found (mapping, filtering, addresses).
+    #[cfg(feature = "nat")]
+    pub fn nat_characteristics(&self) -> Option<rats_nat::NatBehaviour> {
+        self.nat().and_then(|n| n.nat_characteristics())
+    }
+
     /// File and directory transfer, with the `transfer` feature (`None` when the plugin is
     /// disabled in the configuration).
     #[cfg(feature = "transfer")]

@@ -1,6 +1,7 @@
 //! Helpers shared by the scenario tests and the benchmark: start real nodes on loopback with
 //! short timeouts, wait for conditions with a deadline.
 
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ pub fn test_config() -> NodeConfig {
         max_connections_per_ip: 1024,
         max_pending_handshakes: 256,
         // Discovery plugins run only in the tests about them (they add sockets and tasks).
-        disabled_plugins: ["dht".to_string(), "mdns".to_string()].into(),
+        disabled_plugins: ["dht".to_string(), "mdns".to_string(), "stun".to_string()].into(),
         ..NodeConfig::default()
     }
 }

@@ -352,6 +352,13 @@ impl DiscoveryContext {
         shared.dial_candidate(peer, addrs, self.source);
     }
 
+    /// Emits an event on the node's bus.
+    pub fn emit(&self, event: Event) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.events.emit(event);
+        }
+    }
+
     /// Reports that a peer this mechanism found is gone: emits `PeerLost`.
     pub fn report_lost(&self, peer: Option<PeerId>) {
         if let Some(shared) = self.shared.upgrade() {

@@ -370,6 +370,18 @@ impl Node {
                 warn!(discovery = d.name(), error = %e, "discovery failed to start");
             }
         }
+        for n in &shared.nat {
+            let ctx = DiscoveryContext {
+                shared: Arc::downgrade(shared),
+                source: n.name(),
+                local: shared.local_id(),
+                protocol: shared.protocol.clone(),
+                cancel: shared.cancel.child_token(),
+            };
+            if let Err(e) = n.start(ctx).await {
+                warn!(nat = n.name(), error = %e, "NAT plugin failed to start");
+            }
+        }
         Ok(())
     }
 
@@ -519,6 +531,14 @@ impl Node {
         })
     }
 
+    /// The NAT plugin of concrete type `T`, to use its own API.
+    pub fn nat_plugin<T: NatStrategy>(&self) -> Option<Arc<T>> {
+        self.shared.nat.iter().find_map(|n| {
+            let any: Arc<dyn std::any::Any + Send + Sync> = n.clone();
+            any.downcast::<T>().ok()
+        })
+    }
+
     /// The service of concrete type `T`, to use its own API.
     pub fn service_plugin<T: Service>(&self) -> Option<Arc<T>> {
         self.shared.services.iter().find_map(|s| {
@@ -543,6 +563,9 @@ impl Node {
         }
         for d in &shared.discovery {
             d.stop().await;
+        }
+        for n in &shared.nat {
+            n.stop().await;
         }
         let now = shared.clock.now();
         for c in shared.connections.iter() {

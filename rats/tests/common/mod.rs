@@ -21,9 +21,10 @@ pub struct Rats {
 /// A `rats --json` process driven through its stdin.
 impl Rats {
     /// Starts `rats --json --data-dir <data_dir> <extra>` in the root namespace. `--no-mdns`
-    /// is always added (mDNS would multicast on the machine's real network), and `--no-dht`
-    /// unless `extra` has `--bootstrap` (the default DHT bootstrap nodes are the public
-    /// BitTorrent routers; tests never contact them).
+    /// is always added (mDNS would multicast on the machine's real network), `--no-dht` unless
+    /// `extra` has `--bootstrap` (the default DHT bootstrap nodes are the public BitTorrent
+    /// routers; tests never contact them), and `--no-nat` unless it has `--stun` (the default
+    /// STUN servers are public).
     pub fn spawn(data_dir: &std::path::Path, extra: &[&str]) -> Self {
         let mut args = extra.to_vec();
         if !args.contains(&"--no-mdns") {
@@ -49,6 +50,13 @@ impl Rats {
     }
 
     fn start(mut cmd: Command, data_dir: &std::path::Path, mut args: Vec<&str>) -> Self {
+        // No STUN checks against the public default servers.
+        if !args
+            .iter()
+            .any(|a| a.starts_with("--stun") || *a == "--no-nat")
+        {
+            args.push("--no-nat");
+        }
         if !args
             .iter()
             .any(|a| a.starts_with("--bootstrap") || *a == "--no-dht")

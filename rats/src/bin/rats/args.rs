@@ -55,6 +55,15 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     pub bootstrap: Vec<String>,
 
+    /// STUN server for the public address and NAT checks, as host:port (repeatable; replaces
+    /// the public defaults).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub stun: Vec<String>,
+
+    /// Switch off NAT checks (STUN).
+    #[arg(long)]
+    pub no_nat: bool,
+
     /// Switch off mDNS discovery on the local network.
     #[arg(long)]
     pub no_mdns: bool,

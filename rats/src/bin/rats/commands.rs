@@ -154,6 +154,7 @@ pub async fn run_line(session: &Session, line: &str) -> Flow {
         w if TOPIC_WORDS.contains(&w) => topic_command(session, w, rest),
         w if DHT_WORDS.contains(&w) => dht_command(session, w, rest).await,
         "mdns" => mdns_command(session, rest).await,
+        "nat" => nat_command(session, rest).await,
         _ => broadcast(client, out, line),
     }
     Flow::Continue
@@ -209,6 +210,18 @@ fn topic_command(session: &Session, word: &str, _rest: &str) {
 #[cfg(feature = "dht")]
 async fn dht_command(session: &Session, word: &str, rest: &str) {
     crate::dht::commands::run(&session.client, session.out, word, rest).await
+}
+
+#[cfg(feature = "nat")]
+async fn nat_command(session: &Session, rest: &str) {
+    crate::nat::run(&session.client, session.out, rest).await
+}
+
+#[cfg(not(feature = "nat"))]
+async fn nat_command(session: &Session, _rest: &str) {
+    session
+        .out
+        .error("nat", "this rats was built without NAT support");
 }
 
 #[cfg(feature = "mdns")]

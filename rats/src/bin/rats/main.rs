@@ -8,6 +8,8 @@ mod dht;
 mod folders;
 #[cfg(feature = "mdns")]
 mod mdns;
+#[cfg(feature = "nat")]
+mod nat;
 mod output;
 #[cfg(feature = "gossipsub")]
 mod topics;
@@ -131,6 +133,14 @@ async fn start(
     }
     if args.no_mdns {
         builder = builder.disable_plugin("mdns");
+    }
+    if args.no_nat {
+        builder = builder.disable_plugin("stun");
+    }
+    if !args.stun.is_empty() {
+        let servers = serde_json::Value::from(args.stun.clone());
+        builder =
+            builder.configure(|c| set_section_key(&mut c.plugins, "stun", "servers", servers));
     }
     if !args.bootstrap.is_empty() {
         let nodes = bootstrap_list(&args.bootstrap)?;

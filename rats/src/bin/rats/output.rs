@@ -28,7 +28,8 @@ macro_rules! say {
     feature = "transfer",
     feature = "gossipsub",
     feature = "dht",
-    feature = "mdns"
+    feature = "mdns",
+    feature = "nat"
 ))]
 pub(crate) use say;
 
@@ -188,6 +189,7 @@ impl Output {
   unsub <topic>            leave a topic
   pub <topic> <text>       publish the rest of the line to a topic's subscribers
   topics                   our topics, each with its peers and mesh peers
+  nat [check]              NAT: public address, NAT kind, what peers see (check: ask STUN now)
   mdns [query|start [name]|stop]  mDNS on the local network: status, ask now, start, stop
   dht                      DHT status: routing table, peers found, last lookup, nodes
   dht start | dht stop     start or stop the DHT
@@ -263,6 +265,12 @@ pub fn event_json(e: &Event) -> Option<Value> {
         }
         Event::PeerDiscovered { peer, addr, source } => {
             json!({"event": "peer_discovered", "peer_id": peer, "addr": addr, "source": source})
+        }
+        Event::NatStatusChanged {
+            public_addr,
+            nat_type,
+        } => {
+            json!({"event": "nat_status", "public_addr": public_addr, "nat_type": nat_type})
         }
         Event::PeerLost { peer, source } => {
             json!({"event": "peer_lost", "peer_id": peer, "source": source})

@@ -1,0 +1,29 @@
+//! rats-nat: knowing our NAT. A STUN client (RFC 8489: Binding with XOR-MAPPED-ADDRESS,
+//! retransmissions, FINGERPRINT; a strict codec that also does MESSAGE-INTEGRITY), NAT
+//! behaviour discovery (RFC 5780 mapping and filtering tests) with the classic names (open,
+//! full cone, restricted cone, port-restricted cone, symmetric), and the `stun` plugin that
+//! keeps our public address and NAT kind fresh and also learns the address connected peers
+//! see us at.
+//!
+//! ```
+//! use rats_nat::stun::{Class, Message, MessageBuilder, message::{attr, method}};
+//! let addr = "203.0.113.7:40000".parse()?;
+//! let answer = MessageBuilder::new(method::BINDING, Class::Success)
+//!     .xor_address(attr::XOR_MAPPED_ADDRESS, &addr)
+//!     .build(None);
+//! let m = Message::decode(&answer)?;
+//! assert_eq!(m.mapped_address(), Some(addr));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Linking the crate (feature `nat` of `rats`, on by default) registers the `stun` plugin;
+//! its settings are the `stun` configuration section.
+
+pub mod behaviour;
+mod config;
+mod plugin;
+pub mod stun;
+
+pub use behaviour::{Filtering, Mapping, NatBehaviour, NatType};
+pub use config::{PUBLIC_STUN_SERVERS, StunConfig};
+pub use plugin::{NatStatus, StunPlugin};

@@ -1,0 +1,149 @@
+//! STUN Binding transactions over UDP (RFC 8489 §6.2.1: retransmissions with a doubling
+//! timeout), with RFC 5780's CHANGE-REQUEST.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use super::message::{Class, Message, MessageBuilder, attr, method};
+
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 2048;
+
+/// Errors of STUN transactions.
+#[derive(Debug, thiserror::Error)]
+pub enum StunError {
+    /// No answer after every retransmission.
+    #[error("no STUN answer from {0}")]
+    Timeout(SocketAddr),
+    /// Socket error.
+    #[error("STUN socket error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server answered with an error.
+    #[error("STUN error {code} from {server}: {reason}")]
+    ErrorResponse {
+        /// The server.
+        server: SocketAddr,
+        /// The error code.
+        code: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// The answer had no mapped address.
+    #[error("STUN answer from {0} without a mapped address")]
+    NoMappedAddress(SocketAddr),
+    /// No server was configured or could be resolved.
+    #[error("no STUN server available")]
+    NoServer,
+}
+
+/// Retransmission timing: the first wait, doubled after each try.
+#[derive(Clone, Copy, Debug)]
+pub struct Retransmit {
+    /// First retransmission timeout.
+    pub rto: Duration,
+    /// Requests sent at most.
+    pub tries: u32,
+}
+
+impl Default for Retransmit {
+    /// 250 ms, 5 tries: about 7.75 s in all (RFC 8489's 500 ms × 7 takes 39.5 s, too long to
+    /// wait for a NAT check).
+    fn default() -> Self {
+        Retransmit {
+            rto: Duration::from_millis(250),
+            tries: 5,
+        }
+    }
+}
+
+/// RFC 5780 CHANGE-REQUEST flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChangeRequest {
+    /// Answer from the alternate IP.
+    pub ip: bool,
+    /// Answer from the alternate port.
+    pub port: bool,
+}
+
+/// What a Binding answer told us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BindingResponse {
+    /// Our address as the server saw it (XOR-MAPPED-ADDRESS).
+    pub mapped: SocketAddr,
+    /// The server's alternate address (OTHER-ADDRESS), if it has one.
+    pub other: Option<SocketAddr>,
+    /// Where the server says it answered from (RESPONSE-ORIGIN).
+    pub origin: Option<SocketAddr>,
+    /// Where the answer actually came from.
+    pub from: SocketAddr,
+}
+
+/// Sends a Binding request to `server` from `sock` and waits for its answer. Datagrams that
+/// are not STUN, not ours, or malformed are ignored.
+pub async fn binding(
+    sock: &UdpSocket,
+    server: SocketAddr,
+    change: ChangeRequest,
+    timing: Retransmit,
+) -> Result<BindingResponse, StunError> {
+    let mut b = MessageBuilder::new(method::BINDING, Class::Request);
+    if change.ip || change.port {
+        let flags: u32 = (u32::from(change.ip) << 2) | (u32::from(change.port) << 1);
+        b = b.attr(attr::CHANGE_REQUEST, &flags.to_be_bytes());
+    }
+    let tid = b.tid();
+    let request = b.attr(attr::SOFTWARE, b"rats").build(None);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut wait = timing.rto;
+    for _ in 0..timing.tries.max(1) {
+        sock.send_to(&request, server).await?;
+        let deadline = Instant::now() + wait;
+        loop {
+            let recv = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await;
+            let Ok(r) = recv else {
+                break;
+            };
+            let (n, from) = match r {
+                Ok(x) => x,
+                // ICMP errors (port unreachable) surface here on some systems: keep waiting
+                // for the next retransmission rather than failing at once.
+                Err(_) => continue,
+            };
+            let Ok(msg) = Message::decode(&buf[..n]) else {
+                continue;
+            };
+            if msg.tid != tid || msg.method != method::BINDING {
+                continue;
+            }
+            match msg.class {
+                Class::Success => {
+                    let mapped = msg
+                        .mapped_address()
+                        .ok_or(StunError::NoMappedAddress(server))?;
+                    return Ok(BindingResponse {
+                        mapped,
+                        other: msg
+                            .address(attr::OTHER_ADDRESS)
+                            .or_else(|| msg.address(0x0005)),
+                        origin: msg.address(attr::RESPONSE_ORIGIN),
+                        from,
+                    });
+                }
+                Class::Error => {
+                    let (code, reason) = msg.error_code().unwrap_or((0, String::new()));
+                    return Err(StunError::ErrorResponse {
+                        server,
+                        code,
+                        reason,
+                    });
+                }
+                _ => continue,
+            }
+        }
+        wait = wait.saturating_mul(2);
+    }
+    Err(StunError::Timeout(server))
+}

@@ -1,0 +1,7 @@
+//! STUN (RFC 8489): the message codec and Binding transactions.
+
+pub mod client;
+pub mod message;
+
+pub use client::{BindingResponse, ChangeRequest, Retransmit, StunError, binding};
+pub use message::{Class, Message, MessageBuilder, StunParseError};
