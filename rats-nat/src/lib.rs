@@ -22,8 +22,10 @@
 pub mod behaviour;
 mod config;
 mod plugin;
+pub mod portmap;
 pub mod stun;
 
 pub use behaviour::{Filtering, Mapping, NatBehaviour, NatType};
 pub use config::{PUBLIC_STUN_SERVERS, StunConfig};
 pub use plugin::{NatStatus, StunPlugin};
+pub use portmap::{MappingMethod, PortMapConfig, PortMapError, PortMapper, PortMapping};

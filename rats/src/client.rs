@@ -638,6 +638,12 @@ impl RatsClient {
             .map_err(|e| RatsError::Config(e.to_string()))
     }
 
+    /// The port-mapping plugin (PCP, NAT-PMP, UPnP), with the `nat` feature.
+    #[cfg(feature = "nat")]
+    pub fn port_mapper(&self) -> Option<Arc<rats_nat::PortMapper>> {
+        self.node.nat_plugin::<rats_nat::PortMapper>()
+    }
+
     /// What the last NAT check found (mapping, filtering, addresses).
     #[cfg(feature = "nat")]
     pub fn nat_characteristics(&self) -> Option<rats_nat::NatBehaviour> {

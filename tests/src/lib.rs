@@ -1,6 +1,7 @@
 //! Helpers shared by the scenario tests and the benchmark: start real nodes on loopback with
 //! short timeouts, wait for conditions with a deadline.
 
+pub mod natlab;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,13 @@ pub fn test_config() -> NodeConfig {
         max_connections_per_ip: 1024,
         max_pending_handshakes: 256,
         // Discovery plugins run only in the tests about them (they add sockets and tasks).
-        disabled_plugins: ["dht".to_string(), "mdns".to_string(), "stun".to_string()].into(),
+        disabled_plugins: [
+            "dht".to_string(),
+            "mdns".to_string(),
+            "stun".to_string(),
+            "portmap".to_string(),
+        ]
+        .into(),
         ..NodeConfig::default()
     }
 }

@@ -60,7 +60,7 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     pub stun: Vec<String>,
 
-    /// Switch off NAT checks (STUN).
+    /// Switch off NAT checks (STUN) and port mapping (PCP, NAT-PMP, UPnP).
     #[arg(long)]
     pub no_nat: bool,
 

@@ -135,7 +135,7 @@ async fn start(
         builder = builder.disable_plugin("mdns");
     }
     if args.no_nat {
-        builder = builder.disable_plugin("stun");
+        builder = builder.disable_plugin("stun").disable_plugin("portmap");
     }
     if !args.stun.is_empty() {
         let servers = serde_json::Value::from(args.stun.clone());

@@ -1,7 +1,7 @@
 //! NAT in the tool: `nat` (what we know), `nat check` (run the STUN tests now).
 
 use rats::RatsClient;
-use rats::rats_nat::NatStatus;
+use rats::rats_nat::{NatStatus, PortMapping};
 use serde_json::json;
 
 use crate::output::{Output, line, say};
@@ -15,14 +15,16 @@ pub async fn run(client: &RatsClient, out: Output, rest: &str) {
         );
     };
     match rest {
-        "" | "status" => print(out, &nat.status()),
+        "" | "status" => print(out, &nat.status(), mapping(client)),
         "check" => {
             // STUN transactions take up to seconds: answer when done, keep the prompt free.
+            let client = client.clone();
             tokio::spawn(async move {
+                let mapped = mapping(&client);
                 match nat.detect_nat_type().await {
-                    Ok(_) => print(out, &nat.status()),
+                    Ok(_) => print(out, &nat.status(), mapped),
                     Err(e) => match nat.get_public_address().await {
-                        Ok(_) => print(out, &nat.status()),
+                        Ok(_) => print(out, &nat.status(), mapped),
                         Err(_) => out.error("nat", &e.to_string()),
                     },
                 }
@@ -32,7 +34,12 @@ pub async fn run(client: &RatsClient, out: Output, rest: &str) {
     }
 }
 
-fn print(out: Output, s: &NatStatus) {
+/// The port mapping on our router, if any.
+fn mapping(client: &RatsClient) -> Option<PortMapping> {
+    client.port_mapper().and_then(|p| p.mapping())
+}
+
+fn print(out: Output, s: &NatStatus, mapped: Option<PortMapping>) {
     if out.json {
         let secs_ago = s
             .checked_at
@@ -46,6 +53,7 @@ fn print(out: Output, s: &NatStatus) {
             "behaviour": s.behaviour,
             "server": s.server,
             "checked_secs_ago": secs_ago,
+            "port_mapping": mapped,
         }));
         return;
     }
@@ -62,6 +70,14 @@ fn print(out: Output, s: &NatStatus) {
     }
     if let Some(ip) = s.observed_ip {
         say!("  peers see us at {ip}");
+    }
+    if let Some(m) = &mapped {
+        say!(
+            "  port mapped: {} ({:?} on {})",
+            m.external,
+            m.method,
+            m.gateway
+        );
     }
     if let Some(b) = &s.behaviour {
         say!("  mapping {:?}, filtering {:?}", b.mapping, b.filtering);
