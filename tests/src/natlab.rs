@@ -57,6 +57,8 @@ pub const DEFAULT_MAPPING_TIMEOUT: u32 = 120;
 
 /// The server's main address (STUN/TURN at port 3478).
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+/// The default public segment, /24: TEST-NET-2.
+pub const DEFAULT_PUBLIC_NET: [u8; 3] = [198, 51, 100];
 /// The server's alternate address (RFC 5780 OTHER-ADDRESS).
 pub const SERVER_ALT_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 11);
 /// STUN/TURN port of [`start_coturn`]'s server.
@@ -140,6 +142,8 @@ pub struct NatLab {
     dir: PathBuf,
     /// Loss/rate per bridge port.
     shaping: Mutex<BTreeMap<String, Shaping>>,
+    /// The public segment's /24.
+    net: [u8; 3],
 }
 
 impl NatLab {
@@ -150,6 +154,13 @@ impl NatLab {
     /// `INTEROP_REQUIRED` is set: then it panics. A failing setup command cleans up what was
     /// already created and panics with the command and its stderr.
     pub fn new() -> Option<NatLab> {
+        Self::with_public_net(DEFAULT_PUBLIC_NET)
+    }
+
+    /// Like [`new`](Self::new) with another /24 as the public segment (for daemons that refuse
+    /// documentation ranges as public addresses, like miniupnpd). Whatever the range, it exists
+    /// only inside the lab's namespaces: nothing routes there from outside or out from there.
+    pub fn with_public_net(net: [u8; 3]) -> Option<NatLab> {
         if let Err(why) = available() {
             return unavailable(&format!("the NAT lab is unavailable: {why}"));
         }
@@ -166,6 +177,7 @@ impl NatLab {
             created: Vec::new(),
             dir,
             shaping: Mutex::new(BTreeMap::new()),
+            net,
         };
 
         // The first namespace tells whether we may create namespaces at all (a root
@@ -215,7 +227,7 @@ impl NatLab {
             &srv,
             "addr",
             "add",
-            &format!("{SERVER_IP}/24"),
+            &format!("{}/24", self.server_ip()),
             "dev",
             "eth0",
         ])?;
@@ -224,7 +236,7 @@ impl NatLab {
             &srv,
             "addr",
             "add",
-            &format!("{SERVER_ALT_IP}/24"),
+            &format!("{}/24", self.server_alt_ip()),
             "dev",
             "eth0",
         ])?;
@@ -284,7 +296,7 @@ impl NatLab {
         self.add_namespace(h)?;
         let Some(r) = host.router.as_deref() else {
             self.plug(h, "eth0", &host.port)?;
-            let addr = Ipv4Addr::new(198, 51, 100, 100 + k);
+            let addr = self.public(100 + k);
             ip(&["-n", h, "addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
             ip(&["-n", h, "link", "set", "eth0", "up"])?;
             ip(&["-n", h, "route", "add", "unreachable", "10.0.0.0/8"])?;
@@ -295,7 +307,7 @@ impl NatLab {
         ip(&[
             "link", "add", "lan", "netns", r, "type", "veth", "peer", "name", "eth0", "netns", h,
         ])?;
-        let wan = Ipv4Addr::new(198, 51, 100, 20 + k);
+        let wan = self.public(20 + k);
         ip(&["-n", r, "addr", "add", &format!("{wan}/24"), "dev", "wan"])?;
         ip(&[
             "-n",
@@ -360,12 +372,17 @@ impl NatLab {
 
     /// The server's main address, 198.51.100.10.
     pub fn server_ip(&self) -> Ipv4Addr {
-        SERVER_IP
+        self.public(10)
     }
 
     /// The server's second address, 198.51.100.11 (same interface).
     pub fn server_alt_ip(&self) -> Ipv4Addr {
-        SERVER_ALT_IP
+        self.public(11)
+    }
+
+    /// The public segment's address ending in `last`.
+    pub fn public(&self, last: u8) -> Ipv4Addr {
+        Ipv4Addr::new(self.net[0], self.net[1], self.net[2], last)
     }
 
     /// The switch namespace (bridge `br0`, ports `psrv` and `p<k>`), e.g. for `tcpdump`.
@@ -397,7 +414,7 @@ impl NatLab {
     pub fn host_ip(&self, id: HostId) -> Ipv4Addr {
         let k = id.number();
         match self.host(id).kind {
-            NatKind::None => Ipv4Addr::new(198, 51, 100, 100 + k),
+            NatKind::None => self.public(100 + k),
             _ => Ipv4Addr::new(10, 0, k, 2),
         }
     }
@@ -407,8 +424,8 @@ impl NatLab {
     pub fn public_ip(&self, id: HostId) -> Ipv4Addr {
         let k = id.number();
         match self.host(id).kind {
-            NatKind::None => Ipv4Addr::new(198, 51, 100, 100 + k),
-            _ => Ipv4Addr::new(198, 51, 100, 20 + k),
+            NatKind::None => self.public(100 + k),
+            _ => self.public(20 + k),
         }
     }
 
@@ -787,6 +804,7 @@ pub struct Coturn {
     child: std::process::Child,
     log: PathBuf,
     conf: PathBuf,
+    addr: SocketAddr,
 }
 
 /// Counter making coturn file names unique within a process.
@@ -808,11 +826,11 @@ pub async fn start_coturn(lab: &NatLab, lifetime_secs: Option<u32>) -> Coturn {
     let log = dir.join(format!("coturn-{n}.log"));
     // No trailing comments: coturn would take them as part of the value.
     let mut text = format!(
-        "listening-ip={SERVER_IP}\n\
-         listening-ip={SERVER_ALT_IP}\n\
+        "listening-ip={server_ip}\n\
+         listening-ip={server_alt_ip}\n\
          listening-port={STUN_PORT}\n\
          alt-listening-port={STUN_ALT_PORT}\n\
-         relay-ip={SERVER_IP}\n\
+         relay-ip={server_ip}\n\
          min-port=49152\n\
          max-port=65535\n\
          fingerprint\n\
@@ -827,6 +845,8 @@ pub async fn start_coturn(lab: &NatLab, lifetime_secs: Option<u32>) -> Coturn {
          simple-log\n\
          pidfile={pid}\n\
          userdb={db}\n",
+        server_ip = lab.server_ip(),
+        server_alt_ip = lab.server_alt_ip(),
         pid = dir.join(format!("coturn-{n}.pid")).display(),
         db = dir.join(format!("coturn-{n}.db")).display(),
     );
@@ -845,14 +865,19 @@ pub async fn start_coturn(lab: &NatLab, lifetime_secs: Option<u32>) -> Coturn {
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("start turnserver: {e}"));
-    let mut coturn = Coturn { child, log, conf };
+    let mut coturn = Coturn {
+        child,
+        log,
+        conf,
+        addr: SocketAddr::V4(SocketAddrV4::new(lab.server_ip(), STUN_PORT)),
+    };
 
     let wanted: Vec<String> = [
-        ("udp", SERVER_IP, STUN_PORT),
-        ("udp", SERVER_IP, STUN_ALT_PORT),
-        ("udp", SERVER_ALT_IP, STUN_PORT),
-        ("udp", SERVER_ALT_IP, STUN_ALT_PORT),
-        ("tcp", SERVER_IP, STUN_PORT),
+        ("udp", lab.server_ip(), STUN_PORT),
+        ("udp", lab.server_ip(), STUN_ALT_PORT),
+        ("udp", lab.server_alt_ip(), STUN_PORT),
+        ("udp", lab.server_alt_ip(), STUN_ALT_PORT),
+        ("tcp", lab.server_ip(), STUN_PORT),
     ]
     .iter()
     .map(|(p, a, port)| format!("{p} {a}:{port}"))
@@ -893,7 +918,7 @@ pub async fn start_coturn(lab: &NatLab, lifetime_secs: Option<u32>) -> Coturn {
 impl Coturn {
     /// The STUN/TURN address to use: 198.51.100.10:3478.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::V4(SocketAddrV4::new(SERVER_IP, STUN_PORT))
+        self.addr
     }
 
     /// Path of the server's log (stdout and stderr).

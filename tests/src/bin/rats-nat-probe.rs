@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! rats-nat-probe stun <server:port>   NAT check through the stun plugin; prints one JSON line
-//! rats-nat-probe portmap [port]       waits for the portmap plugin's mapping, prints it, keeps
+//! rats-nat-probe portmap [port] [method]  waits for the portmap plugin's mapping (only
+//!                                     `method` if given: pcp, natpmp, upnp), prints it, keeps
 //!                                     the node up until a line arrives on stdin, then stops
 //!                                     (removing the mapping) and prints {"stopped":true}
 //! ```
@@ -62,9 +63,13 @@ async fn main() {
         }
         Some("portmap") => {
             let port: u16 = args.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            let methods = match args.get(2) {
+                Some(m) => json!([m]),
+                None => json!(["pcp", "natpmp", "upnp"]),
+            };
             let n = node(
                 port,
-                json!({"portmap": {"lifetime_secs": 120, "upnp_search_secs": 2}}),
+                json!({"portmap": {"lifetime_secs": 120, "upnp_search_secs": 2, "methods": methods}}),
                 &["dht", "mdns", "stun"],
             )
             .await;
@@ -88,6 +93,6 @@ async fn main() {
             n.shutdown().await;
             println!("{}", json!({"stopped": true}));
         }
-        _ => fail("usage: rats-nat-probe stun <server:port> | portmap [port]"),
+        _ => fail("usage: rats-nat-probe stun <server:port> | portmap [port] [method]"),
     }
 }
