@@ -24,8 +24,10 @@ mod config;
 mod plugin;
 pub mod portmap;
 pub mod stun;
+pub mod turn;
 
 pub use behaviour::{Filtering, Mapping, NatBehaviour, NatType};
 pub use config::{PUBLIC_STUN_SERVERS, StunConfig};
 pub use plugin::{NatStatus, StunPlugin};
 pub use portmap::{MappingMethod, PortMapConfig, PortMapError, PortMapper, PortMapping};
+pub use turn::{TurnConfig, TurnTransport};

@@ -6,7 +6,17 @@
 //!                                     `method` if given: pcp, natpmp, upnp), prints it, keeps
 //!                                     the node up until a line arrives on stdin, then stops
 //!                                     (removing the mapping) and prints {"stopped":true}
+//! rats-nat-probe relay-listen <turn server> <dir>
+//!                                     listens only through the TURN relay, answers each text
+//!                                     message with "pong:<text>", accepts files into <dir>;
+//!                                     prints {"listen":[...],"peer_id":...}; on a stdin line
+//!                                     prints {"files":[[name,sha256hex],...]} and stops
+//! rats-nat-probe relay-dial <turn server> <turn addr> <file> <hold secs>
+//!                                     dials the relayed address, pings, sends <file>, waits
+//!                                     <hold secs>, pings again; prints one JSON report
 //! ```
+//!
+//! TURN credentials are the lab's coturn user `rats` / `secret`.
 
 use std::time::Duration;
 
@@ -93,6 +103,125 @@ async fn main() {
             n.shutdown().await;
             println!("{}", json!({"stopped": true}));
         }
-        _ => fail("usage: rats-nat-probe stun <server:port> | portmap [port] [method]"),
+        Some("relay-listen") => relay_listen(&args).await,
+        Some("relay-dial") => relay_dial(&args).await,
+        _ => fail(
+            "usage: rats-nat-probe stun <server:port> | portmap [port] [method] | relay-listen ... | relay-dial ...",
+        ),
     }
+}
+
+/// A node that reaches others only through the TURN server.
+async fn relay_node(server: &str, listen: bool) -> RatsClient {
+    let turn = json!({"turn": {"server": server, "username": "rats", "password": "secret"}});
+    let mut b = RatsClient::builder();
+    for d in ["dht", "mdns", "stun", "portmap"] {
+        b = b.disable_plugin(d);
+    }
+    b = if listen {
+        b.listen(&format!("turn:{server}"))
+            .unwrap_or_else(|e| fail(&e.to_string()))
+    } else {
+        b.no_listen()
+    };
+    b.configure(move |c| {
+        if let serde_json::Value::Object(m) = turn {
+            c.plugins.extend(m);
+        }
+    })
+    .start()
+    .await
+    .unwrap_or_else(|e| fail(&e.to_string()))
+}
+
+async fn relay_listen(args: &[String]) {
+    let (Some(server), Some(dir)) = (args.get(1), args.get(2)) else {
+        fail("usage: relay-listen <turn server> <dir>")
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(&e.to_string()));
+    let n = relay_node(server, true).await;
+    let replier = n.clone();
+    n.on_string(move |from, text| {
+        let (r, text) = (replier.clone(), format!("pong:{text}"));
+        tokio::spawn(async move {
+            let _ = r.send_string(&from, &text).await;
+        });
+    });
+    let transfers = n.transfers().unwrap_or_else(|| fail("no transfer service"));
+    let into = dir.clone();
+    transfers.set_accept_callback(move |offer| {
+        let dest = into.join(&offer.name);
+        async move { rats::rats_transfer::AcceptDecision::Accept(dest) }
+    });
+    println!(
+        "{}",
+        json!({"listen": n.listen_addrs(), "peer_id": n.local_peer_id()})
+    );
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let _ = lines.next_line().await;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if let Ok(bytes) = std::fs::read(e.path()) {
+            use sha2::Digest;
+            files.push((
+                e.file_name().to_string_lossy().into_owned(),
+                hex::encode(sha2::Sha256::digest(&bytes)),
+            ));
+        }
+    }
+    println!("{}", json!({"files": files}));
+    n.shutdown().await;
+}
+
+async fn relay_dial(args: &[String]) {
+    let (Some(server), Some(target), Some(file), Some(hold)) =
+        (args.get(1), args.get(2), args.get(3), args.get(4))
+    else {
+        fail("usage: relay-dial <turn server> <turn addr> <file> <hold secs>")
+    };
+    let hold: u64 = hold.parse().unwrap_or_else(|_| fail("hold secs"));
+    let n = relay_node(server, false).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(16);
+    n.on_string(move |_, text| {
+        let _ = tx.try_send(text.to_string());
+    });
+    let peer = n
+        .connect(target)
+        .await
+        .unwrap_or_else(|e| fail(&format!("connect: {e}")));
+    let ping = |label: &'static str| {
+        let n = n.clone();
+        async move {
+            let t = std::time::Instant::now();
+            n.send_string(&peer, label)
+                .await
+                .unwrap_or_else(|e| fail(&e.to_string()));
+            t
+        }
+    };
+    let t = ping("ping").await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    let first = matches!(answer, Ok(Some(ref a)) if a == "pong:ping");
+    let rtt_ms = t.elapsed().as_secs_f64() * 1e3;
+    let transfers = n.transfers().unwrap_or_else(|| fail("no transfer service"));
+    let id = transfers
+        .send_file(&peer, file, None)
+        .await
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let done = transfers.wait(id, Duration::from_secs(120)).await;
+    let file_state = match done {
+        Ok(info) => info.state.to_string(),
+        Err(e) => format!("error: {e}"),
+    };
+    tokio::time::sleep(Duration::from_secs(hold)).await;
+    ping("ping-after-hold").await;
+    let answer = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    let second = matches!(answer, Ok(Some(ref a)) if a == "pong:ping-after-hold");
+    let remote = n.node().peer_info(&peer).map(|i| i.remote_addr.to_string());
+    println!(
+        "{}",
+        json!({"first_pong": first, "rtt_ms": rtt_ms, "file": file_state, "pong_after_hold": second, "remote": remote})
+    );
+    n.shutdown().await;
 }

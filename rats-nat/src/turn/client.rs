@@ -1,0 +1,349 @@
+//! A TURN client (RFC 8656) over a TCP control connection, with TCP relaying (RFC 6062):
+//! Allocate with long-term credentials, Refresh, CreatePermission, Connect, and
+//! ConnectionBind on data connections that then carry raw bytes to the peer.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, oneshot};
+use tracing::debug;
+
+use crate::stun::message::{self as msg, Class, Message, MessageBuilder, attr, message_len};
+
+/// RFC 6062 methods and attributes.
+pub mod tcp {
+    /// Connect
+    pub const CONNECT: u16 = 0x000A;
+    /// ConnectionBind
+    pub const CONNECTION_BIND: u16 = 0x000B;
+    /// ConnectionAttempt (indication)
+    pub const CONNECTION_ATTEMPT: u16 = 0x000C;
+    /// CONNECTION-ID
+    pub const CONNECTION_ID: u16 = 0x002A;
+}
+
+/// Largest STUN message read from a TCP connection.
+const MAX_MESSAGE: usize = 4096;
+/// Longest wait for a TURN answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Incoming connection attempts buffered.
+const ATTEMPT_QUEUE: usize = 64;
+
+/// Errors of the TURN client.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// Socket error.
+    #[error("TURN connection error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server answered with an error.
+    #[error("TURN error {code}: {reason}")]
+    Server {
+        /// Code.
+        code: u16,
+        /// Reason phrase.
+        reason: String,
+    },
+    /// No answer in time, or the control connection closed.
+    #[error("no TURN answer")]
+    NoAnswer,
+    /// The answer lacked what it must carry or failed its integrity check.
+    #[error("bad TURN answer: {0}")]
+    BadAnswer(&'static str),
+}
+
+/// Long-term credentials.
+#[derive(Clone, Debug)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A peer trying to reach our relayed address (RFC 6062 ConnectionAttempt).
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionAttempt {
+    /// Its connection id, for ConnectionBind.
+    pub id: u32,
+    /// The peer's address as the server sees it.
+    pub peer: SocketAddr,
+}
+
+#[derive(Default)]
+struct Auth {
+    realm: Option<Vec<u8>>,
+    nonce: Option<Vec<u8>>,
+    key: Option<[u8; 16]>,
+}
+
+/// A TURN control connection.
+pub struct TurnClient {
+    server: SocketAddr,
+    creds: Credentials,
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    pending: Arc<Mutex<HashMap<[u8; 12], oneshot::Sender<Vec<u8>>>>>,
+    auth: Mutex<Auth>,
+}
+
+impl std::fmt::Debug for TurnClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnClient")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads one STUN message from a TCP stream (bounded).
+async fn read_message<R: AsyncReadExt + Unpin>(r: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut head = [0u8; msg::HEADER_LEN];
+    r.read_exact(&mut head).await?;
+    let len = message_len(&head).unwrap_or(msg::HEADER_LEN);
+    if len > MAX_MESSAGE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "STUN message too large",
+        ));
+    }
+    let mut buf = head.to_vec();
+    buf.resize(len, 0);
+    r.read_exact(&mut buf[msg::HEADER_LEN..]).await?;
+    Ok(buf)
+}
+
+impl TurnClient {
+    /// Opens the control connection; connection attempts from peers arrive on the receiver.
+    pub async fn connect(
+        server: SocketAddr,
+        creds: Credentials,
+    ) -> Result<(Arc<TurnClient>, mpsc::Receiver<ConnectionAttempt>), TurnError> {
+        let stream = tokio::time::timeout(ANSWER_TIMEOUT, TcpStream::connect(server))
+            .await
+            .map_err(|_| TurnError::NoAnswer)??;
+        stream.set_nodelay(true)?;
+        let (mut reader, writer) = stream.into_split();
+        let pending: Arc<Mutex<HashMap<[u8; 12], oneshot::Sender<Vec<u8>>>>> = Arc::default();
+        let (attempts_tx, attempts) = mpsc::channel(ATTEMPT_QUEUE);
+        let dispatch = pending.clone();
+        tokio::spawn(async move {
+            // Answers go to their transaction; ConnectionAttempts to the listener; anything
+            // malformed is dropped. Ends when the server closes the connection.
+            while let Ok(m) = read_message(&mut reader).await {
+                let Ok(parsed) = Message::decode(&m) else {
+                    debug!("dropping a malformed TURN message");
+                    continue;
+                };
+                match parsed.class {
+                    Class::Success | Class::Error => {
+                        let waiter = dispatch.lock().remove(&parsed.tid);
+                        if let Some(w) = waiter {
+                            let _ = w.send(m.clone());
+                        }
+                    }
+                    Class::Indication if parsed.method == tcp::CONNECTION_ATTEMPT => {
+                        let id = parsed
+                            .attr(tcp::CONNECTION_ID)
+                            .and_then(|v| v.try_into().ok())
+                            .map(u32::from_be_bytes);
+                        let peer = parsed.xor_address(attr::XOR_PEER_ADDRESS);
+                        if let (Some(id), Some(peer)) = (id, peer) {
+                            let _ = attempts_tx.try_send(ConnectionAttempt { id, peer });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            dispatch.lock().clear();
+        });
+        Ok((
+            Arc::new(TurnClient {
+                server,
+                creds,
+                writer: tokio::sync::Mutex::new(writer),
+                pending,
+                auth: Mutex::new(Auth::default()),
+            }),
+            attempts,
+        ))
+    }
+
+    /// The server.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    fn signed(&self, mut b: MessageBuilder) -> Vec<u8> {
+        let auth = self.auth.lock();
+        match (&auth.realm, &auth.nonce, &auth.key) {
+            (Some(realm), Some(nonce), Some(key)) => {
+                b = b
+                    .attr(attr::USERNAME, self.creds.username.as_bytes())
+                    .attr(attr::REALM, realm)
+                    .attr(attr::NONCE, nonce);
+                b.build(Some(key))
+            }
+            _ => b.build(None),
+        }
+    }
+
+    /// Sends a request (built afresh by `make` for a retry) and returns the success answer;
+    /// learns realm and nonce from a 401 and a new nonce from a 438, retrying once each.
+    async fn request(&self, make: impl Fn() -> MessageBuilder) -> Result<Vec<u8>, TurnError> {
+        for _ in 0..3 {
+            let b = make();
+            let tid = b.tid();
+            let bytes = self.signed(b);
+            let (tx, rx) = oneshot::channel();
+            self.pending.lock().insert(tid, tx);
+            self.writer.lock().await.write_all(&bytes).await?;
+            let answer = tokio::time::timeout(ANSWER_TIMEOUT, rx).await;
+            self.pending.lock().remove(&tid);
+            let answer = answer
+                .map_err(|_| TurnError::NoAnswer)?
+                .map_err(|_| TurnError::NoAnswer)?;
+            let m = Message::decode(&answer).map_err(|_| TurnError::BadAnswer("malformed"))?;
+            if m.class == Class::Success {
+                let key = self.auth.lock().key;
+                // Once authenticated, answers must prove they come from the server.
+                if let Some(key) = key
+                    && m.attr(attr::MESSAGE_INTEGRITY).is_some()
+                    && !m.check_integrity(&key)
+                {
+                    return Err(TurnError::BadAnswer("integrity"));
+                }
+                return Ok(answer);
+            }
+            let (code, reason) = m.error_code().unwrap_or((0, String::new()));
+            match code {
+                401 | 438 => {
+                    let realm = m.attr(attr::REALM).map(<[u8]>::to_vec);
+                    let nonce = m.attr(attr::NONCE).map(<[u8]>::to_vec);
+                    let mut auth = self.auth.lock();
+                    if code == 401 && auth.key.is_some() && auth.nonce == nonce {
+                        // Same nonce and still unauthorized: the credentials are wrong.
+                        return Err(TurnError::Server { code, reason });
+                    }
+                    if let Some(r) = realm {
+                        auth.key = Some(long_term_key(&self.creds, &r));
+                        auth.realm = Some(r);
+                    }
+                    if nonce.is_some() {
+                        auth.nonce = nonce;
+                    }
+                    if auth.realm.is_none() || auth.nonce.is_none() {
+                        return Err(TurnError::BadAnswer("401 without realm or nonce"));
+                    }
+                }
+                _ => return Err(TurnError::Server { code, reason }),
+            }
+        }
+        Err(TurnError::NoAnswer)
+    }
+
+    /// Allocates a TCP relayed address (RFC 6062); returns it and its lifetime.
+    pub async fn allocate_tcp(&self) -> Result<(SocketAddr, Duration), TurnError> {
+        let a = self
+            .request(|| {
+                MessageBuilder::new(msg::method::ALLOCATE, Class::Request)
+                    .attr(attr::REQUESTED_TRANSPORT, &[6, 0, 0, 0])
+            })
+            .await?;
+        let m = Message::decode(&a).map_err(|_| TurnError::BadAnswer("malformed"))?;
+        let relayed = m
+            .xor_address(attr::XOR_RELAYED_ADDRESS)
+            .ok_or(TurnError::BadAnswer("no relayed address"))?;
+        Ok((relayed, lifetime_of(&m)))
+    }
+
+    /// Refreshes the allocation; returns the lifetime granted.
+    pub async fn refresh(&self, lifetime: Option<Duration>) -> Result<Duration, TurnError> {
+        let a = self
+            .request(|| {
+                let b = MessageBuilder::new(msg::method::REFRESH, Class::Request);
+                match lifetime {
+                    Some(l) => b.attr(attr::LIFETIME, &(l.as_secs() as u32).to_be_bytes()),
+                    None => b,
+                }
+            })
+            .await?;
+        let m = Message::decode(&a).map_err(|_| TurnError::BadAnswer("malformed"))?;
+        Ok(lifetime_of(&m))
+    }
+
+    /// Lets `ip` reach our relayed address (and us send to it) for five minutes.
+    pub async fn create_permission(&self, ip: IpAddr) -> Result<(), TurnError> {
+        self.request(|| {
+            MessageBuilder::new(msg::method::CREATE_PERMISSION, Class::Request)
+                .xor_address(attr::XOR_PEER_ADDRESS, &SocketAddr::new(ip, 0))
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Asks the server to open a TCP connection from our relayed address to `peer`
+    /// (RFC 6062 Connect); returns its connection id for [`bind`](Self::bind).
+    pub async fn connect_peer(&self, peer: SocketAddr) -> Result<u32, TurnError> {
+        let a = self
+            .request(|| {
+                MessageBuilder::new(tcp::CONNECT, Class::Request)
+                    .xor_address(attr::XOR_PEER_ADDRESS, &peer)
+            })
+            .await?;
+        let m = Message::decode(&a).map_err(|_| TurnError::BadAnswer("malformed"))?;
+        m.attr(tcp::CONNECTION_ID)
+            .and_then(|v| v.try_into().ok())
+            .map(u32::from_be_bytes)
+            .ok_or(TurnError::BadAnswer("no connection id"))
+    }
+
+    /// Opens a data connection to the server and binds it to connection `id`; from then on it
+    /// carries the peer's bytes.
+    pub async fn bind(&self, id: u32) -> Result<TcpStream, TurnError> {
+        let mut data = tokio::time::timeout(ANSWER_TIMEOUT, TcpStream::connect(self.server))
+            .await
+            .map_err(|_| TurnError::NoAnswer)??;
+        data.set_nodelay(true)?;
+        let b = MessageBuilder::new(tcp::CONNECTION_BIND, Class::Request)
+            .attr(tcp::CONNECTION_ID, &id.to_be_bytes());
+        let tid = b.tid();
+        data.write_all(&self.signed(b)).await?;
+        let answer = tokio::time::timeout(ANSWER_TIMEOUT, read_message(&mut data))
+            .await
+            .map_err(|_| TurnError::NoAnswer)??;
+        let m = Message::decode(&answer).map_err(|_| TurnError::BadAnswer("malformed"))?;
+        if m.tid != tid {
+            return Err(TurnError::BadAnswer("another transaction"));
+        }
+        if m.class != Class::Success {
+            let (code, reason) = m.error_code().unwrap_or((0, String::new()));
+            return Err(TurnError::Server { code, reason });
+        }
+        Ok(data)
+    }
+}
+
+fn lifetime_of(m: &Message<'_>) -> Duration {
+    let secs = m
+        .attr(attr::LIFETIME)
+        .and_then(|v| v.try_into().ok())
+        .map(u32::from_be_bytes)
+        .unwrap_or(600);
+    Duration::from_secs(u64::from(secs))
+}
+
+/// RFC 8489 §9.2.2: MD5(username ":" realm ":" password).
+fn long_term_key(c: &Credentials, realm: &[u8]) -> [u8; 16] {
+    let mut h = Md5::new();
+    h.update(c.username.as_bytes());
+    h.update(b":");
+    h.update(realm);
+    h.update(b":");
+    h.update(c.password.as_bytes());
+    h.finalize().into()
+}
