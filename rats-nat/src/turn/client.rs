@@ -76,6 +76,9 @@ pub struct ConnectionAttempt {
     pub peer: SocketAddr,
 }
 
+/// Transactions waiting for their answer, by transaction id.
+type Pending = Arc<Mutex<HashMap<[u8; 12], oneshot::Sender<Vec<u8>>>>>;
+
 #[derive(Default)]
 struct Auth {
     realm: Option<Vec<u8>>,
@@ -88,7 +91,7 @@ pub struct TurnClient {
     server: SocketAddr,
     creds: Credentials,
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
-    pending: Arc<Mutex<HashMap<[u8; 12], oneshot::Sender<Vec<u8>>>>>,
+    pending: Pending,
     auth: Mutex<Auth>,
 }
 
@@ -128,7 +131,7 @@ impl TurnClient {
             .map_err(|_| TurnError::NoAnswer)??;
         stream.set_nodelay(true)?;
         let (mut reader, writer) = stream.into_split();
-        let pending: Arc<Mutex<HashMap<[u8; 12], oneshot::Sender<Vec<u8>>>>> = Arc::default();
+        let pending: Pending = Arc::default();
         let (attempts_tx, attempts) = mpsc::channel(ATTEMPT_QUEUE);
         let dispatch = pending.clone();
         tokio::spawn(async move {
