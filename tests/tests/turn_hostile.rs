@@ -56,7 +56,8 @@ async fn oversized_message_ends_the_connection() {
     let e = against(|mut s| async move {
         let _ = request(&mut s).await;
         // A header announcing 65535 bytes: more than a TURN message may be.
-        let mut h = MessageBuilder::new(method::ALLOCATE, Class::Success).build(None)[..20].to_vec();
+        let mut h =
+            MessageBuilder::new(method::ALLOCATE, Class::Success).build(None)[..20].to_vec();
         h[2] = 0xff;
         h[3] = 0xfc;
         let _ = s.write_all(&h).await;
@@ -75,7 +76,9 @@ async fn garbage_then_a_401_without_realm_is_an_error() {
         junk[4] ^= 0xff;
         let _ = s.write_all(&junk).await;
         // An attribute running past the end: dropped.
-        let mut overrun = MessageBuilder::with_tid(method::ALLOCATE, Class::Error, tid).build(None)[..20].to_vec();
+        let mut overrun = MessageBuilder::with_tid(method::ALLOCATE, Class::Error, tid).build(None)
+            [..20]
+            .to_vec();
         overrun[2..4].copy_from_slice(&8u16.to_be_bytes());
         overrun.extend_from_slice(&[0x00, 0x09, 0x00, 0xff, 0, 0, 4, 1]);
         let _ = s.write_all(&overrun).await;
@@ -107,7 +110,10 @@ async fn a_success_with_a_wrong_integrity_is_refused() {
         // The authenticated retry gets a success signed with the wrong key.
         let tid = request(&mut s).await;
         let ok = MessageBuilder::with_tid(method::ALLOCATE, Class::Success, tid)
-            .xor_address(attr::XOR_RELAYED_ADDRESS, &"127.0.0.1:5000".parse().expect("addr"))
+            .xor_address(
+                attr::XOR_RELAYED_ADDRESS,
+                &"127.0.0.1:5000".parse().expect("addr"),
+            )
             .build(Some(b"not the key"));
         let _ = s.write_all(&ok).await;
         tokio::time::sleep(Duration::from_secs(1)).await;

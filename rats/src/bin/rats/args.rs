@@ -60,6 +60,10 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     pub stun: Vec<String>,
 
+    /// Be reachable through a TURN relay: turn:USER:PASSWORD@HOST:PORT (also listens on TCP).
+    #[arg(long, value_name = "turn:USER:PASS@HOST:PORT")]
+    pub turn: Option<String>,
+
     /// Switch off NAT checks (STUN) and port mapping (PCP, NAT-PMP, UPnP).
     #[arg(long)]
     pub no_nat: bool,

@@ -119,7 +119,22 @@ async fn start(
             builder = builder.log_setting("file", file.display().to_string().into());
         }
     }
-    if let Some(p) = port {
+    if let Some(spec) = &args.turn {
+        if !cfg!(feature = "nat") {
+            return Err(RatsError::Config(
+                "--turn: this rats was built without NAT support".into(),
+            ));
+        }
+        let (user, pass, server) = turn_spec(spec)?;
+        let section = serde_json::json!({"server": server, "username": user, "password": pass});
+        builder = builder
+            .configure(|c| {
+                c.plugins.insert("turn".into(), section);
+            })
+            .port(port.unwrap_or(rats::DEFAULT_PORT))
+            .listen(&format!("turn:{server}"))?;
+    }
+    if let (Some(p), None) = (port, &args.turn) {
         builder = builder.port(p);
     }
     if let Some(n) = args.max_peers {
@@ -166,6 +181,25 @@ fn bootstrap_list(_nodes: &[String]) -> Result<serde_json::Value, RatsError> {
     Err(RatsError::Config(
         "--bootstrap: this rats was built without the DHT".into(),
     ))
+}
+
+/// `turn:USER:PASS@HOST:PORT` (the `turn:` is optional) as (user, password, host:port).
+fn turn_spec(spec: &str) -> Result<(String, String, String), RatsError> {
+    let bad = || {
+        RatsError::Config(format!(
+            "--turn {spec:?}: expected turn:USER:PASSWORD@HOST:PORT"
+        ))
+    };
+    let rest = spec.strip_prefix("turn:").unwrap_or(spec);
+    let (creds, server) = rest.rsplit_once('@').ok_or_else(bad)?;
+    let (user, pass) = creds.split_once(':').ok_or_else(bad)?;
+    let valid_server = server
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0));
+    if user.is_empty() || !valid_server {
+        return Err(bad());
+    }
+    Ok((user.to_string(), pass.to_string(), server.to_string()))
 }
 
 /// Resolves on SIGTERM (Unix); never elsewhere.
