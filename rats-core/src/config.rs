@@ -53,6 +53,8 @@ pub struct NodeConfig {
     pub max_message_size: usize,
     /// Exchange known peers' addresses with new peers.
     pub peer_exchange: bool,
+    /// Which ways of connecting `connect_any` may use.
+    pub connect_strategy: ConnectStrategy,
     /// Most peers listed in one peer-exchange message.
     pub max_exchange_peers: usize,
     /// Events buffered for the slowest event subscriber.
@@ -87,6 +89,7 @@ impl Default for NodeConfig {
             send_queue_bytes: 8 * 1024 * 1024,
             max_message_size: 16 * 1024 * 1024,
             peer_exchange: true,
+            connect_strategy: ConnectStrategy::Auto,
             max_exchange_peers: 32,
             event_capacity: 1024,
             agent: concat!("rats/", env!("CARGO_PKG_VERSION")).into(),
@@ -95,6 +98,19 @@ impl Default for NodeConfig {
             plugins: serde_json::Map::new(),
         }
     }
+}
+
+/// Which ways of connecting to a peer are allowed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConnectStrategy {
+    /// Direct addresses first (all at once), then relayed ones, then NAT strategies.
+    #[default]
+    Auto,
+    /// Only direct addresses (no relay, no NAT strategies).
+    DirectOnly,
+    /// Only relayed addresses and NAT strategies.
+    RelayOnly,
 }
 
 impl NodeConfig {

@@ -112,6 +112,16 @@ pub enum Event {
         /// The NAT kind (`open`, `full cone`, `port-restricted cone`, `symmetric`, ...).
         nat_type: String,
     },
+    /// One attempt of a connection (one address, one method) ended; `error` is `None` when it
+    /// produced a byte stream (the handshake follows).
+    ConnectAttempt {
+        /// The address tried.
+        addr: Address,
+        /// `direct`, `relay`, or a NAT strategy's name.
+        method: String,
+        /// Why it failed.
+        error: Option<String>,
+    },
     /// A dial failed.
     DialFailed {
         /// Target.

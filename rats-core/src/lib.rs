@@ -50,7 +50,7 @@ pub mod service;
 pub mod transport;
 
 pub use address::Address;
-pub use config::NodeConfig;
+pub use config::{ConnectStrategy, NodeConfig};
 pub use discovery::Discovery;
 pub use encryption::{Encryption, ProtocolId};
 pub use event::{DisconnectReason, Event, EventBus, EventStream, MessageBody};

@@ -337,6 +337,23 @@ impl RatsClient {
         Ok(self.node.connect(&addr).await?)
     }
 
+    /// Connects to a peer known by several addresses (`tcp:...`, `turn:...`): direct ones all
+    /// at once, then relayed ones, then NAT strategies, as the `connect_strategy` setting
+    /// (`AUTO`, `DIRECT_ONLY`, `RELAY_ONLY`) allows. Each try is reported as a
+    /// `ConnectAttempt` event; [`connection_method`](Self::connection_method) tells which won.
+    pub async fn connect_any(&self, addrs: &[&str]) -> Result<PeerId, RatsError> {
+        let addrs: Vec<Address> = addrs
+            .iter()
+            .map(|a| a.parse().map_err(|e| RatsError::Invalid(format!("{e}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(self.node.connect_any(&addrs).await?)
+    }
+
+    /// How we are connected to `peer`: `direct`, `relay`, or a NAT strategy's name.
+    pub fn connection_method(&self, peer: &PeerId) -> Option<String> {
+        self.node.peer_info(peer).map(|i| i.method)
+    }
+
     /// Disconnects a peer.
     pub fn disconnect(&self, peer: &PeerId) -> bool {
         self.node.disconnect(peer)

@@ -159,6 +159,9 @@ async fn a_node_maps_its_port_on_a_real_router_and_is_reached_through_it() {
             router_maps(&lab, host, port),
             "{method}: no DNAT rule in the router"
         );
+        // The mapped address is told to peers (Hello) as an external address.
+        let told = format!("tcp:{}:{port}", lab.public_ip(host));
+        assert_eq!(report["external"], serde_json::json!([told]), "{report}");
         // From the public side, the mapped address reaches the node (unsolicited inbound is
         // otherwise dropped by this NAT).
         let reach = lab

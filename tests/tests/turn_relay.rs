@@ -74,6 +74,9 @@ async fn symmetric_nat_hosts_talk_and_move_a_file_through_the_relay() {
         "{hello}"
     );
 
+    // A's router's public address: behind a symmetric NAT nothing unsolicited gets in, so the
+    // direct attempt fails and the relay wins.
+    let direct = format!("tcp:{}:7878", lab.public_ip(a));
     let (_dialer, mut b_out) = spawn(
         &lab,
         lab.host_ns(b),
@@ -83,6 +86,7 @@ async fn symmetric_nat_hosts_talk_and_move_a_file_through_the_relay() {
             &relayed,
             file.to_str().expect("utf-8 path"),
             "35",
+            &direct,
         ],
     );
     let report = next_json(&mut b_out, 150, "the dialer's report").await;
@@ -91,6 +95,22 @@ async fn symmetric_nat_hosts_talk_and_move_a_file_through_the_relay() {
     assert_eq!(report["file"], "completed", "{}", context());
     assert_eq!(report["pong_after_hold"], true, "{}", context());
     assert_eq!(report["remote"], relayed, "{}", context());
+    assert_eq!(report["method"], "relay", "{}", context());
+    let attempts = report["attempts"].as_array().cloned().unwrap_or_default();
+    assert!(
+        attempts
+            .iter()
+            .any(|t| t["method"] == "direct" && t["ok"] == false),
+        "the direct attempt is reported as failed: {}",
+        context()
+    );
+    assert!(
+        attempts
+            .iter()
+            .any(|t| t["method"] == "relay" && t["ok"] == true),
+        "{}",
+        context()
+    );
 
     let mut stdin = listener.stdin.take().expect("stdin");
     stdin.write_all(b"done\n").await.expect("write");

@@ -352,6 +352,23 @@ impl DiscoveryContext {
         shared.dial_candidate(peer, addrs, self.source);
     }
 
+    /// Tells peers (in later Hellos) that `addr` also reaches us, e.g. a router's port mapping.
+    pub fn add_external_address(&self, addr: Address) {
+        if let Some(shared) = self.shared.upgrade() {
+            let mut v = shared.external_addrs.write();
+            if !v.contains(&addr) && v.len() < 8 {
+                v.push(addr);
+            }
+        }
+    }
+
+    /// Withdraws an address given to [`add_external_address`](Self::add_external_address).
+    pub fn remove_external_address(&self, addr: &Address) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.external_addrs.write().retain(|a| a != addr);
+        }
+    }
+
     /// Emits an event on the node's bus.
     pub fn emit(&self, event: Event) {
         if let Some(shared) = self.shared.upgrade() {

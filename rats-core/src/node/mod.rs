@@ -271,6 +271,7 @@ impl NodeBuilder {
             cancel: cancel.clone(),
             tasks: TaskTracker::new(),
             listen_addrs: RwLock::new(Vec::new()),
+            external_addrs: RwLock::new(Vec::new()),
             next_conn_id: AtomicU64::new(1),
             lifecycle: parking_lot::Mutex::new(()),
             candidate_dials: Default::default(),
@@ -415,10 +416,22 @@ impl Node {
         self.shared.listen_addrs.read().clone()
     }
 
+    /// Public addresses that reach our listeners (from port mapping...), told to peers too.
+    pub fn external_addrs(&self) -> Vec<Address> {
+        self.shared.external_addrs.read().clone()
+    }
+
     /// Connects to `addr`; returns the authenticated peer id once connected (also when the
     /// peer turned out to be connected already).
     pub async fn connect(&self, addr: &Address) -> Result<PeerId, ConnectError> {
         setup::dial(&self.shared, addr).await
+    }
+
+    /// Connects to a peer known by several addresses, as `connect_strategy` allows: direct
+    /// addresses all at once, then relayed ones, then NAT strategies. `ConnectAttempt` events
+    /// report each try; `PeerInfo::method` says which way won.
+    pub async fn connect_any(&self, addrs: &[Address]) -> Result<PeerId, ConnectError> {
+        setup::connect_any(&self.shared, addrs).await
     }
 
     /// Disconnects a peer gracefully (queued data is sent first).

@@ -39,6 +39,9 @@ pub struct PeerInfo {
     pub connected_at: SystemTime,
     /// Last measured round-trip time (keepalive pings), if any.
     pub rtt: Option<Duration>,
+    /// How the connection was made: `direct`, `relay` (through a relaying transport such as
+    /// TURN) or the name of the NAT strategy that produced it.
+    pub method: String,
 }
 
 pub(crate) struct PeerEntry {

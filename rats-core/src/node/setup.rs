@@ -48,22 +48,125 @@ pub enum ConnectError {
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
+    /// No address to try, or none that the connect strategy allows.
+    #[error("no address to connect to that the connect strategy allows")]
+    NoAddress,
 }
 
-/// Dials `addr` (directly, then through NAT strategies) and runs the handshake.
+/// Dials `addr` (as [`connect_any`] with one address) and runs the handshake.
 pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<PeerId, ConnectError> {
+    connect_any(shared, std::slice::from_ref(addr)).await
+}
+
+/// How a connection was made: `direct`, `relay` (through a relaying transport such as TURN), or
+/// the name of the NAT strategy that produced it.
+fn method_of(addr: &Address) -> &'static str {
+    if is_relayed(addr) { "relay" } else { "direct" }
+}
+
+/// Addresses of relaying transports.
+fn is_relayed(addr: &Address) -> bool {
+    addr.scheme() == "turn"
+}
+
+/// Connects to a peer known by several addresses, as the configured
+/// [`ConnectStrategy`](crate::config::ConnectStrategy) allows: direct addresses all at once
+/// (the first to connect wins), then relayed addresses one by one, then the NAT strategies.
+/// Every attempt is reported as `ConnectAttempt`; the peer's `PeerInfo::method` tells which
+/// way won.
+pub(crate) async fn connect_any(
+    shared: &Arc<NodeShared>,
+    addrs: &[Address],
+) -> Result<PeerId, ConnectError> {
+    use crate::config::ConnectStrategy;
     if shared.cancel.is_cancelled() {
         return Err(ConnectError::ShuttingDown);
     }
-    if shared.is_own_address(addr) {
+    if let [only] = addrs
+        && shared.is_own_address(only)
+    {
         return Err(ConnectError::SelfConnection);
     }
+    let addrs: Vec<Address> = addrs
+        .iter()
+        .filter(|a| !shared.is_own_address(a))
+        .cloned()
+        .collect();
     let slot = shared.limits.peer_slot()?;
     let pending = shared.limits.pending(None)?;
+    let strategy = shared.config.connect_strategy;
+    let (relayed, direct): (Vec<Address>, Vec<Address>) =
+        addrs.iter().cloned().partition(is_relayed);
+    let mut last_err: Option<ConnectError> = None;
+    let mut won: Option<(RawConnection, &'static str, Address)> = None;
+    if strategy != ConnectStrategy::RelayOnly && !direct.is_empty() {
+        let attempts = direct.iter().map(|a| {
+            Box::pin(async move {
+                let r = dial_raw(shared, a).await;
+                report_attempt(shared, a, "direct", r.as_ref().err());
+                r.map(|raw| (raw, a.clone()))
+            })
+        });
+        match futures::future::select_ok(attempts).await {
+            Ok(((raw, a), _rest)) => won = Some((raw, "direct", a)),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    if won.is_none() && strategy != ConnectStrategy::DirectOnly {
+        for a in &relayed {
+            let r = dial_raw(shared, a).await;
+            report_attempt(shared, a, "relay", r.as_ref().err());
+            match r {
+                Ok(raw) => {
+                    won = Some((raw, "relay", a.clone()));
+                    break;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if won.is_none()
+            && let Some((raw, name)) = dial_through_nat(shared, &addrs).await
+        {
+            let a = addrs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| raw.remote_addr.clone());
+            won = Some((raw, name, a));
+        }
+    }
+    let Some((raw, method, addr)) = won else {
+        let err = last_err.unwrap_or(ConnectError::NoAddress);
+        for a in &addrs {
+            shared.events.emit(Event::DialFailed {
+                addr: a.clone(),
+                error: err.to_string(),
+            });
+        }
+        return Err(err);
+    };
+    let setup = Setup {
+        role: Role::Initiator,
+        slot,
+        pending,
+        ip_slot: None,
+        method,
+    };
+    let result = establish(shared, raw, setup).await;
+    if let Err(e) = &result {
+        shared.events.emit(Event::DialFailed {
+            addr,
+            error: e.to_string(),
+        });
+    }
+    result
+}
+
+/// Opens a raw byte stream to `addr` with its transport, within the dial timeout.
+async fn dial_raw(shared: &Arc<NodeShared>, addr: &Address) -> Result<RawConnection, ConnectError> {
     let timeout = shared.config.dial_timeout;
-    let raw = match shared.transport_for(addr) {
+    match shared.transport_for(addr) {
         Some(t) => tokio::select! {
-            _ = shared.cancel.cancelled() => return Err(ConnectError::ShuttingDown),
+            _ = shared.cancel.cancelled() => Err(ConnectError::ShuttingDown),
             r = tokio::time::timeout(timeout, t.dial(addr)) => match r {
                 Ok(Ok(raw)) => Ok(raw),
                 Ok(Err(e)) => Err(ConnectError::Transport(e)),
@@ -71,40 +174,24 @@ pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<Pee
             },
         },
         None => Err(ConnectError::NoTransport(addr.clone())),
-    };
-    let raw = match raw {
-        Ok(raw) => raw,
-        Err(direct_err) => match dial_through_nat(shared, addr).await {
-            Some(raw) => raw,
-            None => {
-                shared.events.emit(Event::DialFailed {
-                    addr: addr.clone(),
-                    error: direct_err.to_string(),
-                });
-                return Err(direct_err);
-            }
-        },
-    };
-    let setup = Setup {
-        role: Role::Initiator,
-        slot,
-        pending,
-        ip_slot: None,
-    };
-    let result = establish(shared, raw, setup).await;
-    if let Err(e) = &result {
-        shared.events.emit(Event::DialFailed {
-            addr: addr.clone(),
-            error: e.to_string(),
-        });
     }
-    result
 }
 
-async fn dial_through_nat(shared: &Arc<NodeShared>, addr: &Address) -> Option<RawConnection> {
+fn report_attempt(shared: &NodeShared, addr: &Address, method: &str, error: Option<&ConnectError>) {
+    shared.events.emit(Event::ConnectAttempt {
+        addr: addr.clone(),
+        method: method.to_string(),
+        error: error.map(|e| e.to_string()),
+    });
+}
+
+async fn dial_through_nat(
+    shared: &Arc<NodeShared>,
+    addrs: &[Address],
+) -> Option<(RawConnection, &'static str)> {
     let target = NatTarget {
         peer: None,
-        addrs: vec![addr.clone()],
+        addrs: addrs.to_vec(),
     };
     for strategy in &shared.nat {
         let attempt = tokio::time::timeout(shared.config.dial_timeout, strategy.connect(&target));
@@ -113,8 +200,23 @@ async fn dial_through_nat(shared: &Arc<NodeShared>, addr: &Address) -> Option<Ra
             r = attempt => r,
         };
         match result {
-            Ok(Ok(raw)) => return Some(raw),
-            Ok(Err(e)) => debug!(strategy = strategy.name(), error = %e, "nat strategy failed"),
+            Ok(Ok(raw)) => {
+                if let Some(a) = addrs.first() {
+                    report_attempt(shared, a, strategy.name(), None);
+                }
+                return Some((raw, strategy.name()));
+            }
+            Ok(Err(crate::nat::NatError::NotApplicable(_))) => {}
+            Ok(Err(e)) => {
+                debug!(strategy = strategy.name(), error = %e, "nat strategy failed");
+                if let Some(a) = addrs.first() {
+                    shared.events.emit(Event::ConnectAttempt {
+                        addr: a.clone(),
+                        method: strategy.name().to_string(),
+                        error: Some(e.to_string()),
+                    });
+                }
+            }
             Err(_) => debug!(strategy = strategy.name(), "nat strategy timed out"),
         }
     }
@@ -147,11 +249,13 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
         shared.tasks.spawn(async move {
             match guards {
                 Ok((slot, pending, ip_slot)) => {
+                    let method = method_of(&raw.remote_addr);
                     let setup = Setup {
                         role: Role::Responder,
                         slot,
                         pending,
                         ip_slot,
+                        method,
                     };
                     if let Err(e) = establish(&shared2, raw, setup).await {
                         debug!(error = %e, "inbound connection failed");
@@ -185,6 +289,8 @@ pub(crate) struct Setup {
     pending: PendingGuard,
     /// Inbound connections hold a slot of their IP for their whole life.
     ip_slot: Option<IpSlot>,
+    /// How the connection was made (`direct`, `relay`, a NAT strategy's name).
+    method: &'static str,
 }
 
 /// Handshake, Hello, registration, and the connection's tasks.
@@ -198,6 +304,7 @@ pub(crate) async fn establish(
         slot,
         pending,
         ip_slot,
+        method,
     } = setup;
     let remote_addr = raw.remote_addr.clone();
     let hello = shared.hello_for(&remote_addr);
@@ -235,6 +342,7 @@ pub(crate) async fn establish(
         observed_addr: remote_hello.observed,
         connected_at: SystemTime::now(),
         rtt: None,
+        method: method.to_string(),
     });
     let conn_id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(Connection::new(conn_id, peer, shared));

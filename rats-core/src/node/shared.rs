@@ -55,6 +55,9 @@ pub(crate) struct NodeShared {
     pub(crate) tasks: TaskTracker,
     pub(crate) limits: Arc<Limits>,
     pub(crate) listen_addrs: RwLock<Vec<Address>>,
+    /// Public addresses that reach our listeners (a router's port mapping...), told to peers
+    /// in the Hello after the listen addresses.
+    pub(crate) external_addrs: RwLock<Vec<Address>>,
     pub(crate) next_conn_id: AtomicU64,
     /// Serializes peer registration and removal with their notifications.
     pub(crate) lifecycle: parking_lot::Mutex<()>,
@@ -96,6 +99,7 @@ impl NodeShared {
                 .listen_addrs
                 .read()
                 .iter()
+                .chain(self.external_addrs.read().iter())
                 .take(MAX_HELLO_ADDRS)
                 .cloned()
                 .collect(),

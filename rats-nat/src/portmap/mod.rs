@@ -248,7 +248,9 @@ async fn local_ipv4_toward(gateway: Ipv4Addr) -> Result<Ipv4Addr, PortMapError> 
 
 /// Keeps the mapping: maps, renews at half its lifetime (retrying every 30 s after failures),
 /// removes it when told to stop.
+#[allow(clippy::too_many_arguments)]
 async fn keep_mapped(
+    ctx: DiscoveryContext,
     cfg: PortMapConfig,
     local: SocketAddr,
     gateway: Ipv4Addr,
@@ -267,8 +269,13 @@ async fn keep_mapped(
         };
         let wait = match result {
             Ok(m) => {
-                if slot.lock().as_ref() != Some(&m) {
+                let before = slot.lock().clone();
+                if before.as_ref() != Some(&m) {
                     info!(external = %m.external, method = ?m.method, "port mapped");
+                    if let Some(old) = before {
+                        ctx.remove_external_address(&rats_core::Address::tcp(old.external));
+                    }
+                    ctx.add_external_address(rats_core::Address::tcp(m.external));
                 }
                 let half = (m.lifetime / 2).max(Duration::from_secs(5));
                 *slot.lock() = Some(m);
@@ -277,7 +284,10 @@ async fn keep_mapped(
             Err(e) => {
                 warn!(error = %e, "port mapping failed");
                 held = None;
-                *slot.lock() = None;
+                let lost = slot.lock().take();
+                if let Some(old) = lost {
+                    ctx.remove_external_address(&rats_core::Address::tcp(old.external));
+                }
                 Duration::from_secs(30)
             }
         };
@@ -287,6 +297,9 @@ async fn keep_mapped(
         }
     }
     let m = slot.lock().take();
+    if let Some(m) = &m {
+        ctx.remove_external_address(&rats_core::Address::tcp(m.external));
+    }
     if let (Some(h), Some(m)) = (&held, m) {
         remove(h, local.port(), m.external.port()).await;
         info!(external = %m.external, "port mapping removed");
@@ -330,6 +343,7 @@ impl NatStrategy for PortMapper {
         let (done_tx, done_rx) = oneshot::channel();
         *self.stop.lock() = Some((stop_tx, done_rx));
         ctx.spawn(keep_mapped(
+            ctx.clone(),
             self.config.clone(),
             local,
             gateway,

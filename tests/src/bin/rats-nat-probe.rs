@@ -11,8 +11,9 @@
 //!                                     message with "pong:<text>", accepts files into <dir>;
 //!                                     prints {"listen":[...],"peer_id":...}; on a stdin line
 //!                                     prints {"files":[[name,sha256hex],...]} and stops
-//! rats-nat-probe relay-dial <turn server> <turn addr> <file> <hold secs>
-//!                                     dials the relayed address, pings, sends <file>, waits
+//! rats-nat-probe relay-dial <turn server> <turn addr> <file> <hold secs> [direct addr]
+//!                                     connects (the direct address first, if given, then the
+//!                                     relayed one), pings, sends <file>, waits
 //!                                     <hold secs>, pings again; prints one JSON report
 //! ```
 //!
@@ -96,7 +97,7 @@ async fn main() {
             };
             println!(
                 "{}",
-                json!({"mapping": mapping, "listen": n.listen_addrs(), "peer_id": n.local_peer_id()})
+                json!({"mapping": mapping, "listen": n.listen_addrs(), "external": n.node().external_addrs(), "peer_id": n.local_peer_id()})
             );
             let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
             let _ = lines.next_line().await;
@@ -125,6 +126,7 @@ async fn relay_node(server: &str, listen: bool) -> RatsClient {
         b.no_listen()
     };
     b.configure(move |c| {
+        c.dial_timeout = Duration::from_secs(3);
         if let serde_json::Value::Object(m) = turn {
             c.plugins.extend(m);
         }
@@ -186,10 +188,32 @@ async fn relay_dial(args: &[String]) {
     n.on_string(move |_, text| {
         let _ = tx.try_send(text.to_string());
     });
+    // A direct address first (where a symmetric NAT drops it), then the relay: the strategy
+    // must fall back and say so.
+    let mut attempts = n.events();
+    let mut addrs: Vec<&str> = Vec::new();
+    if let Some(direct) = args.get(5) {
+        addrs.push(direct);
+    }
+    addrs.push(target);
     let peer = n
-        .connect(target)
+        .connect_any(&addrs)
         .await
         .unwrap_or_else(|e| fail(&format!("connect: {e}")));
+    let method = n.connection_method(&peer);
+    let mut tried = Vec::new();
+    while let Ok(Some(Ok(e))) =
+        tokio::time::timeout(Duration::from_millis(10), attempts.recv()).await
+    {
+        if let rats::Event::ConnectAttempt {
+            addr,
+            method,
+            error,
+        } = e
+        {
+            tried.push(json!({"addr": addr, "method": method, "ok": error.is_none()}));
+        }
+    }
     let ping = |label: &'static str| {
         let n = n.clone();
         async move {
@@ -221,7 +245,7 @@ async fn relay_dial(args: &[String]) {
     let remote = n.node().peer_info(&peer).map(|i| i.remote_addr.to_string());
     println!(
         "{}",
-        json!({"first_pong": first, "rtt_ms": rtt_ms, "file": file_state, "pong_after_hold": second, "remote": remote})
+        json!({"first_pong": first, "rtt_ms": rtt_ms, "file": file_state, "pong_after_hold": second, "remote": remote, "method": method, "attempts": tried})
     );
     n.shutdown().await;
 }

@@ -272,6 +272,13 @@ pub fn event_json(e: &Event) -> Option<Value> {
         } => {
             json!({"event": "nat_status", "public_addr": public_addr, "nat_type": nat_type})
         }
+        Event::ConnectAttempt {
+            addr,
+            method,
+            error,
+        } => {
+            json!({"event": "connect_attempt", "addr": addr, "method": method, "error": error})
+        }
         Event::PeerLost { peer, source } => {
             json!({"event": "peer_lost", "peer_id": peer, "source": source})
         }
