@@ -1,4 +1,4 @@
-//! rats-nat: knowing our NAT. A STUN client (RFC 8489: Binding with XOR-MAPPED-ADDRESS,
+//! rats-nat: getting through NATs. A STUN client (RFC 8489: Binding with XOR-MAPPED-ADDRESS,
 //! retransmissions, FINGERPRINT; a strict codec that also does MESSAGE-INTEGRITY), NAT
 //! behaviour discovery (RFC 5780 mapping and filtering tests) with the classic names (open,
 //! full cone, restricted cone, port-restricted cone, symmetric), and the `stun` plugin that
@@ -16,8 +16,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Linking the crate (feature `nat` of `rats`, on by default) registers the `stun` plugin;
-//! its settings are the `stun` configuration section.
+//! Also: port mapping on the router ([`portmap`]: PCP, NAT-PMP, UPnP IGD) and a TURN client
+//! with TCP relaying ([`turn`], RFC 6062) that carries rats connections through a relay.
+//!
+//! Linking the crate (feature `nat` of `rats`, on by default) registers the `stun` and
+//! `portmap` plugins and the `turn` transport; their settings are the `stun`, `portmap` and
+//! `turn` configuration sections.
 
 pub mod behaviour;
 mod config;

@@ -15,16 +15,16 @@ pub async fn run(client: &RatsClient, out: Output, rest: &str) {
         );
     };
     match rest {
-        "" | "status" => print(out, &nat.status(), mapping(client)),
+        "" | "status" => print(out, &nat.status(), mapping(client), relays(client)),
         "check" => {
             // STUN transactions take up to seconds: answer when done, keep the prompt free.
             let client = client.clone();
             tokio::spawn(async move {
-                let mapped = mapping(&client);
+                let (mapped, relayed) = (mapping(&client), relays(&client));
                 match nat.detect_nat_type().await {
-                    Ok(_) => print(out, &nat.status(), mapped),
+                    Ok(_) => print(out, &nat.status(), mapped, relayed),
                     Err(e) => match nat.get_public_address().await {
-                        Ok(_) => print(out, &nat.status(), mapped),
+                        Ok(_) => print(out, &nat.status(), mapped, relayed),
                         Err(_) => out.error("nat", &e.to_string()),
                     },
                 }
@@ -39,7 +39,17 @@ fn mapping(client: &RatsClient) -> Option<PortMapping> {
     client.port_mapper().and_then(|p| p.mapping())
 }
 
-fn print(out: Output, s: &NatStatus, mapped: Option<PortMapping>) {
+/// Our relayed listen addresses (TURN), if any.
+fn relays(client: &RatsClient) -> Vec<String> {
+    client
+        .listen_addrs()
+        .iter()
+        .filter(|a| a.scheme() == "turn")
+        .map(|a| a.to_string())
+        .collect()
+}
+
+fn print(out: Output, s: &NatStatus, mapped: Option<PortMapping>, relayed: Vec<String>) {
     if out.json {
         let secs_ago = s
             .checked_at
@@ -54,6 +64,7 @@ fn print(out: Output, s: &NatStatus, mapped: Option<PortMapping>) {
             "server": s.server,
             "checked_secs_ago": secs_ago,
             "port_mapping": mapped,
+            "relay": relayed,
         }));
         return;
     }
@@ -78,6 +89,9 @@ fn print(out: Output, s: &NatStatus, mapped: Option<PortMapping>) {
             m.method,
             m.gateway
         );
+    }
+    for r in &relayed {
+        say!("  reachable through the relay at {r}");
     }
     if let Some(b) = &s.behaviour {
         say!("  mapping {:?}, filtering {:?}", b.mapping, b.filtering);
