@@ -94,4 +94,7 @@ pub trait Transport: Send + Sync + 'static {
     async fn listen(&self, addr: &Address) -> Result<Box<dyn Listener>, TransportError>;
     /// Opens an outbound byte stream to `addr`.
     async fn dial(&self, addr: &Address) -> Result<RawConnection, TransportError>;
+    /// Called when the node stops (release what dialing keeps open, such as a relay
+    /// allocation). Listeners are dropped by the node.
+    async fn stop(&self) {}
 }

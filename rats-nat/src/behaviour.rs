@@ -88,13 +88,14 @@ impl NatBehaviour {
         match (self.nat, self.mapping, self.filtering) {
             (false, _, Some(Filtering::EndpointIndependent)) => NatType::Open,
             (false, _, Some(_)) => NatType::Firewalled,
-            (false, _, None) => NatType::Open,
             (true, Some(Mapping::EndpointIndependent), Some(f)) => match f {
                 Filtering::EndpointIndependent => NatType::FullCone,
                 Filtering::AddressDependent => NatType::RestrictedCone,
                 Filtering::AddressAndPortDependent => NatType::PortRestrictedCone,
             },
-            (true, Some(_), _) => NatType::Symmetric,
+            (true, Some(Mapping::AddressDependent | Mapping::AddressAndPortDependent), _) => {
+                NatType::Symmetric
+            }
             _ => NatType::Unknown,
         }
     }
@@ -126,50 +127,53 @@ pub async fn discover(
         .other
         .filter(|o| o.ip() != server.ip() && o.port() != server.port())
     {
-        mapping = Some(if !nat {
-            Mapping::EndpointIndependent
+        mapping = if !nat {
+            Some(Mapping::EndpointIndependent)
         } else {
-            let t2 = binding(
-                &sock,
-                SocketAddr::new(other.ip(), server.port()),
-                ChangeRequest::default(),
-                timing,
-            )
-            .await?;
-            if t2.mapped == t1.mapped {
-                Mapping::EndpointIndependent
-            } else {
-                let t3 = binding(&sock, other, ChangeRequest::default(), timing).await?;
-                if t3.mapped == t2.mapped {
-                    Mapping::AddressDependent
-                } else {
-                    Mapping::AddressAndPortDependent
-                }
+            // A test without an answer leaves the mapping unknown, not the whole check.
+            let alt_ip = SocketAddr::new(other.ip(), server.port());
+            match binding(&sock, alt_ip, ChangeRequest::default(), timing).await {
+                Ok(t2) if t2.mapped == t1.mapped => Some(Mapping::EndpointIndependent),
+                Ok(t2) => match binding(&sock, other, ChangeRequest::default(), timing).await {
+                    Ok(t3) if t3.mapped == t2.mapped => Some(Mapping::AddressDependent),
+                    Ok(_) => Some(Mapping::AddressAndPortDependent),
+                    Err(_) => None,
+                },
+                Err(_) => None,
             }
-        });
+        };
         // Filtering (§4.4) on a fresh socket that has only talked to the primary address, so
         // the mapping tests' traffic opens nothing.
         let fsock = UdpSocket::bind(bind).await?;
         binding(&fsock, server, ChangeRequest::default(), timing).await?;
+        // An answer counts only if it really came from where we asked it to (a server that
+        // ignores CHANGE-REQUEST would make every NAT look open); a server that refuses the
+        // request (420) leaves the filtering unknown.
         let both = ChangeRequest {
             ip: true,
             port: true,
         };
-        filtering = Some(match binding(&fsock, server, both, FILTER_PROBE).await {
-            Ok(_) => Filtering::EndpointIndependent,
+        let port_only = ChangeRequest {
+            ip: false,
+            port: true,
+        };
+        filtering = match binding(&fsock, server, both, FILTER_PROBE).await {
+            Ok(r) if r.from.ip() != server.ip() && r.from.port() != server.port() => {
+                Some(Filtering::EndpointIndependent)
+            }
+            Ok(_) => None,
             Err(StunError::Timeout(_)) => {
-                let port_only = ChangeRequest {
-                    ip: false,
-                    port: true,
-                };
                 match binding(&fsock, server, port_only, FILTER_PROBE).await {
-                    Ok(_) => Filtering::AddressDependent,
-                    Err(StunError::Timeout(_)) => Filtering::AddressAndPortDependent,
-                    Err(e) => return Err(e),
+                    Ok(r) if r.from.ip() == server.ip() && r.from.port() != server.port() => {
+                        Some(Filtering::AddressDependent)
+                    }
+                    Ok(_) => None,
+                    Err(StunError::Timeout(_)) => Some(Filtering::AddressAndPortDependent),
+                    Err(_) => None,
                 }
             }
-            Err(e) => return Err(e),
-        });
+            Err(_) => None,
+        };
     }
     Ok(NatBehaviour {
         local,
@@ -271,5 +275,13 @@ mod tests {
             NatType::Symmetric
         );
         assert_eq!(b(true, None, None).nat_type(), NatType::Unknown);
+        assert_eq!(
+            b(true, Some(M::EndpointIndependent), None).nat_type(),
+            NatType::Unknown
+        );
+        assert_eq!(
+            b(false, Some(M::EndpointIndependent), None).nat_type(),
+            NatType::Unknown
+        );
     }
 }

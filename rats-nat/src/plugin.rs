@@ -122,23 +122,21 @@ impl StunPlugin {
         Ok(mapped)
     }
 
-    /// Runs the RFC 5780 tests against the first server that answers; returns the NAT kind
-    /// (characteristics in [`nat_characteristics`](Self::nat_characteristics)).
+    /// Runs the RFC 5780 tests against the configured servers, preferring the first whose
+    /// answers are complete (a server without an alternate address can tell our address but
+    /// not the NAT's behaviour); returns the NAT kind (characteristics in
+    /// [`nat_characteristics`](Self::nat_characteristics)).
     pub async fn detect_nat_type(&self) -> Result<NatType, StunError> {
         let servers = self.servers().await;
         let mut last = StunError::NoServer;
+        let mut partial = None;
         for server in servers {
             match behaviour::discover(server, unspecified_for(server), self.timing()).await {
+                Ok(b) if b.mapping.is_some() && b.filtering.is_some() => {
+                    return Ok(self.record(server, b));
+                }
                 Ok(b) => {
-                    let kind = b.nat_type();
-                    self.update(|s| {
-                        s.public_addr = Some(b.mapped);
-                        s.behaviour = Some(b);
-                        s.nat_type = Some(kind);
-                        s.server = Some(server);
-                        s.checked_at = Some(SystemTime::now());
-                    });
-                    return Ok(kind);
+                    partial.get_or_insert((server, b));
                 }
                 Err(e) => {
                     debug!(%server, error = %e, "NAT behaviour check failed");
@@ -146,7 +144,22 @@ impl StunPlugin {
                 }
             }
         }
-        Err(last)
+        match partial {
+            Some((server, b)) => Ok(self.record(server, b)),
+            None => Err(last),
+        }
+    }
+
+    fn record(&self, server: SocketAddr, b: NatBehaviour) -> NatType {
+        let kind = b.nat_type();
+        self.update(|s| {
+            s.public_addr = Some(b.mapped);
+            s.behaviour = Some(b);
+            s.nat_type = Some(kind);
+            s.server = Some(server);
+            s.checked_at = Some(SystemTime::now());
+        });
+        kind
     }
 
     /// What the last behaviour check found.
@@ -181,13 +194,15 @@ impl StunPlugin {
         let ctx = self.ctx.lock().clone()?;
         let mut votes: HashMap<IpAddr, usize> = HashMap::new();
         for p in ctx.peers() {
+            // Only what peers see of our direct connections, and only public IPs (a relayed
+            // connection shows the relay; a LAN peer shows our private address).
             if let Some(ip) = p
                 .observed_addr
                 .as_ref()
+                .filter(|a| a.scheme() == "tcp")
                 .and_then(Address::socket_addr)
                 .map(|a| a.ip())
-                && !ip.is_loopback()
-                && !ip.is_unspecified()
+                && is_public(ip)
             {
                 *votes.entry(ip).or_default() += 1;
             }
@@ -220,15 +235,48 @@ impl StunPlugin {
 
     async fn refresh_loop(self: Arc<Self>, ctx: DiscoveryContext) {
         let every = Duration::from_secs(self.config.refresh_secs.max(10));
+        let cancel = ctx.cancellation().clone();
         loop {
-            if let Err(e) = self.detect_nat_type().await {
-                debug!(error = %e, "NAT check failed; trying the address alone");
-                let _ = self.get_public_address().await;
+            // A check can take seconds (retransmissions, name lookups): the node's stop must
+            // not wait for it.
+            let check = async {
+                if let Err(e) = self.detect_nat_type().await {
+                    debug!(error = %e, "NAT check failed; trying the address alone");
+                    let _ = self.get_public_address().await;
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = check => {}
             }
             tokio::select! {
-                _ = ctx.cancellation().cancelled() => return,
+                _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
+        }
+    }
+}
+
+/// Whether `ip` is a public, routable address (not loopback, private, link-local, CGNAT...).
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s & 0xfe00) == 0xfc00
+                || (s & 0xffc0) == 0xfe80)
         }
     }
 }

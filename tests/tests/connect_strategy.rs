@@ -84,3 +84,38 @@ async fn strategies_leave_out_what_they_exclude() {
         n.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_that_is_another_peer_or_not_rats_gives_way_to_the_next() {
+    let a = client().await;
+    let c = client().await;
+    let b = client().await;
+    // Something that accepts TCP and closes: the handshake fails there.
+    let junk = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let junk_addr = format!("tcp:{}", junk.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        while let Ok((s, _)) = junk.accept().await {
+            drop(s);
+        }
+    });
+    let addrs: Vec<rats::Address> = [junk_addr.as_str(), &addr_of(&c), &addr_of(&a)]
+        .iter()
+        .map(|s| s.parse().expect("address"))
+        .collect();
+    // Whatever wins the race first, the call ends at A, the peer asked for.
+    let peer = b
+        .node()
+        .connect_peer(a.local_peer_id(), &addrs)
+        .await
+        .expect("reaches A");
+    assert_eq!(peer, a.local_peer_id());
+    rats_tests::wait_until(5, "no connection left to C", || {
+        !b.node().is_connected(&c.local_peer_id())
+    })
+    .await;
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+}

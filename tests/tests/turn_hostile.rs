@@ -121,3 +121,30 @@ async fn a_success_with_a_wrong_integrity_is_refused() {
     .await;
     assert!(matches!(e, TurnError::BadAnswer("integrity")), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_success_without_integrity_after_authentication_is_refused() {
+    let e = against(|mut s| async move {
+        let tid = request(&mut s).await;
+        let mut code = vec![0, 0, 4, 1];
+        code.extend_from_slice(b"Unauthorized");
+        let e401 = MessageBuilder::with_tid(method::ALLOCATE, Class::Error, tid)
+            .attr(attr::ERROR_CODE, &code)
+            .attr(attr::REALM, b"lab")
+            .attr(attr::NONCE, b"n0nce")
+            .build(None);
+        let _ = s.write_all(&e401).await;
+        // A forger (say, on the path) answers the authenticated retry without signing it.
+        let tid = request(&mut s).await;
+        let ok = MessageBuilder::with_tid(method::ALLOCATE, Class::Success, tid)
+            .xor_address(
+                attr::XOR_RELAYED_ADDRESS,
+                &"127.0.0.1:5000".parse().expect("addr"),
+            )
+            .build(None);
+        let _ = s.write_all(&ok).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    })
+    .await;
+    assert!(matches!(e, TurnError::BadAnswer("integrity")), "{e:?}");
+}

@@ -431,7 +431,17 @@ impl Node {
     /// addresses all at once, then relayed ones, then NAT strategies. `ConnectAttempt` events
     /// report each try; `PeerInfo::method` says which way won.
     pub async fn connect_any(&self, addrs: &[Address]) -> Result<PeerId, ConnectError> {
-        setup::connect_any(&self.shared, addrs).await
+        setup::connect_any(&self.shared, addrs, None).await
+    }
+
+    /// Like [`connect_any`](Self::connect_any) for a known peer: a candidate address that
+    /// leads to another peer is dropped and the next one tried.
+    pub async fn connect_peer(
+        &self,
+        peer: PeerId,
+        addrs: &[Address],
+    ) -> Result<PeerId, ConnectError> {
+        setup::connect_any(&self.shared, addrs, Some(peer)).await
     }
 
     /// Disconnects a peer gracefully (queued data is sent first).
@@ -592,6 +602,9 @@ impl Node {
         let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
         for s in &shared.services {
             s.service.stop().await;
+        }
+        for t in &shared.transports {
+            t.stop().await;
         }
         shared.cancel.cancel();
         shared.tasks.close();

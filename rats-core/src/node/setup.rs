@@ -55,7 +55,7 @@ pub enum ConnectError {
 
 /// Dials `addr` (as [`connect_any`] with one address) and runs the handshake.
 pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<PeerId, ConnectError> {
-    connect_any(shared, std::slice::from_ref(addr)).await
+    connect_any(shared, std::slice::from_ref(addr), None).await
 }
 
 /// How a connection was made: `direct`, `relay` (through a relaying transport such as TURN), or
@@ -72,11 +72,13 @@ fn is_relayed(addr: &Address) -> bool {
 /// Connects to a peer known by several addresses, as the configured
 /// [`ConnectStrategy`](crate::config::ConnectStrategy) allows: direct addresses all at once
 /// (the first to connect wins), then relayed addresses one by one, then the NAT strategies.
-/// Every attempt is reported as `ConnectAttempt`; the peer's `PeerInfo::method` tells which
-/// way won.
+/// A candidate whose handshake fails (or that turns out to be another peer than `expected`)
+/// gives way to the next. Every attempt is reported as `ConnectAttempt`; the peer's
+/// `PeerInfo::method` tells which way won.
 pub(crate) async fn connect_any(
     shared: &Arc<NodeShared>,
     addrs: &[Address],
+    expected: Option<PeerId>,
 ) -> Result<PeerId, ConnectError> {
     use crate::config::ConnectStrategy;
     if shared.cancel.is_cancelled() {
@@ -92,73 +94,118 @@ pub(crate) async fn connect_any(
         .filter(|a| !shared.is_own_address(a))
         .cloned()
         .collect();
-    let slot = shared.limits.peer_slot()?;
-    let pending = shared.limits.pending(None)?;
     let strategy = shared.config.connect_strategy;
-    let (relayed, direct): (Vec<Address>, Vec<Address>) =
+    let (mut relayed, mut direct): (Vec<Address>, Vec<Address>) =
         addrs.iter().cloned().partition(is_relayed);
-    let mut last_err: Option<ConnectError> = None;
-    let mut won: Option<(RawConnection, &'static str, Address)> = None;
-    if strategy != ConnectStrategy::RelayOnly && !direct.is_empty() {
-        let attempts = direct.iter().map(|a| {
-            Box::pin(async move {
-                let r = dial_raw(shared, a).await;
-                report_attempt(shared, a, "direct", r.as_ref().err());
-                r.map(|raw| (raw, a.clone()))
-            })
-        });
-        match futures::future::select_ok(attempts).await {
-            Ok(((raw, a), _rest)) => won = Some((raw, "direct", a)),
-            Err(e) => last_err = Some(e),
-        }
+    if strategy == ConnectStrategy::RelayOnly {
+        direct.clear();
     }
-    if won.is_none() && strategy != ConnectStrategy::DirectOnly {
-        for a in &relayed {
-            let r = dial_raw(shared, a).await;
-            report_attempt(shared, a, "relay", r.as_ref().err());
-            match r {
-                Ok(raw) => {
-                    won = Some((raw, "relay", a.clone()));
-                    break;
+    let mut nat_left =
+        strategy != ConnectStrategy::DirectOnly && !shared.nat.is_empty() && !addrs.is_empty();
+    if strategy == ConnectStrategy::DirectOnly {
+        relayed.clear();
+    }
+    if direct.is_empty() && relayed.is_empty() && !nat_left {
+        return Err(ConnectError::NoAddress);
+    }
+    let mut failures: Vec<(Address, String)> = Vec::new();
+    let mut last_err: Option<ConnectError> = None;
+    loop {
+        if shared.cancel.is_cancelled() {
+            return Err(ConnectError::ShuttingDown);
+        }
+        let candidate: Option<(RawConnection, &'static str, Address)> = if !direct.is_empty() {
+            let failed = parking_lot::Mutex::new(Vec::new());
+            let attempts = direct.iter().map(|a| {
+                let failed = &failed;
+                Box::pin(async move {
+                    let r = dial_raw(shared, a).await;
+                    report_attempt(shared, a, "direct", r.as_ref().err());
+                    match r {
+                        Ok(raw) => Ok((raw, a.clone())),
+                        Err(e) => {
+                            failed.lock().push((a.clone(), e.to_string()));
+                            Err(e)
+                        }
+                    }
+                })
+            });
+            // The losers are dropped here (their connections closed): only the winner is kept.
+            let raced = futures::future::select_ok(attempts)
+                .await
+                .map(|(won, _losers)| won);
+            let failed = failed.into_inner();
+            direct.retain(|a| !failed.iter().any(|(f, _)| f == a));
+            failures.extend(failed);
+            match raced {
+                Ok((raw, a)) => {
+                    direct.retain(|d| *d != a);
+                    Some((raw, "direct", a))
                 }
-                Err(e) => last_err = Some(e),
+                Err(e) => {
+                    last_err = Some(e);
+                    direct.clear();
+                    None
+                }
+            }
+        } else if !relayed.is_empty() {
+            let a = relayed.remove(0);
+            let r = dial_raw(shared, &a).await;
+            report_attempt(shared, &a, "relay", r.as_ref().err());
+            match r {
+                Ok(raw) => Some((raw, "relay", a)),
+                Err(e) => {
+                    failures.push((a, e.to_string()));
+                    last_err = Some(e);
+                    None
+                }
+            }
+        } else if nat_left {
+            nat_left = false;
+            dial_through_nat(shared, &addrs).await.map(|(raw, name)| {
+                let a = addrs
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| raw.remote_addr.clone());
+                (raw, name, a)
+            })
+        } else {
+            break;
+        };
+        let Some((raw, method, addr)) = candidate else {
+            continue;
+        };
+        let setup = Setup {
+            role: Role::Initiator,
+            slot: shared.limits.peer_slot()?,
+            pending: shared.limits.pending(None)?,
+            ip_slot: None,
+            method,
+        };
+        match establish(shared, raw, setup).await {
+            Ok(peer) if expected.is_none_or(|e| e == peer) => return Ok(peer),
+            Ok(other) => {
+                // Steered to someone else: do not keep it, try the next candidate.
+                if let Some(e) = shared.peers.get(&other) {
+                    e.conn.close(
+                        DisconnectReason::LocalRequest,
+                        CloseMode::Graceful,
+                        shared.clock.now(),
+                    );
+                }
+                failures.push((addr, format!("reached another peer ({})", other.short())));
+            }
+            Err(ConnectError::ShuttingDown) => return Err(ConnectError::ShuttingDown),
+            Err(e) => {
+                failures.push((addr, e.to_string()));
+                last_err = Some(e);
             }
         }
-        if won.is_none()
-            && let Some((raw, name)) = dial_through_nat(shared, &addrs).await
-        {
-            let a = addrs
-                .first()
-                .cloned()
-                .unwrap_or_else(|| raw.remote_addr.clone());
-            won = Some((raw, name, a));
-        }
     }
-    let Some((raw, method, addr)) = won else {
-        let err = last_err.unwrap_or(ConnectError::NoAddress);
-        for a in &addrs {
-            shared.events.emit(Event::DialFailed {
-                addr: a.clone(),
-                error: err.to_string(),
-            });
-        }
-        return Err(err);
-    };
-    let setup = Setup {
-        role: Role::Initiator,
-        slot,
-        pending,
-        ip_slot: None,
-        method,
-    };
-    let result = establish(shared, raw, setup).await;
-    if let Err(e) = &result {
-        shared.events.emit(Event::DialFailed {
-            addr,
-            error: e.to_string(),
-        });
+    for (addr, error) in failures {
+        shared.events.emit(Event::DialFailed { addr, error });
     }
-    result
+    Err(last_err.unwrap_or(ConnectError::NoAddress))
 }
 
 /// Opens a raw byte stream to `addr` with its transport, within the dial timeout.
@@ -217,7 +264,16 @@ async fn dial_through_nat(
                     });
                 }
             }
-            Err(_) => debug!(strategy = strategy.name(), "nat strategy timed out"),
+            Err(_) => {
+                debug!(strategy = strategy.name(), "nat strategy timed out");
+                if let Some(a) = addrs.first() {
+                    shared.events.emit(Event::ConnectAttempt {
+                        addr: a.clone(),
+                        method: strategy.name().to_string(),
+                        error: Some("timed out".into()),
+                    });
+                }
+            }
         }
     }
     None
@@ -240,7 +296,12 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
                 continue;
             }
         };
-        let ip: Option<IpAddr> = raw.remote_addr.socket_addr().map(|a| a.ip());
+        // Relayed connections all come from the relay's address: per-IP limits do not apply.
+        let ip: Option<IpAddr> = raw
+            .remote_addr
+            .socket_addr()
+            .filter(|_| !is_relayed(&raw.remote_addr))
+            .map(|a| a.ip());
         let guards = shared.limits.peer_slot().and_then(|slot| {
             let ip_slot = ip.map(|ip| shared.limits.ip_slot(ip)).transpose()?;
             Ok((slot, shared.limits.pending(ip)?, ip_slot))

@@ -167,7 +167,8 @@ impl NodeShared {
             let addrs: Vec<Address> = p
                 .addrs
                 .into_iter()
-                .filter(|a| a.socket_addr().is_some())
+                // Not relayed addresses either: a peer must not steer our relay allocations.
+                .filter(|a| a.socket_addr().is_some() && a.scheme() != "turn")
                 .collect();
             if let Some(first) = addrs.first() {
                 self.events.emit(Event::PeerDiscovered {
@@ -265,6 +266,9 @@ impl NodeShared {
 
     /// True if `addr` is one of our own listen addresses.
     pub(crate) fn is_own_address(&self, addr: &Address) -> bool {
+        if self.external_addrs.read().contains(addr) {
+            return true;
+        }
         let listen = self.listen_addrs.read();
         listen.iter().any(|l| {
             l == addr

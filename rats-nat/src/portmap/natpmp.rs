@@ -27,7 +27,11 @@ pub(crate) async fn transact(
         sock.send_to(request, to).await?;
         let deadline = tokio::time::Instant::now() + wait;
         while let Ok(r) = tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
-            let Ok((n, from)) = r else { continue };
+            let Ok((n, from)) = r else {
+                // A socket error (ICMP unreachable...): do not spin on it.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            };
             // Only the gateway may answer (RFC 6886 §3.1).
             if from.ip() != std::net::IpAddr::V4(gateway) || n < min_len || buf[1] != expect_op {
                 continue;
@@ -62,7 +66,9 @@ pub async fn map_tcp(
 ) -> Result<PortMapping, PortMapError> {
     let mut req = vec![0u8, 2, 0, 0];
     req.extend_from_slice(&internal_port.to_be_bytes());
-    req.extend_from_slice(&internal_port.to_be_bytes());
+    // Suggest the same external port; a deletion (lifetime 0) must suggest 0 (RFC 6886 §3.4).
+    let suggested = if lifetime == 0 { 0 } else { internal_port };
+    req.extend_from_slice(&suggested.to_be_bytes());
     req.extend_from_slice(&lifetime.to_be_bytes());
     let a = transact(gateway, &req, 16, 130).await?;
     result_code(&a)?;

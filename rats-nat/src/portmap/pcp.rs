@@ -27,8 +27,8 @@ pub async fn map_tcp(
     req.extend_from_slice(&[TCP, 0, 0, 0]);
     req.extend_from_slice(&internal_port.to_be_bytes());
     req.extend_from_slice(&internal_port.to_be_bytes());
-    // No suggested external address.
-    req.extend_from_slice(&[0u8; 16]);
+    // No suggested external address: the IPv4 all-zeros address, IPv4-mapped (RFC 6887 §5).
+    req.extend_from_slice(&Ipv4Addr::UNSPECIFIED.to_ipv6_mapped().octets());
     let a = transact(gateway, &req, 60, 0x80 | OP_MAP).await?;
     if a[0] != VERSION {
         return Err(PortMapError::Refused(format!("PCP version {}", a[0])));
@@ -36,7 +36,7 @@ pub async fn map_tcp(
     if a[3] != 0 {
         return Err(PortMapError::Refused(format!("PCP result {}", a[3])));
     }
-    if a[24..36] != nonce {
+    if a[24..36] != nonce || a[36] != TCP || u16::from_be_bytes([a[40], a[41]]) != internal_port {
         return Err(PortMapError::Refused(
             "PCP answer for another request".into(),
         ));

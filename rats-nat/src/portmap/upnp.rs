@@ -27,15 +27,18 @@ pub async fn map_tcp(
     local: SocketAddr,
     lifetime: u32,
 ) -> Result<PortMapping, PortMapError> {
-    gw.add_port(
-        PortMappingProtocol::TCP,
-        local.port(),
-        local,
-        lifetime,
-        "rats",
-    )
-    .await
-    .map_err(|e| PortMapError::Refused(format!("UPnP: {e}")))?;
+    let add = |lease| gw.add_port(PortMappingProtocol::TCP, local.port(), local, lease, "rats");
+    let granted = match add(lifetime).await {
+        Ok(()) => lifetime,
+        // Many IGDv1 routers only take permanent mappings; ours is removed on shutdown anyway.
+        Err(igd_next::AddPortError::OnlyPermanentLeasesSupported) => {
+            add(0)
+                .await
+                .map_err(|e| PortMapError::Refused(format!("UPnP: {e}")))?;
+            0
+        }
+        Err(e) => return Err(PortMapError::Refused(format!("UPnP: {e}"))),
+    };
     let ip = gw
         .get_external_ip()
         .await
@@ -44,7 +47,8 @@ pub async fn map_tcp(
         method: MappingMethod::Upnp,
         external: SocketAddr::new(ip, local.port()),
         internal_port: local.port(),
-        lifetime: Duration::from_secs(u64::from(lifetime)),
+        // A permanent mapping is still renewed now and then (a router may forget it).
+        lifetime: Duration::from_secs(u64::from(if granted == 0 { 3600 } else { granted })),
         gateway: gw.addr.ip(),
     })
 }

@@ -109,8 +109,11 @@ pub async fn binding(
             let (n, from) = match r {
                 Ok(x) => x,
                 // ICMP errors (port unreachable) surface here on some systems: keep waiting
-                // for the next retransmission rather than failing at once.
-                Err(_) => continue,
+                // for the next retransmission rather than failing at once (without spinning).
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
             };
             let Ok(msg) = Message::decode(&buf[..n]) else {
                 continue;

@@ -158,7 +158,12 @@ impl<'a> Message<'a> {
             if padded > b.len() {
                 return Err(StunParseError::BadAttributes);
             }
-            attrs.push((at, &b[start..end], pos));
+            // After MESSAGE-INTEGRITY only FINGERPRINT counts (RFC 8489 §14.5): anything else
+            // there is not covered by the integrity check and is ignored.
+            let after_integrity = attrs.iter().any(|(t, _, _)| *t == attr::MESSAGE_INTEGRITY);
+            if !after_integrity || at == attr::FINGERPRINT {
+                attrs.push((at, &b[start..end], pos));
+            }
             pos = padded;
         }
         let msg = Message {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use md5::{Digest, Md5};
@@ -93,6 +94,8 @@ pub struct TurnClient {
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
     pending: Pending,
     auth: Mutex<Auth>,
+    /// False once the control connection has closed.
+    alive: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for TurnClient {
@@ -134,6 +137,8 @@ impl TurnClient {
         let pending: Pending = Arc::default();
         let (attempts_tx, attempts) = mpsc::channel(ATTEMPT_QUEUE);
         let dispatch = pending.clone();
+        let alive = Arc::new(AtomicBool::new(true));
+        let alive_flag = alive.clone();
         tokio::spawn(async move {
             // Answers go to their transaction; ConnectionAttempts to the listener; anything
             // malformed is dropped. Ends when the server closes the connection.
@@ -162,6 +167,7 @@ impl TurnClient {
                     _ => {}
                 }
             }
+            alive_flag.store(false, Ordering::Release);
             dispatch.lock().clear();
         });
         Ok((
@@ -171,6 +177,7 @@ impl TurnClient {
                 writer: tokio::sync::Mutex::new(writer),
                 pending,
                 auth: Mutex::new(Auth::default()),
+                alive,
             }),
             attempts,
         ))
@@ -179,6 +186,11 @@ impl TurnClient {
     /// The server.
     pub fn server(&self) -> SocketAddr {
         self.server
+    }
+
+    /// Whether the control connection is still open (the allocation lives only with it).
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
     }
 
     fn signed(&self, mut b: MessageBuilder) -> Vec<u8> {
@@ -204,7 +216,10 @@ impl TurnClient {
             let bytes = self.signed(b);
             let (tx, rx) = oneshot::channel();
             self.pending.lock().insert(tid, tx);
-            self.writer.lock().await.write_all(&bytes).await?;
+            if let Err(e) = self.writer.lock().await.write_all(&bytes).await {
+                self.pending.lock().remove(&tid);
+                return Err(e.into());
+            }
             let answer = tokio::time::timeout(ANSWER_TIMEOUT, rx).await;
             self.pending.lock().remove(&tid);
             let answer = answer
@@ -215,7 +230,6 @@ impl TurnClient {
                 let key = self.auth.lock().key;
                 // Once authenticated, answers must prove they come from the server.
                 if let Some(key) = key
-                    && m.attr(attr::MESSAGE_INTEGRITY).is_some()
                     && !m.check_integrity(&key)
                 {
                     return Err(TurnError::BadAnswer("integrity"));
@@ -306,28 +320,43 @@ impl TurnClient {
     }
 
     /// Opens a data connection to the server and binds it to connection `id`; from then on it
-    /// carries the peer's bytes.
+    /// carries the peer's bytes. A stale nonce (438) is learned and the bind tried once more.
     pub async fn bind(&self, id: u32) -> Result<TcpStream, TurnError> {
-        let mut data = tokio::time::timeout(ANSWER_TIMEOUT, TcpStream::connect(self.server))
-            .await
-            .map_err(|_| TurnError::NoAnswer)??;
-        data.set_nodelay(true)?;
-        let b = MessageBuilder::new(tcp::CONNECTION_BIND, Class::Request)
-            .attr(tcp::CONNECTION_ID, &id.to_be_bytes());
-        let tid = b.tid();
-        data.write_all(&self.signed(b)).await?;
-        let answer = tokio::time::timeout(ANSWER_TIMEOUT, read_message(&mut data))
-            .await
-            .map_err(|_| TurnError::NoAnswer)??;
-        let m = Message::decode(&answer).map_err(|_| TurnError::BadAnswer("malformed"))?;
-        if m.tid != tid {
-            return Err(TurnError::BadAnswer("another transaction"));
-        }
-        if m.class != Class::Success {
+        for _ in 0..2 {
+            let mut data = tokio::time::timeout(ANSWER_TIMEOUT, TcpStream::connect(self.server))
+                .await
+                .map_err(|_| TurnError::NoAnswer)??;
+            data.set_nodelay(true)?;
+            let b = MessageBuilder::new(tcp::CONNECTION_BIND, Class::Request)
+                .attr(tcp::CONNECTION_ID, &id.to_be_bytes());
+            let tid = b.tid();
+            data.write_all(&self.signed(b)).await?;
+            let answer = tokio::time::timeout(ANSWER_TIMEOUT, read_message(&mut data))
+                .await
+                .map_err(|_| TurnError::NoAnswer)??;
+            let m = Message::decode(&answer).map_err(|_| TurnError::BadAnswer("malformed"))?;
+            if m.tid != tid {
+                return Err(TurnError::BadAnswer("another transaction"));
+            }
+            if m.class == Class::Success {
+                let key = self.auth.lock().key;
+                if let Some(key) = key
+                    && !m.check_integrity(&key)
+                {
+                    return Err(TurnError::BadAnswer("integrity"));
+                }
+                return Ok(data);
+            }
             let (code, reason) = m.error_code().unwrap_or((0, String::new()));
+            if code == 438
+                && let Some(nonce) = m.attr(attr::NONCE)
+            {
+                self.auth.lock().nonce = Some(nonce.to_vec());
+                continue;
+            }
             return Err(TurnError::Server { code, reason });
         }
-        Ok(data)
+        Err(TurnError::NoAnswer)
     }
 }
 

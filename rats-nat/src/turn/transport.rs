@@ -123,9 +123,13 @@ impl TurnTransport {
 
     async fn dialer(&self) -> Result<Arc<Allocation>, TransportError> {
         let mut slot = self.dialer.lock().await;
-        if let Some(a) = slot.as_ref() {
+        if let Some(a) = slot.as_ref()
+            && a.client.is_alive()
+        {
             return Ok(a.clone());
         }
+        // None yet, or the server closed our control connection: allocate (again).
+        *slot = None;
         let server = self.config.server.as_deref().ok_or_else(|| {
             TransportError::io(
                 "TURN",
@@ -140,41 +144,54 @@ impl TurnTransport {
 }
 
 /// Refreshes the allocation at half its lifetime and the permissions every four minutes,
-/// until cancelled; a failed refresh is retried sooner.
+/// until cancelled or the control connection closes; a failed refresh is retried sooner.
 async fn keep_alive(
     client: Arc<TurnClient>,
     lifetime: Duration,
     permit: Vec<std::net::IpAddr>,
     cancel: CancellationToken,
 ) {
-    let mut refresh_in = (lifetime / 2).max(Duration::from_secs(2));
-    let mut permissions = tokio::time::interval(PERMISSION_EVERY);
-    permissions.tick().await;
+    let half = |l: Duration| (l / 2).max(Duration::from_secs(2));
+    // Deadlines, not fresh sleeps per loop turn: the permission timer must not keep pushing
+    // the refresh back.
+    let mut refresh_at = tokio::time::Instant::now() + half(lifetime);
+    let mut permit_at = tokio::time::Instant::now() + PERMISSION_EVERY;
+    let mut alive_check = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => {
                 // Release the allocation at once rather than at its expiry.
-                let _ = client.refresh(Some(Duration::ZERO)).await;
+                if client.is_alive() {
+                    let _ = client.refresh(Some(Duration::ZERO)).await;
+                }
                 return;
             }
-            _ = tokio::time::sleep(refresh_in) => {
-                refresh_in = match client.refresh(None).await {
+            _ = alive_check.tick() => {
+                if !client.is_alive() {
+                    warn!(server = %client.server(), "TURN control connection closed");
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(refresh_at) => {
+                let next = match client.refresh(None).await {
                     Ok(l) => {
                         debug!(secs = l.as_secs(), "TURN allocation refreshed");
-                        (l / 2).max(Duration::from_secs(2))
+                        half(l)
                     }
                     Err(e) => {
                         warn!(error = %e, "TURN refresh failed");
                         Duration::from_secs(2)
                     }
                 };
+                refresh_at = tokio::time::Instant::now() + next;
             }
-            _ = permissions.tick() => {
+            _ = tokio::time::sleep_until(permit_at) => {
                 for ip in &permit {
                     if let Err(e) = client.create_permission(*ip).await {
                         warn!(error = %e, "TURN permission refresh failed");
                     }
                 }
+                permit_at = tokio::time::Instant::now() + PERMISSION_EVERY;
             }
         }
     }
@@ -192,28 +209,60 @@ fn raw(stream: tokio::net::TcpStream, local: SocketAddr, remote: SocketAddr) -> 
     }
 }
 
+/// Connection attempts bound at once by a listener.
+const CONCURRENT_BINDS: usize = 8;
+
 struct TurnListener {
-    alloc: Allocation,
-    attempts: mpsc::Receiver<ConnectionAttempt>,
+    relayed: SocketAddr,
+    ready: mpsc::Receiver<RawConnection>,
+    _alloc: Arc<Allocation>,
+}
+
+/// Binds incoming connection attempts (several at once, so one slow bind does not hold up the
+/// others) and hands the connections to the listener.
+async fn bind_attempts(
+    alloc: Arc<Allocation>,
+    mut attempts: mpsc::Receiver<ConnectionAttempt>,
+    ready: mpsc::Sender<RawConnection>,
+) {
+    let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_BINDS));
+    loop {
+        // Ends when the listener is dropped (releasing the allocation) or the relay is lost.
+        let attempt = tokio::select! {
+            _ = ready.closed() => return,
+            a = attempts.recv() => match a {
+                Some(a) => a,
+                None => break,
+            },
+        };
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            return;
+        };
+        let (alloc, ready) = (alloc.clone(), ready.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match alloc.client.bind(attempt.id).await {
+                Ok(stream) => {
+                    let _ = ready.send(raw(stream, alloc.relayed, attempt.peer)).await;
+                }
+                // One failed bind (the peer gave up) must not stop the listener.
+                Err(e) => debug!(peer = %attempt.peer, error = %e, "TURN connection bind failed"),
+            }
+        });
+    }
+    warn!(relayed = %alloc.relayed, "TURN relay lost: no more inbound connections through it");
 }
 
 #[async_trait]
 impl Listener for TurnListener {
     fn local_addrs(&self) -> Vec<Address> {
-        Address::new("turn", &self.alloc.relayed.to_string())
+        Address::new("turn", &self.relayed.to_string())
             .into_iter()
             .collect()
     }
 
     async fn accept(&mut self) -> Result<RawConnection, TransportError> {
-        loop {
-            let attempt = self.attempts.recv().await.ok_or(TransportError::Closed)?;
-            match self.alloc.client.bind(attempt.id).await {
-                Ok(stream) => return Ok(raw(stream, self.alloc.relayed, attempt.peer)),
-                // One failed bind (the peer gave up) must not stop the listener.
-                Err(e) => debug!(peer = %attempt.peer, error = %e, "TURN connection bind failed"),
-            }
-        }
+        self.ready.recv().await.ok_or(TransportError::Closed)
     }
 }
 
@@ -237,7 +286,14 @@ impl Transport for TurnTransport {
             s => s.to_string(),
         };
         let (alloc, attempts) = self.allocate(resolve(&server).await?).await?;
-        Ok(Box::new(TurnListener { alloc, attempts }))
+        let alloc = Arc::new(alloc);
+        let (tx, ready) = mpsc::channel(CONCURRENT_BINDS);
+        tokio::spawn(bind_attempts(alloc.clone(), attempts, tx));
+        Ok(Box::new(TurnListener {
+            relayed: alloc.relayed,
+            ready,
+            _alloc: alloc,
+        }))
     }
 
     async fn dial(&self, addr: &Address) -> Result<RawConnection, TransportError> {
@@ -266,6 +322,11 @@ impl Transport for TurnTransport {
             .await
             .map_err(|e| io("TURN bind", e))?;
         Ok(raw(stream, alloc.relayed, peer))
+    }
+
+    /// Releases the dialing allocation.
+    async fn stop(&self) {
+        self.dialer.lock().await.take();
     }
 }
 
