@@ -11,8 +11,8 @@ use std::time::Duration;
 use md5::{Digest, Md5};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
@@ -36,6 +36,32 @@ const MAX_MESSAGE: usize = 4096;
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Incoming connection attempts buffered.
 const ATTEMPT_QUEUE: usize = 64;
+/// Relayed datagrams buffered for a reader (UDP allocations); more are dropped, as UDP may.
+const DATA_QUEUE: usize = 256;
+/// Channel numbers (RFC 8656 §12: 0x4000-0x4FFF).
+const FIRST_CHANNEL: u16 = 0x4000;
+const LAST_CHANNEL: u16 = 0x4FFF;
+/// UDP requests: first retransmission timeout (doubled) and tries.
+const UDP_RTO: Duration = Duration::from_millis(250);
+const UDP_TRIES: u32 = 5;
+
+/// How the client talks to the server.
+enum Wire {
+    /// A TCP control connection (messages framed by their STUN length).
+    Tcp(tokio::sync::Mutex<OwnedWriteHalf>),
+    /// UDP (requests retransmitted).
+    Udp(Arc<UdpSocket>),
+}
+
+/// A datagram from a peer through a UDP allocation.
+pub type Relayed = (SocketAddr, Vec<u8>);
+
+/// Channel bindings both ways.
+#[derive(Default)]
+struct Channels {
+    by_number: HashMap<u16, SocketAddr>,
+    by_peer: HashMap<SocketAddr, u16>,
+}
 
 /// Errors of the TURN client.
 #[derive(Debug, thiserror::Error)]
@@ -91,8 +117,9 @@ struct Auth {
 pub struct TurnClient {
     server: SocketAddr,
     creds: Credentials,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    wire: Wire,
     pending: Pending,
+    channels: Arc<Mutex<Channels>>,
     auth: Mutex<Auth>,
     /// False once the control connection has closed.
     alive: Arc<AtomicBool>,
@@ -174,13 +201,175 @@ impl TurnClient {
             Arc::new(TurnClient {
                 server,
                 creds,
-                writer: tokio::sync::Mutex::new(writer),
+                wire: Wire::Tcp(tokio::sync::Mutex::new(writer)),
                 pending,
+                channels: Arc::default(),
                 auth: Mutex::new(Auth::default()),
                 alive,
             }),
             attempts,
         ))
+    }
+
+    /// Talks to the server over UDP (for UDP allocations); datagrams relayed from peers
+    /// (ChannelData or Data indications) arrive on the receiver.
+    pub async fn connect_udp(
+        server: SocketAddr,
+        creds: Credentials,
+    ) -> Result<(Arc<TurnClient>, mpsc::Receiver<Relayed>), TurnError> {
+        let bind: SocketAddr = if server.is_ipv6() {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        };
+        let sock = Arc::new(UdpSocket::bind(bind).await?);
+        let pending: Pending = Arc::default();
+        let channels: Arc<Mutex<Channels>> = Arc::default();
+        let (data_tx, data) = mpsc::channel(DATA_QUEUE);
+        let alive = Arc::new(AtomicBool::new(true));
+        let client = Arc::new(TurnClient {
+            server,
+            creds,
+            wire: Wire::Udp(sock.clone()),
+            pending: pending.clone(),
+            channels: channels.clone(),
+            auth: Mutex::new(Auth::default()),
+            alive: alive.clone(),
+        });
+        // The reader holds the socket only weakly, so dropping the client ends it.
+        let weak = Arc::downgrade(&sock);
+        drop(sock);
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let Some(sock) = weak.upgrade() else { break };
+                let r =
+                    tokio::time::timeout(Duration::from_secs(1), sock.recv_from(&mut buf)).await;
+                drop(sock);
+                let (n, from) = match r {
+                    Err(_) => continue,
+                    Ok(Err(_)) => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    Ok(Ok(x)) => x,
+                };
+                // Only the server speaks to this socket.
+                if from != server || n < 4 {
+                    continue;
+                }
+                let packet = &buf[..n];
+                if packet[0] & 0xC0 == 0x40 {
+                    // ChannelData: number, length, data.
+                    let number = u16::from_be_bytes([packet[0], packet[1]]);
+                    let len = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+                    let peer = channels.lock().by_number.get(&number).copied();
+                    if let (Some(peer), Some(data)) = (peer, packet.get(4..4 + len)) {
+                        let _ = data_tx.try_send((peer, data.to_vec()));
+                    }
+                    continue;
+                }
+                let Ok(m) = Message::decode(packet) else {
+                    continue;
+                };
+                match m.class {
+                    Class::Success | Class::Error => {
+                        let waiter = pending.lock().remove(&m.tid);
+                        if let Some(w) = waiter {
+                            let _ = w.send(packet.to_vec());
+                        }
+                    }
+                    Class::Indication if m.method == msg::method::DATA => {
+                        if let (Some(peer), Some(data)) =
+                            (m.xor_address(attr::XOR_PEER_ADDRESS), m.attr(attr::DATA))
+                        {
+                            let _ = data_tx.try_send((peer, data.to_vec()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            alive.store(false, Ordering::Release);
+        });
+        Ok((client, data))
+    }
+
+    /// Allocates a UDP relayed address; returns it and its lifetime.
+    pub async fn allocate_udp(&self) -> Result<(SocketAddr, Duration), TurnError> {
+        let a = self
+            .request(|| {
+                MessageBuilder::new(msg::method::ALLOCATE, Class::Request)
+                    .attr(attr::REQUESTED_TRANSPORT, &[17, 0, 0, 0])
+            })
+            .await?;
+        let m = Message::decode(&a).map_err(|_| TurnError::BadAnswer("malformed"))?;
+        let relayed = m
+            .xor_address(attr::XOR_RELAYED_ADDRESS)
+            .ok_or(TurnError::BadAnswer("no relayed address"))?;
+        Ok((relayed, lifetime_of(&m)))
+    }
+
+    /// Binds a channel to `peer` (RFC 8656 §12; also installs its permission); later
+    /// datagrams to and from it travel as 4-byte-header ChannelData. Returns the number.
+    pub async fn channel_bind(&self, peer: SocketAddr) -> Result<u16, TurnError> {
+        let number = {
+            let c = self.channels.lock();
+            if let Some(n) = c.by_peer.get(&peer) {
+                *n
+            } else {
+                (FIRST_CHANNEL..=LAST_CHANNEL)
+                    .find(|n| !c.by_number.contains_key(n))
+                    .ok_or(TurnError::BadAnswer("no channel number left"))?
+            }
+        };
+        self.request(|| {
+            let mut v = number.to_be_bytes().to_vec();
+            v.extend_from_slice(&[0, 0]);
+            MessageBuilder::new(msg::method::CHANNEL_BIND, Class::Request)
+                .attr(attr::CHANNEL_NUMBER, &v)
+                .xor_address(attr::XOR_PEER_ADDRESS, &peer)
+        })
+        .await?;
+        let mut c = self.channels.lock();
+        c.by_number.insert(number, peer);
+        c.by_peer.insert(peer, number);
+        Ok(number)
+    }
+
+    /// Sends a datagram to `peer` through the relay: ChannelData when a channel is bound,
+    /// else a Send indication (the peer needs a permission).
+    pub async fn send_to(&self, peer: SocketAddr, data: &[u8]) -> Result<(), TurnError> {
+        let channel = self.channels.lock().by_peer.get(&peer).copied();
+        let bytes = match channel {
+            Some(n) => {
+                let len = u16::try_from(data.len())
+                    .map_err(|_| TurnError::BadAnswer("datagram too large"))?;
+                let mut v = Vec::with_capacity(4 + data.len() + 3);
+                v.extend_from_slice(&n.to_be_bytes());
+                v.extend_from_slice(&len.to_be_bytes());
+                v.extend_from_slice(data);
+                if matches!(self.wire, Wire::Tcp(_)) {
+                    // Over a stream ChannelData is padded to 4 bytes (RFC 8656 §12.5).
+                    while !v.len().is_multiple_of(4) {
+                        v.push(0);
+                    }
+                }
+                v
+            }
+            None => MessageBuilder::new(msg::method::SEND, Class::Indication)
+                .xor_address(attr::XOR_PEER_ADDRESS, &peer)
+                .attr(attr::DATA, data)
+                .build(None),
+        };
+        self.send(&bytes).await?;
+        Ok(())
+    }
+
+    async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
+        match &self.wire {
+            Wire::Tcp(w) => w.lock().await.write_all(bytes).await,
+            Wire::Udp(sock) => sock.send_to(bytes, self.server).await.map(|_| ()),
+        }
     }
 
     /// The server.
@@ -216,14 +405,31 @@ impl TurnClient {
             let bytes = self.signed(b);
             let (tx, rx) = oneshot::channel();
             self.pending.lock().insert(tid, tx);
-            if let Err(e) = self.writer.lock().await.write_all(&bytes).await {
+            if let Err(e) = self.send(&bytes).await {
                 self.pending.lock().remove(&tid);
                 return Err(e.into());
             }
-            let answer = tokio::time::timeout(ANSWER_TIMEOUT, rx).await;
+            let answer = match &self.wire {
+                Wire::Tcp(_) => tokio::time::timeout(ANSWER_TIMEOUT, rx).await.ok(),
+                Wire::Udp(_) => {
+                    // Retransmit with a doubling timeout until answered (RFC 8489 §6.2.1).
+                    let mut rx = rx;
+                    let mut wait = UDP_RTO;
+                    let mut got = None;
+                    for _ in 0..UDP_TRIES {
+                        if let Ok(a) = tokio::time::timeout(wait, &mut rx).await {
+                            got = Some(a);
+                            break;
+                        }
+                        let _ = self.send(&bytes).await;
+                        wait *= 2;
+                    }
+                    got
+                }
+            };
             self.pending.lock().remove(&tid);
             let answer = answer
-                .map_err(|_| TurnError::NoAnswer)?
+                .ok_or(TurnError::NoAnswer)?
                 .map_err(|_| TurnError::NoAnswer)?;
             let m = Message::decode(&answer).map_err(|_| TurnError::BadAnswer("malformed"))?;
             if m.class == Class::Success {

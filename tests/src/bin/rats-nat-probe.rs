@@ -15,6 +15,12 @@
 //!                                     connects (the direct address first, if given, then the
 //!                                     relayed one), pings, sends <file>, waits
 //!                                     <hold secs>, pings again; prints one JSON report
+//! rats-nat-probe turn-udp <turn server> a|b
+//!                                     a UDP allocation: prints {"relayed":...}; reads the
+//!                                     other side's relayed address on stdin; b permits it,
+//!                                     prints {"ready":true}, waits for a datagram (a Data
+//!                                     indication), answers with a Send indication; a binds a
+//!                                     channel, sends ChannelData, waits for the answer
 //! ```
 //!
 //! TURN credentials are the lab's coturn user `rats` / `secret`.
@@ -105,6 +111,7 @@ async fn main() {
             println!("{}", json!({"stopped": true}));
         }
         Some("relay-listen") => relay_listen(&args).await,
+        Some("turn-udp") => turn_udp(&args).await,
         Some("relay-dial") => relay_dial(&args).await,
         _ => fail(
             "usage: rats-nat-probe stun <server:port> | portmap [port] [method] | relay-listen ... | relay-dial ...",
@@ -248,4 +255,70 @@ async fn relay_dial(args: &[String]) {
         json!({"first_pong": first, "rtt_ms": rtt_ms, "file": file_state, "pong_after_hold": second, "remote": remote, "method": method, "attempts": tried})
     );
     n.shutdown().await;
+}
+
+async fn turn_udp(args: &[String]) {
+    use rats::rats_nat::turn::{Credentials, TurnClient};
+    let (Some(server), Some(role)) = (args.get(1), args.get(2)) else {
+        fail("usage: turn-udp <turn server> a|b")
+    };
+    let server: std::net::SocketAddr = server.parse().unwrap_or_else(|_| fail("server address"));
+    let creds = Credentials {
+        username: "rats".into(),
+        password: "secret".into(),
+    };
+    let (client, mut data) = TurnClient::connect_udp(server, creds)
+        .await
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let (relayed, _) = client
+        .allocate_udp()
+        .await
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    println!("{}", json!({ "relayed": relayed }));
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let other: std::net::SocketAddr = lines
+        .next_line()
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| fail("the other side's relayed address on stdin"));
+    if role == "b" {
+        client
+            .create_permission(other.ip())
+            .await
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        println!("{}", json!({ "ready": true }));
+        let got = tokio::time::timeout(Duration::from_secs(10), data.recv()).await;
+        let (from, bytes) = got
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| fail("nothing relayed to b"));
+        client
+            .send_to(from, b"hello-from-b")
+            .await
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        println!(
+            "{}",
+            json!({ "got": String::from_utf8_lossy(&bytes), "from": from })
+        );
+    } else {
+        let channel = client
+            .channel_bind(other)
+            .await
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        client
+            .send_to(other, b"hello-from-a")
+            .await
+            .unwrap_or_else(|e| fail(&e.to_string()));
+        let got = tokio::time::timeout(Duration::from_secs(10), data.recv()).await;
+        let (from, bytes) = got
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| fail("nothing relayed to a"));
+        println!(
+            "{}",
+            json!({ "got": String::from_utf8_lossy(&bytes), "from": from, "channel": channel })
+        );
+    }
 }
