@@ -2,6 +2,7 @@
 //! short timeouts, wait for conditions with a deadline.
 
 pub mod natlab;
+pub mod netns_common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -42,6 +42,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::netns_common::{
+    delete_namespace, is_dead, lab_pid, remove_stale_namespaces, require_root_and, unavailable,
+};
+
 /// Prefix of every namespace (and temporary directory) a [`NatLab`] creates.
 const PREFIX: &str = "natlab";
 
@@ -617,84 +621,15 @@ fn set_conntrack_udp_timeouts(router: &str, secs: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Kills what runs in `ns` (`ip netns pids`, SIGKILL) and deletes it, ignoring errors.
-fn delete_namespace(ns: &str) {
-    if let Ok(out) = Command::new("ip")
-        .args(["netns", "pids", ns])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-    {
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            if pid.parse::<u32>().is_ok_and(|p| p != std::process::id()) {
-                let _ = Command::new("kill")
-                    .args(["-9", pid])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
-    }
-    let _ = Command::new("ip")
-        .args(["netns", "del", ns])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// `natlab-<pid>-...` → pid.
-fn lab_pid(name: &str) -> Option<u32> {
-    let mut parts = name.split('-');
-    if parts.next() != Some(PREFIX) {
-        return None;
-    }
-    parts.next()?.parse().ok()
-}
-
-/// True when `pid` is not this process and no longer runs (gone, or a zombie not yet reaped:
-/// a test binary killed with SIGKILL stays one until its parent waits for it).
-fn is_dead(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // "<pid> (<comm>) <state> ...": comm may hold spaces and parentheses.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
-        Err(_) => true,
-    }
-}
-
 /// Deletes namespaces and temporary directories left by earlier labs whose process is gone
 /// (e.g. killed by SIGKILL, which skips `Drop`). Never touches those of live processes or of
 /// other tools.
 fn remove_stale() {
-    if let Ok(out) = Command::new("ip")
-        .args(["netns", "list"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-    {
-        // Hosts before routers before the switch is not guaranteed here, but deleting a
-        // namespace deletes its veth ends, and the peers go with them.
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            // "natlab-<pid>-<n>-<role> (id: 3)"
-            let Some(ns) = line.split_whitespace().next() else {
-                continue;
-            };
-            if lab_pid(ns).is_some_and(is_dead) {
-                delete_namespace(ns);
-            }
-        }
-    }
+    remove_stale_namespaces(PREFIX);
     if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
         for entry in entries.flatten() {
             let name = entry.file_name();
-            if lab_pid(&name.to_string_lossy()).is_some_and(is_dead) {
+            if lab_pid(PREFIX, &name.to_string_lossy()).is_some_and(is_dead) {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
@@ -703,38 +638,7 @@ fn remove_stale() {
 
 /// Ok when we are root and `ip` and `nft` run; otherwise why not.
 fn available() -> Result<(), String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|u| u.parse::<u32>().ok());
-    if euid != Some(0) {
-        return Err("not running as root".into());
-    }
-    for (program, arg, what) in [("ip", "-V", "iproute2"), ("nft", "--version", "nftables")] {
-        match Command::new(program)
-            .arg(arg)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-        {
-            Ok(s) if s.success() => {}
-            Ok(s) => return Err(format!("`{program} {arg}` failed: {s}")),
-            Err(e) => return Err(format!("the `{program}` command ({what}) is missing: {e}")),
-        }
-    }
-    Ok(())
-}
-
-/// `None` after printing SKIPPED, or a panic when `INTEROP_REQUIRED` is set.
-fn unavailable<T>(why: &str) -> Option<T> {
-    if std::env::var_os("INTEROP_REQUIRED").is_some() {
-        panic!("INTEROP_REQUIRED is set but {why}");
-    }
-    eprintln!("SKIPPED: {why}");
-    None
+    require_root_and(&[("ip", "-V", "iproute2"), ("nft", "--version", "nftables")])
 }
 
 /// Runs `ip <args>`; its stdout, or an error naming the command and its stderr.

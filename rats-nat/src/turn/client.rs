@@ -296,17 +296,7 @@ impl TurnClient {
 
     /// Allocates a UDP relayed address; returns it and its lifetime.
     pub async fn allocate_udp(&self) -> Result<(SocketAddr, Duration), TurnError> {
-        let a = self
-            .request(|| {
-                MessageBuilder::new(msg::method::ALLOCATE, Class::Request)
-                    .attr(attr::REQUESTED_TRANSPORT, &[17, 0, 0, 0])
-            })
-            .await?;
-        let m = Message::decode(&a).map_err(|_| TurnError::BadAnswer("malformed"))?;
-        let relayed = m
-            .xor_address(attr::XOR_RELAYED_ADDRESS)
-            .ok_or(TurnError::BadAnswer("no relayed address"))?;
-        Ok((relayed, lifetime_of(&m)))
+        self.allocate(17).await
     }
 
     /// Binds a channel to `peer` (RFC 8656 §12; also installs its permission); later
@@ -471,10 +461,15 @@ impl TurnClient {
 
     /// Allocates a TCP relayed address (RFC 6062); returns it and its lifetime.
     pub async fn allocate_tcp(&self) -> Result<(SocketAddr, Duration), TurnError> {
+        self.allocate(6).await
+    }
+
+    /// Allocates a relayed address for IP protocol `protocol` (17 UDP, 6 TCP).
+    async fn allocate(&self, protocol: u8) -> Result<(SocketAddr, Duration), TurnError> {
         let a = self
             .request(|| {
                 MessageBuilder::new(msg::method::ALLOCATE, Class::Request)
-                    .attr(attr::REQUESTED_TRANSPORT, &[6, 0, 0, 0])
+                    .attr(attr::REQUESTED_TRANSPORT, &[protocol, 0, 0, 0])
             })
             .await?;
         let m = Message::decode(&a).map_err(|_| TurnError::BadAnswer("malformed"))?;

@@ -22,6 +22,11 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+// One implementation for the `rats` package's labs and the `tests` package's NAT lab.
+#[path = "../../../tests/src/netns_common.rs"]
+mod netns_common;
+use netns_common::{delete_namespace, remove_stale_namespaces, require_root_and, unavailable};
+
 /// Prefix of every namespace a [`Lab`] creates (`ratslab-<pid>-<n>-sw`, `...-h<i>`).
 const PREFIX: &str = "ratslab";
 
@@ -192,93 +197,13 @@ impl Drop for Lab {
     }
 }
 
-/// Kills what runs in `ns` (`ip netns pids`, SIGKILL) and deletes it, ignoring errors.
-fn delete_namespace(ns: &str) {
-    if let Ok(out) = Command::new("ip")
-        .args(["netns", "pids", ns])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-    {
-        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-            if pid.parse::<u32>().is_ok_and(|p| p != std::process::id()) {
-                let _ = Command::new("kill")
-                    .args(["-9", pid])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
-            }
-        }
-    }
-    let _ = Command::new("ip")
-        .args(["netns", "del", ns])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Deletes namespaces left by earlier labs whose process is gone (e.g. killed by SIGKILL,
-/// which skips `Drop`). Never touches namespaces of live processes or of other tools.
 fn remove_stale() {
-    let Ok(out) = Command::new("ip")
-        .args(["netns", "list"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-    else {
-        return;
-    };
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        // "ratslab-<pid>-<n>-<role> (id: 3)"
-        let Some(ns) = line.split_whitespace().next() else {
-            continue;
-        };
-        let mut parts = ns.split('-');
-        if parts.next() != Some(PREFIX) {
-            continue;
-        }
-        let Some(pid) = parts.next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            delete_namespace(ns);
-        }
-    }
+    remove_stale_namespaces(PREFIX);
 }
 
 /// Ok when we are root and `ip` runs; otherwise why not.
 fn available() -> Result<(), String> {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|u| u.parse::<u32>().ok());
-    if euid != Some(0) {
-        return Err("not running as root".into());
-    }
-    match Command::new("ip")
-        .arg("-V")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("`ip -V` failed: {s}")),
-        Err(e) => Err(format!("the `ip` command (iproute2) is missing: {e}")),
-    }
-}
-
-/// `None`, or a panic when `INTEROP_REQUIRED` is set.
-fn unavailable(why: &str) -> Option<Lab> {
-    if std::env::var_os("INTEROP_REQUIRED").is_some() {
-        panic!("INTEROP_REQUIRED is set but network namespaces are unavailable: {why}");
-    }
-    eprintln!("network namespaces unavailable: {why}");
-    None
+    require_root_and(&[("ip", "-V", "iproute2")])
 }
 
 /// Runs `ip <args>`; its stdout, or an error naming the command and its stderr.
