@@ -5,7 +5,12 @@
 //! `tcp:0.0.0.0:PORT` or a specific address listens on that only. Port 0 picks a free port and
 //! the real one is reported. `TCP_NODELAY` is on: rats batches frames itself.
 //!
-//! Linking this crate registers the `tcp` transport with the rats-core plugin registry.
+//! With the `quic` feature (default), also QUIC through `quinn` (`quic:IP:PORT`): one QUIC
+//! connection and one stream per rats connection, the rats handshake on top; it can run on an
+//! existing (punched) UDP socket with [`quic::endpoint_on`].
+//!
+//! Linking this crate registers the `tcp` (and `quic`) transports with the rats-core plugin
+//! registry.
 //!
 //! ```
 //! use rats_core::Transport;
@@ -20,6 +25,10 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "quic")]
+pub mod quic;
 mod tcp;
 
+#[cfg(feature = "quic")]
+pub use quic::QuicTransport;
 pub use tcp::TcpTransport;

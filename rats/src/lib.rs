@@ -4,7 +4,7 @@
 //! encrypt with Noise XX, exchange typed JSON, text and binary messages, find each other through
 //! the BitTorrent DHT and on the local network (mDNS), introduce each other (peer exchange) and move files and directory trees (checked with SHA-256, resumable).
 //! [`RatsClient`] is the easy door; [`rats_core`] has the building blocks. Cargo features pick
-//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`, `gossipsub`, `dht`, `mdns`, `nat`; all on by default): linking a
+//! the plugins (`tcp`, `noise`, `persist`, `log`, `transfer`, `gossipsub`, `dht`, `mdns`, `nat`, `quic`; all on by default): linking a
 //! plugin crate is enabling it.
 //!
 //! ```
