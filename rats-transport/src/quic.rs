@@ -27,8 +27,24 @@ const ALPN: &[u8] = b"rats";
 const CONCURRENT_HANDSHAKES: usize = 32;
 /// Longest wait for a QUIC handshake and the first stream.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle timeout of a QUIC connection (rats keepalives run far more often).
+/// Idle timeout of a QUIC connection; QUIC keepalives (below) keep quiet ones open, and rats
+/// has its own idle timeout on top.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// QUIC keepalive: also keeps NAT mappings of punched paths open.
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// Flow-control windows: one stream per connection, so its window bounds throughput per round
+/// trip (quinn's 1.25 MB default would cap a 100 ms path at ~12 MB/s).
+const WINDOW: u32 = 16 * 1024 * 1024;
+/// Handshakes in progress from one IP at most.
+const HANDSHAKES_PER_IP: usize = 4;
+/// Below this many free handshake slots, unvalidated sources must prove their address first
+/// (QUIC Retry), so spoofed packets cannot hold slots.
+const RETRY_BELOW: usize = 8;
+/// How long a closed writer keeps its connection open for unacknowledged data to arrive.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Handshakes in progress per source IP.
+type PerIp = Arc<parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>;
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -45,6 +61,12 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     }
     t.max_concurrent_bidi_streams(1u32.into());
     t.max_concurrent_uni_streams(0u32.into());
+    t.keep_alive_interval(Some(KEEPALIVE));
+    t.stream_receive_window(WINDOW.into());
+    t.receive_window(WINDOW.into());
+    t.send_window(u64::from(WINDOW));
+    // rats sends no QUIC datagrams: do not offer to buffer any.
+    t.datagram_receive_buffer_size(None);
     Arc::new(t)
 }
 
@@ -126,14 +148,86 @@ fn client_config() -> Result<quinn::ClientConfig, TransportError> {
         .with_custom_certificate_verifier(Arc::new(NoCertCheck(p)))
         .with_no_client_auth();
     tls.alpn_protocols = vec![ALPN.to_vec()];
+    // Every server is "rats": tickets from one peer offered to another would only link us.
+    tls.resumption = rustls::client::Resumption::disabled();
     let crypto = QuicClientConfig::try_from(tls).map_err(|e| io("QUIC TLS", e))?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
     cfg.transport_config(transport_config());
     Ok(cfg)
 }
 
+/// `quic:` address of `a`, with IPv4-mapped IPv6 addresses (dual-stack sockets) made IPv4.
 fn quic_addr(a: SocketAddr) -> Address {
+    let a = SocketAddr::new(a.ip().to_canonical(), a.port());
     Address::new("quic", &a.to_string()).unwrap_or_else(|_| Address::tcp(a))
+}
+
+/// The send half of a rats connection: on drop it finishes the stream and keeps the
+/// connection open (at most [`LINGER`]) until the peer has what was written, like a TCP
+/// socket's close; a bare drop would close the QUIC connection and lose unsent data.
+struct LingeringWriter(Option<quinn::SendStream>);
+
+impl tokio::io::AsyncWrite for LingeringWriter {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match self.0.as_mut() {
+            Some(s) => tokio::io::AsyncWrite::poll_write(std::pin::Pin::new(s), cx, buf),
+            None => std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.as_mut() {
+            Some(s) => tokio::io::AsyncWrite::poll_flush(std::pin::Pin::new(s), cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        match self.0.as_mut() {
+            Some(s) => tokio::io::AsyncWrite::poll_shutdown(std::pin::Pin::new(s), cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl Drop for LingeringWriter {
+    fn drop(&mut self) {
+        let Some(mut send) = self.0.take() else {
+            return;
+        };
+        let _ = send.finish();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let acked = send.stopped();
+                let _ = tokio::time::timeout(LINGER, acked).await;
+                drop(send);
+            });
+        }
+    }
+}
+
+fn raw(
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> RawConnection {
+    RawConnection {
+        reader: Box::new(recv),
+        writer: Box::new(LingeringWriter(Some(send))),
+        local_addr: quic_addr(local),
+        remote_addr: quic_addr(remote),
+    }
 }
 
 /// An endpoint on an existing UDP socket (one that was punched through a NAT, say), able to
@@ -179,6 +273,15 @@ impl QuicTransport {
         Ok(ep)
     }
 
+    async fn drop_dialer(&self, v6: bool) {
+        let mut d = self.dialers.lock().await;
+        if v6 {
+            d.1 = None;
+        } else {
+            d.0 = None;
+        }
+    }
+
     /// Dials `to` from `endpoint` (e.g. one made by [`endpoint_on`] on a punched socket).
     pub async fn dial_on(
         endpoint: &quinn::Endpoint,
@@ -187,20 +290,17 @@ impl QuicTransport {
         let connecting = endpoint
             .connect(to, "rats")
             .map_err(|e| io("QUIC connect", e))?;
-        let conn = tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
-            .await
-            .map_err(|_| io("QUIC connect", "handshake timed out"))?
-            .map_err(|e| io("QUIC connect", e))?;
-        let (send, recv) = conn.open_bi().await.map_err(|e| io("QUIC stream", e))?;
+        let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, async move {
+            let conn = connecting.await?;
+            conn.open_bi().await
+        })
+        .await
+        .map_err(|_| io("QUIC connect", "handshake timed out"))?;
+        let (send, recv) = opened.map_err(|e| io("QUIC connect", e))?;
         let local = endpoint
             .local_addr()
             .map_err(|e| TransportError::io("QUIC endpoint", e))?;
-        Ok(RawConnection {
-            reader: Box::new(recv),
-            writer: Box::new(send),
-            local_addr: quic_addr(local),
-            remote_addr: quic_addr(to),
-        })
+        Ok(raw(send, recv, local, to))
     }
 
     /// A listener accepting on `endpoint`.
@@ -222,6 +322,7 @@ impl QuicTransport {
 /// when the listener is dropped.
 async fn accept_connections(endpoint: quinn::Endpoint, ready: mpsc::Sender<RawConnection>) {
     let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_HANDSHAKES));
+    let per_ip: PerIp = Arc::default();
     loop {
         let incoming = tokio::select! {
             _ = ready.closed() => return,
@@ -230,36 +331,59 @@ async fn accept_connections(endpoint: quinn::Endpoint, ready: mpsc::Sender<RawCo
                 None => return,
             },
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            // Too many handshakes at once: refuse rather than queue without bound.
-            incoming.refuse();
+        // Spoofed sources must not hold handshake slots: when few are free, unvalidated
+        // sources prove their address first.
+        if limit.available_permits() < RETRY_BELOW
+            && !incoming.remote_address_validated()
+            && incoming.may_retry()
+        {
+            let _ = incoming.retry();
             continue;
+        }
+        let ip = incoming.remote_address().ip().to_canonical();
+        let admitted = {
+            let mut m = per_ip.lock();
+            let n = m.entry(ip).or_insert(0);
+            *n += 1;
+            *n <= HANDSHAKES_PER_IP
         };
-        let ready = ready.clone();
+        let permit = match limit.clone().try_acquire_owned() {
+            Ok(p) if admitted => p,
+            // Too many handshakes (in all, or from this IP): refuse rather than queue.
+            _ => {
+                release(&per_ip, ip);
+                incoming.refuse();
+                continue;
+            }
+        };
+        let (ready, per_ip) = (ready.clone(), per_ip.clone());
         tokio::spawn(async move {
             let _permit = permit;
             let remote = incoming.remote_address();
             let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, async move {
                 let conn = incoming.await?;
-                let local = conn.local_ip();
-                let (send, recv) = conn.accept_bi().await?;
-                Ok::<_, quinn::ConnectionError>((send, recv, local))
+                conn.accept_bi().await
             })
             .await;
+            release(&per_ip, ip);
             match accepted {
-                Ok(Ok((send, recv, _))) => {
-                    let raw = RawConnection {
-                        reader: Box::new(recv),
-                        writer: Box::new(send),
-                        local_addr: quic_addr(remote),
-                        remote_addr: quic_addr(remote),
-                    };
-                    let _ = ready.send(raw).await;
+                Ok(Ok((send, recv))) => {
+                    let _ = ready.send(raw(send, recv, remote, remote)).await;
                 }
                 Ok(Err(e)) => debug!(%remote, error = %e, "QUIC handshake failed"),
                 Err(_) => debug!(%remote, "QUIC handshake timed out"),
             }
         });
+    }
+}
+
+fn release(per_ip: &PerIp, ip: std::net::IpAddr) {
+    let mut m = per_ip.lock();
+    if let Some(n) = m.get_mut(&ip) {
+        *n -= 1;
+        if *n == 0 {
+            m.remove(&ip);
+        }
     }
 }
 
@@ -270,8 +394,10 @@ struct QuicListener {
 }
 
 impl Drop for QuicListener {
+    /// Stops taking new connections; the ones already accepted (and any dialed from the same
+    /// endpoint) live on, as with TCP.
     fn drop(&mut self) {
-        self.endpoint.close(0u32.into(), b"listener closed");
+        self.endpoint.set_server_config(None);
     }
 }
 
@@ -313,13 +439,28 @@ impl Transport for QuicTransport {
                 addr: addr.clone(),
                 why: "expected quic:IP:PORT".into(),
             })?;
-        let endpoint = self.dialer(to.is_ipv6()).await?;
-        Self::dial_on(&endpoint, to).await
+        let v6 = to.is_ipv6();
+        let endpoint = self.dialer(v6).await?;
+        match Self::dial_on(&endpoint, to).await {
+            Err(e) if endpoint.open_connections() == 0 => {
+                // The endpoint may have died (its socket failed): make a fresh one, once.
+                debug!(error = %e, "QUIC dial failed; retrying on a new endpoint");
+                self.drop_dialer(v6).await;
+                let endpoint = self.dialer(v6).await?;
+                Self::dial_on(&endpoint, to).await
+            }
+            r => r,
+        }
     }
 
     async fn stop(&self) {
-        let mut d = self.dialers.lock().await;
-        for ep in [d.0.take(), d.1.take()].into_iter().flatten() {
+        let endpoints: Vec<quinn::Endpoint> = {
+            let mut d = self.dialers.lock().await;
+            [d.0.take(), d.1.take()].into_iter().flatten().collect()
+        };
+        for ep in endpoints {
+            // Let connections deliver what they hold (briefly), then close.
+            let _ = tokio::time::timeout(Duration::from_secs(1), ep.wait_idle()).await;
             ep.close(0u32.into(), b"node stopped");
         }
     }

@@ -91,3 +91,64 @@ async fn an_endpoint_on_an_existing_udp_socket_accepts_and_dials() {
     assert_eq!(&buf, b"pong");
     other.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_reason_arrives_over_quic() {
+    // The responder writes its reason and drops the connection at once: the reason must still
+    // get there (the writer lingers until the peer has it).
+    let quic =
+        |c: &mut rats::NodeConfig| c.listen = vec!["quic:127.0.0.1:0".parse().expect("addr")];
+    let base = client_with(quic).await;
+    let other = client_with(|c| {
+        quic(c);
+        c.protocol_name = "otherapp".into();
+    })
+    .await;
+    let err = other
+        .connect(&base.listen_addrs()[0].to_string())
+        .await
+        .expect_err("must refuse");
+    assert!(err.to_string().contains("protocol mismatch"), "{err}");
+    base.shutdown().await;
+    other.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_connections_outlive_their_listener() {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = sock.local_addr().expect("addr");
+    let ep = rats_transport::quic::endpoint_on(sock).expect("endpoint");
+    let mut listener = QuicTransport::listener_on(ep).expect("listener");
+    let dialer_ep =
+        rats_transport::quic::endpoint_on(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
+            .expect("endpoint");
+    let (dialed, accepted) = tokio::join!(
+        async {
+            let mut d = QuicTransport::dial_on(&dialer_ep, addr)
+                .await
+                .expect("dial");
+            d.writer.write_all(b"one").await.expect("write");
+            d
+        },
+        async { tokio::time::timeout(Duration::from_secs(10), listener.accept()).await }
+    );
+    let mut dialed = dialed;
+    let mut accepted = accepted.expect("in time").expect("accept");
+    drop(listener);
+    let mut buf = [0u8; 3];
+    tokio::time::timeout(Duration::from_secs(5), accepted.reader.read_exact(&mut buf))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(&buf, b"one");
+    accepted
+        .writer
+        .write_all(b"two")
+        .await
+        .expect("write after the listener is gone");
+    tokio::time::timeout(Duration::from_secs(5), dialed.reader.read_exact(&mut buf))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(&buf, b"two");
+}
