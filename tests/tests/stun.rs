@@ -125,7 +125,17 @@ struct Coturn {
     _dir: rats_tests::TempDir,
 }
 
-async fn coturn_on_loopback(port: u16) -> Option<Coturn> {
+/// Whether UDP and TCP `port` are free on 127.0.0.1 and 127.0.0.2.
+fn free_on_both(port: u16) -> bool {
+    ["127.0.0.1", "127.0.0.2"].iter().all(|ip| {
+        std::net::UdpSocket::bind((*ip, port)).is_ok()
+            && std::net::TcpListener::bind((*ip, port)).is_ok()
+    })
+}
+
+/// Starts coturn on a free port pair below the ephemeral range (tried a few times: a port can
+/// be taken between the check and coturn's bind); returns it and its port.
+async fn coturn_on_loopback() -> Option<(Coturn, u16)> {
     if std::process::Command::new("turnserver")
         .arg("--help")
         .stdout(Stdio::null())
@@ -140,44 +150,56 @@ async fn coturn_on_loopback(port: u16) -> Option<Coturn> {
         eprintln!("SKIPPED: coturn (turnserver) missing");
         return None;
     }
-    let dir = rats_tests::TempDir::new("coturn");
-    let conf = dir.path().join("turnserver.conf");
-    // No trailing comments on config lines: coturn would read them as values.
-    let text = format!(
-        "listening-ip=127.0.0.1\nlistening-ip=127.0.0.2\nlistening-port={port}\nalt-listening-port={alt}\nrelay-ip=127.0.0.1\nno-cli\nno-tls\nno-dtls\nfingerprint\nstun-only\nno-multicast-peers\npidfile={pid}\nlog-file=stdout\nsimple-log\n",
-        alt = port + 1,
-        pid = dir.path().join("turnserver.pid").display()
-    );
-    std::fs::write(&conf, text).expect("write config");
-    let child = tokio::process::Command::new("turnserver")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start turnserver");
-    // Wait until it answers.
-    let probe = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    let server: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    for _ in 0..50 {
-        if binding(&probe, server, ChangeRequest::default(), FAST)
-            .await
-            .is_ok()
-        {
-            return Some(Coturn {
-                _child: child,
-                _dir: dir,
-            });
+    for _ in 0..8 {
+        let port = 20_000 + (rand::random::<u16>() % 5_000) * 2;
+        if !free_on_both(port) || !free_on_both(port + 1) {
+            continue;
         }
+        let dir = rats_tests::TempDir::new("coturn");
+        let conf = dir.path().join("turnserver.conf");
+        // No trailing comments on config lines: coturn would read them as values.
+        let text = format!(
+            "listening-ip=127.0.0.1\nlistening-ip=127.0.0.2\nlistening-port={port}\nalt-listening-port={alt}\nrelay-ip=127.0.0.1\nno-cli\nno-tls\nno-dtls\nfingerprint\nstun-only\nno-multicast-peers\npidfile={pid}\nlog-file=stdout\nsimple-log\n",
+            alt = port + 1,
+            pid = dir.path().join("turnserver.pid").display()
+        );
+        std::fs::write(&conf, text).expect("write config");
+        let mut child = tokio::process::Command::new("turnserver")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start turnserver");
+        // Wait until it answers (or exits: then another port).
+        let probe = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let server: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        for _ in 0..15 {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            if binding(&probe, server, ChangeRequest::default(), FAST)
+                .await
+                .is_ok()
+            {
+                return Some((
+                    Coturn {
+                        _child: child,
+                        _dir: dir,
+                    },
+                    port,
+                ));
+            }
+        }
+        let _ = child.kill().await;
     }
-    panic!("coturn did not answer on {server}");
+    panic!("coturn did not come up on loopback after 8 tries");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coturn_tells_a_node_its_address_and_that_there_is_no_nat() {
-    let port = 34780 + (std::process::id() % 1000) as u16 * 2;
-    let Some(_coturn) = coturn_on_loopback(port).await else {
+    let Some((_coturn, port)) = coturn_on_loopback().await else {
         return;
     };
     let server = format!("127.0.0.1:{port}");
