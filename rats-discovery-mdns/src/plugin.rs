@@ -235,14 +235,11 @@ impl Discovery for MdnsDiscovery {
     }
 
     async fn start(&self, ctx: DiscoveryContext) -> Result<(), DiscoveryError> {
-        let listen = ctx.listen_addrs();
+        let reachable = ctx.listens_beyond_loopback();
         *self.ctx.lock() = Some(ctx);
         // A node that listens on loopback only (or not at all) cannot be reached from the local
         // network, and mDNS would still join multicast groups on every interface: it stays off
         // (an explicit `start_mdns_discovery` still starts it).
-        let reachable = listen
-            .iter()
-            .any(|a| a.scheme() == "tcp" && a.socket_addr().is_some_and(|s| !s.ip().is_loopback()));
         if !reachable {
             debug!("node does not listen beyond loopback: mDNS not started");
             return Ok(());

@@ -311,11 +311,7 @@ impl NatStrategy for StunPlugin {
         *self.ctx.lock() = Some(ctx.clone());
         // A node that listens on loopback only is not reachable from outside: no probing (and no
         // traffic to public servers from tests).
-        let reachable = ctx
-            .listen_addrs()
-            .iter()
-            .any(|a| a.scheme() == "tcp" && a.socket_addr().is_some_and(|s| !s.ip().is_loopback()));
-        if self.config.auto && reachable {
+        if self.config.auto && ctx.listens_beyond_loopback() {
             ctx.spawn(self.handle().refresh_loop(ctx.clone()));
         }
         Ok(())

@@ -31,6 +31,17 @@ async fn request(s: &mut TcpStream) -> [u8; 12] {
     m.tid
 }
 
+/// A 401 with realm `lab` and a nonce, as a server asks for credentials.
+fn unauthorized(tid: [u8; 12]) -> Vec<u8> {
+    let mut code = vec![0, 0, 4, 1];
+    code.extend_from_slice(b"Unauthorized");
+    MessageBuilder::with_tid(method::ALLOCATE, Class::Error, tid)
+        .attr(attr::ERROR_CODE, &code)
+        .attr(attr::REALM, b"lab")
+        .attr(attr::NONCE, b"n0nce")
+        .build(None)
+}
+
 /// Runs `serve` as the server for one client connection and returns the client's error.
 async fn against<F, Fut>(serve: F) -> TurnError
 where
@@ -99,14 +110,7 @@ async fn garbage_then_a_401_without_realm_is_an_error() {
 async fn a_success_with_a_wrong_integrity_is_refused() {
     let e = against(|mut s| async move {
         let tid = request(&mut s).await;
-        let mut code = vec![0, 0, 4, 1];
-        code.extend_from_slice(b"Unauthorized");
-        let e401 = MessageBuilder::with_tid(method::ALLOCATE, Class::Error, tid)
-            .attr(attr::ERROR_CODE, &code)
-            .attr(attr::REALM, b"lab")
-            .attr(attr::NONCE, b"n0nce")
-            .build(None);
-        let _ = s.write_all(&e401).await;
+        let _ = s.write_all(&unauthorized(tid)).await;
         // The authenticated retry gets a success signed with the wrong key.
         let tid = request(&mut s).await;
         let ok = MessageBuilder::with_tid(method::ALLOCATE, Class::Success, tid)
@@ -126,14 +130,7 @@ async fn a_success_with_a_wrong_integrity_is_refused() {
 async fn a_success_without_integrity_after_authentication_is_refused() {
     let e = against(|mut s| async move {
         let tid = request(&mut s).await;
-        let mut code = vec![0, 0, 4, 1];
-        code.extend_from_slice(b"Unauthorized");
-        let e401 = MessageBuilder::with_tid(method::ALLOCATE, Class::Error, tid)
-            .attr(attr::ERROR_CODE, &code)
-            .attr(attr::REALM, b"lab")
-            .attr(attr::NONCE, b"n0nce")
-            .build(None);
-        let _ = s.write_all(&e401).await;
+        let _ = s.write_all(&unauthorized(tid)).await;
         // A forger (say, on the path) answers the authenticated retry without signing it.
         let tid = request(&mut s).await;
         let ok = MessageBuilder::with_tid(method::ALLOCATE, Class::Success, tid)

@@ -274,6 +274,14 @@ impl DiscoveryContext {
         &self.protocol
     }
 
+    /// Whether we listen on a TCP address beyond loopback, i.e. can be reached from the
+    /// network. Plugins that talk to the network on their own (mDNS, STUN) stay quiet otherwise.
+    pub fn listens_beyond_loopback(&self) -> bool {
+        self.listen_addrs()
+            .iter()
+            .any(|a| a.scheme() == "tcp" && a.socket_addr().is_some_and(|s| !s.ip().is_loopback()))
+    }
+
     /// Our listen addresses.
     pub fn listen_addrs(&self) -> Vec<Address> {
         self.shared

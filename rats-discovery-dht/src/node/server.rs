@@ -35,15 +35,7 @@ impl Actor {
         let reply = match q.method {
             b"ping" => krpc::encode_response(msg.tid, &own, Vec::new(), &from),
             b"find_node" => match q.target {
-                Some(target) => {
-                    let nodes = compact::encode_nodes(&self.table.closest(&target, K));
-                    krpc::encode_response(
-                        msg.tid,
-                        &own,
-                        vec![(self.nodes_key(), Value::Bytes(&nodes))],
-                        &from,
-                    )
-                }
+                Some(target) => self.nodes_answer(msg.tid, target, from),
                 None => krpc::encode_error(msg.tid, 203, "find_node needs a target"),
             },
             b"get_peers" => match q.info_hash {
@@ -82,15 +74,7 @@ impl Actor {
             _ => match q.target.or(q.info_hash) {
                 // BEP 5 forward compatibility: an unknown method with a target is answered
                 // like find_node.
-                Some(target) => {
-                    let nodes = compact::encode_nodes(&self.table.closest(&target, K));
-                    krpc::encode_response(
-                        msg.tid,
-                        &own,
-                        vec![(self.nodes_key(), Value::Bytes(&nodes))],
-                        &from,
-                    )
-                }
+                Some(target) => self.nodes_answer(msg.tid, target, from),
                 None => krpc::encode_error(msg.tid, 204, "Method Unknown"),
             },
         };
@@ -137,6 +121,18 @@ impl Actor {
         }
         let own = self.own_id();
         krpc::encode_response(msg.tid, &own, Vec::new(), &from)
+    }
+
+    /// A find_node answer: our closest verified nodes to `target`.
+    fn nodes_answer(&self, tid: &[u8], target: crate::id::NodeId, from: SocketAddr) -> Vec<u8> {
+        let own = self.own_id();
+        let nodes = compact::encode_nodes(&self.table.closest(&target, K));
+        krpc::encode_response(
+            tid,
+            &own,
+            vec![(self.nodes_key(), Value::Bytes(&nodes))],
+            &from,
+        )
     }
 
     fn nodes_key(&self) -> &'static [u8] {
