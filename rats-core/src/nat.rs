@@ -16,6 +16,45 @@ pub struct NatTarget {
     pub addrs: Vec<Address>,
 }
 
+/// A payload from another peer for this strategy (see [`DiscoveryContext::send_signal`]).
+#[derive(Clone, Debug)]
+pub struct Signal {
+    /// Who wrote it.
+    pub from: PeerId,
+    /// The connected peer that delivered it: `from` itself, or a peer passing it on.
+    pub via: PeerId,
+    /// The payload (at most [`MAX_SIGNAL_PAYLOAD`](crate::node::control::MAX_SIGNAL_PAYLOAD) bytes).
+    pub payload: Vec<u8>,
+}
+
+/// What a strategy produced.
+pub enum NatConnection {
+    /// A byte stream the node runs its handshake on, as the initiator.
+    Raw {
+        /// The stream.
+        raw: RawConnection,
+        /// How it was made, for `PeerInfo::method` (`mapped`, `punched-udp`, ...).
+        method: &'static str,
+    },
+    /// The strategy already handed a connection to the node (through
+    /// [`DiscoveryContext::establish`]), e.g. because the other side dialed it: the peer is
+    /// connected.
+    Established(PeerId),
+}
+
+impl std::fmt::Debug for NatConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NatConnection::Raw { raw, method } => f
+                .debug_struct("Raw")
+                .field("remote", &raw.remote_addr)
+                .field("method", method)
+                .finish(),
+            NatConnection::Established(p) => f.debug_tuple("Established").field(p).finish(),
+        }
+    }
+}
+
 /// Errors of NAT strategies.
 #[derive(Debug, thiserror::Error)]
 pub enum NatError {
@@ -40,8 +79,18 @@ pub trait NatStrategy: std::any::Any + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Lower is tried first (a relay is expensive, a mapped port is cheap).
     fn cost(&self) -> u32;
-    /// Tries to produce a raw connection to the target.
-    async fn connect(&self, target: &NatTarget) -> Result<RawConnection, NatError>;
+    /// Tries to produce a connection to the target.
+    async fn connect(&self, target: &NatTarget) -> Result<NatConnection, NatError>;
+    /// Whether the node should also try this strategy on a connection that was made through a
+    /// relay, to replace it with a direct one in the background (hole punching does).
+    fn upgrades_relayed(&self) -> bool {
+        false
+    }
+    /// A payload another peer sent this strategy. Called on the connection's reader: must not
+    /// block (spawn work through the context instead).
+    fn on_signal(&self, signal: Signal) {
+        let _ = signal;
+    }
     /// Called once when the node starts (background work: probing, mapping, keepalives).
     /// The context's source name is the strategy's name.
     async fn start(&self, ctx: DiscoveryContext) -> Result<(), NatError> {

@@ -73,6 +73,9 @@ pub struct PluginConfig {
     pub name: &'static str,
     /// Its configuration section (`Null` when there is none).
     pub section: serde_json::Value,
+    /// Every plugin's section, for plugins that share settings with another (hole punching
+    /// uses the `stun` servers).
+    pub all_sections: Arc<serde_json::Map<String, serde_json::Value>>,
     /// The node's data directory, if it has one.
     pub data_dir: Option<PathBuf>,
     /// The application protocol.
@@ -89,6 +92,20 @@ impl PluginConfig {
             plugin: self.name,
             error: e.to_string(),
         })
+    }
+
+    /// Deserializes another plugin's section (defaults when absent).
+    pub fn parse_section<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, PluginError> {
+        match self.all_sections.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(T::default()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| PluginError::Config {
+                plugin: self.name,
+                error: format!("section {name}: {e}"),
+            }),
+        }
     }
 }
 

@@ -19,12 +19,18 @@
 //! Also: port mapping on the router ([`portmap`]: PCP, NAT-PMP, UPnP IGD) and a TURN client
 //! with TCP relaying ([`turn`], RFC 6062) that carries rats connections through a relay.
 //!
-//! Linking the crate (feature `nat` of `rats`, on by default) registers the `stun` and
-//! `portmap` plugins and the `turn` transport; their settings are the `stun`, `portmap` and
-//! `turn` configuration sections.
+//! Coordinated hole punching ([`holepunch`], feature `holepunch`, on by default): two peers
+//! behind NATs agree on a punch through a peer both are connected to, then run QUIC (and the
+//! usual rats handshake) over the punched UDP path; relayed connections are upgraded this way.
+//!
+//! Linking the crate (feature `nat` of `rats`, on by default) registers the `stun`,
+//! `portmap` and `holepunch` plugins and the `turn` transport; their settings are the `stun`,
+//! `portmap`, `holepunch` and `turn` configuration sections.
 
 pub mod behaviour;
 mod config;
+#[cfg(feature = "holepunch")]
+pub mod holepunch;
 mod plugin;
 pub mod portmap;
 pub mod stun;
@@ -32,6 +38,8 @@ pub mod turn;
 
 pub use behaviour::{Filtering, Mapping, NatBehaviour, NatType};
 pub use config::{PUBLIC_STUN_SERVERS, StunConfig};
+#[cfg(feature = "holepunch")]
+pub use holepunch::{HolePunch, HolePunchConfig};
 pub use plugin::{NatStatus, StunPlugin};
 pub use portmap::{MappingMethod, PortMapConfig, PortMapError, PortMapper, PortMapping};
 pub use turn::{TurnConfig, TurnTransport};

@@ -9,10 +9,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use futures::future::select_ok;
 use parking_lot::Mutex;
-use rats_core::nat::{NatError, NatStrategy, NatTarget};
+use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget};
 use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
-use rats_core::transport::RawConnection;
 use rats_core::{Address, Event};
 use serde::Serialize;
 use tokio::net::UdpSocket;
@@ -21,9 +20,6 @@ use tracing::{debug, info};
 use crate::behaviour::{self, NatBehaviour, NatType};
 use crate::config::StunConfig;
 use crate::stun::{ChangeRequest, Retransmit, StunError, binding};
-
-/// Longest wait for resolving a server name.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What we know of our NAT.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -75,27 +71,12 @@ impl StunPlugin {
     }
 
     fn timing(&self) -> Retransmit {
-        Retransmit {
-            rto: Duration::from_millis(self.config.rto_ms.clamp(10, 10_000)),
-            tries: self.config.tries.clamp(1, 10),
-        }
+        self.config.timing()
     }
 
     /// The configured servers, resolved (names with a timeout; IP literals at once).
     pub async fn servers(&self) -> Vec<SocketAddr> {
-        let mut out = Vec::new();
-        for s in self.config.server_list() {
-            if let Ok(a) = s.parse::<SocketAddr>() {
-                out.push(a);
-                continue;
-            }
-            if let Ok(Ok(addrs)) =
-                tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host(s.as_str())).await
-            {
-                out.extend(addrs.filter(SocketAddr::is_ipv4).take(1));
-            }
-        }
-        out
+        self.config.resolved_servers().await
     }
 
     /// Asks every server at once for our public address; the first answer wins.
@@ -301,7 +282,7 @@ impl NatStrategy for StunPlugin {
     }
 
     /// STUN finds addresses; it makes no connections.
-    async fn connect(&self, _target: &NatTarget) -> Result<RawConnection, NatError> {
+    async fn connect(&self, _target: &NatTarget) -> Result<NatConnection, NatError> {
         Err(NatError::NotApplicable(
             "stun only finds our public address".into(),
         ))

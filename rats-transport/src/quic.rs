@@ -54,7 +54,16 @@ fn io(context: &str, e: impl std::fmt::Display) -> TransportError {
     TransportError::io(context, std::io::Error::other(e.to_string()))
 }
 
+/// Initial RTT estimate for dials from an existing (punched) socket: the first Initial may be
+/// dropped by the other side's NAT before its own packets open it, and the retransmission
+/// should come in a few hundred milliseconds, not quinn's default second.
+const PUNCH_INITIAL_RTT: Duration = Duration::from_millis(100);
+
 fn transport_config() -> Arc<quinn::TransportConfig> {
+    Arc::new(base_transport_config())
+}
+
+fn base_transport_config() -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
     if let Ok(idle) = IDLE_TIMEOUT.try_into() {
         t.max_idle_timeout(Some(idle));
@@ -67,7 +76,7 @@ fn transport_config() -> Arc<quinn::TransportConfig> {
     t.send_window(u64::from(WINDOW));
     // rats sends no QUIC datagrams: do not offer to buffer any.
     t.datagram_receive_buffer_size(None);
-    Arc::new(t)
+    t
 }
 
 /// A server config with a fresh self-signed certificate.
@@ -243,7 +252,11 @@ pub fn endpoint_on(socket: std::net::UdpSocket) -> Result<quinn::Endpoint, Trans
         Arc::new(quinn::TokioRuntime),
     )
     .map_err(|e| TransportError::io("QUIC endpoint", e))?;
-    ep.set_default_client_config(client_config()?);
+    let mut client = client_config()?;
+    let mut t = base_transport_config();
+    t.initial_rtt(PUNCH_INITIAL_RTT);
+    client.transport_config(Arc::new(t));
+    ep.set_default_client_config(client);
     Ok(ep)
 }
 

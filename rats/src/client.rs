@@ -354,6 +354,12 @@ impl RatsClient {
         self.node.peer_info(peer).map(|i| i.method)
     }
 
+    /// What we know of the connection to `peer`: method (`direct`, `mapped`, `punched-udp`,
+    /// `relay`, ...), transport, round-trip time, addresses.
+    pub fn peer_info(&self, peer: &PeerId) -> Option<PeerInfo> {
+        self.node.peer_info(peer)
+    }
+
     /// Disconnects a peer.
     pub fn disconnect(&self, peer: &PeerId) -> bool {
         self.node.disconnect(peer)

@@ -25,6 +25,7 @@ pub fn test_config() -> NodeConfig {
             "mdns".to_string(),
             "stun".to_string(),
             "portmap".to_string(),
+            "holepunch".to_string(),
         ]
         .into(),
         ..NodeConfig::default()

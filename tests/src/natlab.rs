@@ -852,3 +852,19 @@ impl Drop for Coturn {
         let _ = self.child.wait();
     }
 }
+
+/// Names and SHA-256 digests (hex) of the files in `dir`, sorted by name.
+pub fn file_digests(dir: &Path) -> Vec<(String, String)> {
+    use sha2::Digest;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if let Ok(bytes) = std::fs::read(e.path()) {
+            files.push((
+                e.file_name().to_string_lossy().into_owned(),
+                hex::encode(sha2::Sha256::digest(&bytes)),
+            ));
+        }
+    }
+    files.sort();
+    files
+}

@@ -23,6 +23,11 @@ use crate::service::Priority;
 
 /// Bytes the writer takes from the queue per write call.
 const WRITE_BUDGET: usize = 256 * 1024;
+/// Signals (forwarded or delivered) one connection may carry per window, so a peer cannot
+/// make us a message pump for NAT signalling.
+const SIGNALS_PER_WINDOW: u32 = 32;
+/// The signal budget's window, in coarse-clock milliseconds.
+const SIGNAL_WINDOW_MS: u64 = 10_000;
 
 /// The state of one connection shared by its tasks, the peer table and the sweeper.
 pub(crate) struct Connection {
@@ -42,6 +47,8 @@ pub(crate) struct Connection {
     pub(crate) ping_nonce: AtomicU64,
     /// The peer already sent its exchange list (one per connection).
     pub(crate) exchange_seen: AtomicBool,
+    /// Signal budget: (window start, signals in it).
+    signals: Mutex<(u64, u32)>,
     reason: Mutex<Option<DisconnectReason>>,
 }
 
@@ -64,6 +71,7 @@ impl Connection {
             rtt_us: AtomicU64::new(0),
             ping_nonce: AtomicU64::new(0),
             exchange_seen: AtomicBool::new(false),
+            signals: Mutex::new((now, 0)),
             reason: Mutex::new(None),
         }
     }
@@ -78,6 +86,24 @@ impl Connection {
         if mode == CloseMode::Abort {
             self.cancel.cancel();
         }
+    }
+
+    /// Queues a control message; false if the queue refused it (full or closed).
+    pub(crate) fn try_send_control(&self, msg: &Control) -> bool {
+        let bytes = msg.encode();
+        self.queue
+            .try_push(CONTROL_CHANNEL, Priority::Control, &Outgoing::slice(&bytes))
+            .is_ok()
+    }
+
+    /// Takes one signal from the connection's budget; false when it is spent.
+    fn take_signal(&self, now: u64) -> bool {
+        let mut s = self.signals.lock();
+        if now.saturating_sub(s.0) >= SIGNAL_WINDOW_MS {
+            *s = (now, 0);
+        }
+        s.1 += 1;
+        s.1 <= SIGNALS_PER_WINDOW
     }
 
     /// Marks the connection as superseded; the sweeper closes it after a grace period so
@@ -439,6 +465,38 @@ fn handle_control(
         Control::Goodbye(reason) => {
             debug!(peer = %conn.peer.short(), %reason, "peer said goodbye");
             *goodbye = Some(reason);
+        }
+        Control::Forward { to, name, payload } => {
+            if !conn.take_signal(shared.clock.now()) {
+                debug!(peer = %conn.peer.short(), "signal budget spent; forward dropped");
+                return;
+            }
+            match shared.peers.get(&to) {
+                Some(e) if to != conn.peer => e.conn.send_control(&Control::Signal {
+                    from: conn.peer,
+                    name,
+                    payload,
+                }),
+                _ => trace!(peer = %conn.peer.short(), "forward to a peer we do not have"),
+            }
+        }
+        Control::Signal {
+            from,
+            name,
+            payload,
+        } => {
+            if !conn.take_signal(shared.clock.now()) {
+                debug!(peer = %conn.peer.short(), "signal budget spent; signal dropped");
+                return;
+            }
+            match shared.nat.iter().find(|n| n.name() == name) {
+                Some(n) => n.on_signal(crate::nat::Signal {
+                    from,
+                    via: conn.peer,
+                    payload,
+                }),
+                None => trace!(%name, "signal for a NAT strategy we do not run"),
+            }
         }
     }
 }

@@ -408,4 +408,48 @@ impl DiscoveryContext {
             shared.tasks.spawn(fut);
         }
     }
+
+    /// Sends `payload` to the NAT strategy of the same name (this context's source) on peer
+    /// `to`: directly when `via == to`, otherwise passed on by the connected peer `via`, which
+    /// must itself be connected to `to`. Fire and forget (peers drop signals beyond a small
+    /// budget per connection); false when `via` is not connected or its queue is full.
+    pub fn send_signal(&self, via: &PeerId, to: &PeerId, payload: &[u8]) -> bool {
+        use crate::node::control::Control;
+        let Some(shared) = self.shared.upgrade() else {
+            return false;
+        };
+        let Some(e) = shared.peers.get(via) else {
+            return false;
+        };
+        let msg = if via == to {
+            Control::Signal {
+                from: self.local,
+                name: self.source.to_string(),
+                payload: payload.to_vec(),
+            }
+        } else {
+            Control::Forward {
+                to: *to,
+                name: self.source.to_string(),
+                payload: payload.to_vec(),
+            }
+        };
+        e.conn.try_send_control(&msg)
+    }
+
+    /// Runs the node's handshake on a byte stream the strategy produced, as the initiator
+    /// (`inbound == false`, we opened it) or the responder (the other side opened it), and
+    /// registers the peer with `method` as its `PeerInfo::method`. Connection limits apply.
+    pub async fn establish(
+        &self,
+        raw: crate::transport::RawConnection,
+        inbound: bool,
+        method: &'static str,
+    ) -> Result<PeerId, crate::node::ConnectError> {
+        let shared = self
+            .shared
+            .upgrade()
+            .ok_or(crate::node::ConnectError::ShuttingDown)?;
+        crate::node::setup::establish_with(&shared, raw, inbound, method).await
+    }
 }

@@ -5,7 +5,13 @@
 //! pong      = 0x02 nonce:u64
 //! exchange  = 0x03 JSON [{"id": hex, "addrs": [address...]}...]
 //! goodbye   = 0x04 UTF-8 reason
+//! forward   = 0x05 to:32 name_len:u8 name payload     (please pass `payload` to peer `to`)
+//! signal    = 0x06 from:32 name_len:u8 name payload   (`from` sent you `payload`)
 //! ```
+//!
+//! `forward`/`signal` let two peers that are not (directly) connected coordinate through a
+//! peer both are connected to: NAT strategies use them to agree on a hole punch. `name` is the
+//! NAT strategy the payload is for.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +23,13 @@ const PING: u8 = 1;
 const PONG: u8 = 2;
 const EXCHANGE: u8 = 3;
 const GOODBYE: u8 = 4;
+const FORWARD: u8 = 5;
+const SIGNAL: u8 = 6;
+
+/// Largest signal payload (a wire rule).
+pub const MAX_SIGNAL_PAYLOAD: usize = 2048;
+/// Longest NAT strategy name in a signal.
+pub const MAX_SIGNAL_NAME: usize = 32;
 
 /// Most peers one exchange message may list (a wire rule, not a setting, so that nodes
 /// configured differently still agree).
@@ -47,6 +60,25 @@ pub enum Control {
     Exchange(Vec<ExchangedPeer>),
     /// The sender is closing, and why.
     Goodbye(String),
+    /// Asks the receiver to pass `payload` on to its peer `to` (as a [`Control::Signal`]).
+    Forward {
+        /// The final recipient.
+        to: PeerId,
+        /// The NAT strategy the payload is for.
+        name: String,
+        /// Opaque to the forwarder.
+        payload: Vec<u8>,
+    },
+    /// A payload for one of the receiver's NAT strategies, from `from` (directly, or passed on
+    /// by the sender).
+    Signal {
+        /// Who wrote the payload.
+        from: PeerId,
+        /// The NAT strategy it is for.
+        name: String,
+        /// The payload.
+        payload: Vec<u8>,
+    },
 }
 
 impl Control {
@@ -66,6 +98,12 @@ impl Control {
                 v.extend_from_slice(&r.as_bytes()[..r.floor_char_boundary(MAX_REASON)]);
                 v
             }
+            Control::Forward { to, name, payload } => signal_bytes(FORWARD, to, name, payload),
+            Control::Signal {
+                from,
+                name,
+                payload,
+            } => signal_bytes(SIGNAL, from, name, payload),
         }
     }
 
@@ -95,9 +133,60 @@ impl Control {
                 let r = String::from_utf8_lossy(&rest[..rest.len().min(MAX_REASON)]);
                 Ok(Control::Goodbye(r.into_owned()))
             }
+            FORWARD | SIGNAL => {
+                let (peer, name, payload) = decode_signal(rest)?;
+                Ok(if tag == FORWARD {
+                    Control::Forward {
+                        to: peer,
+                        name,
+                        payload,
+                    }
+                } else {
+                    Control::Signal {
+                        from: peer,
+                        name,
+                        payload,
+                    }
+                })
+            }
             t => Err(format!("unknown control message type {t}")),
         }
     }
+}
+
+/// `tag peer:32 name_len:u8 name payload`; callers keep name and payload within the limits
+/// (longer ones are cut, which the receiver then sees as a different, unknown name).
+fn signal_bytes(tag: u8, peer: &PeerId, name: &str, payload: &[u8]) -> Vec<u8> {
+    let name = &name.as_bytes()[..name.len().min(MAX_SIGNAL_NAME)];
+    let payload = &payload[..payload.len().min(MAX_SIGNAL_PAYLOAD)];
+    let mut v = Vec::with_capacity(34 + name.len() + payload.len());
+    v.push(tag);
+    v.extend_from_slice(peer.as_bytes());
+    v.push(name.len() as u8);
+    v.extend_from_slice(name);
+    v.extend_from_slice(payload);
+    v
+}
+
+fn decode_signal(b: &[u8]) -> Result<(PeerId, String, Vec<u8>), String> {
+    const ID: usize = crate::identity::PEER_ID_LEN;
+    if b.len() < ID + 1 {
+        return Err("truncated signal".into());
+    }
+    let peer = PeerId::from_slice(&b[..ID]).map_err(|e| format!("bad peer id in signal: {e}"))?;
+    let name_len = usize::from(b[ID]);
+    let rest = &b[ID + 1..];
+    if name_len > MAX_SIGNAL_NAME || rest.len() < name_len {
+        return Err("bad signal name".into());
+    }
+    let name = std::str::from_utf8(&rest[..name_len])
+        .map_err(|_| "signal name is not UTF-8")?
+        .to_string();
+    let payload = &rest[name_len..];
+    if payload.len() > MAX_SIGNAL_PAYLOAD {
+        return Err("signal payload too long".into());
+    }
+    Ok((peer, name, payload.to_vec()))
 }
 
 fn tagged_u64(tag: u8, n: u64) -> Vec<u8> {
@@ -123,14 +212,37 @@ mod tests {
             Control::Pong(u64::MAX),
             Control::Exchange(vec![p.clone()]),
             Control::Goodbye("bye".into()),
+            Control::Forward {
+                to: p.id,
+                name: "holepunch".into(),
+                payload: vec![1, 2, 3],
+            },
+            Control::Signal {
+                from: p.id,
+                name: String::new(),
+                payload: Vec::new(),
+            },
         ] {
             assert_eq!(Control::decode(&m.encode()).expect("decode"), m);
         }
         assert!(
-            Control::decode(&Control::Exchange(vec![p; MAX_EXCHANGE_PEERS + 1]).encode()).is_err()
+            Control::decode(&Control::Exchange(vec![p.clone(); MAX_EXCHANGE_PEERS + 1]).encode())
+                .is_err()
         );
         assert!(Control::decode(&[]).is_err());
         assert!(Control::decode(&[1, 2]).is_err());
         assert!(Control::decode(&[9]).is_err());
+        // Truncated peer id, a name longer than the rest, an oversized payload.
+        assert!(Control::decode(&[FORWARD, 1, 2]).is_err());
+        let mut m = vec![SIGNAL];
+        m.extend_from_slice(p.id.as_bytes());
+        m.push(10);
+        m.extend_from_slice(b"abc");
+        assert!(Control::decode(&m).is_err());
+        let mut m = vec![SIGNAL];
+        m.extend_from_slice(p.id.as_bytes());
+        m.push(0);
+        m.extend(std::iter::repeat_n(0u8, MAX_SIGNAL_PAYLOAD + 1));
+        assert!(Control::decode(&m).is_err());
     }
 }

@@ -13,6 +13,7 @@ mod peers;
 mod setup;
 mod shared;
 mod sweeper;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -169,6 +170,13 @@ impl NodeBuilder {
 
     fn instantiate_registry(&mut self) -> Result<(), NodeError> {
         let protocol = self.config.protocol();
+        let all_sections: Arc<serde_json::Map<String, serde_json::Value>> = Arc::new(
+            self.config
+                .plugins
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        );
         for factory in crate::registry::factories() {
             if self.config.disabled_plugins.contains(factory.name) {
                 continue;
@@ -181,6 +189,7 @@ impl NodeBuilder {
                     .get(factory.name)
                     .cloned()
                     .unwrap_or(serde_json::Value::Null),
+                all_sections: all_sections.clone(),
                 data_dir: self.data_dir.clone(),
                 protocol: protocol.clone(),
             };

@@ -1,8 +1,9 @@
 //! The peer table: one entry per connected peer, holding its active connection.
 //!
 //! One connection per peer pair: when a second connection to a peer completes (simultaneous
-//! dial, reconnect race), both sides keep the connection *dialed by the lower PeerId*; if both
-//! were dialed by the same side, the older one stays. The loser is retired: no longer used for
+//! dial, reconnect race, a hole punch replacing a relayed connection), both sides keep a
+//! direct connection over a relayed one, then the connection *dialed by the lower PeerId*;
+//! if both were dialed by the same side, the one with the lower session id. The loser is retired: no longer used for
 //! sending, still read for a grace period so nothing the remote already sent on it is lost.
 
 use std::sync::Arc;
@@ -40,8 +41,18 @@ pub struct PeerInfo {
     /// Last measured round-trip time (keepalive pings), if any.
     pub rtt: Option<Duration>,
     /// How the connection was made: `direct`, `relay` (through a relaying transport such as
-    /// TURN) or the name of the NAT strategy that produced it.
+    /// TURN), or what the NAT strategy that produced it says (`mapped`, `punched-udp`, ...).
+    /// A relayed connection may later be replaced by a direct one: the method then changes.
     pub method: String,
+    /// The transport carrying it (`tcp`, `quic`, `turn`, ...).
+    pub transport: String,
+}
+
+impl PeerInfo {
+    /// Whether the connection goes through a relay.
+    pub fn is_relayed(&self) -> bool {
+        self.method == "relay"
+    }
 }
 
 pub(crate) struct PeerEntry {
@@ -69,18 +80,22 @@ pub(crate) enum Registered {
 pub(crate) struct Contender {
     pub(crate) dialer: PeerId,
     pub(crate) session_id: [u8; 32],
+    /// Through a relay (loses to a direct connection).
+    pub(crate) relayed: bool,
 }
 
-/// Whether a new connection beats the existing one. Both ends compute the same answer: the
-/// connection dialed by the lower PeerId wins; between two dialed by the same side, the one
-/// with the lower session id.
+/// Whether a new connection beats the existing one. Both ends compute the same answer: a
+/// direct connection beats a relayed one; otherwise the connection dialed by the lower PeerId
+/// wins; between two dialed by the same side, the one with the lower session id.
 pub(crate) fn new_connection_wins(
     local: PeerId,
     remote: PeerId,
     new: Contender,
     old: Contender,
 ) -> bool {
-    if new.dialer != old.dialer {
+    if new.relayed != old.relayed {
+        !new.relayed
+    } else if new.dialer != old.dialer {
         new.dialer == local.min(remote)
     } else {
         new.session_id < old.session_id
@@ -102,10 +117,12 @@ pub(crate) fn register(
             let new = Contender {
                 dialer: entry.dialer,
                 session_id: entry.session_id,
+                relayed: entry.info.is_relayed(),
             };
             let old = Contender {
                 dialer: o.get().dialer,
                 session_id: o.get().session_id,
+                relayed: o.get().info.is_relayed(),
             };
             // A connection that is already closing never keeps its place.
             let old_closing = o.get().conn.queue.is_closed();
@@ -131,6 +148,7 @@ mod tests {
         let c = |dialer, s: u8| Contender {
             dialer,
             session_id: [s; 32],
+            relayed: false,
         };
         // A sees: old = dialed by A, new = dialed by B. B sees the mirror image.
         let a_keeps_new = new_connection_wins(a, b, c(b, 1), c(a, 2));
@@ -142,5 +160,30 @@ mod tests {
         let b_side = new_connection_wins(b, a, c(a, 3), c(a, 9));
         assert_ne!(a_side, b_side);
         assert!(!a_side, "lower session id stays");
+        // A direct connection replaces a relayed one whoever dialed either, on both sides.
+        let relayed = |dialer, s| Contender {
+            relayed: true,
+            ..c(dialer, s)
+        };
+        for (new_dialer, old_dialer) in [(a, b), (b, a), (a, a), (b, b)] {
+            assert!(new_connection_wins(
+                a,
+                b,
+                c(new_dialer, 9),
+                relayed(old_dialer, 1)
+            ));
+            assert!(new_connection_wins(
+                b,
+                a,
+                c(new_dialer, 9),
+                relayed(old_dialer, 1)
+            ));
+            assert!(!new_connection_wins(
+                a,
+                b,
+                relayed(new_dialer, 1),
+                c(old_dialer, 9)
+            ));
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::address::Address;
 use crate::encryption::{EncryptionError, HandshakeParams, Role};
 use crate::event::{DisconnectReason, Event};
 use crate::identity::PeerId;
-use crate::nat::NatTarget;
+use crate::nat::{NatConnection, NatTarget};
 use crate::node::connection::{Connection, read_loop, write_loop};
 use crate::node::hello::Hello;
 use crate::node::limits::{IpSlot, LimitError, PeerSlot, PendingGuard};
@@ -65,7 +65,7 @@ fn method_of(addr: &Address) -> &'static str {
 }
 
 /// Addresses of relaying transports.
-fn is_relayed(addr: &Address) -> bool {
+pub(crate) fn is_relayed(addr: &Address) -> bool {
     addr.scheme() == "turn"
 }
 
@@ -115,36 +115,11 @@ pub(crate) async fn connect_any(
             return Err(ConnectError::ShuttingDown);
         }
         let candidate: Option<(RawConnection, &'static str, Address)> = if !direct.is_empty() {
-            let failed = parking_lot::Mutex::new(Vec::new());
-            let attempts = direct.iter().map(|a| {
-                let failed = &failed;
-                Box::pin(async move {
-                    let r = dial_raw(shared, a).await;
-                    report_attempt(shared, a, "direct", r.as_ref().err());
-                    match r {
-                        Ok(raw) => Ok((raw, a.clone())),
-                        Err(e) => {
-                            failed.lock().push((a.clone(), e.to_string()));
-                            Err(e)
-                        }
-                    }
-                })
-            });
-            // The losers are dropped here (their connections closed): only the winner is kept.
-            let raced = futures::future::select_ok(attempts)
-                .await
-                .map(|(won, _losers)| won);
-            let failed = failed.into_inner();
-            direct.retain(|a| !failed.iter().any(|(f, _)| f == a));
-            failures.extend(failed);
+            let raced = race_direct(shared, &mut direct, &mut relayed, &mut failures).await;
             match raced {
-                Ok((raw, a)) => {
-                    direct.retain(|d| *d != a);
-                    Some((raw, "direct", a))
-                }
+                Ok(won) => Some(won),
                 Err(e) => {
                     last_err = Some(e);
-                    direct.clear();
                     None
                 }
             }
@@ -162,13 +137,20 @@ pub(crate) async fn connect_any(
             }
         } else if nat_left {
             nat_left = false;
-            dial_through_nat(shared, &addrs).await.map(|(raw, name)| {
-                let a = addrs
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| raw.remote_addr.clone());
-                (raw, name, a)
-            })
+            match dial_through_nat(shared, &addrs, expected).await {
+                Some(NatConnection::Raw { raw, method }) => {
+                    let a = addrs
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| raw.remote_addr.clone());
+                    Some((raw, method, a))
+                }
+                // The strategy connected the peer itself (the other side dialed).
+                Some(NatConnection::Established(peer)) if expected.is_none_or(|e| e == peer) => {
+                    return Ok(peer);
+                }
+                Some(NatConnection::Established(_)) | None => None,
+            }
         } else {
             break;
         };
@@ -208,6 +190,101 @@ pub(crate) async fn connect_any(
     Err(last_err.unwrap_or(ConnectError::NoAddress))
 }
 
+/// How long direct dials run alone before the first relayed address joins the race (happy
+/// eyeballs: a direct path is preferred, but a peer behind a NAT that drops our SYNs must not
+/// cost a whole dial timeout before the relay is tried).
+const RELAY_HEAD_START: std::time::Duration = std::time::Duration::from_millis(750);
+
+/// Dials all direct addresses at once and, once they have had [`RELAY_HEAD_START`] (or all
+/// failed), the first relayed address too; the first raw connection wins and the others are
+/// dropped. Failed addresses leave their lists (and go to `failures`); a relayed address is
+/// taken from `relayed` once tried.
+async fn race_direct(
+    shared: &Arc<NodeShared>,
+    direct: &mut Vec<Address>,
+    relayed: &mut Vec<Address>,
+    failures: &mut Vec<(Address, String)>,
+) -> Result<(RawConnection, &'static str, Address), ConnectError> {
+    let failed = parking_lot::Mutex::new(Vec::new());
+    let relay_addr = relayed.first().cloned();
+    let outcome = {
+        let attempts = direct.iter().map(|a| {
+            let failed = &failed;
+            Box::pin(async move {
+                let r = dial_raw(shared, a).await;
+                report_attempt(shared, a, "direct", r.as_ref().err());
+                match r {
+                    Ok(raw) => Ok((raw, a.clone())),
+                    Err(e) => {
+                        failed.lock().push((a.clone(), e.to_string()));
+                        Err(e)
+                    }
+                }
+            })
+        });
+        // The losers are dropped when this returns (their connections closed).
+        let mut raced = std::pin::pin!(futures::future::select_ok(attempts));
+        let direct_failed = tokio::sync::Notify::new();
+        let mut relay = std::pin::pin!(async {
+            let Some(a) = &relay_addr else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(RELAY_HEAD_START) => {}
+                _ = direct_failed.notified() => {}
+            }
+            let r = dial_raw(shared, a).await;
+            report_attempt(shared, a, "relay", r.as_ref().err());
+            r
+        });
+        let mut direct_result = None;
+        loop {
+            tokio::select! {
+                d = &mut raced, if direct_result.is_none() => match d {
+                    Ok(((raw, a), _losers)) => break Ok((raw, "direct", a)),
+                    Err(e) if relay_addr.is_none() => break Err(e),
+                    Err(e) => {
+                        direct_result = Some(e);
+                        direct_failed.notify_one();
+                    }
+                },
+                r = &mut relay => {
+                    relayed.remove(0);
+                    match r {
+                        Ok(raw) => {
+                            let a = relay_addr.clone().unwrap_or_else(|| raw.remote_addr.clone());
+                            break Ok((raw, "relay", a));
+                        }
+                        Err(e) => {
+                            if let Some(a) = &relay_addr {
+                                failures.push((a.clone(), e.to_string()));
+                            }
+                            match direct_result.take() {
+                                // Both failed.
+                                Some(_) => break Err(e),
+                                // Let the direct dials finish.
+                                None => match (&mut raced).await {
+                                    Ok(((raw, a), _losers)) => break Ok((raw, "direct", a)),
+                                    Err(e) => break Err(e),
+                                },
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let failed = failed.into_inner();
+    direct.retain(|a| !failed.iter().any(|(f, _)| f == a));
+    failures.extend(failed);
+    match &outcome {
+        Ok((_, "direct", won)) => direct.retain(|d| d != won),
+        // The relay won, or everything failed: the direct addresses had their chance.
+        _ => direct.clear(),
+    }
+    outcome
+}
+
 /// Opens a raw byte stream to `addr` with its transport, within the dial timeout.
 async fn dial_raw(shared: &Arc<NodeShared>, addr: &Address) -> Result<RawConnection, ConnectError> {
     let timeout = shared.config.dial_timeout;
@@ -235,9 +312,10 @@ fn report_attempt(shared: &NodeShared, addr: &Address, method: &str, error: Opti
 async fn dial_through_nat(
     shared: &Arc<NodeShared>,
     addrs: &[Address],
-) -> Option<(RawConnection, &'static str)> {
+    expected: Option<PeerId>,
+) -> Option<NatConnection> {
     let target = NatTarget {
-        peer: None,
+        peer: expected,
         addrs: addrs.to_vec(),
     };
     for strategy in &shared.nat {
@@ -247,11 +325,11 @@ async fn dial_through_nat(
             r = attempt => r,
         };
         match result {
-            Ok(Ok(raw)) => {
+            Ok(Ok(made)) => {
                 if let Some(a) = addrs.first() {
                     report_attempt(shared, a, strategy.name(), None);
                 }
-                return Some((raw, strategy.name()));
+                return Some(made);
             }
             Ok(Err(crate::nat::NatError::NotApplicable(_))) => {}
             Ok(Err(e)) => {
@@ -277,6 +355,28 @@ async fn dial_through_nat(
         }
     }
     None
+}
+
+/// Runs the handshake on a stream a NAT strategy produced (see
+/// [`DiscoveryContext::establish`](crate::node::DiscoveryContext::establish)).
+pub(crate) async fn establish_with(
+    shared: &Arc<NodeShared>,
+    raw: RawConnection,
+    inbound: bool,
+    method: &'static str,
+) -> Result<PeerId, ConnectError> {
+    let setup = Setup {
+        role: if inbound {
+            Role::Responder
+        } else {
+            Role::Initiator
+        },
+        slot: shared.limits.peer_slot()?,
+        pending: shared.limits.pending(None)?,
+        ip_slot: None,
+        method,
+    };
+    establish(shared, raw, setup).await
 }
 
 /// Accepts connections from one listener until the node stops.
@@ -404,6 +504,7 @@ pub(crate) async fn establish(
         connected_at: SystemTime::now(),
         rtt: None,
         method: method.to_string(),
+        transport: secure.remote_addr.scheme().to_string(),
     });
     let conn_id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(Connection::new(conn_id, peer, shared));
@@ -450,6 +551,9 @@ pub(crate) async fn establish(
         Registered::Rejected => conn.retire(now),
     }
     drop(lifecycle);
+    if info.is_relayed() && role == Role::Initiator && !matches!(outcome, Registered::Rejected) {
+        super::upgrade::spawn(shared, peer, conn_id);
+    }
     let span = info_span!("peer", peer = %peer.short(), conn = conn_id);
     shared
         .tasks

@@ -158,6 +158,15 @@ impl NodeShared {
         if !self.config.peer_exchange {
             return;
         }
+        // Relays we hold an allocation on ourselves: reaching a peer through one of those
+        // costs nothing new and cannot aim a relay at an arbitrary host.
+        let our_relays: Vec<std::net::IpAddr> = self
+            .listen_addrs
+            .read()
+            .iter()
+            .filter(|a| super::setup::is_relayed(a))
+            .filter_map(|a| a.socket_addr().map(|s| s.ip()))
+            .collect();
         for p in peers {
             if p.id == self.local_id() || p.id == from || self.is_connected(&p.id) {
                 continue;
@@ -167,8 +176,13 @@ impl NodeShared {
             let addrs: Vec<Address> = p
                 .addrs
                 .into_iter()
-                // Not relayed addresses either: a peer must not steer our relay allocations.
-                .filter(|a| a.socket_addr().is_some() && a.scheme() != "turn")
+                // Relayed addresses only on our own relays: a peer must not steer our relay
+                // allocation towards other hosts.
+                .filter(|a| {
+                    a.socket_addr().is_some_and(|s| {
+                        !super::setup::is_relayed(a) || our_relays.contains(&s.ip())
+                    })
+                })
                 .collect();
             if let Some(first) = addrs.first() {
                 self.events.emit(Event::PeerDiscovered {
@@ -225,30 +239,11 @@ impl NodeShared {
         }
         let shared = self.clone();
         self.tasks.spawn(async move {
-            for addr in addrs {
-                if shared.cancel.is_cancelled() {
-                    break;
-                }
-                match crate::node::setup::dial(&shared, &addr).await {
-                    Ok(id) if peer.is_some_and(|p| p != id) => {
-                        // The address belongs to someone else than advertised: do not keep a
-                        // connection we were steered into.
-                        debug!(%addr, found = %id.short(), source, "candidate was another peer");
-                        if let Some(e) = shared.peers.get(&id) {
-                            e.conn.close(
-                                crate::event::DisconnectReason::LocalRequest,
-                                crate::node::outbound::CloseMode::Graceful,
-                                shared.clock.now(),
-                            );
-                        }
-                        break;
-                    }
-                    Ok(id) => {
-                        debug!(%addr, peer = %id.short(), source, "connected to discovered peer");
-                        break;
-                    }
-                    Err(e) => debug!(%addr, source, error = %e, "dial of discovered peer failed"),
-                }
+            // All addresses together: direct ones raced, relayed ones after a head start, then
+            // NAT strategies; a candidate that turns out to be another peer is dropped.
+            match crate::node::setup::connect_any(&shared, &addrs, peer).await {
+                Ok(id) => debug!(peer = %id.short(), source, "connected to discovered peer"),
+                Err(e) => debug!(source, error = %e, "dial of discovered peer failed"),
             }
             if let Some(p) = peer {
                 shared.dialing.remove(&p);

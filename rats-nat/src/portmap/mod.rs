@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
-use rats_core::nat::{NatError, NatStrategy, NatTarget};
+use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget};
 use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
-use rats_core::transport::RawConnection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tracing::{debug, info, warn};
@@ -318,7 +317,7 @@ impl NatStrategy for PortMapper {
     }
 
     /// A mapping makes us reachable; it dials nobody.
-    async fn connect(&self, _target: &NatTarget) -> Result<RawConnection, NatError> {
+    async fn connect(&self, _target: &NatTarget) -> Result<NatConnection, NatError> {
         Err(NatError::NotApplicable(
             "port mapping only opens our own port".into(),
         ))

@@ -150,7 +150,10 @@ async fn start(
         builder = builder.disable_plugin("mdns");
     }
     if args.no_nat {
-        builder = builder.disable_plugin("stun").disable_plugin("portmap");
+        builder = builder
+            .disable_plugin("stun")
+            .disable_plugin("portmap")
+            .disable_plugin("holepunch");
     }
     if !args.stun.is_empty() {
         let servers = serde_json::Value::from(args.stun.clone());

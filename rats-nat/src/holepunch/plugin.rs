@@ -1,0 +1,390 @@
+//! The `holepunch` NAT strategy: runs punch sessions we start (`connect`) and those peers ask
+//! us for (`on_signal`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use parking_lot::Mutex;
+use rats_core::identity::PeerId;
+use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget, Signal};
+use rats_core::node::DiscoveryContext;
+use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
+use rats_core::{Address, Event};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tracing::debug;
+
+use super::PUNCHED_UDP;
+use super::config::HolePunchConfig;
+use super::punch::{self, Side};
+use super::socket::PunchSocket;
+use super::wire::PunchMessage;
+use crate::StunConfig;
+
+/// Peers we ask to pass a punch request on, at most (when not connected to the target).
+const MAX_VIAS: usize = 4;
+/// The initiator waits at most this long (half the round trip) before punching.
+const MAX_START_DELAY: Duration = Duration::from_secs(1);
+
+/// The other side's answer to our request, with the peer that delivered it and when.
+struct Answer {
+    addrs: Vec<SocketAddr>,
+    varies: bool,
+    hold: Duration,
+    via: PeerId,
+    at: Instant,
+}
+
+/// A session we started, waiting for its answer.
+struct Asked {
+    peer: PeerId,
+    answer: oneshot::Sender<Answer>,
+}
+
+struct Inner {
+    config: HolePunchConfig,
+    stun: StunConfig,
+    ctx: Mutex<Option<DiscoveryContext>>,
+    /// Our requests waiting for an answer, by session id.
+    asked: Mutex<HashMap<u64, Asked>>,
+    /// Requests we answered, waiting for the initiator's sync, by (initiator, session id).
+    answered: Mutex<HashMap<(PeerId, u64), oneshot::Sender<()>>>,
+    /// Sessions in progress (both kinds).
+    sessions: Arc<Semaphore>,
+}
+
+/// The hole punching strategy. Uses the STUN servers of the `stun` section.
+pub struct HolePunch {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for HolePunch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HolePunch")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HolePunch {
+    /// A strategy with these settings.
+    pub fn new(config: HolePunchConfig, stun: StunConfig) -> Self {
+        let sessions = Arc::new(Semaphore::new(config.max_sessions.max(1)));
+        HolePunch {
+            inner: Arc::new(Inner {
+                config,
+                stun,
+                ctx: Mutex::new(None),
+                asked: Mutex::default(),
+                answered: Mutex::default(),
+                sessions,
+            }),
+        }
+    }
+}
+
+impl Inner {
+    fn ctx(&self) -> Result<DiscoveryContext, NatError> {
+        self.ctx
+            .lock()
+            .clone()
+            .ok_or_else(|| NatError::NotApplicable("hole punching is not started".into()))
+    }
+
+    fn window(&self) -> Duration {
+        Duration::from_millis(self.config.window_ms.clamp(100, 60_000))
+    }
+
+    fn answer_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.answer_ms.clamp(100, 60_000))
+    }
+
+    /// Reports a step of a punch as a `ConnectAttempt` event.
+    fn progress(ctx: &DiscoveryContext, remote: &[SocketAddr], error: Option<String>) {
+        if let Some(addr) = remote
+            .first()
+            .and_then(|a| Address::new("quic", &a.to_string()).ok())
+        {
+            ctx.emit(Event::ConnectAttempt {
+                addr,
+                method: PUNCHED_UDP.into(),
+                error,
+            });
+        }
+    }
+
+    /// Starts a punch with `peer` and waits for its outcome.
+    async fn initiate(
+        self: Arc<Self>,
+        ctx: DiscoveryContext,
+        peer: PeerId,
+        _permit: OwnedSemaphorePermit,
+    ) -> Result<NatConnection, NatError> {
+        // Over our (relayed) connection to the peer if there is one, else through the peers we
+        // have: any of them that is connected to it passes the request on.
+        let vias: Vec<PeerId> = if ctx.is_connected(&peer) {
+            vec![peer]
+        } else {
+            ctx.peers()
+                .into_iter()
+                .map(|p| p.peer_id)
+                .filter(|p| *p != peer)
+                .take(MAX_VIAS)
+                .collect()
+        };
+        if vias.is_empty() {
+            return Err(NatError::NotApplicable(
+                "no connected peer to coordinate a hole punch through".into(),
+            ));
+        }
+        let sock = PunchSocket::prepare(&self.stun)
+            .await
+            .map_err(|e| NatError::Failed(format!("hole punch: {e}")))?;
+        let id = rand::random::<u64>();
+        let (tx, rx) = oneshot::channel();
+        self.asked.lock().insert(id, Asked { peer, answer: tx });
+        let request = PunchMessage::Connect {
+            id,
+            addrs: vec![sock.mapped],
+            varies: sock.varies,
+        }
+        .encode();
+        let asked_at = Instant::now();
+        let sent = vias
+            .iter()
+            .filter(|v| ctx.send_signal(v, &peer, &request))
+            .count();
+        let answer = match tokio::time::timeout(self.answer_timeout(), rx).await {
+            Ok(Ok(a)) if sent > 0 => a,
+            _ => {
+                self.asked.lock().remove(&id);
+                return Err(NatError::Failed(
+                    "hole punch: the peer did not answer the request".into(),
+                ));
+            }
+        };
+        if sock.varies && answer.varies {
+            ctx.send_signal(&answer.via, &peer, &PunchMessage::Cancel { id }.encode());
+            let e = "hole punch: both peers are behind NATs that map per destination \
+                     (symmetric): no direct path";
+            Self::progress(&ctx, &answer.addrs, Some(e.into()));
+            return Err(NatError::Failed(e.into()));
+        }
+        ctx.send_signal(&answer.via, &peer, &PunchMessage::Sync { id }.encode());
+        // The sync reaches the other side about half a round trip from now: start together.
+        let rtt = answer
+            .at
+            .duration_since(asked_at)
+            .saturating_sub(answer.hold);
+        tokio::time::sleep((rtt / 2).min(MAX_START_DELAY)).await;
+        let side = if answer.varies && !sock.varies {
+            Side::Accept
+        } else {
+            Side::Dial
+        };
+        let remote = answer.addrs;
+        let result = punch::run(sock, &remote, side, self.window()).await;
+        match result {
+            Ok(p) if !p.inbound => {
+                Self::progress(&ctx, &remote, None);
+                Ok(NatConnection::Raw {
+                    raw: p.raw,
+                    method: PUNCHED_UDP,
+                })
+            }
+            Ok(p) => {
+                let r = ctx.establish(p.raw, true, PUNCHED_UDP).await;
+                Self::progress(&ctx, &remote, r.as_ref().err().map(|e| e.to_string()));
+                r.map(NatConnection::Established)
+                    .map_err(|e| NatError::Failed(format!("hole punch: {e}")))
+            }
+            Err(e) => {
+                Self::progress(&ctx, &remote, Some(e.clone()));
+                Err(NatError::Failed(format!("hole punch: {e}")))
+            }
+        }
+    }
+
+    /// Answers a peer's request and punches with it.
+    #[allow(clippy::too_many_arguments)]
+    async fn respond(
+        self: Arc<Self>,
+        ctx: DiscoveryContext,
+        from: PeerId,
+        via: PeerId,
+        id: u64,
+        remote: Vec<SocketAddr>,
+        remote_varies: bool,
+        sync: oneshot::Receiver<()>,
+        _permit: OwnedSemaphorePermit,
+    ) {
+        let started = Instant::now();
+        let sock = match PunchSocket::prepare(&self.stun).await {
+            Ok(s) => s,
+            Err(e) => {
+                debug!(error = %e, "hole punch: no mapping; declining");
+                self.answered.lock().remove(&(from, id));
+                ctx.send_signal(&via, &from, &PunchMessage::Cancel { id }.encode());
+                return;
+            }
+        };
+        let accept = PunchMessage::Accept {
+            id,
+            addrs: vec![sock.mapped],
+            varies: sock.varies,
+            hold_ms: started.elapsed().as_millis() as u64,
+        };
+        ctx.send_signal(&via, &from, &accept.encode());
+        let go = tokio::time::timeout(self.answer_timeout(), sync).await;
+        self.answered.lock().remove(&(from, id));
+        if !matches!(go, Ok(Ok(()))) {
+            // Cancelled (both symmetric) or no sync: nothing to do.
+            return;
+        }
+        let side = if sock.varies && !remote_varies {
+            Side::Dial
+        } else {
+            Side::Accept
+        };
+        let error = match punch::run(sock, &remote, side, self.window()).await {
+            Ok(p) => ctx
+                .establish(p.raw, p.inbound, PUNCHED_UDP)
+                .await
+                .err()
+                .map(|e| e.to_string()),
+            Err(e) => Some(e),
+        };
+        debug!(peer = %from.short(), ?error, "hole punch (answering side)");
+        Self::progress(&ctx, &remote, error);
+    }
+
+    fn on_message(self: &Arc<Self>, signal: Signal, msg: PunchMessage) {
+        let from = signal.from;
+        match msg {
+            PunchMessage::Connect { id, addrs, varies } => {
+                let Ok(ctx) = self.ctx() else {
+                    return;
+                };
+                // A copy through another mutual peer, or too many sessions: ignore.
+                let Ok(permit) = self.sessions.clone().try_acquire_owned() else {
+                    debug!("hole punch request dropped: too many sessions");
+                    return;
+                };
+                let (tx, rx) = oneshot::channel();
+                {
+                    let mut answered = self.answered.lock();
+                    if answered.contains_key(&(from, id)) {
+                        return;
+                    }
+                    answered.insert((from, id), tx);
+                }
+                let this = self.clone();
+                let c = ctx.clone();
+                ctx.spawn(async move {
+                    this.respond(c, from, signal.via, id, addrs, varies, rx, permit)
+                        .await;
+                });
+            }
+            PunchMessage::Accept {
+                id,
+                addrs,
+                varies,
+                hold_ms,
+            } => {
+                let mut asked = self.asked.lock();
+                if asked.get(&id).is_some_and(|a| a.peer == from)
+                    && let Some(a) = asked.remove(&id)
+                {
+                    let _ = a.answer.send(Answer {
+                        addrs,
+                        varies,
+                        hold: Duration::from_millis(hold_ms),
+                        via: signal.via,
+                        at: Instant::now(),
+                    });
+                }
+            }
+            PunchMessage::Sync { id } => {
+                if let Some(tx) = self.answered.lock().remove(&(from, id)) {
+                    let _ = tx.send(());
+                }
+            }
+            PunchMessage::Cancel { id } => {
+                // Dropping the waiting side's sender ends its wait.
+                self.answered.lock().remove(&(from, id));
+                let mut asked = self.asked.lock();
+                if asked.get(&id).is_some_and(|a| a.peer == from) {
+                    asked.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl NatStrategy for HolePunch {
+    fn name(&self) -> &'static str {
+        "holepunch"
+    }
+
+    /// Cheaper than a relay, dearer than a port mapping.
+    fn cost(&self) -> u32 {
+        50
+    }
+
+    async fn connect(&self, target: &NatTarget) -> Result<NatConnection, NatError> {
+        let peer = target
+            .peer
+            .ok_or_else(|| NatError::NotApplicable("hole punching needs the peer's id".into()))?;
+        let ctx = self.inner.ctx()?;
+        if !ctx.listens_beyond_loopback() {
+            return Err(NatError::NotApplicable(
+                "listening on loopback only: no NAT to punch".into(),
+            ));
+        }
+        let permit = self
+            .inner
+            .sessions
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| NatError::Failed("too many hole punches in progress".into()))?;
+        self.inner.clone().initiate(ctx, peer, permit).await
+    }
+
+    fn upgrades_relayed(&self) -> bool {
+        true
+    }
+
+    fn on_signal(&self, signal: Signal) {
+        match PunchMessage::decode(&signal.payload) {
+            Some(msg) => {
+                debug!(from = %signal.from.short(), id = msg.id(), "hole punch signal");
+                self.inner.on_message(signal, msg);
+            }
+            None => debug!(from = %signal.from.short(), "malformed hole punch signal dropped"),
+        }
+    }
+
+    async fn start(&self, ctx: DiscoveryContext) -> Result<(), NatError> {
+        *self.inner.ctx.lock() = Some(ctx);
+        Ok(())
+    }
+
+    async fn stop(&self) {
+        *self.inner.ctx.lock() = None;
+        self.inner.asked.lock().clear();
+        self.inner.answered.lock().clear();
+    }
+}
+
+fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
+    let config: HolePunchConfig = cfg.parse()?;
+    let stun: StunConfig = cfg.parse_section("stun")?;
+    Ok(Plugin::Nat(Arc::new(HolePunch::new(config, stun))))
+}
+
+rats_core::inventory::submit! {
+    PluginFactory { name: "holepunch", kind: PluginKind::Nat, create }
+}

@@ -1,0 +1,101 @@
+//! Punch coordination messages, carried as signals (JSON, at most a couple hundred bytes).
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Addresses one message may offer at most.
+pub(crate) const MAX_ADDRS: usize = 8;
+
+/// One step of the coordination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub(crate) enum PunchMessage {
+    /// The initiator asks for a punch and offers its addresses.
+    Connect {
+        id: u64,
+        addrs: Vec<SocketAddr>,
+        /// Its NAT maps per destination (symmetric).
+        varies: bool,
+    },
+    /// The other side agrees and offers its addresses.
+    Accept {
+        id: u64,
+        addrs: Vec<SocketAddr>,
+        varies: bool,
+        /// How long it took to answer (taken off the measured round trip).
+        hold_ms: u64,
+    },
+    /// Start now (the initiator starts half a round trip later).
+    Sync { id: u64 },
+    /// Give up this session.
+    Cancel { id: u64 },
+}
+
+impl PunchMessage {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        // Serializing plain data cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decodes a peer's message; `None` for anything malformed or oversized.
+    pub(crate) fn decode(b: &[u8]) -> Option<Self> {
+        let m: PunchMessage = serde_json::from_slice(b).ok()?;
+        match &m {
+            PunchMessage::Connect { addrs, .. } | PunchMessage::Accept { addrs, .. }
+                if addrs.is_empty() || addrs.len() > MAX_ADDRS =>
+            {
+                None
+            }
+            _ => Some(m),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        match self {
+            PunchMessage::Connect { id, .. }
+            | PunchMessage::Accept { id, .. }
+            | PunchMessage::Sync { id }
+            | PunchMessage::Cancel { id } => *id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_bad_messages() {
+        let a: SocketAddr = "198.51.100.7:4000".parse().expect("addr");
+        for m in [
+            PunchMessage::Connect {
+                id: 1,
+                addrs: vec![a],
+                varies: true,
+            },
+            PunchMessage::Accept {
+                id: 2,
+                addrs: vec![a, a],
+                varies: false,
+                hold_ms: 5,
+            },
+            PunchMessage::Sync { id: 3 },
+            PunchMessage::Cancel { id: u64::MAX },
+        ] {
+            assert_eq!(PunchMessage::decode(&m.encode()), Some(m));
+        }
+        let too_many = PunchMessage::Connect {
+            id: 1,
+            addrs: vec![a; MAX_ADDRS + 1],
+            varies: false,
+        };
+        assert_eq!(PunchMessage::decode(&too_many.encode()), None);
+        assert_eq!(
+            PunchMessage::decode(br#"{"t":"connect","id":1,"addrs":[],"varies":false}"#),
+            None
+        );
+        assert_eq!(PunchMessage::decode(b"{\"t\":\"nope\"}"), None);
+        assert_eq!(PunchMessage::decode(b"\xff"), None);
+    }
+}

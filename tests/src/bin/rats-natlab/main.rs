@@ -1,0 +1,28 @@
+//! `rats-natlab`: the NAT lab's connectivity matrix, and the lab node it runs.
+//!
+//! ```text
+//! rats-natlab matrix          (as root) for every pair of NAT kinds among public, full cone,
+//!                             port-restricted cone and symmetric: a rendezvous node, two nodes
+//!                             behind those NATs that know only the rendezvous, coturn for
+//!                             STUN and TURN; prints one JSON line per pair and a summary line;
+//!                             exits 1 if a pair ended unlike physics allows
+//! rats-natlab node [options]  a rats node for the lab (run inside a lab namespace): prints
+//!                             JSON lines for its peers, methods, messages and attempts
+//! ```
+
+mod matrix;
+mod node;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("matrix") => matrix::run().await,
+        Some("node") => node::run(&args[1..]).await,
+        _ => {
+            eprintln!("usage: rats-natlab matrix | rats-natlab node [options]");
+            2
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,211 @@
+//! The lab node: one rats node in a lab namespace, reporting what happens as JSON lines.
+//!
+//! ```text
+//! node --stun IP:PORT --turn IP:PORT [--listen-turn] [--rendezvous tcp:IP:PORT]
+//!      [--greet] [--recv DIR]
+//! stdin:  send <peer id> <file>    sends a file, prints {"event":"sent",...} when done
+//!         quit                     stops; with --recv prints {"event":"files",...} first
+//! stdout: {"event":"ready","peer_id":..,"listen":[..]}
+//!         {"event":"peer","peer":..,"method":..,"transport":..}   (new peer or new method)
+//!         {"event":"gone","peer":..}
+//!         {"event":"message","from":..,"text":..}
+//!         {"event":"attempt","addr":..,"method":..,"error":..}
+//! ```
+//!
+//! With `--greet` the node sends "hello" to every peer other than the rendezvous as soon as
+//! it is connected.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rats::{PeerId, RatsClient};
+use serde_json::json;
+use tokio::io::AsyncBufReadExt;
+
+/// Options of the node mode.
+#[derive(Default)]
+struct Options {
+    stun: String,
+    turn: String,
+    listen_turn: bool,
+    rendezvous: Option<String>,
+    greet: bool,
+    recv: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--stun" => o.stun = value()?,
+            "--turn" => o.turn = value()?,
+            "--listen-turn" => o.listen_turn = true,
+            "--rendezvous" => o.rendezvous = Some(value()?),
+            "--greet" => o.greet = true,
+            "--recv" => o.recv = Some(PathBuf::from(value()?)),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if o.stun.is_empty() || o.turn.is_empty() {
+        return Err("--stun and --turn are required".into());
+    }
+    Ok(o)
+}
+
+fn say(v: serde_json::Value) {
+    println!("{v}");
+}
+
+pub(crate) async fn run(args: &[String]) -> i32 {
+    let o = match parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            say(json!({"event": "error", "error": e}));
+            return 2;
+        }
+    };
+    match node(o).await {
+        Ok(()) => 0,
+        Err(e) => {
+            say(json!({"event": "error", "error": e}));
+            1
+        }
+    }
+}
+
+async fn node(o: Options) -> Result<(), String> {
+    let mut b = RatsClient::builder()
+        .listen("tcp:0.0.0.0:7000")
+        .map_err(|e| e.to_string())?;
+    if o.listen_turn {
+        b = b
+            .listen(&format!("turn:{}", o.turn))
+            .map_err(|e| e.to_string())?;
+    }
+    for d in ["dht", "mdns", "stun", "portmap"] {
+        b = b.disable_plugin(d);
+    }
+    let sections = json!({
+        "stun": {"servers": [o.stun], "auto": false, "rto_ms": 100, "tries": 4},
+        "turn": {"server": o.turn, "username": "rats", "password": "secret"},
+    });
+    let n = b
+        .configure(move |c| {
+            c.dial_timeout = Duration::from_secs(5);
+            if let serde_json::Value::Object(m) = sections {
+                c.plugins.extend(m);
+            }
+        })
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    n.on_string(|from, text| say(json!({"event": "message", "from": from, "text": text})));
+    if let Some(dir) = &o.recv {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let transfers = n.transfers().ok_or("no transfer service")?;
+        let into = dir.clone();
+        transfers.set_accept_callback(move |offer| {
+            let dest = into.join(&offer.name);
+            async move { rats::rats_transfer::AcceptDecision::Accept(dest) }
+        });
+    }
+    let mut events = n.events();
+    tokio::spawn(async move {
+        while let Some(Ok(e)) = events.recv().await {
+            if let rats::Event::ConnectAttempt {
+                addr,
+                method,
+                error,
+            } = e
+            {
+                say(json!({"event": "attempt", "addr": addr, "method": method, "error": error}));
+            }
+        }
+    });
+    let rendezvous = match &o.rendezvous {
+        Some(r) => Some(n.connect(r).await.map_err(|e| format!("rendezvous: {e}"))?),
+        None => None,
+    };
+    say(json!({"event": "ready", "peer_id": n.local_peer_id(), "listen": n.listen_addrs()}));
+    tokio::spawn(watch_peers(n.clone(), rendezvous, o.greet));
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["send", peer, file] => {
+                let Ok(peer) = peer.parse::<PeerId>() else {
+                    say(json!({"event": "error", "error": "bad peer id"}));
+                    continue;
+                };
+                let n = n.clone();
+                let file = file.to_string();
+                tokio::spawn(async move {
+                    let r = send_file(&n, &peer, &file).await;
+                    say(json!({"event": "sent", "ok": r.is_ok(), "error": r.err()}));
+                });
+            }
+            ["quit"] => break,
+            _ => say(json!({"event": "error", "error": format!("unknown command {line:?}")})),
+        }
+    }
+    if let Some(dir) = &o.recv {
+        say(json!({"event": "files", "files": rats_tests::natlab::file_digests(dir)}));
+    }
+    n.shutdown().await;
+    Ok(())
+}
+
+async fn send_file(n: &RatsClient, peer: &PeerId, file: &str) -> Result<(), String> {
+    let transfers = n.transfers().ok_or("no transfer service")?;
+    let id = transfers
+        .send_file(peer, file, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let info = transfers
+        .wait(id, Duration::from_secs(300))
+        .await
+        .map_err(|e| e.to_string())?;
+    match info.state {
+        rats::rats_transfer::TransferState::Completed => Ok(()),
+        other => Err(format!("transfer ended {other}")),
+    }
+}
+
+/// Prints peers as they come, change method and go; greets new peers if asked.
+async fn watch_peers(n: RatsClient, rendezvous: Option<PeerId>, greet: bool) {
+    let mut known: HashMap<PeerId, String> = HashMap::new();
+    let mut greeted: Vec<PeerId> = Vec::new();
+    loop {
+        let now: HashMap<PeerId, (String, String)> = n
+            .peers()
+            .into_iter()
+            .map(|p| (p.peer_id, (p.method, p.transport)))
+            .collect();
+        for (peer, (method, transport)) in &now {
+            if known.get(peer) != Some(method) {
+                say(
+                    json!({"event": "peer", "peer": peer, "method": method, "transport": transport}),
+                );
+                known.insert(*peer, method.clone());
+            }
+            if greet && Some(*peer) != rendezvous && !greeted.contains(peer) {
+                greeted.push(*peer);
+                let (n, peer) = (n.clone(), *peer);
+                tokio::spawn(async move {
+                    let _ = n.send_string(&peer, "hello").await;
+                });
+            }
+        }
+        known.retain(|peer, _| {
+            let keep = now.contains_key(peer);
+            if !keep {
+                say(json!({"event": "gone", "peer": peer}));
+            }
+            keep
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
