@@ -868,3 +868,71 @@ pub fn file_digests(dir: &Path) -> Vec<(String, String)> {
     files.sort();
     files
 }
+
+/// A lab node process (`rats-natlab node ...` run in a lab namespace) and its JSON lines.
+pub struct LabNode {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl LabNode {
+    /// Starts `exe node <args>` on `host`.
+    pub fn spawn(
+        lab: &NatLab,
+        host: HostId,
+        exe: &str,
+        args: &[String],
+    ) -> Result<LabNode, String> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = lab
+            .command(lab.host_ns(host), exe)
+            .arg("node")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("start lab node: {e}"))?;
+        let out = child.stdout.take().ok_or("no stdout")?;
+        Ok(LabNode {
+            child,
+            lines: tokio::io::BufReader::new(out).lines(),
+        })
+    }
+
+    /// The next JSON line before `deadline`; `None` at the deadline or when the node exits.
+    pub async fn next(&mut self, deadline: std::time::Instant) -> Option<serde_json::Value> {
+        loop {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            let line = tokio::time::timeout(left, self.lines.next_line())
+                .await
+                .ok()?
+                .ok()??;
+            if let Ok(v) = serde_json::from_str(&line) {
+                return Some(v);
+            }
+        }
+    }
+
+    /// Waits for the `ready` line (20 s at most) and returns it.
+    pub async fn ready(&mut self) -> Result<serde_json::Value, String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while let Some(v) = self.next(deadline).await {
+            match v["event"].as_str() {
+                Some("ready") => return Ok(v),
+                Some("error") => return Err(v.to_string()),
+                _ => {}
+            }
+        }
+        Err("lab node not ready in time".into())
+    }
+
+    /// Writes a command line to the node's stdin.
+    pub async fn command(&mut self, line: &str) -> Result<(), String> {
+        use tokio::io::AsyncWriteExt;
+        let stdin = self.child.stdin.as_mut().ok_or("no stdin")?;
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

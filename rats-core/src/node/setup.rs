@@ -279,8 +279,17 @@ async fn race_direct(
     failures.extend(failed);
     match &outcome {
         Ok((_, "direct", won)) => direct.retain(|d| d != won),
-        // The relay won, or everything failed: the direct addresses had their chance.
-        _ => direct.clear(),
+        Ok(_) => {
+            // The relay won while these were still trying: say so, they had their chance.
+            for a in direct.drain(..) {
+                shared.events.emit(Event::ConnectAttempt {
+                    addr: a,
+                    method: "direct".into(),
+                    error: Some("abandoned: the relay connected first".into()),
+                });
+            }
+        }
+        Err(_) => direct.clear(),
     }
     outcome
 }

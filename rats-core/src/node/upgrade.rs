@@ -21,7 +21,7 @@ use crate::node::shared::NodeShared;
 const ROUNDS: [Duration; 3] = [
     Duration::from_millis(100),
     Duration::from_secs(5),
-    Duration::from_secs(30),
+    Duration::from_secs(20),
 ];
 
 /// Starts the upgrade task for relayed connection `conn_id` to `peer`, if any NAT strategy

@@ -1,12 +1,9 @@
 //! The connectivity matrix: every pair of NAT kinds, each in a fresh lab.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use rats_tests::natlab::{self, HostId, NatKind, NatLab};
+use rats_tests::natlab::{self, LabNode, NatKind, NatLab};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout};
 
 /// The kinds in the matrix, with their names in the output.
 const KINDS: [(NatKind, &str); 4] = [
@@ -32,54 +29,6 @@ fn punchable(a: NatKind, b: NatKind) -> bool {
     !((a == NatKind::Symmetric && hard(b)) || (b == NatKind::Symmetric && hard(a)))
 }
 
-/// A lab node process and its output.
-struct LabNode {
-    _child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl LabNode {
-    fn spawn(lab: &NatLab, host: HostId, args: &[String]) -> Result<LabNode, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let exe = exe.to_str().ok_or("non-UTF-8 executable path")?;
-        let mut child = lab
-            .command(lab.host_ns(host), exe)
-            .arg("node")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("start lab node: {e}"))?;
-        let out = child.stdout.take().ok_or("no stdout")?;
-        Ok(LabNode {
-            _child: child,
-            lines: BufReader::new(out).lines(),
-        })
-    }
-
-    /// The next JSON line before `deadline`.
-    async fn next(&mut self, deadline: Instant) -> Option<Value> {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        let line = tokio::time::timeout(left, self.lines.next_line())
-            .await
-            .ok()?
-            .ok()??;
-        serde_json::from_str(&line).ok()
-    }
-
-    async fn ready(&mut self) -> Result<Value, String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while let Some(v) = self.next(deadline).await {
-            match v["event"].as_str() {
-                Some("ready") => return Ok(v),
-                Some("error") => return Err(v.to_string()),
-                _ => {}
-            }
-        }
-        Err("lab node not ready in time".into())
-    }
-}
-
 /// The outcome of one pair.
 struct PairResult {
     line: Value,
@@ -103,7 +52,9 @@ async fn run_pair(ka: (NatKind, &str), kb: (NatKind, &str)) -> Result<PairResult
         "--turn".into(),
         server,
     ];
-    let mut rendezvous = LabNode::spawn(&lab, r, &base)?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = exe.to_str().ok_or("non-UTF-8 executable path")?;
+    let mut rendezvous = LabNode::spawn(&lab, r, exe, &base)?;
     rendezvous.ready().await?;
     let meet = format!("tcp:{}:7000", lab.public_ip(r));
     let with = |extra: &[&str]| -> Vec<String> {
@@ -112,9 +63,9 @@ async fn run_pair(ka: (NatKind, &str), kb: (NatKind, &str)) -> Result<PairResult
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    let mut node_a = LabNode::spawn(&lab, a, &with(&[]))?;
+    let mut node_a = LabNode::spawn(&lab, a, exe, &with(&[]))?;
     let a_id = node_a.ready().await?["peer_id"].clone();
-    let mut node_b = LabNode::spawn(&lab, b, &with(&["--greet"]))?;
+    let mut node_b = LabNode::spawn(&lab, b, exe, &with(&["--greet"]))?;
     let b_id = node_b.ready().await?["peer_id"].clone();
     // The clock starts when B is connected to the rendezvous, which tells it about A.
     let start = Instant::now();

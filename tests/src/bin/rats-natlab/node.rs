@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! node --stun IP:PORT --turn IP:PORT [--listen-turn] [--rendezvous tcp:IP:PORT]
-//!      [--greet] [--recv DIR]
+//!      [--greet] [--send-file FILE] [--recv DIR]
 //! stdin:  send <peer id> <file>    sends a file, prints {"event":"sent",...} when done
 //!         quit                     stops; with --recv prints {"event":"files",...} first
 //! stdout: {"event":"ready","peer_id":..,"listen":[..]}
@@ -13,7 +13,7 @@
 //! ```
 //!
 //! With `--greet` the node sends "hello" to every peer other than the rendezvous as soon as
-//! it is connected.
+//! it is connected; with `--send-file` it also sends them FILE (then prints `sent`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,6 +31,7 @@ struct Options {
     listen_turn: bool,
     rendezvous: Option<String>,
     greet: bool,
+    send_file: Option<String>,
     recv: Option<PathBuf>,
 }
 
@@ -45,6 +46,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--listen-turn" => o.listen_turn = true,
             "--rendezvous" => o.rendezvous = Some(value()?),
             "--greet" => o.greet = true,
+            "--send-file" => o.send_file = Some(value()?),
             "--recv" => o.recv = Some(PathBuf::from(value()?)),
             other => return Err(format!("unknown option {other}")),
         }
@@ -130,7 +132,12 @@ async fn node(o: Options) -> Result<(), String> {
         None => None,
     };
     say(json!({"event": "ready", "peer_id": n.local_peer_id(), "listen": n.listen_addrs()}));
-    tokio::spawn(watch_peers(n.clone(), rendezvous, o.greet));
+    tokio::spawn(watch_peers(
+        n.clone(),
+        rendezvous,
+        o.greet,
+        o.send_file.clone(),
+    ));
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -144,7 +151,7 @@ async fn node(o: Options) -> Result<(), String> {
                 let file = file.to_string();
                 tokio::spawn(async move {
                     let r = send_file(&n, &peer, &file).await;
-                    say(json!({"event": "sent", "ok": r.is_ok(), "error": r.err()}));
+                    say(json!({"event": "sent", "peer": peer, "ok": r.is_ok(), "error": r.err()}));
                 });
             }
             ["quit"] => break,
@@ -175,7 +182,7 @@ async fn send_file(n: &RatsClient, peer: &PeerId, file: &str) -> Result<(), Stri
 }
 
 /// Prints peers as they come, change method and go; greets new peers if asked.
-async fn watch_peers(n: RatsClient, rendezvous: Option<PeerId>, greet: bool) {
+async fn watch_peers(n: RatsClient, rendezvous: Option<PeerId>, greet: bool, send: Option<String>) {
     let mut known: HashMap<PeerId, String> = HashMap::new();
     let mut greeted: Vec<PeerId> = Vec::new();
     loop {
@@ -191,11 +198,19 @@ async fn watch_peers(n: RatsClient, rendezvous: Option<PeerId>, greet: bool) {
                 );
                 known.insert(*peer, method.clone());
             }
-            if greet && Some(*peer) != rendezvous && !greeted.contains(peer) {
+            if (greet || send.is_some()) && Some(*peer) != rendezvous && !greeted.contains(peer) {
                 greeted.push(*peer);
-                let (n, peer) = (n.clone(), *peer);
+                let (n, peer, send, greet) = (n.clone(), *peer, send.clone(), greet);
                 tokio::spawn(async move {
-                    let _ = n.send_string(&peer, "hello").await;
+                    if greet {
+                        let _ = n.send_string(&peer, "hello").await;
+                    }
+                    if let Some(file) = send {
+                        let r = send_file(&n, &peer, &file).await;
+                        say(
+                            json!({"event": "sent", "peer": peer, "ok": r.is_ok(), "error": r.err()}),
+                        );
+                    }
                 });
             }
         }

@@ -1,0 +1,200 @@
+//! NAT traversal part 2 in the NAT lab (needs root, `ip`, `nft`, coturn; otherwise SKIPPED
+//! unless `INTEROP_REQUIRED` is set): the connectivity matrix, a pair that cannot be punched
+//! falling back to the relay and giving up, and a relayed file transfer that survives the
+//! upgrade to a punched path.
+
+use std::time::{Duration, Instant};
+
+use rats_tests::natlab::{self, LabNode, NatKind, NatLab};
+use serde_json::Value;
+
+const NATLAB: &str = env!("CARGO_BIN_EXE_rats-natlab");
+
+/// A lab with a public rendezvous host and two hosts behind `a` and `b`, coturn, and a node on
+/// each (the rendezvous first); `a_args`/`b_args` are added to the two nodes' options.
+struct Trio {
+    lab: NatLab,
+    _coturn: natlab::Coturn,
+    _rendezvous: LabNode,
+    a: LabNode,
+    a_id: Value,
+    b: LabNode,
+}
+
+async fn trio(a: NatKind, b: NatKind, a_args: &[&str], b_args: &[&str]) -> Option<Trio> {
+    if !natlab::coturn_available() {
+        return None;
+    }
+    let mut lab = NatLab::new()?;
+    let r = lab.add_host(NatKind::None);
+    let ha = lab.add_host(a);
+    let hb = lab.add_host(b);
+    let coturn = natlab::start_coturn(&lab, None).await;
+    let server = coturn.addr().to_string();
+    let base = vec![
+        "--stun".to_string(),
+        server.clone(),
+        "--turn".into(),
+        server,
+    ];
+    let mut rendezvous = LabNode::spawn(&lab, r, NATLAB, &base).expect("rendezvous");
+    rendezvous.ready().await.expect("rendezvous ready");
+    let meet = format!("tcp:{}:7000", lab.public_ip(r));
+    let args = |extra: &[&str]| {
+        let mut v = base.clone();
+        v.extend(["--listen-turn", "--rendezvous", &meet].map(String::from));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let mut node_a = LabNode::spawn(&lab, ha, NATLAB, &args(a_args)).expect("node a");
+    let a_id = node_a.ready().await.expect("a ready")["peer_id"].clone();
+    let mut node_b = LabNode::spawn(&lab, hb, NATLAB, &args(b_args)).expect("node b");
+    node_b.ready().await.expect("b ready");
+    Some(Trio {
+        lab,
+        _coturn: coturn,
+        _rendezvous: rendezvous,
+        a: node_a,
+        a_id,
+        b: node_b,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectivity_matrix_matches_what_the_nats_allow() {
+    if !natlab::coturn_available() || NatLab::new().is_none() {
+        return;
+    }
+    let out = tokio::process::Command::new(NATLAB)
+        .arg("matrix")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the matrix");
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    let summary: Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["scenario"] == "matrix")
+        .unwrap_or_else(|| panic!("no summary line: {text}"));
+    assert_eq!(summary["pairs"], 10, "{summary}");
+    assert_eq!(summary["connected"], 10, "every pair connects: {text}");
+    assert_eq!(summary["direct"], summary["direct_expected"], "{text}");
+    assert_eq!(summary["direct_expected"], 8, "{summary}");
+    assert!(out.status.success(), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symmetric_pair_falls_back_to_the_relay_and_stops_punching() {
+    let Some(mut t) = trio(NatKind::Symmetric, NatKind::Symmetric, &[], &[]).await else {
+        return;
+    };
+    let start = Instant::now();
+    let mut connected_at = None;
+    let mut upgrades: Vec<(Duration, Value)> = Vec::new();
+    let mut methods: Vec<String> = Vec::new();
+    // The upgrade rounds end about 25 s after connecting; watch a while longer.
+    let deadline = start + Duration::from_secs(35);
+    while let Some(v) = t.b.next(deadline).await {
+        if v["event"] == "peer" && v["peer"] == t.a_id {
+            connected_at.get_or_insert(start.elapsed());
+            methods.push(v["method"].as_str().unwrap_or_default().to_string());
+        }
+        if v["event"] == "gone" {
+            panic!("the relayed connection dropped: {v}");
+        }
+        if v["event"] == "attempt" && v["method"] == "upgrade:holepunch" {
+            upgrades.push((start.elapsed(), v));
+        }
+    }
+    let connected_at = connected_at.expect("the pair connected");
+    assert!(
+        connected_at < Duration::from_secs(5),
+        "relayed connection took {connected_at:?}"
+    );
+    assert_eq!(methods, ["relay"], "stays relayed, never direct");
+    assert_eq!(
+        upgrades.len(),
+        3,
+        "three rounds, then no more: {upgrades:?}"
+    );
+    for (_, u) in &upgrades {
+        let error = u["error"].as_str().unwrap_or_default();
+        assert!(error.contains("symmetric"), "gives up at once: {u}");
+    }
+    let last = upgrades.last().map(|u| u.0).unwrap_or_default();
+    assert!(last < Duration::from_secs(30), "last round at {last:?}");
+    drop(t.lab);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
+    let dir = std::env::temp_dir().join(format!("rats-upgrade-{}", std::process::id()));
+    let recv = dir.join("received");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("payload.bin");
+    let payload: Vec<u8> = (0..48 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&file, &payload).expect("write payload");
+    let recv_arg = recv.to_str().expect("utf-8").to_string();
+    let file_arg = file.to_str().expect("utf-8").to_string();
+    let Some(mut t) = trio(
+        NatKind::FullCone,
+        NatKind::PortRestrictedCone,
+        &["--recv", &recv_arg],
+        &["--send-file", &file_arg],
+    )
+    .await
+    else {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    };
+    let start = Instant::now();
+    let mut methods: Vec<(Duration, String)> = Vec::new();
+    let mut sent: Option<(Duration, Value)> = None;
+    let deadline = start + Duration::from_secs(120);
+    while let Some(v) = t.b.next(deadline).await {
+        if v["event"] == "peer" && v["peer"] == t.a_id {
+            methods.push((
+                start.elapsed(),
+                v["method"].as_str().unwrap_or_default().into(),
+            ));
+        }
+        if v["event"] == "gone" {
+            panic!("the connection dropped during the upgrade: {v}");
+        }
+        if v["event"] == "sent" {
+            sent = Some((start.elapsed(), v));
+            break;
+        }
+    }
+    let (sent_at, sent) = sent.expect("the transfer finished");
+    assert_eq!(sent["ok"], true, "{sent}");
+    let names: Vec<&str> = methods.iter().map(|m| m.1.as_str()).collect();
+    assert_eq!(names, ["relay", "punched-udp"], "{methods:?}");
+    assert!(
+        methods[1].0 < sent_at,
+        "the upgrade happened while the file was moving: {methods:?}, sent at {sent_at:?}"
+    );
+    t.a.command("quit").await.expect("quit");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut files = None;
+    while let Some(v) = t.a.next(deadline).await {
+        if v["event"] == "files" {
+            files = Some(v);
+            break;
+        }
+    }
+    let files = files.expect("receiver's file list");
+    use sha2::Digest;
+    let want = hex::encode(sha2::Sha256::digest(&payload));
+    assert_eq!(
+        files["files"],
+        serde_json::json!([["payload.bin", want]]),
+        "the file arrived intact"
+    );
+    drop(t);
+    let _ = std::fs::remove_dir_all(&dir);
+}
