@@ -31,6 +31,8 @@ pub mod behaviour;
 mod config;
 #[cfg(feature = "holepunch")]
 pub mod holepunch;
+#[cfg(feature = "ice")]
+pub mod ice;
 mod plugin;
 pub mod portmap;
 pub mod stun;

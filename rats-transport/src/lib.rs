@@ -26,6 +26,8 @@
 //! ```
 
 #[cfg(feature = "quic")]
+pub mod datagram;
+#[cfg(feature = "quic")]
 pub mod quic;
 mod tcp;
 

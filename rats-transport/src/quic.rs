@@ -245,7 +245,16 @@ pub fn endpoint_on(socket: std::net::UdpSocket) -> Result<quinn::Endpoint, Trans
     socket
         .set_nonblocking(true)
         .map_err(|e| TransportError::io("QUIC socket", e))?;
-    let mut ep = quinn::Endpoint::new(
+    let socket = quinn::Runtime::wrap_udp_socket(&quinn::TokioRuntime, socket)
+        .map_err(|e| TransportError::io("QUIC socket", e))?;
+    endpoint_on_socket(socket)
+}
+
+/// [`endpoint_on`] for any socket quinn can drive (a datagram pipe, say).
+pub(crate) fn endpoint_on_socket(
+    socket: Arc<dyn quinn::AsyncUdpSocket>,
+) -> Result<quinn::Endpoint, TransportError> {
+    let mut ep = quinn::Endpoint::new_with_abstract_socket(
         quinn::EndpointConfig::default(),
         Some(server_config()?),
         socket,

@@ -28,6 +28,10 @@ pub enum RatsError {
     /// The data directory could not be used.
     #[error(transparent)]
     DataDir(#[from] DataDirError),
+    /// ICE failed.
+    #[cfg(feature = "nat")]
+    #[error(transparent)]
+    Ice(#[from] rats_nat::ice::IceError),
     /// The configuration is invalid (the message names the key and where it came from).
     #[error("{0}")]
     Config(String),
@@ -659,6 +663,56 @@ impl RatsClient {
         nat.detect_nat_type()
             .await
             .map_err(|e| RatsError::Config(e.to_string()))
+    }
+
+    /// ICE settings from this node's configuration: the `stun` section's servers and the
+    /// `turn` section's server.
+    #[cfg(feature = "nat")]
+    pub fn ice_config(&self) -> Result<rats_nat::ice::IceConfig, RatsError> {
+        fn section<T: serde::de::DeserializeOwned + Default>(
+            node: &Node,
+            name: &str,
+        ) -> Result<T, RatsError> {
+            match node.config().plugins.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(T::default()),
+                Some(v) => serde_json::from_value(v.clone())
+                    .map_err(|e| RatsError::Config(format!("{name}: {e}"))),
+            }
+        }
+        let stun: rats_nat::StunConfig = section(&self.node, "stun")?;
+        let turn: rats_nat::TurnConfig = section(&self.node, "turn")?;
+        Ok(rats_nat::ice::IceConfig::from_sections(&stun, &turn))
+    }
+
+    /// Starts an ICE session (RFC 8445) for a connection whose signalling the application does
+    /// itself: gathers host, server-reflexive and relay candidates and returns the session and
+    /// our offer, to be sent to the other side. `controlling` (one side, say the caller)
+    /// nominates the pair. Later candidates are reported through
+    /// [`IceSession::on_candidate`](rats_nat::ice::IceSession::on_candidate).
+    #[cfg(feature = "nat")]
+    pub async fn create_ice_offer(
+        &self,
+        controlling: bool,
+    ) -> Result<(rats_nat::ice::IceSession, rats_nat::ice::IceOffer), RatsError> {
+        let config = self.ice_config()?;
+        let session = rats_nat::ice::IceSession::new(&config, controlling).await?;
+        let offer = session.gather().await?;
+        Ok((session, offer))
+    }
+
+    /// Connects to the peer behind `remote` (its ICE offer or answer): runs the connectivity
+    /// checks, then a rats connection over QUIC on the nominated pair. The peer's method is
+    /// `ice`.
+    #[cfg(feature = "nat")]
+    pub async fn connect_with_ice(
+        &self,
+        session: &rats_nat::ice::IceSession,
+        remote: &rats_nat::ice::IceOffer,
+    ) -> Result<PeerId, RatsError> {
+        let conn = session.connect(remote).await?;
+        let controlling = session.is_controlling();
+        let raw = rats_nat::ice::stream_over(conn, controlling).await?;
+        Ok(self.node.connect_raw(raw, !controlling, "ice").await?)
     }
 
     /// The port-mapping plugin (PCP, NAT-PMP, UPnP), with the `nat` feature.

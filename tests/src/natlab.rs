@@ -869,29 +869,29 @@ pub fn file_digests(dir: &Path) -> Vec<(String, String)> {
     files
 }
 
-/// A lab node process (`rats-natlab node ...` run in a lab namespace) and its JSON lines.
+/// A program run in a lab namespace that talks in JSON lines (`rats-natlab node ...`, an
+/// interop peer), with its stdin for commands.
 pub struct LabNode {
     child: tokio::process::Child,
     lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
 }
 
 impl LabNode {
-    /// Starts `exe node <args>` on `host`.
+    /// Starts `program <args>` on `host`.
     pub fn spawn(
         lab: &NatLab,
         host: HostId,
-        exe: &str,
+        program: &str,
         args: &[String],
     ) -> Result<LabNode, String> {
         use tokio::io::AsyncBufReadExt;
         let mut child = lab
-            .command(lab.host_ns(host), exe)
-            .arg("node")
+            .command(lab.host_ns(host), program)
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
-            .map_err(|e| format!("start lab node: {e}"))?;
+            .map_err(|e| format!("start {program}: {e}"))?;
         let out = child.stdout.take().ok_or("no stdout")?;
         Ok(LabNode {
             child,

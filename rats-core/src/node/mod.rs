@@ -437,7 +437,7 @@ impl Node {
     }
 
     /// Connects to a peer known by several addresses, as `connect_strategy` allows: direct
-    /// addresses all at once, then relayed ones, then NAT strategies. `ConnectAttempt` events
+    /// addresses all at once (relayed ones joining the race after a head start), then NAT strategies. `ConnectAttempt` events
     /// report each try; `PeerInfo::method` says which way won.
     pub async fn connect_any(&self, addrs: &[Address]) -> Result<PeerId, ConnectError> {
         setup::connect_any(&self.shared, addrs, None).await
@@ -561,6 +561,19 @@ impl Node {
             let any: Arc<dyn std::any::Any + Send + Sync> = d.clone();
             any.downcast::<T>().ok()
         })
+    }
+
+    /// Runs the handshake on a byte stream made outside the node's transports (QUIC on an
+    /// ICE-nominated candidate pair, say) and registers the peer with `method` as its
+    /// `PeerInfo::method`: as the initiator when we opened the stream, as the responder when
+    /// the other side did (`inbound`). Connection limits apply.
+    pub async fn connect_raw(
+        &self,
+        raw: crate::transport::RawConnection,
+        inbound: bool,
+        method: &'static str,
+    ) -> Result<PeerId, ConnectError> {
+        setup::establish_with(&self.shared, raw, inbound, method).await
     }
 
     /// The NAT plugin of concrete type `T`, to use its own API.

@@ -8,8 +8,11 @@
 //!                             exits 1 if a pair ended unlike physics allows
 //! rats-natlab node [options]  a rats node for the lab (run inside a lab namespace): prints
 //!                             JSON lines for its peers, methods, messages and attempts
+//! rats-natlab ice ...         an ICE agent exchanging datagrams with another (the aioice
+//!                             interop test); offers through stdin/stdout
 //! ```
 
+mod ice;
 mod matrix;
 mod node;
 
@@ -19,8 +22,11 @@ async fn main() {
     let code = match args.first().map(String::as_str) {
         Some("matrix") => matrix::run().await,
         Some("node") => node::run(&args[1..]).await,
+        Some("ice") => ice::run(&args[1..]).await,
         _ => {
-            eprintln!("usage: rats-natlab matrix | rats-natlab node [options]");
+            eprintln!(
+                "usage: rats-natlab matrix | node [options] | ice controlling|controlled ..."
+            );
             2
         }
     };
