@@ -7,7 +7,8 @@
 //!
 //! With the `quic` feature (default), also QUIC through `quinn` (`quic:IP:PORT`): one QUIC
 //! connection and one stream per rats connection, the rats handshake on top; it can run on an
-//! existing (punched) UDP socket with [`quic::endpoint_on`].
+//! existing (punched) UDP socket with [`quic::endpoint_on`], or on any datagram path given as a
+//! pair of channels (an ICE-nominated pair) with [`datagram::endpoint_on_pipe`].
 //!
 //! Linking this crate registers the `tcp` (and `quic`) transports with the rats-core plugin
 //! registry.

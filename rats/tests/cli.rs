@@ -47,6 +47,8 @@ async fn two_instances_on_one_machine_chat_with_piped_stdin() {
     let peers = a.expect("peers").await;
     assert_eq!(peers["count"], 1);
     assert_eq!(peers["peers"][0]["encrypted"], true);
+    assert_eq!(peers["peers"][0]["method"], "direct");
+    assert_eq!(peers["peers"][0]["transport"], "tcp");
 
     // Closing stdin ends the session cleanly; the other side sees the goodbye.
     a.send("quit").await;

@@ -115,6 +115,7 @@ impl Output {
                         "peer_id": p.peer_id, "addr": p.remote_addr, "outbound": p.outbound,
                         "agent": p.agent, "encrypted": p.encrypted, "listen": p.listen_addrs,
                         "rtt_us": p.rtt.map(|d| d.as_micros() as u64),
+                        "method": p.method, "transport": p.transport,
                     })
                 })
                 .collect();
@@ -128,9 +129,10 @@ impl Output {
                 .map(|d| format!(", rtt {:.1} ms", d.as_secs_f64() * 1e3))
                 .unwrap_or_default();
             say!(
-                "  {}  {} {} {}{}{}",
+                "  {}  {} [{}] {} {}{}{}",
                 p.peer_id,
                 p.remote_addr,
+                p.method,
                 clean(&p.agent),
                 if p.outbound {
                     "(outbound)"
