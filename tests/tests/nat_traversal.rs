@@ -32,7 +32,8 @@ async fn trio(a: NatKind, b: NatKind, a_args: &[&str], b_args: &[&str]) -> Optio
     let coturn = natlab::start_coturn(&lab, None).await;
     let server = coturn.addr().to_string();
     let base = vec![
-        "--stun".to_string(),
+        "node".to_string(),
+        "--stun".into(),
         server.clone(),
         "--turn".into(),
         server,

@@ -47,7 +47,8 @@ async fn run_pair(ka: (NatKind, &str), kb: (NatKind, &str)) -> Result<PairResult
     let coturn = natlab::start_coturn(&lab, None).await;
     let server = coturn.addr().to_string();
     let base = [
-        "--stun".to_string(),
+        "node".to_string(),
+        "--stun".into(),
         server.clone(),
         "--turn".into(),
         server,
