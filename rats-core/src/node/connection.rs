@@ -23,9 +23,14 @@ use crate::service::Priority;
 
 /// Bytes the writer takes from the queue per write call.
 const WRITE_BUDGET: usize = 256 * 1024;
-/// Signals (forwarded or delivered) one connection may carry per window, so a peer cannot
-/// make us a message pump for NAT signalling.
-const SIGNALS_PER_WINDOW: u32 = 32;
+/// Forward requests one connection may carry per window, so a peer cannot make us a message
+/// pump for NAT signalling.
+const FORWARDS_PER_WINDOW: u32 = 32;
+/// Signals one connection may deliver per window from one author (`from`): a peer forwarding
+/// for many cannot let one of them use up the budget of the others.
+const SIGNALS_PER_AUTHOR: u32 = 16;
+/// Distinct authors counted per window; signals from more are dropped.
+const SIGNAL_AUTHORS: usize = 16;
 /// The signal budget's window, in coarse-clock milliseconds.
 const SIGNAL_WINDOW_MS: u64 = 10_000;
 
@@ -47,8 +52,8 @@ pub(crate) struct Connection {
     pub(crate) ping_nonce: AtomicU64,
     /// The peer already sent its exchange list (one per connection).
     pub(crate) exchange_seen: AtomicBool,
-    /// Signal budget: (window start, signals in it).
-    signals: Mutex<(u64, u32)>,
+    /// Signal budgets of the current window.
+    signals: Mutex<SignalBudget>,
     reason: Mutex<Option<DisconnectReason>>,
 }
 
@@ -71,7 +76,10 @@ impl Connection {
             rtt_us: AtomicU64::new(0),
             ping_nonce: AtomicU64::new(0),
             exchange_seen: AtomicBool::new(false),
-            signals: Mutex::new((now, 0)),
+            signals: Mutex::new(SignalBudget {
+                window_start: now,
+                ..SignalBudget::default()
+            }),
             reason: Mutex::new(None),
         }
     }
@@ -96,14 +104,30 @@ impl Connection {
             .is_ok()
     }
 
-    /// Takes one signal from the connection's budget; false when it is spent.
-    fn take_signal(&self, now: u64) -> bool {
+    /// Takes one forward request (`from` = None) or one signal by `from` from the
+    /// connection's budgets; false when spent.
+    fn take_signal(&self, now: u64, from: Option<PeerId>) -> bool {
         let mut s = self.signals.lock();
-        if now.saturating_sub(s.0) >= SIGNAL_WINDOW_MS {
-            *s = (now, 0);
+        if now.saturating_sub(s.window_start) >= SIGNAL_WINDOW_MS {
+            *s = SignalBudget {
+                window_start: now,
+                ..SignalBudget::default()
+            };
         }
-        s.1 += 1;
-        s.1 <= SIGNALS_PER_WINDOW
+        match from {
+            None => {
+                s.forwards = s.forwards.saturating_add(1);
+                s.forwards <= FORWARDS_PER_WINDOW
+            }
+            Some(author) => {
+                if !s.per_author.contains_key(&author) && s.per_author.len() >= SIGNAL_AUTHORS {
+                    return false;
+                }
+                let n = s.per_author.entry(author).or_insert(0);
+                *n = n.saturating_add(1);
+                *n <= SIGNALS_PER_AUTHOR
+            }
+        }
     }
 
     /// Marks the connection as superseded; the sweeper closes it after a grace period so
@@ -134,6 +158,14 @@ impl Connection {
             us => Some(std::time::Duration::from_micros(us)),
         }
     }
+}
+
+/// Per-window counts of forward requests and of signals per author.
+#[derive(Default)]
+struct SignalBudget {
+    window_start: u64,
+    forwards: u32,
+    per_author: std::collections::HashMap<PeerId, u32>,
 }
 
 /// Runs the writer: takes batches from the queue, encrypts and writes them.
@@ -467,7 +499,7 @@ fn handle_control(
             *goodbye = Some(reason);
         }
         Control::Forward { to, name, payload } => {
-            if !conn.take_signal(shared.clock.now()) {
+            if !conn.take_signal(shared.clock.now(), None) {
                 debug!(peer = %conn.peer.short(), "signal budget spent; forward dropped");
                 return;
             }
@@ -485,7 +517,7 @@ fn handle_control(
             name,
             payload,
         } => {
-            if !conn.take_signal(shared.clock.now()) {
+            if !conn.take_signal(shared.clock.now(), Some(from)) {
                 debug!(peer = %conn.peer.short(), "signal budget spent; signal dropped");
                 return;
             }

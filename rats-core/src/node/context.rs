@@ -409,12 +409,23 @@ impl DiscoveryContext {
         }
     }
 
+    /// The connected peer that told us about `peer` (peer exchange), if we know one: likely
+    /// connected to it, so a good peer to pass signals through.
+    pub fn introducer(&self, peer: &PeerId) -> Option<PeerId> {
+        let shared = self.shared.upgrade()?;
+        let by = *shared.introducers.lock().get(peer)?;
+        shared.is_connected(&by).then_some(by)
+    }
+
     /// Sends `payload` to the NAT strategy of the same name (this context's source) on peer
     /// `to`: directly when `via == to`, otherwise passed on by the connected peer `via`, which
     /// must itself be connected to `to`. Fire and forget (peers drop signals beyond a small
     /// budget per connection); false when `via` is not connected or its queue is full.
     pub fn send_signal(&self, via: &PeerId, to: &PeerId, payload: &[u8]) -> bool {
-        use crate::node::control::Control;
+        use crate::node::control::{Control, MAX_SIGNAL_NAME, MAX_SIGNAL_PAYLOAD};
+        if payload.len() > MAX_SIGNAL_PAYLOAD || self.source.len() > MAX_SIGNAL_NAME {
+            return false;
+        }
         let Some(shared) = self.shared.upgrade() else {
             return false;
         };
@@ -440,16 +451,19 @@ impl DiscoveryContext {
     /// Runs the node's handshake on a byte stream the strategy produced, as the initiator
     /// (`inbound == false`, we opened it) or the responder (the other side opened it), and
     /// registers the peer with `method` as its `PeerInfo::method`. Connection limits apply.
+    /// When the handshake shows another peer than `expected`, that connection is closed and
+    /// the result is an error.
     pub async fn establish(
         &self,
         raw: crate::transport::RawConnection,
         inbound: bool,
         method: &'static str,
+        expected: Option<PeerId>,
     ) -> Result<PeerId, crate::node::ConnectError> {
         let shared = self
             .shared
             .upgrade()
             .ok_or(crate::node::ConnectError::ShuttingDown)?;
-        crate::node::setup::establish_with(&shared, raw, inbound, method).await
+        crate::node::setup::establish_with(&shared, raw, inbound, method, expected).await
     }
 }

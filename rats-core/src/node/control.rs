@@ -157,7 +157,7 @@ impl Control {
 /// `tag peer:32 name_len:u8 name payload`; callers keep name and payload within the limits
 /// (longer ones are cut, which the receiver then sees as a different, unknown name).
 fn signal_bytes(tag: u8, peer: &PeerId, name: &str, payload: &[u8]) -> Vec<u8> {
-    let name = &name.as_bytes()[..name.len().min(MAX_SIGNAL_NAME)];
+    let name = &name.as_bytes()[..name.floor_char_boundary(MAX_SIGNAL_NAME)];
     let payload = &payload[..payload.len().min(MAX_SIGNAL_PAYLOAD)];
     let mut v = Vec::with_capacity(34 + name.len() + payload.len());
     v.push(tag);

@@ -5,6 +5,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// How far replacement connections may exceed `max_peers` while both connections exist.
+const REPLACEMENT_EXTRA: usize = 4;
+
 use dashmap::DashMap;
 
 /// The counters. Shared by guards through an `Arc`.
@@ -72,6 +75,20 @@ impl Limits {
     /// Takes one of the `max_peers` slots.
     pub(crate) fn peer_slot(self: &Arc<Self>) -> Result<PeerSlot, LimitError> {
         take(&self.peer_slots, self.max_peers).ok_or(LimitError::TooManyPeers)?;
+        Ok(PeerSlot {
+            limits: self.clone(),
+        })
+    }
+
+    /// A peer slot for a second connection to a peer we already have (a direct connection
+    /// replacing a relayed one): may exceed `max_peers` by a few, briefly, since the old
+    /// connection frees its slot when it is retired.
+    pub(crate) fn replacement_slot(self: &Arc<Self>) -> Result<PeerSlot, LimitError> {
+        take(
+            &self.peer_slots,
+            self.max_peers.saturating_add(REPLACEMENT_EXTRA),
+        )
+        .ok_or(LimitError::TooManyPeers)?;
         Ok(PeerSlot {
             limits: self.clone(),
         })

@@ -285,6 +285,7 @@ impl NodeBuilder {
             lifecycle: parking_lot::Mutex::new(()),
             candidate_dials: Default::default(),
             rejecting: Default::default(),
+            introducers: Default::default(),
             clock: clock::CoarseClock::new(),
             data_dir: self.data_dir,
             config,
@@ -573,7 +574,7 @@ impl Node {
         inbound: bool,
         method: &'static str,
     ) -> Result<PeerId, ConnectError> {
-        setup::establish_with(&self.shared, raw, inbound, method).await
+        setup::establish_with(&self.shared, raw, inbound, method, None).await
     }
 
     /// The NAT plugin of concrete type `T`, to use its own API.

@@ -51,7 +51,7 @@ pub struct PeerInfo {
 impl PeerInfo {
     /// Whether the connection goes through a relay.
     pub fn is_relayed(&self) -> bool {
-        self.method == "relay"
+        self.method == "relay" || self.transport == "turn"
     }
 }
 

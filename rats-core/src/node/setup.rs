@@ -51,6 +51,9 @@ pub enum ConnectError {
     /// No address to try, or none that the connect strategy allows.
     #[error("no address to connect to that the connect strategy allows")]
     NoAddress,
+    /// The connection reached another peer than the one wanted (and was closed).
+    #[error("reached another peer ({})", .0.short())]
+    UnexpectedPeer(PeerId),
 }
 
 /// Dials `addr` (as [`connect_any`] with one address) and runs the handshake.
@@ -149,7 +152,17 @@ pub(crate) async fn connect_any(
                 Some(NatConnection::Established(peer)) if expected.is_none_or(|e| e == peer) => {
                     return Ok(peer);
                 }
-                Some(NatConnection::Established(_)) | None => None,
+                Some(NatConnection::Established(other)) => {
+                    close_unexpected(shared, other);
+                    if let Some(a) = addrs.first() {
+                        failures.push((
+                            a.clone(),
+                            format!("reached another peer ({})", other.short()),
+                        ));
+                    }
+                    None
+                }
+                None => None,
             }
         } else {
             break;
@@ -168,13 +181,7 @@ pub(crate) async fn connect_any(
             Ok(peer) if expected.is_none_or(|e| e == peer) => return Ok(peer),
             Ok(other) => {
                 // Steered to someone else: do not keep it, try the next candidate.
-                if let Some(e) = shared.peers.get(&other) {
-                    e.conn.close(
-                        DisconnectReason::LocalRequest,
-                        CloseMode::Graceful,
-                        shared.clock.now(),
-                    );
-                }
+                close_unexpected(shared, other);
                 failures.push((addr, format!("reached another peer ({})", other.short())));
             }
             Err(ConnectError::ShuttingDown) => return Err(ConnectError::ShuttingDown),
@@ -318,6 +325,12 @@ fn report_attempt(shared: &NodeShared, addr: &Address, method: &str, error: Opti
     });
 }
 
+/// How long one NAT strategy may take: the dial timeout plus room for its own coordination
+/// (a hole punch waits for an answer and a punch window; each step has its own bound).
+pub(crate) fn nat_deadline(shared: &NodeShared) -> std::time::Duration {
+    shared.config.dial_timeout + std::time::Duration::from_secs(10)
+}
+
 async fn dial_through_nat(
     shared: &Arc<NodeShared>,
     addrs: &[Address],
@@ -328,7 +341,7 @@ async fn dial_through_nat(
         addrs: addrs.to_vec(),
     };
     for strategy in &shared.nat {
-        let attempt = tokio::time::timeout(shared.config.dial_timeout, strategy.connect(&target));
+        let attempt = tokio::time::timeout(nat_deadline(shared), strategy.connect(&target));
         let result = tokio::select! {
             _ = shared.cancel.cancelled() => return None,
             r = attempt => r,
@@ -373,19 +386,45 @@ pub(crate) async fn establish_with(
     raw: RawConnection,
     inbound: bool,
     method: &'static str,
+    expected: Option<PeerId>,
 ) -> Result<PeerId, ConnectError> {
+    // Replacing a connection to a peer we have (an upgrade) must work at `max_peers` too.
+    let slot = match expected {
+        Some(p) if shared.is_connected(&p) => shared.limits.replacement_slot()?,
+        _ => shared.limits.peer_slot()?,
+    };
     let setup = Setup {
         role: if inbound {
             Role::Responder
         } else {
             Role::Initiator
         },
-        slot: shared.limits.peer_slot()?,
+        slot,
         pending: shared.limits.pending(None)?,
         ip_slot: None,
         method,
     };
-    establish(shared, raw, setup).await
+    let peer = establish(shared, raw, setup).await?;
+    match expected {
+        Some(e) if e != peer => {
+            close_unexpected(shared, peer);
+            Err(ConnectError::UnexpectedPeer(peer))
+        }
+        _ => Ok(peer),
+    }
+}
+
+/// Closes a connection that reached another peer than the one we wanted (unless that peer
+/// was already connected some other way: then only the new connection is extra, and the
+/// duplicate rule settles it).
+fn close_unexpected(shared: &Arc<NodeShared>, peer: PeerId) {
+    if let Some(e) = shared.peers.get(&peer) {
+        e.conn.close(
+            DisconnectReason::LocalRequest,
+            CloseMode::Graceful,
+            shared.clock.now(),
+        );
+    }
 }
 
 /// Accepts connections from one listener until the node stops.
@@ -560,7 +599,11 @@ pub(crate) async fn establish(
         Registered::Rejected => conn.retire(now),
     }
     drop(lifecycle);
-    if info.is_relayed() && role == Role::Initiator && !matches!(outcome, Registered::Rejected) {
+    if info.is_relayed()
+        && role == Role::Initiator
+        && !matches!(outcome, Registered::Rejected)
+        && shared.config.connect_strategy != crate::config::ConnectStrategy::RelayOnly
+    {
         super::upgrade::spawn(shared, peer, conn_id);
     }
     let span = info_span!("peer", peer = %peer.short(), conn = conn_id);

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub(crate) const MAX_CANDIDATE_DIALS: usize = 8;
 /// Most refused connections being answered at once; beyond, they are just closed.
 pub(crate) const MAX_REJECTING: usize = 64;
+/// Introductions remembered at most.
+const MAX_INTRODUCERS: usize = 1024;
 
 use dashmap::DashMap;
 use parking_lot::RwLock;
@@ -37,6 +39,9 @@ pub(crate) struct ServiceEntry {
 }
 
 pub(crate) struct NodeShared {
+    /// Which peer told us about which (peer exchange), for NAT strategies that coordinate
+    /// through a mutual peer.
+    pub(crate) introducers: parking_lot::Mutex<std::collections::HashMap<PeerId, PeerId>>,
     pub(crate) identity: Identity,
     pub(crate) config: NodeConfig,
     pub(crate) protocol: ProtocolId,
@@ -171,6 +176,7 @@ impl NodeShared {
             if p.id == self.local_id() || p.id == from || self.is_connected(&p.id) {
                 continue;
             }
+            self.remember_introducer(p.id, from);
             // Only IP literals: a peer must not make us resolve names or dial in-process
             // transports on its word.
             let addrs: Vec<Address> = p
@@ -250,6 +256,16 @@ impl NodeShared {
             }
             shared.candidate_dials.fetch_sub(1, Ordering::AcqRel);
         });
+    }
+
+    /// Notes that `by` told us about `peer` (a peer both are connected to, for NAT strategies
+    /// that coordinate through one). Bounded: the table starts over when full.
+    pub(crate) fn remember_introducer(&self, peer: PeerId, by: PeerId) {
+        let mut t = self.introducers.lock();
+        if t.len() >= MAX_INTRODUCERS && !t.contains_key(&peer) {
+            t.clear();
+        }
+        t.insert(peer, by);
     }
 
     /// True if a connected peer listens at (or connected from) `addr`.

@@ -13,7 +13,7 @@ use tracing::debug;
 use crate::event::Event;
 use crate::identity::PeerId;
 use crate::nat::{NatConnection, NatTarget};
-use crate::node::setup::establish_with;
+use crate::node::setup::{establish_with, nat_deadline};
 use crate::node::shared::NodeShared;
 
 /// Waits before each round of attempts: soon after connecting, then backing off; after the
@@ -51,22 +51,29 @@ async fn run(shared: Arc<NodeShared>, peer: PeerId, conn_id: u64) {
                 peer: Some(peer),
                 addrs: addrs.clone(),
             };
-            let attempt =
-                tokio::time::timeout(shared.config.dial_timeout, strategy.connect(&target));
+            let attempt = tokio::time::timeout(nat_deadline(&shared), strategy.connect(&target));
             let result = tokio::select! {
                 _ = shared.cancel.cancelled() => return,
                 r = attempt => r,
             };
             let error = match result {
                 Ok(Ok(NatConnection::Raw { raw, method })) => {
-                    match establish_with(&shared, raw, false, method).await {
-                        Ok(p) if p == peer => None,
-                        Ok(_) => Some("reached another peer".to_string()),
-                        Err(e) => Some(e.to_string()),
-                    }
+                    establish_with(&shared, raw, false, method, Some(peer))
+                        .await
+                        .err()
+                        .map(|e| e.to_string())
                 }
                 Ok(Ok(NatConnection::Established(p))) if p == peer => None,
-                Ok(Ok(NatConnection::Established(_))) => Some("reached another peer".into()),
+                Ok(Ok(NatConnection::Established(other))) => {
+                    if let Some(e) = shared.peers.get(&other) {
+                        e.conn.close(
+                            crate::event::DisconnectReason::LocalRequest,
+                            crate::node::outbound::CloseMode::Graceful,
+                            shared.clock.now(),
+                        );
+                    }
+                    Some("reached another peer".into())
+                }
                 Ok(Err(e)) => Some(e.to_string()),
                 Err(_) => Some("timed out".into()),
             };

@@ -10,8 +10,11 @@ pub struct HolePunchConfig {
     pub window_ms: u64,
     /// How long to wait for the other side's answer to a punch request, in milliseconds.
     pub answer_ms: u64,
-    /// Punch sessions in progress at most (ours and those peers asked for).
+    /// Punch sessions in progress at most, ours and those peers asked for each (at most one
+    /// per asking peer).
     pub max_sessions: usize,
+    /// Answer other peers' punch requests (off: only our own connections are punched).
+    pub respond: bool,
 }
 
 impl Default for HolePunchConfig {
@@ -20,6 +23,7 @@ impl Default for HolePunchConfig {
             window_ms: 3_000,
             answer_ms: 3_000,
             max_sessions: 8,
+            respond: true,
         }
     }
 }

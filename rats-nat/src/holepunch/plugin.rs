@@ -1,7 +1,7 @@
 //! The `holepunch` NAT strategy: runs punch sessions we start (`connect`) and those peers ask
 //! us for (`on_signal`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +25,10 @@ use crate::StunConfig;
 
 /// Peers we ask to pass a punch request on, at most (when not connected to the target).
 const MAX_VIAS: usize = 4;
+/// Requests remembered (so copies arriving through other peers are not answered twice).
+const RECENT: usize = 64;
+/// Resolved STUN server addresses are reused this long.
+const RESOLVED_TTL: Duration = Duration::from_secs(300);
 /// The initiator waits at most this long (half the round trip) before punching.
 const MAX_START_DELAY: Duration = Duration::from_secs(1);
 
@@ -51,8 +55,42 @@ struct Inner {
     asked: Mutex<HashMap<u64, Asked>>,
     /// Requests we answered, waiting for the initiator's sync, by (initiator, session id).
     answered: Mutex<HashMap<(PeerId, u64), oneshot::Sender<()>>>,
-    /// Sessions in progress (both kinds).
-    sessions: Arc<Semaphore>,
+    /// Peers we are answering now (one session each).
+    answering: Mutex<std::collections::HashSet<PeerId>>,
+    /// Requests seen lately, oldest first.
+    recent: Mutex<VecDeque<(PeerId, u64)>>,
+    /// Our own sessions in progress.
+    own_sessions: Arc<Semaphore>,
+    /// Sessions other peers asked for, in progress.
+    answer_sessions: Arc<Semaphore>,
+    /// The STUN servers, resolved, and when.
+    servers: tokio::sync::Mutex<Option<(Instant, Vec<SocketAddr>)>>,
+}
+
+/// Removes our request from `asked` however its session ends.
+struct AskedGuard<'a> {
+    inner: &'a Inner,
+    id: u64,
+}
+
+impl Drop for AskedGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.asked.lock().remove(&self.id);
+    }
+}
+
+/// Ends an answering session's claim on its peer.
+struct AnsweringGuard {
+    inner: Arc<Inner>,
+    from: PeerId,
+    id: u64,
+}
+
+impl Drop for AnsweringGuard {
+    fn drop(&mut self) {
+        self.inner.answering.lock().remove(&self.from);
+        self.inner.answered.lock().remove(&(self.from, self.id));
+    }
 }
 
 /// The hole punching strategy. Uses the STUN servers of the `stun` section.
@@ -71,7 +109,7 @@ impl std::fmt::Debug for HolePunch {
 impl HolePunch {
     /// A strategy with these settings.
     pub fn new(config: HolePunchConfig, stun: StunConfig) -> Self {
-        let sessions = Arc::new(Semaphore::new(config.max_sessions.max(1)));
+        let n = config.max_sessions.max(1);
         HolePunch {
             inner: Arc::new(Inner {
                 config,
@@ -79,7 +117,11 @@ impl HolePunch {
                 ctx: Mutex::new(None),
                 asked: Mutex::default(),
                 answered: Mutex::default(),
-                sessions,
+                answering: Mutex::default(),
+                recent: Mutex::default(),
+                own_sessions: Arc::new(Semaphore::new(n)),
+                answer_sessions: Arc::new(Semaphore::new(n)),
+                servers: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -99,6 +141,39 @@ impl Inner {
 
     fn answer_timeout(&self) -> Duration {
         Duration::from_millis(self.config.answer_ms.clamp(100, 60_000))
+    }
+
+    /// A fresh punch socket and its mapping, within half the answer time (the other side
+    /// waits for us).
+    async fn prepare(&self) -> Result<PunchSocket, String> {
+        let servers = {
+            let mut cached = self.servers.lock().await;
+            match &*cached {
+                Some((at, s)) if at.elapsed() < RESOLVED_TTL && !s.is_empty() => s.clone(),
+                _ => {
+                    let s = self.stun.resolved_servers().await;
+                    *cached = Some((Instant::now(), s.clone()));
+                    s
+                }
+            }
+        };
+        tokio::time::timeout(self.answer_timeout() / 2, PunchSocket::prepare(&servers))
+            .await
+            .map_err(|_| "no STUN answer in time".to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Whether the request `(from, id)` was seen before (and remembers it).
+    fn seen_before(&self, from: PeerId, id: u64) -> bool {
+        let mut recent = self.recent.lock();
+        if recent.contains(&(from, id)) {
+            return true;
+        }
+        if recent.len() >= RECENT {
+            recent.pop_front();
+        }
+        recent.push_back((from, id));
+        false
     }
 
     /// Reports a step of a punch as a `ConnectAttempt` event.
@@ -127,10 +202,16 @@ impl Inner {
         let vias: Vec<PeerId> = if ctx.is_connected(&peer) {
             vec![peer]
         } else {
-            ctx.peers()
+            // The peer that introduced it first (it has it), then others that might.
+            let first = ctx.introducer(&peer);
+            first
                 .into_iter()
-                .map(|p| p.peer_id)
-                .filter(|p| *p != peer)
+                .chain(
+                    ctx.peers()
+                        .into_iter()
+                        .map(|p| p.peer_id)
+                        .filter(|p| *p != peer && Some(*p) != first),
+                )
                 .take(MAX_VIAS)
                 .collect()
         };
@@ -139,12 +220,14 @@ impl Inner {
                 "no connected peer to coordinate a hole punch through".into(),
             ));
         }
-        let sock = PunchSocket::prepare(&self.stun)
+        let sock = self
+            .prepare()
             .await
             .map_err(|e| NatError::Failed(format!("hole punch: {e}")))?;
         let id = rand::random::<u64>();
         let (tx, rx) = oneshot::channel();
         self.asked.lock().insert(id, Asked { peer, answer: tx });
+        let _asked = AskedGuard { inner: &self, id };
         let request = PunchMessage::Connect {
             id,
             addrs: vec![sock.mapped],
@@ -156,14 +239,15 @@ impl Inner {
             .iter()
             .filter(|v| ctx.send_signal(v, &peer, &request))
             .count();
-        let answer = match tokio::time::timeout(self.answer_timeout(), rx).await {
-            Ok(Ok(a)) if sent > 0 => a,
-            _ => {
-                self.asked.lock().remove(&id);
-                return Err(NatError::Failed(
-                    "hole punch: the peer did not answer the request".into(),
-                ));
-            }
+        if sent == 0 {
+            return Err(NatError::Failed(
+                "hole punch: no peer took the request".into(),
+            ));
+        }
+        let Ok(Ok(answer)) = tokio::time::timeout(self.answer_timeout(), rx).await else {
+            return Err(NatError::Failed(
+                "hole punch: the peer did not answer the request".into(),
+            ));
         };
         if sock.varies && answer.varies {
             ctx.send_signal(&answer.via, &peer, &PunchMessage::Cancel { id }.encode());
@@ -195,7 +279,7 @@ impl Inner {
                 })
             }
             Ok(p) => {
-                let r = ctx.establish(p.raw, true, PUNCHED_UDP).await;
+                let r = ctx.establish(p.raw, true, PUNCHED_UDP, Some(peer)).await;
                 Self::progress(&ctx, &remote, r.as_ref().err().map(|e| e.to_string()));
                 r.map(NatConnection::Established)
                     .map_err(|e| NatError::Failed(format!("hole punch: {e}")))
@@ -220,12 +304,16 @@ impl Inner {
         sync: oneshot::Receiver<()>,
         _permit: OwnedSemaphorePermit,
     ) {
+        let _answering = AnsweringGuard {
+            inner: self.clone(),
+            from,
+            id,
+        };
         let started = Instant::now();
-        let sock = match PunchSocket::prepare(&self.stun).await {
+        let sock = match self.prepare().await {
             Ok(s) => s,
             Err(e) => {
                 debug!(error = %e, "hole punch: no mapping; declining");
-                self.answered.lock().remove(&(from, id));
                 ctx.send_signal(&via, &from, &PunchMessage::Cancel { id }.encode());
                 return;
             }
@@ -238,7 +326,6 @@ impl Inner {
         };
         ctx.send_signal(&via, &from, &accept.encode());
         let go = tokio::time::timeout(self.answer_timeout(), sync).await;
-        self.answered.lock().remove(&(from, id));
         if !matches!(go, Ok(Ok(()))) {
             // Cancelled (both symmetric) or no sync: nothing to do.
             return;
@@ -250,7 +337,7 @@ impl Inner {
         };
         let error = match punch::run(sock, &remote, side, self.window()).await {
             Ok(p) => ctx
-                .establish(p.raw, p.inbound, PUNCHED_UDP)
+                .establish(p.raw, p.inbound, PUNCHED_UDP, Some(from))
                 .await
                 .err()
                 .map(|e| e.to_string()),
@@ -267,19 +354,22 @@ impl Inner {
                 let Ok(ctx) = self.ctx() else {
                     return;
                 };
-                // A copy through another mutual peer, or too many sessions: ignore.
-                let Ok(permit) = self.sessions.clone().try_acquire_owned() else {
+                // Copies through other mutual peers are answered once.
+                if !self.config.respond || self.seen_before(from, id) {
+                    return;
+                }
+                // One session per asking peer, and a bounded number in all.
+                if !self.answering.lock().insert(from) {
+                    debug!(peer = %from.short(), "hole punch request dropped: one in progress");
+                    return;
+                }
+                let Ok(permit) = self.answer_sessions.clone().try_acquire_owned() else {
+                    self.answering.lock().remove(&from);
                     debug!("hole punch request dropped: too many sessions");
                     return;
                 };
                 let (tx, rx) = oneshot::channel();
-                {
-                    let mut answered = self.answered.lock();
-                    if answered.contains_key(&(from, id)) {
-                        return;
-                    }
-                    answered.insert((from, id), tx);
-                }
+                self.answered.lock().insert((from, id), tx);
                 let this = self.clone();
                 let c = ctx.clone();
                 ctx.spawn(async move {
@@ -346,7 +436,7 @@ impl NatStrategy for HolePunch {
         }
         let permit = self
             .inner
-            .sessions
+            .own_sessions
             .clone()
             .try_acquire_owned()
             .map_err(|_| NatError::Failed("too many hole punches in progress".into()))?;
@@ -376,6 +466,7 @@ impl NatStrategy for HolePunch {
         *self.inner.ctx.lock() = None;
         self.inner.asked.lock().clear();
         self.inner.answered.lock().clear();
+        self.inner.recent.lock().clear();
     }
 }
 

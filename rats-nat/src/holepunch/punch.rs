@@ -58,6 +58,8 @@ pub(crate) async fn run(
     let punched = tokio::time::timeout(window, async {
         match side {
             Side::Dial => {
+                // Only the accepting side takes connections on its socket.
+                endpoint.set_server_config(None);
                 tokio::time::sleep(DIAL_DELAY).await;
                 let dials = remote
                     .iter()

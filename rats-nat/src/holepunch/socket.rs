@@ -4,8 +4,16 @@ use std::net::SocketAddr;
 
 use tokio::net::UdpSocket;
 
-use crate::StunConfig;
-use crate::stun::{ChangeRequest, StunError, binding};
+use std::time::Duration;
+
+use crate::stun::{ChangeRequest, Retransmit, StunError, binding};
+
+/// STUN timing for punches: an answer is needed within the other side's patience, so a dead
+/// server costs at most 100 + 200 + 400 ms.
+const TIMING: Retransmit = Retransmit {
+    rto: Duration::from_millis(100),
+    tries: 3,
+};
 
 /// A bound socket with its public mapping.
 pub(crate) struct PunchSocket {
@@ -18,18 +26,17 @@ pub(crate) struct PunchSocket {
 }
 
 impl PunchSocket {
-    /// Binds an IPv4 socket and asks the configured STUN servers (in order, first answer) for
-    /// its mapping, then a second address (the server's RFC 5780 alternate, else the next
+    /// Binds an IPv4 socket and asks the STUN `servers` (resolved, in order, first answer)
+    /// for its mapping, then a second address (the server's RFC 5780 alternate, else the next
     /// server) whether the mapping depends on the destination. Without a second address the
     /// mapping is taken as stable.
-    pub(crate) async fn prepare(stun: &StunConfig) -> Result<PunchSocket, StunError> {
-        let servers: Vec<SocketAddr> = stun
-            .resolved_servers()
-            .await
-            .into_iter()
+    pub(crate) async fn prepare(servers: &[SocketAddr]) -> Result<PunchSocket, StunError> {
+        let servers: Vec<SocketAddr> = servers
+            .iter()
+            .copied()
             .filter(SocketAddr::is_ipv4)
             .collect();
-        let timing = stun.timing();
+        let timing = TIMING;
         let socket = UdpSocket::bind(SocketAddr::from(([0u8; 4], 0))).await?;
         let mut last = StunError::NoServer;
         for (i, server) in servers.iter().enumerate() {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use serde::{Deserialize, Serialize};
 
 /// Addresses one message may offer at most.
-pub(crate) const MAX_ADDRS: usize = 8;
+pub(crate) const MAX_ADDRS: usize = 2;
 
 /// One step of the coordination.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,12 +38,13 @@ impl PunchMessage {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// Decodes a peer's message; `None` for anything malformed or oversized.
+    /// Decodes a peer's message; `None` for anything malformed, oversized, or offering
+    /// addresses nobody should punch towards (see [`punchable`]).
     pub(crate) fn decode(b: &[u8]) -> Option<Self> {
         let m: PunchMessage = serde_json::from_slice(b).ok()?;
         match &m {
             PunchMessage::Connect { addrs, .. } | PunchMessage::Accept { addrs, .. }
-                if addrs.is_empty() || addrs.len() > MAX_ADDRS =>
+                if addrs.is_empty() || addrs.len() > MAX_ADDRS || !addrs.iter().all(punchable) =>
             {
                 None
             }
@@ -58,6 +59,24 @@ impl PunchMessage {
             | PunchMessage::Sync { id }
             | PunchMessage::Cancel { id } => *id,
         }
+    }
+}
+
+/// An address a punch may be aimed at: IPv4 unicast that can be someone's mapping (not
+/// loopback, unspecified, multicast, broadcast or link-local), with a port. A hostile peer must
+/// not be able to point our punch packets at our own machine or a multicast group.
+pub(crate) fn punchable(a: &SocketAddr) -> bool {
+    match a {
+        SocketAddr::V4(v4) => {
+            let ip = v4.ip();
+            v4.port() != 0
+                && !(ip.is_loopback()
+                    || ip.is_unspecified()
+                    || ip.is_multicast()
+                    || ip.is_broadcast()
+                    || ip.is_link_local())
+        }
+        SocketAddr::V6(_) => false,
     }
 }
 
@@ -97,5 +116,20 @@ mod tests {
         );
         assert_eq!(PunchMessage::decode(b"{\"t\":\"nope\"}"), None);
         assert_eq!(PunchMessage::decode(b"\xff"), None);
+        for bad in [
+            "127.0.0.1:5",
+            "0.0.0.0:5",
+            "224.0.0.251:5353",
+            "169.254.1.1:5",
+            "1.2.3.4:0",
+            "[2001:db8::1]:5",
+        ] {
+            let m = PunchMessage::Connect {
+                id: 1,
+                addrs: vec![bad.parse().expect("addr")],
+                varies: false,
+            };
+            assert_eq!(PunchMessage::decode(&m.encode()), None, "{bad}");
+        }
     }
 }

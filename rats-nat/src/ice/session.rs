@@ -7,6 +7,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rats_transport::datagram::{DatagramPipe, PIPE_DEPTH};
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 use tracing::debug;
 use webrtc_ice::agent::Agent;
 use webrtc_ice::agent::agent_config::AgentConfig;
@@ -20,8 +21,9 @@ use webrtc_util::Conn;
 use super::config::IceConfig;
 use super::offer::{IceOffer, MAX_CANDIDATES, strip_prefix};
 
-/// Largest datagram read from the nominated pair.
-const MAX_DATAGRAM: usize = 2048;
+/// Read buffer for the nominated pair: larger than anything the agent delivers (8 KiB), so
+/// no datagram can be too long for it.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// ICE failures.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,7 @@ struct Gathered {
 
 /// An ICE agent for one connection, in the controlling (nominating) or controlled role.
 pub struct IceSession {
-    agent: Arc<Agent>,
+    agent: Arc<AgentHandle>,
     controlling: bool,
     config: IceConfig,
     gathered: Arc<Mutex<Gathered>>,
@@ -130,7 +132,7 @@ impl IceSession {
             },
         ));
         Ok(IceSession {
-            agent: Arc::new(agent),
+            agent: Arc::new(AgentHandle(Arc::new(agent))),
             controlling,
             config: config.clone(),
             gathered,
@@ -221,16 +223,39 @@ impl IceSession {
         })
     }
 
-    /// Stops the agent (closing its sockets and allocations).
+    /// Stops the agent (closing its sockets and allocations) and with it any connection made
+    /// through this session. Dropping the session and its connections does the same.
     pub async fn close(&self) {
-        let _ = self.agent.close().await;
+        let _ = self.agent.0.close().await;
+    }
+}
+
+/// The agent, closed when the last session, connection or pipe task holding it is gone
+/// (webrtc-ice's agent keeps its sockets, checks and TURN refreshes running until closed).
+struct AgentHandle(Arc<Agent>);
+
+impl std::ops::Deref for AgentHandle {
+    type Target = Agent;
+    fn deref(&self) -> &Agent {
+        &self.0
+    }
+}
+
+impl Drop for AgentHandle {
+    fn drop(&mut self) {
+        let agent = self.0.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = agent.close().await;
+            });
+        }
     }
 }
 
 /// A nominated candidate pair: datagrams to and from the other agent.
 pub struct IceConnection {
     conn: Arc<dyn Conn + Send + Sync>,
-    agent: Arc<Agent>,
+    agent: Arc<AgentHandle>,
     /// Our candidate's address.
     pub local: SocketAddr,
     /// The other side's candidate's address.
@@ -263,34 +288,38 @@ impl IceConnection {
         self.conn.recv(buf).await.map_err(|_| IceError::Closed)
     }
 
-    /// Hands the pair to a [`DatagramPipe`] (for QUIC), moving datagrams in background tasks
-    /// that end, and close the agent, when the pipe's user drops its ends.
-    pub fn into_pipe(self) -> DatagramPipe {
+    /// Hands the pair to a [`DatagramPipe`] (for QUIC), moving datagrams in background tasks.
+    /// The returned token is cancelled when the pair closes (the agent failed or was closed);
+    /// the tasks end, and the agent is closed, when the pipe's user drops its ends.
+    pub fn into_pipe(self) -> (DatagramPipe, CancellationToken) {
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
         let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
+        let closed = CancellationToken::new();
         let (conn, agent) = (self.conn.clone(), self.agent.clone());
         tokio::spawn(async move {
+            // A failed send loses that datagram (as UDP would); QUIC retransmits.
             while let Some(d) = out_rx.recv().await {
-                if conn.send(&d).await.is_err() {
-                    break;
-                }
+                let _ = conn.send(&d).await;
             }
-            let _ = agent.close().await;
+            drop(agent);
         });
-        let conn = self.conn.clone();
+        let (conn, agent, done) = (self.conn.clone(), self.agent.clone(), closed.clone());
         tokio::spawn(async move {
-            let mut buf = vec![0u8; MAX_DATAGRAM];
+            let mut buf = vec![0u8; READ_BUFFER];
             while let Ok(n) = conn.recv(&mut buf).await {
                 if in_tx.send(buf[..n].to_vec()).await.is_err() {
                     break;
                 }
             }
+            done.cancel();
+            drop(agent);
         });
-        DatagramPipe {
+        let pipe = DatagramPipe {
             outgoing: out_tx,
             incoming: in_rx,
             local: self.local,
             remote: self.remote,
-        }
+        };
+        (pipe, closed)
     }
 }

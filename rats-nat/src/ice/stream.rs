@@ -13,9 +13,15 @@ pub async fn stream_over(
     conn: IceConnection,
     controlling: bool,
 ) -> Result<RawConnection, IceError> {
-    let pipe = conn.into_pipe();
+    let (pipe, closed) = conn.into_pipe();
     let remote = pipe.remote;
     let endpoint = endpoint_on_pipe(pipe).map_err(|e| IceError::Agent(e.to_string()))?;
+    // When the pair dies, close the QUIC connection at once rather than at its idle timeout.
+    let ep = endpoint.clone();
+    tokio::spawn(async move {
+        closed.cancelled().await;
+        ep.close(0u32.into(), b"ICE pair closed");
+    });
     if controlling {
         QuicTransport::dial_on(&endpoint, remote)
             .await
