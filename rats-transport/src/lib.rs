@@ -34,4 +34,4 @@ mod tcp;
 
 #[cfg(feature = "quic")]
 pub use quic::QuicTransport;
-pub use tcp::TcpTransport;
+pub use tcp::{TcpTransport, raw_from_stream};

@@ -73,6 +73,12 @@ fn socket_addr_of(addr: &Address) -> Result<SocketAddr, TransportError> {
         })
 }
 
+/// A rats byte stream on a TCP connection made elsewhere (a punched one, say).
+pub fn raw_from_stream(stream: TcpStream) -> std::io::Result<RawConnection> {
+    let (local, remote) = (stream.local_addr()?, stream.peer_addr()?);
+    Ok(into_raw(stream, local, remote))
+}
+
 fn into_raw(stream: TcpStream, local: SocketAddr, remote: SocketAddr) -> RawConnection {
     let _ = stream.set_nodelay(true);
     let (r, w) = stream.into_split();

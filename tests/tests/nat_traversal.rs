@@ -129,6 +129,42 @@ async fn symmetric_pair_falls_back_to_the_relay_and_stops_punching() {
     drop(t.lab);
 }
 
+/// Each pair of kinds that TCP simultaneous open gets through, with UDP punching switched
+/// off: the relayed connection becomes `punched-tcp`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_hole_punch_through_cone_nats() {
+    for (a, b) in [
+        (NatKind::PortRestrictedCone, NatKind::PortRestrictedCone),
+        (NatKind::FullCone, NatKind::Symmetric),
+    ] {
+        let tcp_only = ["--punch", "tcp"];
+        let Some(mut t) = trio(a, b, &tcp_only, &tcp_only).await else {
+            return;
+        };
+        let start = Instant::now();
+        let mut methods: Vec<String> = Vec::new();
+        let mut attempts: Vec<Value> = Vec::new();
+        let deadline = start + Duration::from_secs(20);
+        while let Some(v) = t.b.next(deadline).await {
+            if v["event"] == "peer" && v["peer"] == t.a_id {
+                methods.push(v["method"].as_str().unwrap_or_default().to_string());
+                if methods.last().is_some_and(|m| m == "punched-tcp") {
+                    break;
+                }
+            }
+            assert_ne!(v["event"], "gone", "{v}");
+            if v["event"] == "attempt" {
+                attempts.push(v);
+            }
+        }
+        assert_eq!(
+            methods,
+            ["relay", "punched-tcp"],
+            "{a:?} x {b:?}: {attempts:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
     let dir = std::env::temp_dir().join(format!("rats-upgrade-{}", std::process::id()));
@@ -144,8 +180,9 @@ async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
     let Some(mut t) = trio(
         NatKind::FullCone,
         NatKind::PortRestrictedCone,
-        &["--recv", &recv_arg],
-        &["--send-file", &file_arg],
+        // UDP punching only: the QUIC-on-a-punched-socket path (TCP has its own test).
+        &["--recv", &recv_arg, "--punch", "udp"],
+        &["--send-file", &file_arg, "--punch", "udp"],
     )
     .await
     else {

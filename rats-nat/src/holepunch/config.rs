@@ -15,6 +15,10 @@ pub struct HolePunchConfig {
     pub max_sessions: usize,
     /// Answer other peers' punch requests (off: only our own connections are punched).
     pub respond: bool,
+    /// Punch UDP (QUIC on the punched socket).
+    pub udp: bool,
+    /// Punch TCP (simultaneous open from a shared port).
+    pub tcp: bool,
 }
 
 impl Default for HolePunchConfig {
@@ -24,6 +28,8 @@ impl Default for HolePunchConfig {
             answer_ms: 3_000,
             max_sessions: 8,
             respond: true,
+            udp: true,
+            tcp: true,
         }
     }
 }

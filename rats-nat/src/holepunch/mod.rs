@@ -18,8 +18,10 @@
 //! direct path exists and we give up at once (the relay stays). Attempts are bounded: a few
 //! sessions at a time, a fixed punch window, and the node's upgrade backoff between rounds.
 //!
-//! UDP only for now: TCP simultaneous open needs dialing from the listening port, which our
-//! TCP transport does not do yet.
+//! TCP is punched at the same time: each side reserves a TCP port (shared with SO_REUSEPORT),
+//! learns its mapping with STUN over TCP, and at the start both connect from it to the other's
+//! mapping (a TCP simultaneous open); the accepting side also listens on it. Whichever path the
+//! dialer completes first carries the connection (`punched-udp` or `punched-tcp`).
 
 mod config;
 mod plugin;
@@ -32,3 +34,5 @@ pub use plugin::HolePunch;
 
 /// `PeerInfo::method` of a connection made by punching UDP.
 pub const PUNCHED_UDP: &str = "punched-udp";
+/// `PeerInfo::method` of a connection made by punching TCP.
+pub const PUNCHED_TCP: &str = "punched-tcp";

@@ -7,20 +7,23 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use parking_lot::Mutex;
 use rats_core::identity::PeerId;
 use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget, Signal};
 use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
+use rats_core::transport::RawConnection;
 use rats_core::{Address, Event};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tracing::debug;
 
-use super::PUNCHED_UDP;
 use super::config::HolePunchConfig;
-use super::punch::{self, Side};
-use super::socket::PunchSocket;
+use super::punch::{self, Plan, Punched, Side};
+use super::socket::{PunchSocket, TcpPunchPort};
 use super::wire::PunchMessage;
+use super::{PUNCHED_TCP, PUNCHED_UDP};
 use crate::StunConfig;
 
 /// Peers we ask to pass a punch request on, at most (when not connected to the target).
@@ -31,11 +34,14 @@ const RECENT: usize = 64;
 const RESOLVED_TTL: Duration = Duration::from_secs(300);
 /// The initiator waits at most this long (half the round trip) before punching.
 const MAX_START_DELAY: Duration = Duration::from_secs(1);
+/// Time for the responder handshake after the punch window.
+const HANDSHAKE_MARGIN: Duration = Duration::from_secs(5);
 
 /// The other side's answer to our request, with the peer that delivered it and when.
 struct Answer {
     addrs: Vec<SocketAddr>,
     varies: bool,
+    tcp: Option<SocketAddr>,
     hold: Duration,
     via: PeerId,
     at: Instant,
@@ -176,17 +182,87 @@ impl Inner {
         false
     }
 
+    /// Reserves a TCP port and learns its mapping (when TCP punching is on), within half the
+    /// answer time; `None` if that fails (UDP alone is tried then).
+    async fn prepare_tcp(&self) -> Option<TcpPunchPort> {
+        if !self.config.tcp {
+            return None;
+        }
+        let servers = self.servers.lock().await.as_ref()?.1.clone();
+        let port = tokio::time::timeout(self.answer_timeout() / 2, TcpPunchPort::prepare(&servers));
+        match port.await {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(e)) => {
+                debug!(error = %e, "hole punch: no TCP mapping; UDP only");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Both sockets: UDP (required) and, when it works, a TCP port.
+    async fn prepare_both(&self) -> Result<(PunchSocket, Option<TcpPunchPort>), String> {
+        // The UDP preparation resolves (and caches) the servers the TCP one uses.
+        let udp = self.prepare().await?;
+        let tcp = self.prepare_tcp().await;
+        Ok((udp, tcp))
+    }
+
     /// Reports a step of a punch as a `ConnectAttempt` event.
-    fn progress(ctx: &DiscoveryContext, remote: &[SocketAddr], error: Option<String>) {
-        if let Some(addr) = remote
-            .first()
-            .and_then(|a| Address::new("quic", &a.to_string()).ok())
-        {
+    fn progress(
+        ctx: &DiscoveryContext,
+        remote: Option<&SocketAddr>,
+        method: &str,
+        error: Option<String>,
+    ) {
+        let scheme = if method == PUNCHED_TCP { "tcp" } else { "quic" };
+        if let Some(addr) = remote.and_then(|a| Address::new(scheme, &a.to_string()).ok()) {
             ctx.emit(Event::ConnectAttempt {
                 addr,
-                method: PUNCHED_UDP.into(),
+                method: method.into(),
                 error,
             });
+        }
+    }
+
+    /// The plan for a punch with the other side's offer.
+    fn plan(
+        &self,
+        udp: PunchSocket,
+        tcp: Option<TcpPunchPort>,
+        remote_udp: Vec<SocketAddr>,
+        remote_tcp: Option<SocketAddr>,
+        side: Side,
+    ) -> Plan {
+        Plan {
+            udp,
+            use_udp: self.config.udp,
+            tcp,
+            remote_udp,
+            remote_tcp,
+            side,
+            window: self.window(),
+        }
+    }
+
+    /// Runs a punch and the handshake on what it produced: as initiator on the path we dialed,
+    /// as responder on every path the other side brings up (the first to complete wins).
+    /// Returns the stream we dialed (for the caller's handshake) or the connected peer.
+    async fn punch_and_connect(
+        ctx: &DiscoveryContext,
+        plan: Plan,
+        peer: PeerId,
+    ) -> Result<NatConnection, String> {
+        let remote = plan.remote_udp.first().copied();
+        let window = plan.window;
+        match punch::run(plan).await? {
+            Punched::Dialed(raw, method) => Ok(NatConnection::Raw { raw, method }),
+            Punched::Accepting(paths) => {
+                let (p, method) =
+                    establish_first(ctx, paths, peer, window + HANDSHAKE_MARGIN).await?;
+                Self::progress(ctx, remote.as_ref(), method, None);
+                Ok(NatConnection::Established(p))
+            }
         }
     }
 
@@ -220,10 +296,8 @@ impl Inner {
                 "no connected peer to coordinate a hole punch through".into(),
             ));
         }
-        let sock = self
-            .prepare()
-            .await
-            .map_err(|e| NatError::Failed(format!("hole punch: {e}")))?;
+        let failed = |e: String| NatError::Failed(format!("hole punch: {e}"));
+        let (sock, tcp) = self.prepare_both().await.map_err(failed)?;
         let id = rand::random::<u64>();
         let (tx, rx) = oneshot::channel();
         self.asked.lock().insert(id, Asked { peer, answer: tx });
@@ -232,6 +306,7 @@ impl Inner {
             id,
             addrs: vec![sock.mapped],
             varies: sock.varies,
+            tcp: tcp.as_ref().map(|t| t.mapped),
         }
         .encode();
         let asked_at = Instant::now();
@@ -240,21 +315,17 @@ impl Inner {
             .filter(|v| ctx.send_signal(v, &peer, &request))
             .count();
         if sent == 0 {
-            return Err(NatError::Failed(
-                "hole punch: no peer took the request".into(),
-            ));
+            return Err(failed("no peer took the request".into()));
         }
         let Ok(Ok(answer)) = tokio::time::timeout(self.answer_timeout(), rx).await else {
-            return Err(NatError::Failed(
-                "hole punch: the peer did not answer the request".into(),
-            ));
+            return Err(failed("the peer did not answer the request".into()));
         };
         if sock.varies && answer.varies {
             ctx.send_signal(&answer.via, &peer, &PunchMessage::Cancel { id }.encode());
-            let e = "hole punch: both peers are behind NATs that map per destination \
-                     (symmetric): no direct path";
-            Self::progress(&ctx, &answer.addrs, Some(e.into()));
-            return Err(NatError::Failed(e.into()));
+            let e = "both peers are behind NATs that map per destination (symmetric): no \
+                     direct path";
+            Self::progress(&ctx, answer.addrs.first(), PUNCHED_UDP, Some(e.into()));
+            return Err(failed(e.into()));
         }
         ctx.send_signal(&answer.via, &peer, &PunchMessage::Sync { id }.encode());
         // The sync reaches the other side about half a round trip from now: start together.
@@ -268,27 +339,22 @@ impl Inner {
         } else {
             Side::Dial
         };
-        let remote = answer.addrs;
-        let result = punch::run(sock, &remote, side, self.window()).await;
-        match result {
-            Ok(p) if !p.inbound => {
-                Self::progress(&ctx, &remote, None);
-                Ok(NatConnection::Raw {
-                    raw: p.raw,
-                    method: PUNCHED_UDP,
-                })
+        let remote = answer.addrs.first().copied();
+        let plan = self.plan(sock, tcp, answer.addrs, answer.tcp, side);
+        let result = Self::punch_and_connect(&ctx, plan, peer).await;
+        match &result {
+            Ok(NatConnection::Raw { method, raw }) => {
+                let at = if *method == PUNCHED_TCP {
+                    raw.remote_addr.socket_addr()
+                } else {
+                    remote
+                };
+                Self::progress(&ctx, at.as_ref(), method, None);
             }
-            Ok(p) => {
-                let r = ctx.establish(p.raw, true, PUNCHED_UDP, Some(peer)).await;
-                Self::progress(&ctx, &remote, r.as_ref().err().map(|e| e.to_string()));
-                r.map(NatConnection::Established)
-                    .map_err(|e| NatError::Failed(format!("hole punch: {e}")))
-            }
-            Err(e) => {
-                Self::progress(&ctx, &remote, Some(e.clone()));
-                Err(NatError::Failed(format!("hole punch: {e}")))
-            }
+            Ok(NatConnection::Established(_)) => {}
+            Err(e) => Self::progress(&ctx, remote.as_ref(), PUNCHED_UDP, Some(e.clone())),
         }
+        result.map_err(failed)
     }
 
     /// Answers a peer's request and punches with it.
@@ -301,6 +367,7 @@ impl Inner {
         id: u64,
         remote: Vec<SocketAddr>,
         remote_varies: bool,
+        remote_tcp: Option<SocketAddr>,
         sync: oneshot::Receiver<()>,
         _permit: OwnedSemaphorePermit,
     ) {
@@ -310,7 +377,7 @@ impl Inner {
             id,
         };
         let started = Instant::now();
-        let sock = match self.prepare().await {
+        let (sock, tcp) = match self.prepare_both().await {
             Ok(s) => s,
             Err(e) => {
                 debug!(error = %e, "hole punch: no mapping; declining");
@@ -323,6 +390,7 @@ impl Inner {
             addrs: vec![sock.mapped],
             varies: sock.varies,
             hold_ms: started.elapsed().as_millis() as u64,
+            tcp: tcp.as_ref().map(|t| t.mapped),
         };
         ctx.send_signal(&via, &from, &accept.encode());
         let go = tokio::time::timeout(self.answer_timeout(), sync).await;
@@ -335,22 +403,35 @@ impl Inner {
         } else {
             Side::Accept
         };
-        let error = match punch::run(sock, &remote, side, self.window()).await {
-            Ok(p) => ctx
-                .establish(p.raw, p.inbound, PUNCHED_UDP, Some(from))
+        let first = remote.first().copied();
+        let plan = self.plan(sock, tcp, remote, remote_tcp, side);
+        let outcome = match Self::punch_and_connect(&ctx, plan, from).await {
+            Ok(NatConnection::Raw { raw, method }) => ctx
+                .establish(raw, false, method, Some(from))
                 .await
-                .err()
-                .map(|e| e.to_string()),
-            Err(e) => Some(e),
+                .map(|_| method)
+                .map_err(|e| e.to_string()),
+            Ok(NatConnection::Established(_)) => Ok(""),
+            Err(e) => Err(e),
         };
-        debug!(peer = %from.short(), ?error, "hole punch (answering side)");
-        Self::progress(&ctx, &remote, error);
+        debug!(peer = %from.short(), ?outcome, "hole punch (answering side)");
+        match outcome {
+            // Already reported.
+            Ok("") => {}
+            Ok(method) => Self::progress(&ctx, first.as_ref(), method, None),
+            Err(e) => Self::progress(&ctx, first.as_ref(), PUNCHED_UDP, Some(e)),
+        }
     }
 
     fn on_message(self: &Arc<Self>, signal: Signal, msg: PunchMessage) {
         let from = signal.from;
         match msg {
-            PunchMessage::Connect { id, addrs, varies } => {
+            PunchMessage::Connect {
+                id,
+                addrs,
+                varies,
+                tcp,
+            } => {
                 let Ok(ctx) = self.ctx() else {
                     return;
                 };
@@ -372,8 +453,9 @@ impl Inner {
                 self.answered.lock().insert((from, id), tx);
                 let this = self.clone();
                 let c = ctx.clone();
+                let tcp = tcp.filter(|_| self.config.tcp);
                 ctx.spawn(async move {
-                    this.respond(c, from, signal.via, id, addrs, varies, rx, permit)
+                    this.respond(c, from, signal.via, id, addrs, varies, tcp, rx, permit)
                         .await;
                 });
             }
@@ -382,6 +464,7 @@ impl Inner {
                 addrs,
                 varies,
                 hold_ms,
+                tcp,
             } => {
                 let mut asked = self.asked.lock();
                 if asked.get(&id).is_some_and(|a| a.peer == from)
@@ -390,6 +473,7 @@ impl Inner {
                     let _ = a.answer.send(Answer {
                         addrs,
                         varies,
+                        tcp,
                         hold: Duration::from_millis(hold_ms),
                         via: signal.via,
                         at: Instant::now(),
@@ -409,6 +493,40 @@ impl Inner {
                     asked.remove(&id);
                 }
             }
+        }
+    }
+}
+
+/// Runs the responder handshake on every path that comes up and returns the first that
+/// completes (the dialer only sends its handshake on the path it chose; it drops the others,
+/// which then fail here at once).
+async fn establish_first(
+    ctx: &DiscoveryContext,
+    mut paths: mpsc::Receiver<(RawConnection, &'static str)>,
+    peer: PeerId,
+    limit: Duration,
+) -> Result<(PeerId, &'static str), String> {
+    let mut handshakes = FuturesUnordered::new();
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    let mut last = String::from("no direct path");
+    let mut open = true;
+    loop {
+        tokio::select! {
+            p = paths.recv(), if open => match p {
+                Some((raw, method)) => handshakes.push(async move {
+                    (ctx.establish(raw, true, method, Some(peer)).await, method)
+                }),
+                None => open = false,
+            },
+            Some((r, method)) = handshakes.next(), if !handshakes.is_empty() => match r {
+                Ok(p) => return Ok((p, method)),
+                Err(e) => last = e.to_string(),
+            },
+            _ = &mut deadline => return Err(format!("no direct path within {limit:?}")),
+        }
+        if !open && handshakes.is_empty() {
+            return Err(last);
         }
     }
 }

@@ -1,15 +1,25 @@
-//! One punch: spray a few UDP packets at the other side's addresses from our socket (opening
-//! our NAT's filter for its packets), and dial QUIC from the same socket, or accept on it.
+//! One punch, over UDP and TCP at once.
+//!
+//! UDP: spray a few datagrams at the other side's mapping from our socket (opening our NAT's
+//! filter for its packets), and dial QUIC from the same socket, or accept on it.
+//! TCP: connect from our shared port to the other side's TCP mapping (both sides doing so is a
+//! TCP simultaneous open), and on the accepting side also listen on that port.
+//!
+//! The dialing side takes the first path that connects and drops the rest; the accepting side
+//! hands every path that comes up to the responder handshake, and the dialer's choice wins.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use rats_core::transport::RawConnection;
 use rats_transport::QuicTransport;
-use tokio::net::UdpSocket;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::socket::PunchSocket;
+use super::socket::{PunchSocket, TcpPunchPort, reusable_socket};
+use super::{PUNCHED_TCP, PUNCHED_UDP};
 
 /// Not a QUIC packet (the fixed bit is clear), so QUIC endpoints drop it without answering.
 const PUNCH_PACKET: &[u8] = b"\x00rats-punch";
@@ -21,76 +31,194 @@ const TRICKLE_GAP: Duration = Duration::from_millis(200);
 /// The dialer starts its handshake this long after its first packets, so that the other
 /// side's burst has usually opened the way.
 const DIAL_DELAY: Duration = Duration::from_millis(30);
+/// Pause between TCP connect attempts that were refused (a reset from a NAT or host).
+const TCP_RETRY: Duration = Duration::from_millis(100);
 
-/// Which side of the QUIC handshake we take.
+/// Which side of the handshakes we take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Side {
     Dial,
     Accept,
 }
 
-/// What the punch produced.
-pub(crate) struct Punched {
-    pub(crate) raw: RawConnection,
-    /// The connection was opened by the other side (we run the handshake as responder).
-    pub(crate) inbound: bool,
+/// What one punch may use.
+pub(crate) struct Plan {
+    pub(crate) udp: PunchSocket,
+    /// Punch UDP (else the UDP socket only served to learn the NAT's behaviour).
+    pub(crate) use_udp: bool,
+    pub(crate) tcp: Option<TcpPunchPort>,
+    pub(crate) remote_udp: Vec<SocketAddr>,
+    pub(crate) remote_tcp: Option<SocketAddr>,
+    pub(crate) side: Side,
+    pub(crate) window: Duration,
 }
 
-/// Runs the punch for at most `window`.
-pub(crate) async fn run(
-    socket: PunchSocket,
-    remote: &[SocketAddr],
-    side: Side,
-    window: Duration,
-) -> Result<Punched, String> {
-    let std = socket
-        .socket
-        .into_std()
-        .map_err(|e| format!("punch socket: {e}"))?;
-    // A second descriptor of the same socket for the spray (QUIC owns the first); the spray
-    // only sends, so every datagram still reaches QUIC.
-    let spray_fd = std.try_clone().map_err(|e| format!("punch socket: {e}"))?;
-    let spray_sock = UdpSocket::from_std(spray_fd).map_err(|e| format!("punch socket: {e}"))?;
-    let endpoint = rats_transport::quic::endpoint_on(std).map_err(|e| e.to_string())?;
+/// What the punch produced.
+pub(crate) enum Punched {
+    /// We dialed: the first path that connected, and its method.
+    Dialed(RawConnection, &'static str),
+    /// The other side dials: paths as they come up (for the responder handshake), until the
+    /// window ends or the receiver is dropped.
+    Accepting(mpsc::Receiver<(RawConnection, &'static str)>),
+}
+
+type Attempt = BoxFuture<'static, Result<(RawConnection, &'static str), String>>;
+
+/// Runs the punch: dials within `plan.window`, or starts accepting for that long.
+pub(crate) async fn run(plan: Plan) -> Result<Punched, String> {
     let stop = CancellationToken::new();
-    let _stop_spray = stop.clone().drop_guard();
-    tokio::spawn(spray(spray_sock, remote.to_vec(), window, stop));
-    let punched = tokio::time::timeout(window, async {
-        match side {
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let (paths_tx, paths_rx) = mpsc::channel(4);
+    if plan.use_udp {
+        let std = plan
+            .udp
+            .socket
+            .into_std()
+            .map_err(|e| format!("punch socket: {e}"))?;
+        // A second descriptor of the same socket for the spray (QUIC owns the first); the
+        // spray only sends, so every datagram still reaches QUIC.
+        let spray_fd = std.try_clone().map_err(|e| format!("punch socket: {e}"))?;
+        let spray_sock = UdpSocket::from_std(spray_fd).map_err(|e| format!("punch socket: {e}"))?;
+        let endpoint = rats_transport::quic::endpoint_on(std).map_err(|e| e.to_string())?;
+        tokio::spawn(spray(
+            spray_sock,
+            plan.remote_udp.clone(),
+            plan.window,
+            stop.clone(),
+        ));
+        match plan.side {
             Side::Dial => {
                 // Only the accepting side takes connections on its socket.
                 endpoint.set_server_config(None);
-                tokio::time::sleep(DIAL_DELAY).await;
-                let dials = remote
-                    .iter()
-                    .map(|a| Box::pin(QuicTransport::dial_on(&endpoint, *a)));
-                futures::future::select_ok(dials)
-                    .await
-                    .map(|(raw, _)| Punched {
-                        raw,
-                        inbound: false,
-                    })
-                    .map_err(|e| e.to_string())
+                for a in plan.remote_udp.iter().copied() {
+                    let ep = endpoint.clone();
+                    attempts.push(Box::pin(async move {
+                        tokio::time::sleep(DIAL_DELAY).await;
+                        QuicTransport::dial_on(&ep, a)
+                            .await
+                            .map(|raw| (raw, PUNCHED_UDP))
+                            .map_err(|e| e.to_string())
+                    }));
+                }
             }
             Side::Accept => {
                 let mut listener =
                     QuicTransport::listener_on(endpoint.clone()).map_err(|e| e.to_string())?;
-                // Dropping the listener afterwards refuses further connections on this socket.
-                listener
-                    .accept()
-                    .await
-                    .map(|raw| Punched { raw, inbound: true })
-                    .map_err(|e| e.to_string())
+                let (tx, window) = (paths_tx.clone(), plan.window);
+                tokio::spawn(async move {
+                    let accept = tokio::time::timeout(window, listener.accept());
+                    tokio::select! {
+                        _ = tx.closed() => {}
+                        r = accept => if let Ok(Ok(raw)) = r {
+                            let _ = tx.send((raw, PUNCHED_UDP)).await;
+                        }
+                    }
+                    // Dropping the listener refuses further connections on this socket.
+                });
             }
         }
-    })
-    .await;
-    match punched {
-        Ok(r) => r,
-        Err(_) => {
-            endpoint.close(0u32.into(), b"punch timed out");
-            Err(format!("no direct path within {window:?}"))
+    }
+    if let (Some(port), Some(remote)) = (plan.tcp, plan.remote_tcp) {
+        match plan.side {
+            Side::Dial => attempts.push(Box::pin(async move {
+                let stream = tcp_connect(port.local, remote, plan.window).await?;
+                drop(port);
+                rats_transport::raw_from_stream(stream)
+                    .map(|raw| (raw, PUNCHED_TCP))
+                    .map_err(|e| e.to_string())
+            })),
+            Side::Accept => {
+                let (tx, window) = (paths_tx.clone(), plan.window);
+                tokio::spawn(async move {
+                    let got = tokio::select! {
+                        _ = tx.closed() => None,
+                        s = tcp_accept_or_connect(port.local, remote, window) => s.ok(),
+                    };
+                    drop(port);
+                    if let Some(raw) = got.and_then(|s| rats_transport::raw_from_stream(s).ok()) {
+                        let _ = tx.send((raw, PUNCHED_TCP)).await;
+                    }
+                });
+            }
         }
+    }
+    drop(paths_tx);
+    match plan.side {
+        Side::Accept => {
+            // The spray stops with the window.
+            let window = plan.window;
+            tokio::spawn(async move {
+                tokio::time::sleep(window).await;
+                stop.cancel();
+            });
+            Ok(Punched::Accepting(paths_rx))
+        }
+        Side::Dial => {
+            let _stop_spray = stop.drop_guard();
+            if attempts.is_empty() {
+                return Err("no path to punch".into());
+            }
+            match tokio::time::timeout(plan.window, futures::future::select_ok(attempts)).await {
+                Ok(Ok(((raw, method), _losers))) => Ok(Punched::Dialed(raw, method)),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(format!("no direct path within {:?}", plan.window)),
+            }
+        }
+    }
+}
+
+/// Connects from our shared TCP port to `remote` until it works or `window` ends; a refused
+/// attempt (the other side's NAT not open yet) is retried.
+async fn tcp_connect(
+    local: SocketAddr,
+    remote: SocketAddr,
+    window: Duration,
+) -> Result<TcpStream, String> {
+    let end = tokio::time::Instant::now() + window;
+    loop {
+        let sock = reusable_socket().map_err(|e| e.to_string())?;
+        sock.bind(local)
+            .map_err(|e| format!("TCP punch port: {e}"))?;
+        match tokio::time::timeout_at(end, sock.connect(remote)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => {
+                if tokio::time::Instant::now() + TCP_RETRY >= end {
+                    return Err(format!("TCP punch: {e}"));
+                }
+                tokio::time::sleep(TCP_RETRY).await;
+            }
+            Err(_) => return Err("TCP punch timed out".into()),
+        }
+    }
+}
+
+/// The accepting side of a TCP punch: listens on the shared port (a peer behind a NAT that
+/// maps per destination arrives from an unknown port) and connects to the peer's mapping (a
+/// simultaneous open, and what opens our own NAT); the first connection wins.
+async fn tcp_accept_or_connect(
+    local: SocketAddr,
+    remote: SocketAddr,
+    window: Duration,
+) -> Result<TcpStream, String> {
+    let listener = reusable_socket()
+        .and_then(|s| {
+            s.bind(local)?;
+            s.listen(4)
+        })
+        .map_err(|e| format!("TCP punch port: {e}"))?;
+    let accept = async {
+        loop {
+            match listener.accept().await {
+                // Only the peer's public IP is expected here.
+                Ok((s, from)) if from.ip() == remote.ip() => return Ok(s),
+                Ok(_) => continue,
+                Err(e) => return Err(format!("TCP punch accept: {e}")),
+            }
+        }
+    };
+    tokio::select! {
+        r = accept => r,
+        r = tcp_connect(local, remote, window) => r,
     }
 }
 

@@ -17,6 +17,9 @@ pub(crate) enum PunchMessage {
         addrs: Vec<SocketAddr>,
         /// Its NAT maps per destination (symmetric).
         varies: bool,
+        /// Its TCP port's mapping, when it punches TCP too.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tcp: Option<SocketAddr>,
     },
     /// The other side agrees and offers its addresses.
     Accept {
@@ -25,6 +28,8 @@ pub(crate) enum PunchMessage {
         varies: bool,
         /// How long it took to answer (taken off the measured round trip).
         hold_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tcp: Option<SocketAddr>,
     },
     /// Start now (the initiator starts half a round trip later).
     Sync { id: u64 },
@@ -43,8 +48,11 @@ impl PunchMessage {
     pub(crate) fn decode(b: &[u8]) -> Option<Self> {
         let m: PunchMessage = serde_json::from_slice(b).ok()?;
         match &m {
-            PunchMessage::Connect { addrs, .. } | PunchMessage::Accept { addrs, .. }
-                if addrs.is_empty() || addrs.len() > MAX_ADDRS || !addrs.iter().all(punchable) =>
+            PunchMessage::Connect { addrs, tcp, .. } | PunchMessage::Accept { addrs, tcp, .. }
+                if addrs.is_empty()
+                    || addrs.len() > MAX_ADDRS
+                    || !addrs.iter().all(punchable)
+                    || tcp.as_ref().is_some_and(|t| !punchable(t)) =>
             {
                 None
             }
@@ -92,12 +100,14 @@ mod tests {
                 id: 1,
                 addrs: vec![a],
                 varies: true,
+                tcp: None,
             },
             PunchMessage::Accept {
                 id: 2,
                 addrs: vec![a, a],
                 varies: false,
                 hold_ms: 5,
+                tcp: Some(a),
             },
             PunchMessage::Sync { id: 3 },
             PunchMessage::Cancel { id: u64::MAX },
@@ -108,6 +118,7 @@ mod tests {
             id: 1,
             addrs: vec![a; MAX_ADDRS + 1],
             varies: false,
+            tcp: None,
         };
         assert_eq!(PunchMessage::decode(&too_many.encode()), None);
         assert_eq!(
@@ -128,8 +139,16 @@ mod tests {
                 id: 1,
                 addrs: vec![bad.parse().expect("addr")],
                 varies: false,
+                tcp: None,
             };
             assert_eq!(PunchMessage::decode(&m.encode()), None, "{bad}");
+            let m = PunchMessage::Connect {
+                id: 1,
+                addrs: vec![a],
+                varies: false,
+                tcp: Some(bad.parse().expect("addr")),
+            };
+            assert_eq!(PunchMessage::decode(&m.encode()), None, "tcp {bad}");
         }
     }
 }

@@ -150,3 +150,56 @@ pub async fn binding(
     }
     Err(StunError::Timeout(server))
 }
+
+/// Longest STUN message read over TCP.
+const MAX_TCP_MESSAGE: usize = 2048;
+
+/// A Binding transaction over an established TCP connection to `server` (RFC 8489 §6.2.2: no
+/// retransmissions; the caller bounds the wait). Gives our address as the server saw this
+/// connection.
+pub async fn binding_tcp(
+    stream: &mut tokio::net::TcpStream,
+    server: SocketAddr,
+) -> Result<SocketAddr, StunError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let b = MessageBuilder::new(method::BINDING, Class::Request);
+    let tid = b.tid();
+    stream
+        .write_all(&b.attr(attr::SOFTWARE, b"rats").build(None))
+        .await?;
+    loop {
+        let mut header = [0u8; 20];
+        stream.read_exact(&mut header).await?;
+        let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+        if 20 + len > MAX_TCP_MESSAGE {
+            return Err(StunError::Io(std::io::Error::other(
+                "STUN message too long",
+            )));
+        }
+        let mut whole = vec![0u8; 20 + len];
+        whole[..20].copy_from_slice(&header);
+        stream.read_exact(&mut whole[20..]).await?;
+        let Ok(msg) = Message::decode(&whole) else {
+            return Err(StunError::Io(std::io::Error::other(
+                "malformed STUN answer",
+            )));
+        };
+        if msg.tid != tid || msg.method != method::BINDING {
+            continue;
+        }
+        return match msg.class {
+            Class::Success => msg
+                .mapped_address()
+                .ok_or(StunError::NoMappedAddress(server)),
+            Class::Error => {
+                let (code, reason) = msg.error_code().unwrap_or((0, String::new()));
+                Err(StunError::ErrorResponse {
+                    server,
+                    code,
+                    reason,
+                })
+            }
+            _ => continue,
+        };
+    }
+}

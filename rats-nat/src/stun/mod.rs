@@ -3,5 +3,5 @@
 pub mod client;
 pub mod message;
 
-pub use client::{BindingResponse, ChangeRequest, Retransmit, StunError, binding};
+pub use client::{BindingResponse, ChangeRequest, Retransmit, StunError, binding, binding_tcp};
 pub use message::{Class, Message, MessageBuilder, StunParseError};

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! node --stun IP:PORT --turn IP:PORT [--listen-turn] [--rendezvous tcp:IP:PORT]
-//!      [--greet] [--send-file FILE] [--recv DIR]
+//!      [--greet] [--send-file FILE] [--recv DIR] [--punch udp|tcp|both]
 //! stdin:  send <peer id> <file>    sends a file, prints {"event":"sent",...} when done
 //!         quit                     stops; with --recv prints {"event":"files",...} first
 //! stdout: {"event":"ready","peer_id":..,"listen":[..]}
@@ -33,6 +33,8 @@ struct Options {
     greet: bool,
     send_file: Option<String>,
     recv: Option<PathBuf>,
+    /// Which paths hole punching tries (default both).
+    punch: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -48,6 +50,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--greet" => o.greet = true,
             "--send-file" => o.send_file = Some(value()?),
             "--recv" => o.recv = Some(PathBuf::from(value()?)),
+            "--punch" => o.punch = Some(value()?),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -90,9 +93,16 @@ async fn node(o: Options) -> Result<(), String> {
     for d in ["dht", "mdns", "stun", "portmap"] {
         b = b.disable_plugin(d);
     }
+    let (udp, tcp) = match o.punch.as_deref() {
+        None | Some("both") => (true, true),
+        Some("udp") => (true, false),
+        Some("tcp") => (false, true),
+        Some(other) => return Err(format!("--punch {other}: expected udp, tcp or both")),
+    };
     let sections = json!({
         "stun": {"servers": [o.stun], "auto": false, "rto_ms": 100, "tries": 4},
         "turn": {"server": o.turn, "username": "rats", "password": "secret"},
+        "holepunch": {"udp": udp, "tcp": tcp},
     });
     let n = b
         .configure(move |c| {
