@@ -31,6 +31,8 @@ const FORWARDS_PER_WINDOW: u32 = 32;
 const SIGNALS_PER_AUTHOR: u32 = 16;
 /// Distinct authors counted per window; signals from more are dropped.
 const SIGNAL_AUTHORS: usize = 16;
+/// Signals one connection may deliver per window in all (authors are only claims).
+const SIGNALS_PER_WINDOW: u32 = 48;
 /// The signal budget's window, in coarse-clock milliseconds.
 const SIGNAL_WINDOW_MS: u64 = 10_000;
 
@@ -44,6 +46,8 @@ pub(crate) struct Connection {
     pub(crate) last_send: AtomicU64,
     /// When the pending write started (0 = none).
     pub(crate) write_since: AtomicU64,
+    /// When a write last completed (queued data moving out, not just pings queued).
+    pub(crate) last_written: AtomicU64,
     /// When closing or retirement started (0 = live).
     pub(crate) closing_since: AtomicU64,
     /// Superseded by another connection to the same peer.
@@ -71,6 +75,7 @@ impl Connection {
             last_recv: AtomicU64::new(now),
             last_send: AtomicU64::new(now),
             write_since: AtomicU64::new(0),
+            last_written: AtomicU64::new(now),
             closing_since: AtomicU64::new(0),
             retired: AtomicBool::new(false),
             rtt_us: AtomicU64::new(0),
@@ -123,6 +128,10 @@ impl Connection {
                 if !s.per_author.contains_key(&author) && s.per_author.len() >= SIGNAL_AUTHORS {
                     return false;
                 }
+                s.signals = s.signals.saturating_add(1);
+                if s.signals > SIGNALS_PER_WINDOW {
+                    return false;
+                }
                 let n = s.per_author.entry(author).or_insert(0);
                 *n = n.saturating_add(1);
                 *n <= SIGNALS_PER_AUTHOR
@@ -165,6 +174,7 @@ impl Connection {
 struct SignalBudget {
     window_start: u64,
     forwards: u32,
+    signals: u32,
     per_author: std::collections::HashMap<PeerId, u32>,
 }
 
@@ -210,6 +220,8 @@ pub(crate) async fn write_loop(
         };
         conn.write_since.store(0, Ordering::Relaxed);
         conn.last_send.store(shared.clock.now(), Ordering::Relaxed);
+        conn.last_written
+            .store(shared.clock.now(), Ordering::Relaxed);
         if let Err(e) = result {
             conn.close(io_reason(e), CloseMode::Abort, shared.clock.now());
             return;

@@ -152,8 +152,8 @@ pub(crate) async fn connect_any(
                 Some(NatConnection::Established(peer)) if expected.is_none_or(|e| e == peer) => {
                     return Ok(peer);
                 }
+                // Strategies check the peer before registering; this is only a safeguard.
                 Some(NatConnection::Established(other)) => {
-                    close_unexpected(shared, other);
                     if let Some(a) = addrs.first() {
                         failures.push((
                             a.clone(),
@@ -176,14 +176,10 @@ pub(crate) async fn connect_any(
             pending: shared.limits.pending(None)?,
             ip_slot: None,
             method,
+            expected,
         };
         match establish(shared, raw, setup).await {
-            Ok(peer) if expected.is_none_or(|e| e == peer) => return Ok(peer),
-            Ok(other) => {
-                // Steered to someone else: do not keep it, try the next candidate.
-                close_unexpected(shared, other);
-                failures.push((addr, format!("reached another peer ({})", other.short())));
-            }
+            Ok(peer) => return Ok(peer),
             Err(ConnectError::ShuttingDown) => return Err(ConnectError::ShuttingDown),
             Err(e) => {
                 failures.push((addr, e.to_string()));
@@ -403,28 +399,9 @@ pub(crate) async fn establish_with(
         pending: shared.limits.pending(None)?,
         ip_slot: None,
         method,
+        expected,
     };
-    let peer = establish(shared, raw, setup).await?;
-    match expected {
-        Some(e) if e != peer => {
-            close_unexpected(shared, peer);
-            Err(ConnectError::UnexpectedPeer(peer))
-        }
-        _ => Ok(peer),
-    }
-}
-
-/// Closes a connection that reached another peer than the one we wanted (unless that peer
-/// was already connected some other way: then only the new connection is extra, and the
-/// duplicate rule settles it).
-fn close_unexpected(shared: &Arc<NodeShared>, peer: PeerId) {
-    if let Some(e) = shared.peers.get(&peer) {
-        e.conn.close(
-            DisconnectReason::LocalRequest,
-            CloseMode::Graceful,
-            shared.clock.now(),
-        );
-    }
+    establish(shared, raw, setup).await
 }
 
 /// Accepts connections from one listener until the node stops.
@@ -465,6 +442,7 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
                         pending,
                         ip_slot,
                         method,
+                        expected: None,
                     };
                     if let Err(e) = establish(&shared2, raw, setup).await {
                         debug!(error = %e, "inbound connection failed");
@@ -500,6 +478,9 @@ pub(crate) struct Setup {
     ip_slot: Option<IpSlot>,
     /// How the connection was made (`direct`, `relay`, a NAT strategy's name).
     method: &'static str,
+    /// The peer we mean to reach: another one is dropped after the handshake, before it is
+    /// registered (so nothing about it, or an existing connection to it, is touched).
+    expected: Option<PeerId>,
 }
 
 /// Handshake, Hello, registration, and the connection's tasks.
@@ -514,6 +495,7 @@ pub(crate) async fn establish(
         pending,
         ip_slot,
         method,
+        expected,
     } = setup;
     let remote_addr = raw.remote_addr.clone();
     let hello = shared.hello_for(&remote_addr);
@@ -538,6 +520,9 @@ pub(crate) async fn establish(
     let peer = secure.remote_peer;
     if peer == shared.local_id() {
         return Err(ConnectError::SelfConnection);
+    }
+    if expected.is_some_and(|e| e != peer) {
+        return Err(ConnectError::UnexpectedPeer(peer));
     }
     let remote_hello = Hello::decode(&secure.remote_early_data).map_err(ConnectError::BadHello)?;
     let info = Arc::new(PeerInfo {

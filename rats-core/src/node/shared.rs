@@ -259,11 +259,15 @@ impl NodeShared {
     }
 
     /// Notes that `by` told us about `peer` (a peer both are connected to, for NAT strategies
-    /// that coordinate through one). Bounded: the table starts over when full.
+    /// that coordinate through one). Bounded: when full, an entry makes room.
     pub(crate) fn remember_introducer(&self, peer: PeerId, by: PeerId) {
         let mut t = self.introducers.lock();
-        if t.len() >= MAX_INTRODUCERS && !t.contains_key(&peer) {
-            t.clear();
+        if t.len() >= MAX_INTRODUCERS
+            && !t.contains_key(&peer)
+            && let Some(old) = t.keys().next().copied()
+        {
+            // Any one entry makes room (a long exchange list cannot wipe the table).
+            t.remove(&old);
         }
         t.insert(peer, by);
     }

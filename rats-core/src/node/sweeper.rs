@@ -15,6 +15,11 @@ use crate::node::shared::NodeShared;
 const RETIRE_GRACE_MS: u64 = 3_000;
 /// A gracefully closing connection is cut this long after the close began.
 const DRAIN_MS: u64 = 5_000;
+/// A retired connection (replaced by a better one, e.g. a relay by a punched path) still
+/// flushing what was queued on it is given longer, while its writes make progress...
+const RETIRED_STALL_MS: u64 = 2_000;
+/// ...up to this long.
+const RETIRED_DRAIN_MAX_MS: u64 = 120_000;
 
 /// The tick: a quarter of the shortest timeout, between 50 ms and 1 s.
 pub(crate) fn tick_interval(shared: &NodeShared) -> Duration {
@@ -50,7 +55,18 @@ fn sweep(shared: &NodeShared) {
         if closing != 0 {
             let age = now.saturating_sub(closing);
             if conn.queue.is_closed() {
-                if age >= DRAIN_MS {
+                // Data on a replaced connection is still delivered both ways: a slow relay's
+                // backlog must not be cut (and lost) while it keeps moving, out or in.
+                let sending = (conn.queue.queued_bytes() > 0
+                    || conn.write_since.load(Ordering::Relaxed) != 0)
+                    && now.saturating_sub(conn.last_written.load(Ordering::Relaxed))
+                        < RETIRED_STALL_MS;
+                let receiving =
+                    now.saturating_sub(conn.last_recv.load(Ordering::Relaxed)) < RETIRED_STALL_MS;
+                let still_flushing = conn.retired.load(Ordering::Acquire)
+                    && (sending || receiving)
+                    && age < RETIRED_DRAIN_MAX_MS;
+                if age >= DRAIN_MS && !still_flushing {
                     conn.cancel.cancel();
                 }
             } else if conn.retired.load(Ordering::Acquire) && age >= RETIRE_GRACE_MS {

@@ -64,16 +64,8 @@ async fn run(shared: Arc<NodeShared>, peer: PeerId, conn_id: u64) {
                         .map(|e| e.to_string())
                 }
                 Ok(Ok(NatConnection::Established(p))) if p == peer => None,
-                Ok(Ok(NatConnection::Established(other))) => {
-                    if let Some(e) = shared.peers.get(&other) {
-                        e.conn.close(
-                            crate::event::DisconnectReason::LocalRequest,
-                            crate::node::outbound::CloseMode::Graceful,
-                            shared.clock.now(),
-                        );
-                    }
-                    Some("reached another peer".into())
-                }
+                // Strategies check the peer before registering; this is only a safeguard.
+                Ok(Ok(NatConnection::Established(_))) => Some("reached another peer".into()),
                 Ok(Err(e)) => Some(e.to_string()),
                 Err(_) => Some("timed out".into()),
             };

@@ -32,6 +32,8 @@ const MAX_VIAS: usize = 4;
 const RECENT: usize = 64;
 /// Resolved STUN server addresses are reused this long.
 const RESOLVED_TTL: Duration = Duration::from_secs(300);
+/// Answering sessions at most per delivering peer.
+const ANSWERS_PER_VIA: usize = 2;
 /// The initiator waits at most this long (half the round trip) before punching.
 const MAX_START_DELAY: Duration = Duration::from_secs(1);
 /// Time for the responder handshake after the punch window.
@@ -61,8 +63,9 @@ struct Inner {
     asked: Mutex<HashMap<u64, Asked>>,
     /// Requests we answered, waiting for the initiator's sync, by (initiator, session id).
     answered: Mutex<HashMap<(PeerId, u64), oneshot::Sender<()>>>,
-    /// Peers we are answering now (one session each).
-    answering: Mutex<std::collections::HashSet<PeerId>>,
+    /// Peers we are answering now (one session each), and through which peer (a few each:
+    /// the author of a signal is only the deliverer's claim).
+    answering: Mutex<HashMap<PeerId, PeerId>>,
     /// Requests seen lately, oldest first.
     recent: Mutex<VecDeque<(PeerId, u64)>>,
     /// Our own sessions in progress.
@@ -90,6 +93,24 @@ struct AnsweringGuard {
     inner: Arc<Inner>,
     from: PeerId,
     id: u64,
+}
+
+impl AnsweringGuard {
+    /// Claims an answering session for `from` (delivered by `via`): one per author, at most
+    /// [`ANSWERS_PER_VIA`] per delivering peer.
+    fn claim(inner: &Arc<Inner>, from: PeerId, via: PeerId, id: u64) -> Option<AnsweringGuard> {
+        let mut answering = inner.answering.lock();
+        let through_via = answering.values().filter(|v| **v == via).count();
+        if answering.contains_key(&from) || through_via >= ANSWERS_PER_VIA {
+            return None;
+        }
+        answering.insert(from, via);
+        Some(AnsweringGuard {
+            inner: inner.clone(),
+            from,
+            id,
+        })
+    }
 }
 
 impl Drop for AnsweringGuard {
@@ -151,22 +172,27 @@ impl Inner {
 
     /// A fresh punch socket and its mapping, within half the answer time (the other side
     /// waits for us).
-    async fn prepare(&self) -> Result<PunchSocket, String> {
-        let servers = {
-            let mut cached = self.servers.lock().await;
-            match &*cached {
-                Some((at, s)) if at.elapsed() < RESOLVED_TTL && !s.is_empty() => s.clone(),
-                _ => {
-                    let s = self.stun.resolved_servers().await;
-                    *cached = Some((Instant::now(), s.clone()));
-                    s
-                }
-            }
-        };
-        tokio::time::timeout(self.answer_timeout() / 2, PunchSocket::prepare(&servers))
+    async fn prepare(&self, servers: &[SocketAddr]) -> Result<PunchSocket, String> {
+        tokio::time::timeout(self.answer_timeout() / 2, PunchSocket::prepare(servers))
             .await
             .map_err(|_| "no STUN answer in time".to_string())?
             .map_err(|e| e.to_string())
+    }
+
+    /// The STUN servers, resolved at most every [`RESOLVED_TTL`] (an empty result too, so a
+    /// broken resolver is not asked on every punch), within half the answer time.
+    async fn servers(&self) -> Vec<SocketAddr> {
+        let mut cached = self.servers.lock().await;
+        if let Some((at, s)) = &*cached
+            && at.elapsed() < RESOLVED_TTL
+        {
+            return s.clone();
+        }
+        let s = tokio::time::timeout(self.answer_timeout() / 2, self.stun.resolved_servers())
+            .await
+            .unwrap_or_default();
+        *cached = Some((Instant::now(), s.clone()));
+        s
     }
 
     /// Whether the request `(from, id)` was seen before (and remembers it).
@@ -184,12 +210,11 @@ impl Inner {
 
     /// Reserves a TCP port and learns its mapping (when TCP punching is on), within half the
     /// answer time; `None` if that fails (UDP alone is tried then).
-    async fn prepare_tcp(&self) -> Option<TcpPunchPort> {
-        if !self.config.tcp {
+    async fn prepare_tcp(&self, servers: &[SocketAddr]) -> Option<TcpPunchPort> {
+        if !self.config.tcp || !cfg!(unix) {
             return None;
         }
-        let servers = self.servers.lock().await.as_ref()?.1.clone();
-        let port = tokio::time::timeout(self.answer_timeout() / 2, TcpPunchPort::prepare(&servers));
+        let port = tokio::time::timeout(self.answer_timeout() / 2, TcpPunchPort::prepare(servers));
         match port.await {
             Ok(Ok(p)) => Some(p),
             Ok(Err(e)) => {
@@ -202,10 +227,10 @@ impl Inner {
 
     /// Both sockets: UDP (required) and, when it works, a TCP port.
     async fn prepare_both(&self) -> Result<(PunchSocket, Option<TcpPunchPort>), String> {
-        // The UDP preparation resolves (and caches) the servers the TCP one uses.
-        let udp = self.prepare().await?;
-        let tcp = self.prepare_tcp().await;
-        Ok((udp, tcp))
+        let servers = self.servers().await;
+        // Side by side: together they must fit in the other side's patience.
+        let (udp, tcp) = tokio::join!(self.prepare(&servers), self.prepare_tcp(&servers));
+        Ok((udp?, tcp))
     }
 
     /// Reports a step of a punch as a `ConnectAttempt` event.
@@ -370,12 +395,8 @@ impl Inner {
         remote_tcp: Option<SocketAddr>,
         sync: oneshot::Receiver<()>,
         _permit: OwnedSemaphorePermit,
+        _answering: AnsweringGuard,
     ) {
-        let _answering = AnsweringGuard {
-            inner: self.clone(),
-            from,
-            id,
-        };
         let started = Instant::now();
         let (sock, tcp) = match self.prepare_both().await {
             Ok(s) => s,
@@ -439,13 +460,13 @@ impl Inner {
                 if !self.config.respond || self.seen_before(from, id) {
                     return;
                 }
-                // One session per asking peer, and a bounded number in all.
-                if !self.answering.lock().insert(from) {
+                // One session per asking peer, a few per delivering peer, a bounded number
+                // in all.
+                let Some(guard) = AnsweringGuard::claim(self, from, signal.via, id) else {
                     debug!(peer = %from.short(), "hole punch request dropped: one in progress");
                     return;
-                }
+                };
                 let Ok(permit) = self.answer_sessions.clone().try_acquire_owned() else {
-                    self.answering.lock().remove(&from);
                     debug!("hole punch request dropped: too many sessions");
                     return;
                 };
@@ -455,8 +476,10 @@ impl Inner {
                 let c = ctx.clone();
                 let tcp = tcp.filter(|_| self.config.tcp);
                 ctx.spawn(async move {
-                    this.respond(c, from, signal.via, id, addrs, varies, tcp, rx, permit)
-                        .await;
+                    this.respond(
+                        c, from, signal.via, id, addrs, varies, tcp, rx, permit, guard,
+                    )
+                    .await;
                 });
             }
             PunchMessage::Accept {

@@ -105,11 +105,28 @@ pub(crate) async fn run(plan: Plan) -> Result<Punched, String> {
                 let mut listener =
                     QuicTransport::listener_on(endpoint.clone()).map_err(|e| e.to_string())?;
                 let (tx, window) = (paths_tx.clone(), plan.window);
+                // Only the dialer's IP (its port may differ: a per-destination mapping).
+                let from: Vec<std::net::IpAddr> = plan.remote_udp.iter().map(|a| a.ip()).collect();
                 tokio::spawn(async move {
-                    let accept = tokio::time::timeout(window, listener.accept());
+                    let accept = async {
+                        loop {
+                            match listener.accept().await {
+                                Ok(raw)
+                                    if raw
+                                        .remote_addr
+                                        .socket_addr()
+                                        .is_some_and(|a| from.contains(&a.ip())) =>
+                                {
+                                    return Some(raw);
+                                }
+                                Ok(_) => continue,
+                                Err(_) => return None,
+                            }
+                        }
+                    };
                     tokio::select! {
                         _ = tx.closed() => {}
-                        r = accept => if let Ok(Ok(raw)) = r {
+                        r = tokio::time::timeout(window, accept) => if let Ok(Some(raw)) = r {
                             let _ = tx.send((raw, PUNCHED_UDP)).await;
                         }
                     }

@@ -109,10 +109,12 @@ impl TcpPunchPort {
     }
 }
 
-/// An IPv4 TCP socket that shares its port (SO_REUSEADDR, SO_REUSEPORT).
+/// An IPv4 TCP socket that shares its port (SO_REUSEADDR, and SO_REUSEPORT where it exists;
+/// TCP punching is only attempted on Unix).
 pub(crate) fn reusable_socket() -> std::io::Result<TcpSocket> {
     let s = TcpSocket::new_v4()?;
     s.set_reuseaddr(true)?;
+    #[cfg(unix)]
     s.set_reuseport(true)?;
     Ok(s)
 }

@@ -71,7 +71,8 @@ impl PunchMessage {
 }
 
 /// An address a punch may be aimed at: IPv4 unicast that can be someone's mapping (not
-/// loopback, unspecified, multicast, broadcast or link-local), with a port. A hostile peer must
+/// loopback, "this network" 0/8, multicast, reserved 240/4, broadcast or link-local), with a
+/// port. Private ranges are allowed (peers on one LAN, carrier-grade NAT). A hostile peer must
 /// not be able to point our punch packets at our own machine or a multicast group.
 pub(crate) fn punchable(a: &SocketAddr) -> bool {
     match a {
@@ -79,7 +80,8 @@ pub(crate) fn punchable(a: &SocketAddr) -> bool {
             let ip = v4.ip();
             v4.port() != 0
                 && !(ip.is_loopback()
-                    || ip.is_unspecified()
+                    || ip.octets()[0] == 0
+                    || ip.octets()[0] >= 240
                     || ip.is_multicast()
                     || ip.is_broadcast()
                     || ip.is_link_local())
@@ -132,6 +134,8 @@ mod tests {
             "0.0.0.0:5",
             "224.0.0.251:5353",
             "169.254.1.1:5",
+            "0.1.2.3:5",
+            "250.1.1.1:5",
             "1.2.3.4:0",
             "[2001:db8::1]:5",
         ] {

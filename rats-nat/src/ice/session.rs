@@ -132,7 +132,10 @@ impl IceSession {
             },
         ));
         Ok(IceSession {
-            agent: Arc::new(AgentHandle(Arc::new(agent))),
+            agent: Arc::new(AgentHandle(
+                Arc::new(agent),
+                tokio::runtime::Handle::current(),
+            )),
             controlling,
             config: config.clone(),
             gathered,
@@ -231,8 +234,9 @@ impl IceSession {
 }
 
 /// The agent, closed when the last session, connection or pipe task holding it is gone
-/// (webrtc-ice's agent keeps its sockets, checks and TURN refreshes running until closed).
-struct AgentHandle(Arc<Agent>);
+/// (webrtc-ice's agent keeps its sockets, checks and TURN refreshes running until closed),
+/// on the runtime it was made on.
+struct AgentHandle(Arc<Agent>, tokio::runtime::Handle);
 
 impl std::ops::Deref for AgentHandle {
     type Target = Agent;
@@ -244,11 +248,9 @@ impl std::ops::Deref for AgentHandle {
 impl Drop for AgentHandle {
     fn drop(&mut self) {
         let agent = self.0.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                let _ = agent.close().await;
-            });
-        }
+        self.1.spawn(async move {
+            let _ = agent.close().await;
+        });
     }
 }
 
@@ -301,12 +303,20 @@ impl IceConnection {
             while let Some(d) = out_rx.recv().await {
                 let _ = conn.send(&d).await;
             }
-            drop(agent);
+            // The pipe's user is gone: stop the agent (which also ends the reader below).
+            let _ = agent.0.close().await;
         });
         let (conn, agent, done) = (self.conn.clone(), self.agent.clone(), closed.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; READ_BUFFER];
-            while let Ok(n) = conn.recv(&mut buf).await {
+            loop {
+                let n = tokio::select! {
+                    _ = in_tx.closed() => break,
+                    r = conn.recv(&mut buf) => match r {
+                        Ok(n) => n,
+                        Err(_) => break,
+                    },
+                };
                 if in_tx.send(buf[..n].to_vec()).await.is_err() {
                     break;
                 }
