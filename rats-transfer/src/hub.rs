@@ -207,7 +207,7 @@ impl Hub {
                     bytes.len()
                 )),
                 SendError::NodeStopped => TransferError::Stopped,
-                SendError::NotConnected(_) | SendError::QueueFull(_) => {
+                SendError::NotConnected(_) | SendError::QueueFull(_) | SendError::Replaced(_) => {
                     TransferError::NotConnected(peer.short())
                 }
             })

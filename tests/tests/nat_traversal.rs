@@ -209,6 +209,13 @@ async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
         }
     }
     let (sent_at, sent) = sent.expect("the transfer finished");
+    println!("methods {methods:?}; transfer done at {sent_at:?}");
+    // Nothing was lost in the switch: a lost chunk is only re-sent after the transfer's 30 s
+    // chunk timeout.
+    assert!(
+        sent_at < methods[0].0 + Duration::from_secs(25),
+        "a chunk waited for its timeout: {methods:?}, done at {sent_at:?}"
+    );
     assert_eq!(sent["ok"], true, "{sent}");
     let names: Vec<&str> = methods.iter().map(|m| m.1.as_str()).collect();
     assert_eq!(names, ["relay", "punched-udp"], "{methods:?}");

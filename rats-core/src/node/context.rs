@@ -30,6 +30,11 @@ pub enum SendError {
     /// The node has stopped.
     #[error("node stopped")]
     NodeStopped,
+    /// The connection a [`PeerSender`] was bound to was replaced by another one to the same
+    /// peer (a direct connection replacing a relayed one, a duplicate resolved): get a new
+    /// sender. Nothing was queued.
+    #[error("the connection to {0} was replaced; get a new sender")]
+    Replaced(PeerId),
 }
 
 fn map_push(peer: PeerId, e: PushError) -> SendError {
@@ -227,8 +232,18 @@ impl std::fmt::Debug for PeerSender {
 }
 
 impl PeerSender {
+    /// Refuses to queue more on a retired connection: it only drains what it has, and the
+    /// peer's current connection is the better way (a relay's backlog must not keep growing).
+    fn check_current(&self) -> Result<(), SendError> {
+        if self.conn.retired.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(SendError::Replaced(self.conn.peer));
+        }
+        Ok(())
+    }
+
     /// Sends, waiting while the queue is full.
     pub async fn send(&self, msg: Outgoing<'_>) -> Result<(), SendError> {
+        self.check_current()?;
         self.conn
             .queue
             .push(self.channel, self.priority, &msg)
@@ -238,6 +253,7 @@ impl PeerSender {
 
     /// Sends without waiting.
     pub fn try_send(&self, msg: Outgoing<'_>) -> Result<(), SendError> {
+        self.check_current()?;
         self.conn
             .queue
             .try_push(self.channel, self.priority, &msg)
