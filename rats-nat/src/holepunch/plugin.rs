@@ -14,16 +14,15 @@ use rats_core::identity::PeerId;
 use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget, Signal};
 use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
-use rats_core::transport::RawConnection;
 use rats_core::{Address, Event};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tracing::debug;
 
+use super::PUNCHED_TCP;
 use super::config::HolePunchConfig;
-use super::punch::{self, Plan, Punched, Side};
+use super::punch::{self, Paths, Plan, Side};
 use super::socket::{PunchSocket, TcpPunchPort};
 use super::wire::PunchMessage;
-use super::{PUNCHED_TCP, PUNCHED_UDP};
 use crate::StunConfig;
 
 /// Peers we ask to pass a punch request on, at most (when not connected to the target).
@@ -277,16 +276,28 @@ impl Inner {
         ctx: &DiscoveryContext,
         plan: Plan,
         peer: PeerId,
-    ) -> Result<NatConnection, String> {
-        let remote = plan.remote_udp.first().copied();
-        let window = plan.window;
-        match punch::run(plan).await? {
-            Punched::Dialed(raw, method) => Ok(NatConnection::Raw { raw, method }),
-            Punched::Accepting(paths) => {
-                let (p, method) =
-                    establish_first(ctx, paths, peer, window + HANDSHAKE_MARGIN).await?;
-                Self::progress(ctx, remote.as_ref(), method, None);
-                Ok(NatConnection::Established(p))
+    ) -> Result<PeerId, String> {
+        let (remote_udp, remote_tcp) = (plan.remote_udp.first().copied(), plan.remote_tcp);
+        let (window, side) = (plan.window, plan.side);
+        let paths = punch::run(plan).await?;
+        let limit = window + HANDSHAKE_MARGIN;
+        let result = match side {
+            Side::Dial => dial_first(ctx, paths, peer, limit).await,
+            Side::Accept => establish_first(ctx, paths, peer, limit).await,
+        };
+        match result {
+            Ok((p, method)) => {
+                let at = if method == PUNCHED_TCP {
+                    remote_tcp
+                } else {
+                    remote_udp
+                };
+                Self::progress(ctx, at.as_ref(), method, None);
+                Ok(p)
+            }
+            Err(e) => {
+                Self::progress(ctx, remote_udp.as_ref(), "holepunch", Some(e.clone()));
+                Err(e)
             }
         }
     }
@@ -349,7 +360,7 @@ impl Inner {
             ctx.send_signal(&answer.via, &peer, &PunchMessage::Cancel { id }.encode());
             let e = "both peers are behind NATs that map per destination (symmetric): no \
                      direct path";
-            Self::progress(&ctx, answer.addrs.first(), PUNCHED_UDP, Some(e.into()));
+            Self::progress(&ctx, answer.addrs.first(), "holepunch", Some(e.into()));
             return Err(failed(e.into()));
         }
         ctx.send_signal(&answer.via, &peer, &PunchMessage::Sync { id }.encode());
@@ -364,22 +375,11 @@ impl Inner {
         } else {
             Side::Dial
         };
-        let remote = answer.addrs.first().copied();
         let plan = self.plan(sock, tcp, answer.addrs, answer.tcp, side);
-        let result = Self::punch_and_connect(&ctx, plan, peer).await;
-        match &result {
-            Ok(NatConnection::Raw { method, raw }) => {
-                let at = if *method == PUNCHED_TCP {
-                    raw.remote_addr.socket_addr()
-                } else {
-                    remote
-                };
-                Self::progress(&ctx, at.as_ref(), method, None);
-            }
-            Ok(NatConnection::Established(_)) => {}
-            Err(e) => Self::progress(&ctx, remote.as_ref(), PUNCHED_UDP, Some(e.clone())),
-        }
-        result.map_err(failed)
+        Self::punch_and_connect(&ctx, plan, peer)
+            .await
+            .map(NatConnection::Established)
+            .map_err(failed)
     }
 
     /// Answers a peer's request and punches with it.
@@ -424,24 +424,9 @@ impl Inner {
         } else {
             Side::Accept
         };
-        let first = remote.first().copied();
         let plan = self.plan(sock, tcp, remote, remote_tcp, side);
-        let outcome = match Self::punch_and_connect(&ctx, plan, from).await {
-            Ok(NatConnection::Raw { raw, method }) => ctx
-                .establish(raw, false, method, Some(from))
-                .await
-                .map(|_| method)
-                .map_err(|e| e.to_string()),
-            Ok(NatConnection::Established(_)) => Ok(""),
-            Err(e) => Err(e),
-        };
+        let outcome = Self::punch_and_connect(&ctx, plan, from).await;
         debug!(peer = %from.short(), ?outcome, "hole punch (answering side)");
-        match outcome {
-            // Already reported.
-            Ok("") => {}
-            Ok(method) => Self::progress(&ctx, first.as_ref(), method, None),
-            Err(e) => Self::progress(&ctx, first.as_ref(), PUNCHED_UDP, Some(e)),
-        }
     }
 
     fn on_message(self: &Arc<Self>, signal: Signal, msg: PunchMessage) {
@@ -520,12 +505,35 @@ impl Inner {
     }
 }
 
+/// Runs the initiator handshake on the paths as they come up, one at a time, until one
+/// completes (dropping a path whose handshake failed; the other side sees it close).
+async fn dial_first(
+    ctx: &DiscoveryContext,
+    mut paths: Paths,
+    peer: PeerId,
+    limit: Duration,
+) -> Result<(PeerId, &'static str), String> {
+    let work = async {
+        let mut last = String::from("no direct path");
+        while let Some((raw, method)) = paths.recv().await {
+            match ctx.establish(raw, false, method, Some(peer)).await {
+                Ok(p) => return Ok((p, method)),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(last)
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| format!("no direct path within {limit:?}"))?
+}
+
 /// Runs the responder handshake on every path that comes up and returns the first that
 /// completes (the dialer only sends its handshake on the path it chose; it drops the others,
 /// which then fail here at once).
 async fn establish_first(
     ctx: &DiscoveryContext,
-    mut paths: mpsc::Receiver<(RawConnection, &'static str)>,
+    mut paths: Paths,
     peer: PeerId,
     limit: Duration,
 ) -> Result<(PeerId, &'static str), String> {

@@ -5,8 +5,10 @@
 //! TCP: connect from our shared port to the other side's TCP mapping (both sides doing so is a
 //! TCP simultaneous open), and on the accepting side also listen on that port.
 //!
-//! The dialing side takes the first path that connects and drops the rest; the accepting side
-//! hands every path that comes up to the responder handshake, and the dialer's choice wins.
+//! Every path that comes up is handed over as it does: the dialing side runs the initiator
+//! handshake on them one at a time until one completes (a path that connected to the wrong
+//! box gives way to the next), the accepting side runs the responder handshake on all of them,
+//! and the dialer's choice wins.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -53,19 +55,15 @@ pub(crate) struct Plan {
     pub(crate) window: Duration,
 }
 
-/// What the punch produced.
-pub(crate) enum Punched {
-    /// We dialed: the first path that connected, and its method.
-    Dialed(RawConnection, &'static str),
-    /// The other side dials: paths as they come up (for the responder handshake), until the
-    /// window ends or the receiver is dropped.
-    Accepting(mpsc::Receiver<(RawConnection, &'static str)>),
-}
+/// Paths as they come up, with their methods, until the window ends or the receiver is
+/// dropped (which also stops the punch).
+pub(crate) type Paths = mpsc::Receiver<(RawConnection, &'static str)>;
 
 type Attempt = BoxFuture<'static, Result<(RawConnection, &'static str), String>>;
 
-/// Runs the punch: dials within `plan.window`, or starts accepting for that long.
-pub(crate) async fn run(plan: Plan) -> Result<Punched, String> {
+/// Starts the punch (dialing or accepting, for `plan.window`) and returns the paths it brings
+/// up.
+pub(crate) async fn run(plan: Plan) -> Result<Paths, String> {
     let stop = CancellationToken::new();
     let mut attempts: Vec<Attempt> = Vec::new();
     let (paths_tx, paths_rx) = mpsc::channel(4);
@@ -159,29 +157,30 @@ pub(crate) async fn run(plan: Plan) -> Result<Punched, String> {
             }
         }
     }
-    drop(paths_tx);
-    match plan.side {
-        Side::Accept => {
-            // The spray stops with the window.
-            let window = plan.window;
-            tokio::spawn(async move {
-                tokio::time::sleep(window).await;
-                stop.cancel();
-            });
-            Ok(Punched::Accepting(paths_rx))
-        }
-        Side::Dial => {
-            let _stop_spray = stop.drop_guard();
-            if attempts.is_empty() {
-                return Err("no path to punch".into());
-            }
-            match tokio::time::timeout(plan.window, futures::future::select_ok(attempts)).await {
-                Ok(Ok(((raw, method), _losers))) => Ok(Punched::Dialed(raw, method)),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(format!("no direct path within {:?}", plan.window)),
-            }
-        }
+    if plan.side == Side::Dial && attempts.is_empty() {
+        return Err("no path to punch".into());
     }
+    for attempt in attempts {
+        let (tx, window) = (paths_tx.clone(), plan.window);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tx.closed() => {}
+                r = tokio::time::timeout(window, attempt) => if let Ok(Ok(path)) = r {
+                    let _ = tx.send(path).await;
+                }
+            }
+        });
+    }
+    // The spray stops with the window, or as soon as nobody wants paths any more.
+    let (window, watch) = (plan.window, paths_tx);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = watch.closed() => {}
+            _ = tokio::time::sleep(window) => {}
+        }
+        stop.cancel();
+    });
+    Ok(paths_rx)
 }
 
 /// Connects from our shared TCP port to `remote` until it works or `window` ends; a refused
