@@ -169,16 +169,7 @@ async fn relay_listen(args: &[String]) {
     );
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let _ = lines.next_line().await;
-    let mut files = Vec::new();
-    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        if let Ok(bytes) = std::fs::read(e.path()) {
-            use sha2::Digest;
-            files.push((
-                e.file_name().to_string_lossy().into_owned(),
-                hex::encode(sha2::Sha256::digest(&bytes)),
-            ));
-        }
-    }
+    let files = rats_tests::natlab::file_digests(&dir);
     println!("{}", json!({"files": files}));
     n.shutdown().await;
 }
