@@ -81,6 +81,16 @@ pub enum Event {
         /// Whether we dialed.
         outbound: bool,
     },
+    /// A peer's relayed connection was replaced by a direct one (a hole punch): the peer stays
+    /// connected and nothing in flight is lost; only its `PeerInfo::method` changed.
+    ConnectionUpgraded {
+        /// The peer.
+        peer: PeerId,
+        /// The new method (`punched-udp`, `punched-tcp`, ...).
+        method: String,
+        /// The new connection's remote address.
+        addr: Address,
+    },
     /// A peer's last connection closed.
     PeerDisconnected {
         /// Its id.

@@ -192,6 +192,7 @@ async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
     let start = Instant::now();
     let mut methods: Vec<(Duration, String)> = Vec::new();
     let mut sent: Option<(Duration, Value)> = None;
+    let mut upgraded: Option<Value> = None;
     let deadline = start + Duration::from_secs(120);
     while let Some(v) = t.b.next(deadline).await {
         if v["event"] == "peer" && v["peer"] == t.a_id {
@@ -202,6 +203,9 @@ async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
         }
         if v["event"] == "gone" {
             panic!("the connection dropped during the upgrade: {v}");
+        }
+        if v["event"] == "upgraded" {
+            upgraded = Some(v.clone());
         }
         if v["event"] == "sent" {
             sent = Some((start.elapsed(), v));
@@ -219,6 +223,9 @@ async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
     assert_eq!(sent["ok"], true, "{sent}");
     let names: Vec<&str> = methods.iter().map(|m| m.1.as_str()).collect();
     assert_eq!(names, ["relay", "punched-udp"], "{methods:?}");
+    let upgraded = upgraded.expect("a ConnectionUpgraded event");
+    assert_eq!(upgraded["method"], "punched-udp", "{upgraded}");
+    assert_eq!(upgraded["peer"], t.a_id, "{upgraded}");
     assert!(
         methods[1].0 < sent_at,
         "the upgrade happened while the file was moving: {methods:?}, sent at {sent_at:?}"

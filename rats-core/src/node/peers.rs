@@ -69,8 +69,9 @@ pub(crate) struct PeerEntry {
 pub(crate) enum Registered {
     /// First connection to this peer.
     Fresh,
-    /// Replaced the previous connection (returned, to be retired).
-    Replaced(Arc<Connection>),
+    /// Replaced the previous connection (returned, to be retired; with whether it was
+    /// relayed).
+    Replaced(Arc<Connection>, bool),
     /// Lost to the existing connection; retire the new one.
     Rejected,
 }
@@ -128,7 +129,7 @@ pub(crate) fn register(
             let old_closing = o.get().conn.queue.is_closed();
             if old_closing || new_connection_wins(local, peer, new, old) {
                 let old = o.insert(entry);
-                Registered::Replaced(old.conn.clone())
+                Registered::Replaced(old.conn.clone(), old.info.is_relayed())
             } else {
                 Registered::Rejected
             }

@@ -580,7 +580,16 @@ pub(crate) async fn establish(
             });
             shared.send_exchange(&conn);
         }
-        Registered::Replaced(old) => old.retire(now),
+        Registered::Replaced(old, was_relayed) => {
+            old.retire(now);
+            if *was_relayed && !info.is_relayed() {
+                shared.events.emit(Event::ConnectionUpgraded {
+                    peer,
+                    method: info.method.clone(),
+                    addr: info.remote_addr.clone(),
+                });
+            }
+        }
         Registered::Rejected => conn.retire(now),
     }
     drop(lifecycle);

@@ -242,6 +242,9 @@ paths with spaces go in \"double\" or 'single' quotes";
             Event::DialFailed { addr, error } => {
                 say!("! dial {addr} failed: {}", clean(error))
             }
+            Event::ConnectionUpgraded { peer, method, addr } => {
+                say!("^ {} now {method} ({addr})", peer.short())
+            }
             _ => {}
         }
     }
@@ -264,6 +267,9 @@ pub fn event_json(e: &Event) -> Option<Value> {
         }
         Event::PeerDisconnected { peer, reason } => {
             json!({"event": "peer_disconnected", "peer_id": peer, "reason": reason_json(reason)})
+        }
+        Event::ConnectionUpgraded { peer, method, addr } => {
+            json!({"event": "connection_upgraded", "peer_id": peer, "method": method, "addr": addr})
         }
         Event::PeerDiscovered { peer, addr, source } => {
             json!({"event": "peer_discovered", "peer_id": peer, "addr": addr, "source": source})

@@ -10,6 +10,7 @@
 //!         {"event":"gone","peer":..}
 //!         {"event":"message","from":..,"text":..}
 //!         {"event":"attempt","addr":..,"method":..,"error":..}
+//!         {"event":"upgraded","peer":..,"method":..}            (relayed -> direct)
 //! ```
 //!
 //! With `--greet` the node sends "hello" to every peer other than the rendezvous as soon as
@@ -127,13 +128,18 @@ async fn node(o: Options) -> Result<(), String> {
     let mut events = n.events();
     tokio::spawn(async move {
         while let Some(Ok(e)) = events.recv().await {
-            if let rats::Event::ConnectAttempt {
-                addr,
-                method,
-                error,
-            } = e
-            {
-                say(json!({"event": "attempt", "addr": addr, "method": method, "error": error}));
+            match e {
+                rats::Event::ConnectAttempt {
+                    addr,
+                    method,
+                    error,
+                } => {
+                    say(json!({"event": "attempt", "addr": addr, "method": method, "error": error}))
+                }
+                rats::Event::ConnectionUpgraded { peer, method, .. } => {
+                    say(json!({"event": "upgraded", "peer": peer, "method": method}))
+                }
+                _ => {}
             }
         }
     });
