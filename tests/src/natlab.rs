@@ -913,6 +913,18 @@ impl LabNode {
         }
     }
 
+    /// The next JSON line within `secs`; panics (naming `what`) if none comes or it reports an
+    /// `error`.
+    pub async fn expect_next(&mut self, secs: u64, what: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        let v = self
+            .next(deadline)
+            .await
+            .unwrap_or_else(|| panic!("no {what} within {secs} s (or the program exited)"));
+        assert!(v.get("error").is_none(), "{what}: {v}");
+        v
+    }
+
     /// Waits for the `ready` line (20 s at most) and returns it.
     pub async fn ready(&mut self) -> Result<serde_json::Value, String> {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);

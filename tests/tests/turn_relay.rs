@@ -4,34 +4,13 @@
 //!
 //! Needs root, `ip`, `nft` and coturn; otherwise SKIPPED (unless `INTEROP_REQUIRED` is set).
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use rats_tests::natlab::{self, NatKind, NatLab};
-use serde_json::Value;
+use rats_tests::natlab::{self, HostId, LabNode, NatKind, NatLab};
 use sha2::Digest;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout};
 
-async fn next_json(lines: &mut Lines<BufReader<ChildStdout>>, secs: u64, what: &str) -> Value {
-    let line = tokio::time::timeout(Duration::from_secs(secs), lines.next_line())
-        .await
-        .unwrap_or_else(|_| panic!("no {what} within {secs} s"))
-        .expect("read")
-        .unwrap_or_else(|| panic!("probe exited before {what}"));
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{what}: {line:?}: {e}"))
-}
-
-fn spawn(lab: &NatLab, ns: &str, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
-    let mut child = lab
-        .command(ns, env!("CARGO_BIN_EXE_rats-nat-probe"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start probe");
-    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    (child, lines)
+/// `rats-nat-probe <args>` on one lab host.
+fn probe(lab: &NatLab, host: HostId, args: &[&str]) -> LabNode {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    LabNode::spawn(lab, host, env!("CARGO_BIN_EXE_rats-nat-probe"), &args).expect("start probe")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,16 +34,16 @@ async fn symmetric_nat_hosts_talk_and_move_a_file_through_the_relay() {
     let want = hex::encode(sha2::Sha256::digest(&payload));
     let recv_dir = lab.dir().join("received");
 
-    let (mut listener, mut a_out) = spawn(
+    let mut listener = probe(
         &lab,
-        lab.host_ns(a),
+        a,
         &[
             "relay-listen",
             &server,
             recv_dir.to_str().expect("utf-8 path"),
         ],
     );
-    let hello = next_json(&mut a_out, 20, "the listener's address").await;
+    let hello = listener.expect_next(20, "the listener's address").await;
     let relayed = hello["listen"][0]
         .as_str()
         .unwrap_or_else(|| panic!("{hello}"))
@@ -77,9 +56,9 @@ async fn symmetric_nat_hosts_talk_and_move_a_file_through_the_relay() {
     // A's router's public address: behind a symmetric NAT nothing unsolicited gets in, so the
     // direct attempt fails and the relay wins.
     let direct = format!("tcp:{}:7878", lab.public_ip(a));
-    let (_dialer, mut b_out) = spawn(
+    let mut dialer = probe(
         &lab,
-        lab.host_ns(b),
+        b,
         &[
             "relay-dial",
             &server,
@@ -89,7 +68,7 @@ async fn symmetric_nat_hosts_talk_and_move_a_file_through_the_relay() {
             &direct,
         ],
     );
-    let report = next_json(&mut b_out, 150, "the dialer's report").await;
+    let report = dialer.expect_next(150, "the dialer's report").await;
     let context = || format!("{report}\ncoturn log:\n{}", coturn.log());
     assert_eq!(report["first_pong"], true, "{}", context());
     assert_eq!(report["file"], "completed", "{}", context());
@@ -112,13 +91,11 @@ async fn symmetric_nat_hosts_talk_and_move_a_file_through_the_relay() {
         context()
     );
 
-    let mut stdin = listener.stdin.take().expect("stdin");
-    stdin.write_all(b"done\n").await.expect("write");
-    let files = next_json(&mut a_out, 20, "the received files").await;
+    listener.command("done").await.expect("write");
+    let files = listener.expect_next(20, "the received files").await;
     assert_eq!(
         files["files"],
         serde_json::json!([["payload.bin", want]]),
         "{files}"
     );
-    let _ = tokio::time::timeout(Duration::from_secs(10), listener.wait()).await;
 }
