@@ -10,11 +10,14 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // local_only: no DHT, mDNS, STUN or port mapping; these two only talk to each other.
     let alice = RatsClient::builder()
+        .local_only()
         .listen("tcp:127.0.0.1:0")?
         .start()
         .await?;
     let bob = RatsClient::builder()
+        .local_only()
         .listen("tcp:127.0.0.1:0")?
         .start()
         .await?;

@@ -141,6 +141,21 @@ impl RatsClientBuilder {
         })
     }
 
+    /// Sends nothing to any machine the application does not name: switches off every plugin
+    /// in [`crate::NETWORK_REACHING_PLUGINS`] (DHT, mDNS, STUN, port mapping, hole punching).
+    /// For tests and for applications that connect only to addresses they know. A plugin can
+    /// be switched on again afterwards with [`configure`](Self::configure), with its own
+    /// (local) settings.
+    pub fn local_only(self) -> Self {
+        self.set(&["disabled_plugins"], |c| {
+            c.disabled_plugins.extend(
+                crate::NETWORK_REACHING_PLUGINS
+                    .iter()
+                    .map(|p| p.to_string()),
+            );
+        })
+    }
+
     /// Peer exchange on or off (on by default).
     pub fn peer_exchange(self, on: bool) -> Self {
         self.set(&["peer_exchange"], |c| c.peer_exchange = on)

@@ -11,8 +11,9 @@
 //! use rats::RatsClient;
 //!
 //! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let alice = RatsClient::builder().listen("tcp:127.0.0.1:0")?.start().await?;
-//! let bob = RatsClient::builder().listen("tcp:127.0.0.1:0")?.start().await?;
+//! // local_only(): no DHT, mDNS, STUN or port mapping; these two talk only to each other.
+//! let alice = RatsClient::builder().local_only().listen("tcp:127.0.0.1:0")?.start().await?;
+//! let bob = RatsClient::builder().local_only().listen("tcp:127.0.0.1:0")?.start().await?;
 //! let (tx, mut rx) = tokio::sync::mpsc::channel(1);
 //! bob.on("greeting", move |from, data| {
 //!     let _ = tx.try_send((from, data["text"].as_str().unwrap_or_default().to_string()));
@@ -57,6 +58,11 @@ pub use rats_transport;
 
 /// Config sections that are not node plugins but are expected in `config.json`.
 pub const KNOWN_SECTIONS: &[&str] = &["log"];
+
+/// Plugins that talk to machines the application did not name: the DHT (public bootstrap
+/// routers), mDNS (multicast on every interface), STUN (public servers), port mapping (the
+/// gateway) and hole punching (STUN again). [`RatsClientBuilder::local_only`] switches them off.
+pub const NETWORK_REACHING_PLUGINS: &[&str] = &["dht", "mdns", "stun", "portmap", "holepunch"];
 
 /// The port the `rats` tool listens on by default.
 pub const DEFAULT_PORT: u16 = 7878;

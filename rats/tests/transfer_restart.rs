@@ -57,11 +57,11 @@ async fn a_killed_receiver_continues_after_restart() {
     receiver.expect("started").await;
 
     let tmp = base.join("sender-tmp");
-    // No DHT: its default bootstrap nodes are the public routers, and tests stay on loopback.
+    // Nothing beyond this machine (no DHT routers, STUN servers, gateway or multicast).
     let sender = RatsClient::builder()
+        .local_only()
         .listen("tcp:127.0.0.1:0")
         .expect("listen")
-        .disable_plugin("dht")
         .configure(move |c| {
             c.plugins.insert(
                 "transfer".into(),

@@ -19,17 +19,25 @@ pub fn test_config() -> NodeConfig {
         max_pending_per_ip: 256,
         max_connections_per_ip: 1024,
         max_pending_handshakes: 256,
-        // Discovery plugins run only in the tests about them (they add sockets and tasks).
-        disabled_plugins: [
-            "dht".to_string(),
-            "mdns".to_string(),
-            "stun".to_string(),
-            "portmap".to_string(),
-            "holepunch".to_string(),
-        ]
-        .into(),
+        // Nothing that reaches beyond this machine (public DHT routers, public STUN servers,
+        // the gateway, multicast): a test that wants one of those plugins switches it on again
+        // with local settings and says so.
+        disabled_plugins: rats::NETWORK_REACHING_PLUGINS
+            .iter()
+            .map(|p| p.to_string())
+            .collect(),
         ..NodeConfig::default()
     }
+}
+
+/// A client builder for tests: [`RatsClientBuilder::local_only`](rats::RatsClientBuilder::local_only)
+/// (no DHT, mDNS, STUN, port mapping or hole punching) and listening on 127.0.0.1 only. Every
+/// test node that does not replace its whole configuration with [`test_config`] starts here.
+pub fn local_builder() -> rats::RatsClientBuilder {
+    RatsClient::builder()
+        .local_only()
+        .listen("tcp:127.0.0.1:0")
+        .unwrap_or_else(|_| unreachable!("a valid literal address"))
 }
 
 /// Starts a client listening on 127.0.0.1 with [`test_config`] (no DHT), edited by `edit`.

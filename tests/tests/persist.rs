@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rats::RatsClient;
 use rats_persist::{PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile, parse_peer_file};
-use rats_tests::{addr_of, client, test_config, wait_until};
+use rats_tests::{addr_of, client, local_builder, test_config, wait_until};
 use tokio::io::AsyncBufReadExt;
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -132,10 +132,8 @@ async fn corrupt_config_and_peer_files_warn_and_the_node_works() {
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("config.json"), "{\"max_peers\": 4,,,").expect("write");
     std::fs::write(dir.join(PEERS_FILE), "\u{0}\u{1}garbage").expect("write");
-    let node = RatsClient::builder()
+    let node = local_builder()
         .data_dir(&dir)
-        .listen("tcp:127.0.0.1:0")
-        .expect("addr")
         .start()
         .await
         .expect("starts despite corrupt files");
@@ -198,10 +196,8 @@ async fn kill_9_during_saves_never_leaves_an_unreadable_file() {
             .unwrap_or_else(|e| panic!("round {round}: peers_ever.rats unreadable: {e}"));
     }
     // A node started on the directory reads them and clears the temporary files left behind.
-    let node = RatsClient::builder()
+    let node = local_builder()
         .data_dir(&dir)
-        .listen("tcp:127.0.0.1:0")
-        .expect("addr")
         .configure(|c| {
             c.plugins.insert(
                 "persist".into(),

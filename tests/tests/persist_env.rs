@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use rats::RatsClient;
-
 #[allow(unsafe_code)]
 fn set_env(key: &str, value: &str) {
     // SAFETY: this binary has a single test; it sets variables before starting any runtime, so
@@ -31,10 +29,8 @@ fn env_overrides_file_and_code_overrides_both() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let node = RatsClient::builder()
+        let node = rats_tests::local_builder()
             .data_dir(&dir)
-            .listen("tcp:127.0.0.1:0")
-            .expect("addr")
             .configure(|c| c.idle_timeout = Duration::from_secs(33))
             .start()
             .await
@@ -59,10 +55,8 @@ fn env_overrides_file_and_code_overrides_both() {
         .build()
         .expect("runtime");
     let err = rt.block_on(async {
-        RatsClient::builder()
+        rats_tests::local_builder()
             .data_dir(&dir)
-            .listen("tcp:127.0.0.1:0")
-            .expect("addr")
             .start()
             .await
             .expect_err("bad type")

@@ -26,6 +26,7 @@ async fn third_party_transport_is_used_without_changes_to_rats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_linked_plugin_can_be_switched_off_by_config() {
     let r = rats::RatsClient::builder()
+        .local_only()
         .configure(|c| {
             c.listen = vec!["ptcp:127.0.0.1:0".parse().expect("a")];
             c.disabled_plugins.insert("ptcp".into());

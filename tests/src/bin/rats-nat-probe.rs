@@ -37,6 +37,7 @@ fn fail(msg: &str) -> ! {
 }
 
 async fn node(listen_port: u16, plugins: serde_json::Value, disabled: &[&str]) -> RatsClient {
+    // network: runs only inside the lab's namespaces; its plugins get the lab's own servers.
     let mut b = RatsClient::builder()
         .listen(&format!("tcp:0.0.0.0:{listen_port}"))
         .unwrap_or_else(|e| fail(&e.to_string()));
@@ -122,6 +123,7 @@ async fn main() {
 /// A node that reaches others only through the TURN server.
 async fn relay_node(server: &str, listen: bool) -> RatsClient {
     let turn = json!({"turn": {"server": server, "username": "rats", "password": "secret"}});
+    // network: runs only inside the lab's namespaces, through the lab's TURN server.
     let mut b = RatsClient::builder();
     for d in ["dht", "mdns", "stun", "portmap"] {
         b = b.disable_plugin(d);

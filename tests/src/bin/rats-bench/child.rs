@@ -21,8 +21,7 @@ const CHILD_PENDING: usize = 128;
 /// The child side: runs until `quit` or the end of stdin.
 pub async fn serve(max_peers: usize) -> BenchResult {
     let node = RatsClient::builder()
-        .disable_plugin("dht")
-        .disable_plugin("mdns")
+        .local_only()
         .listen("tcp:127.0.0.1:0")
         .map_err(fail("listen address"))?
         .configure(|c| {

@@ -35,8 +35,7 @@ pub struct ErrorLine<'a> {
 /// Starts a node listening on 127.0.0.1 (any free port), default configuration otherwise.
 pub async fn start_listener() -> BenchResult<RatsClient> {
     RatsClient::builder()
-        .disable_plugin("dht")
-        .disable_plugin("mdns")
+        .local_only()
         .listen("tcp:127.0.0.1:0")
         .map_err(fail("listen address"))?
         .start()
@@ -47,8 +46,7 @@ pub async fn start_listener() -> BenchResult<RatsClient> {
 /// Starts a node that does not listen (outbound connections only).
 pub async fn start_dialer() -> BenchResult<RatsClient> {
     RatsClient::builder()
-        .disable_plugin("dht")
-        .disable_plugin("mdns")
+        .local_only()
         .no_listen()
         .start()
         .await

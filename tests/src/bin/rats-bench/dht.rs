@@ -136,10 +136,12 @@ async fn measure(p: &Params, stop: &CancellationToken) -> BenchResult<Line> {
 
 async fn rats_node(bootstrap: SocketAddr) -> BenchResult<RatsClient> {
     RatsClient::builder()
-        .disable_plugin("mdns")
+        .local_only()
         .listen("tcp:127.0.0.1:0")
         .map_err(fail("listen address"))?
         .configure(move |c| {
+            // The DHT, bootstrapped from this benchmark's own node on loopback.
+            c.disabled_plugins.remove("dht");
             c.plugins.insert(
                 "dht".into(),
                 serde_json::json!({

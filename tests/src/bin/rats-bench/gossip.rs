@@ -61,8 +61,7 @@ pub async fn run(p: Params) -> BenchResult {
 
 async fn start() -> BenchResult<RatsClient> {
     RatsClient::builder()
-        .disable_plugin("dht")
-        .disable_plugin("mdns")
+        .local_only()
         .listen("tcp:127.0.0.1:0")
         .map_err(fail("listen address"))?
         .configure(|c| {

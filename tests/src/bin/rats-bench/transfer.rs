@@ -107,12 +107,9 @@ async fn start(
         .to_string_lossy()
         .into_owned()
         .into();
-    let builder = RatsClient::builder()
-        .disable_plugin("dht")
-        .disable_plugin("mdns")
-        .configure(move |c| {
-            c.plugins.insert("transfer".into(), section);
-        });
+    let builder = RatsClient::builder().local_only().configure(move |c| {
+        c.plugins.insert("transfer".into(), section);
+    });
     let builder = if listen {
         builder
             .listen("tcp:127.0.0.1:0")

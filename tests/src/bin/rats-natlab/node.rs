@@ -83,6 +83,7 @@ pub(crate) async fn run(args: &[String]) -> i32 {
 }
 
 async fn node(o: Options) -> Result<(), String> {
+    // network: runs only inside the lab's namespaces; STUN and TURN are the lab's own servers.
     let mut b = RatsClient::builder()
         .listen("tcp:0.0.0.0:7000")
         .map_err(|e| e.to_string())?;
