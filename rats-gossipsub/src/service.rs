@@ -435,3 +435,64 @@ impl Service for GossipsubService {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::message::{SignedMessage, signing_bytes};
+    use rats_core::{Identity, MemoryTransport, Node, NodeConfig, Plaintext};
+
+    /// A node on the in-memory transport running only this service.
+    async fn node_with(gossip: Arc<GossipsubService>) -> Node {
+        let config = NodeConfig {
+            listen: Vec::new(),
+            ..NodeConfig::default()
+        };
+        Node::builder()
+            .with_config(config)
+            .use_registry(false)
+            .transport(Arc::new(MemoryTransport))
+            .encryption(Arc::new(Plaintext))
+            .service(gossip)
+            .start()
+            .await
+            .expect("node starts")
+    }
+
+    fn message(origin: &Identity, signer: &Identity, seqno: u64) -> Bytes {
+        let from = origin.peer_id();
+        let data = Bytes::from_static(b"payload");
+        let signature = signer.sign(&signing_bytes("t", &from, seqno, &data));
+        Rpc::Publish(SignedMessage {
+            from,
+            seqno,
+            topic: "t".into(),
+            data,
+            signature,
+        })
+        .encode()
+    }
+
+    #[tokio::test]
+    async fn a_message_signed_by_another_key_is_refused_and_counted() {
+        let gossip = Arc::new(GossipsubService::new(GossipsubConfig::default()).unwrap());
+        let node = node_with(gossip.clone()).await;
+        gossip.subscribe("t").unwrap();
+        let (origin, forger, via) = (
+            Identity::generate(),
+            Identity::generate(),
+            Identity::generate().peer_id(),
+        );
+        gossip
+            .on_frame(&via, message(&origin, &forger, 1))
+            .expect("a forged message is dropped, not a protocol error");
+        let stats = gossip.stats();
+        assert_eq!((stats.rejected, stats.delivered), (1, 0));
+        // The same origin's own signature passes the same path.
+        gossip.on_frame(&via, message(&origin, &origin, 2)).unwrap();
+        let stats = gossip.stats();
+        assert_eq!((stats.rejected, stats.delivered), (1, 1));
+        node.shutdown().await;
+    }
+}

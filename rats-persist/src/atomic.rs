@@ -8,6 +8,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |f| f.write_all(bytes))
+}
+
+/// Writes `path` atomically with `write`, which fills the temporary file; if it fails part-way,
+/// `path` keeps its old contents and the temporary file is removed.
+fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path
@@ -21,7 +30,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     ));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        write(&mut f)?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;
@@ -111,6 +120,33 @@ pub fn quarantine(path: &Path) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_interrupted_part_way_leaves_the_old_file_intact() {
+        let dir = std::env::temp_dir().join(format!("rats-atomic-{}", rand::random::<u64>()));
+        let path = dir.join("state.json");
+        write_atomic(&path, b"old contents").expect("write");
+        let interrupted = write_atomic_with(&path, |f| {
+            f.write_all(b"new con")?;
+            Err(std::io::Error::other("disk unplugged"))
+        });
+        assert_eq!(
+            interrupted.expect_err("failed").to_string(),
+            "disk unplugged"
+        );
+        assert_eq!(std::fs::read(&path).expect("read"), b"old contents");
+        let entries: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            entries,
+            vec![std::ffi::OsString::from("state.json")],
+            "no temp file left"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn writes_replace_and_corrupt_files_move_aside() {

@@ -164,3 +164,128 @@ fn parent_of(rel: &RelPath) -> Option<RelPath> {
     let (parent, _) = s.rsplit_once('/')?;
     RelPath::parse(parent).ok()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A scratch directory under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "rats-store-{tag}-{}-{}",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn sha(data: &[u8]) -> [u8; 32] {
+        Sha256::digest(data).into()
+    }
+
+    fn job(dir: &Path, data: &'static [u8], sha256: [u8; 32], log: Arc<File>) -> StoreJob {
+        StoreJob {
+            log: Some(log),
+            file_index: 3,
+            chunk: 7,
+            path: dir.join("file.part"),
+            part: None,
+            offset: 10,
+            data: Bytes::from_static(data),
+            sha256,
+        }
+    }
+
+    fn log_file(dir: &Path) -> (PathBuf, Arc<File>) {
+        let path = dir.join("chunks.log");
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        (path, Arc::new(f))
+    }
+
+    #[test]
+    fn a_chunk_that_does_not_match_its_hash_is_refused_and_nothing_is_written() {
+        let dir = Scratch::new("corrupt");
+        let (log_path, log) = log_file(&dir.0);
+        let stored = job(&dir.0, b"tampered", sha(b"original"), log).run();
+        assert!(matches!(stored.outcome, StoreOutcome::Corrupt));
+        assert!(!dir.0.join("file.part").exists(), "no partial file");
+        assert_eq!(std::fs::metadata(log_path).unwrap().len(), 0, "not logged");
+    }
+
+    #[test]
+    fn a_matching_chunk_is_written_at_its_offset_and_logged() {
+        let dir = Scratch::new("good");
+        let (log_path, log) = log_file(&dir.0);
+        let stored = job(&dir.0, b"chunk", sha(b"chunk"), log).run();
+        assert!(matches!(stored.outcome, StoreOutcome::Stored));
+        let written = std::fs::read(dir.0.join("file.part")).unwrap();
+        assert_eq!(&written[10..], b"chunk");
+        let record = std::fs::read(log_path).unwrap();
+        assert_eq!(record.len(), state::CHUNK_LOG_RECORD);
+        assert_eq!(record[..4], 3u32.to_be_bytes());
+        assert_eq!(record[4..], 7u64.to_be_bytes());
+    }
+
+    #[test]
+    fn a_whole_file_hash_mismatch_fails_and_leaves_nothing_behind() {
+        let dir = Scratch::new("final-bad");
+        let part = dir.0.join("f.part");
+        std::fs::write(&part, b"what arrived").unwrap();
+        let dest = dir.0.join("f.txt");
+        let rel = RelPath::parse("f.txt").unwrap();
+        let err = finalize_file(
+            sha(b"what arrived"),
+            &sha(b"what was offered"),
+            &part,
+            Kind::File,
+            &dest,
+            &rel,
+            0,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, TransferError::HashMismatch(ref p) if p == "f.txt"),
+            "{err}"
+        );
+        assert!(!part.exists(), "partial file removed");
+        assert!(!dest.exists(), "nothing reaches the destination");
+    }
+
+    #[test]
+    fn a_matching_file_is_moved_into_place() {
+        let dir = Scratch::new("final-good");
+        let part = dir.0.join("f.part");
+        std::fs::write(&part, b"data").unwrap();
+        let dest = dir.0.join("out");
+        std::fs::create_dir_all(&dest).unwrap();
+        let rel = RelPath::parse("sub/f.txt").unwrap();
+        finalize_file(
+            sha(b"data"),
+            &sha(b"data"),
+            &part,
+            Kind::Directory,
+            &dest,
+            &rel,
+            1_700_000_000,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(dest.join("sub/f.txt")).unwrap(), b"data");
+        assert!(!part.exists());
+    }
+}

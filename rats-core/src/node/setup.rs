@@ -666,8 +666,169 @@ fn normalize_listen(listen: &[Address], remote: &Address) -> Vec<Address> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::encryption::Encryption;
+    use crate::identity::Identity;
+    use crate::plaintext::Plaintext;
+    use crate::record::RecordReader;
+    use crate::transport::Transport;
+    use crate::{Node, NodeConfig};
+    use async_trait::async_trait;
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    /// A transport whose listener hands out the connections a test pushes, each claiming
+    /// the source address the test chose (per-IP limits need real-looking addresses).
+    struct PushedTransport(parking_lot::Mutex<Option<mpsc::Receiver<RawConnection>>>);
+
+    struct PushedListener(mpsc::Receiver<RawConnection>);
+
+    #[async_trait]
+    impl Listener for PushedListener {
+        fn local_addrs(&self) -> Vec<Address> {
+            vec!["tcp:192.0.2.1:7000".parse().unwrap()]
+        }
+
+        async fn accept(&mut self) -> Result<RawConnection, TransportError> {
+            self.0.recv().await.ok_or(TransportError::Closed)
+        }
+    }
+
+    #[async_trait]
+    impl Transport for PushedTransport {
+        fn name(&self) -> &'static str {
+            "tcp"
+        }
+
+        async fn listen(&self, _: &Address) -> Result<Box<dyn Listener>, TransportError> {
+            let rx = self.0.lock().take().ok_or(TransportError::Closed)?;
+            Ok(Box::new(PushedListener(rx)))
+        }
+
+        async fn dial(&self, addr: &Address) -> Result<RawConnection, TransportError> {
+            Err(TransportError::io(
+                format!("dial {addr}"),
+                std::io::ErrorKind::Unsupported.into(),
+            ))
+        }
+    }
+
+    /// A node whose only listener takes pushed connections, with the given per-IP limits.
+    async fn node(
+        pending_per_ip: usize,
+        conns_per_ip: usize,
+    ) -> (Node, mpsc::Sender<RawConnection>) {
+        let (tx, rx) = mpsc::channel(16);
+        let config = NodeConfig {
+            listen: vec!["tcp:192.0.2.1:7000".parse().unwrap()],
+            max_pending_per_ip: pending_per_ip,
+            max_connections_per_ip: conns_per_ip,
+            handshake_timeout: Duration::from_secs(30),
+            ..NodeConfig::default()
+        };
+        let node = Node::builder()
+            .with_config(config)
+            .use_registry(false)
+            .transport(Arc::new(PushedTransport(parking_lot::Mutex::new(Some(rx)))))
+            .encryption(Arc::new(Plaintext))
+            .start()
+            .await
+            .unwrap();
+        (node, tx)
+    }
+
+    /// Pushes a connection from `ip` and returns the dialer's end of it.
+    async fn push(tx: &mpsc::Sender<RawConnection>, ip: &str) -> RawConnection {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (ar, aw) = tokio::io::split(a);
+        let (br, bw) = tokio::io::split(b);
+        let remote: Address = format!("tcp:{ip}:40000").parse().unwrap();
+        let local: Address = "tcp:192.0.2.1:7000".parse().unwrap();
+        tx.send(RawConnection {
+            reader: Box::new(br),
+            writer: Box::new(bw),
+            local_addr: local.clone(),
+            remote_addr: remote.clone(),
+        })
+        .await
+        .unwrap();
+        RawConnection {
+            reader: Box::new(ar),
+            writer: Box::new(aw),
+            local_addr: remote,
+            remote_addr: local,
+        }
+    }
+
+    /// The reason a refused dialer is told: an empty record, then the reason.
+    async fn rejection(conn: RawConnection) -> String {
+        let mut r = RecordReader::new(conn.reader);
+        let read = async {
+            let first = r.read_record().await.unwrap().expect("a record");
+            assert!(first.is_empty(), "a rejection starts with an empty record");
+            let reason = r.read_record().await.unwrap().expect("the reason");
+            String::from_utf8(reason.to_vec()).unwrap()
+        };
+        tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .expect("rejected in time")
+    }
+
+    /// Completes a handshake as a fresh peer over `conn`: it must be accepted.
+    async fn handshake(node: &Node, conn: RawConnection) -> crate::encryption::SecureConnection {
+        let id = Identity::generate();
+        let hello = br#"{"agent":"test","listen":[],"services":[]}"#;
+        let params = HandshakeParams {
+            identity: &id,
+            protocol: node.protocol(),
+            role: Role::Initiator,
+            early_data: hello,
+        };
+        let secure = tokio::time::timeout(Duration::from_secs(5), Plaintext.upgrade(conn, params))
+            .await
+            .expect("in time")
+            .expect("accepted");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !node.is_connected(&id.peer_id()) {
+            assert!(tokio::time::Instant::now() < deadline, "registered in time");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        secure
+    }
+
+    #[tokio::test]
+    async fn the_accept_loop_refuses_a_second_pending_handshake_from_one_ip() {
+        let (node, tx) = node(1, 100).await;
+        // Silent: its handshake stays pending.
+        let _pending = push(&tx, "198.51.100.1").await;
+        let second = push(&tx, "198.51.100.1").await;
+        assert_eq!(
+            rejection(second).await,
+            LimitError::TooManyFromIp.to_string()
+        );
+        // Another address is not affected.
+        let other = push(&tx, "198.51.100.2").await;
+        let _kept = handshake(&node, other).await;
+        node.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_accept_loop_refuses_connections_beyond_the_per_ip_limit() {
+        let (node, tx) = node(100, 1).await;
+        let first = push(&tx, "198.51.100.1").await;
+        let _kept = handshake(&node, first).await;
+        let second = push(&tx, "198.51.100.1").await;
+        assert_eq!(
+            rejection(second).await,
+            LimitError::TooManyConnectionsFromIp.to_string()
+        );
+        let other = push(&tx, "198.51.100.2").await;
+        let _also = handshake(&node, other).await;
+        assert_eq!(node.peer_count(), 2);
+        node.shutdown().await;
+    }
 
     #[test]
     fn unspecified_listen_addresses_take_the_observed_ip() {

@@ -143,3 +143,69 @@ impl Actor {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::id::NodeId;
+    use crate::node::{DhtNode, NodeSettings};
+
+    /// An actor on a loopback socket that is never read: the test drives `answer` directly
+    /// and reads what it queued.
+    async fn actor() -> Actor {
+        let settings = NodeSettings::new("127.0.0.1:0".parse().unwrap(), Vec::new());
+        let (_handle, task) = DhtNode::bind(settings).await.unwrap();
+        task.actor
+    }
+
+    fn announce(token: &[u8], hash: &NodeId) -> Vec<u8> {
+        let id = NodeId::random();
+        krpc::encode_query(
+            b"aa",
+            b"announce_peer",
+            vec![
+                (b"info_hash", Value::Bytes(&hash.0)),
+                (b"port", Value::Int(7878)),
+                (b"token", Value::Bytes(token)),
+            ],
+            &id,
+        )
+    }
+
+    /// Feeds one query to the actor and returns the error code it answered with, if any.
+    fn answer(actor: &mut Actor, packet: &[u8], from: SocketAddr) -> Option<i64> {
+        let msg = Message::parse(packet).unwrap();
+        let krpc::Kind::Query(q) = &msg.kind else {
+            panic!("not a query")
+        };
+        assert!(actor.answer(&msg, q, from, Instant::now()), "answered");
+        let (to, reply) = actor.outbox.pop().expect("a reply");
+        assert_eq!(to, from);
+        match Message::parse(&reply).unwrap().kind {
+            krpc::Kind::Error { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn announce_peer_with_a_bad_token_is_error_203_and_stores_nothing() {
+        let mut actor = actor().await;
+        let from: SocketAddr = "127.0.0.5:6881".parse().unwrap();
+        let hash = NodeId::random();
+        // A token issued to another address is as bad as a made-up one.
+        let other = actor.tokens.issue("127.0.0.6".parse().unwrap());
+        for token in [&b"made-up"[..], &other[..]] {
+            assert_eq!(answer(&mut actor, &announce(token, &hash), from), Some(203));
+        }
+        assert_eq!(actor.store.hashes(), 0);
+        assert_eq!(actor.stats.announces_refused, 2);
+        assert_eq!(actor.stats.announces_stored, 0);
+        // The token it was given is taken.
+        let token = actor.tokens.issue(from.ip());
+        assert_eq!(answer(&mut actor, &announce(&token, &hash), from), None);
+        assert_eq!(actor.store.hashes(), 1);
+        let stored = actor.store.get(&hash, 10, false, Instant::now());
+        assert_eq!(stored, vec!["127.0.0.5:7878".parse().unwrap()]);
+    }
+}

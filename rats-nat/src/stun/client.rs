@@ -203,3 +203,116 @@ pub async fn binding_tcp(
         };
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A Binding success answer with transaction id `tid` saying we are `mapped`.
+    fn answer(tid: [u8; 12], mapped: &str) -> Vec<u8> {
+        MessageBuilder::with_tid(method::BINDING, Class::Success, tid)
+            .xor_address(attr::XOR_MAPPED_ADDRESS, &mapped.parse().unwrap())
+            .build(None)
+    }
+
+    fn other_tid(tid: [u8; 12]) -> [u8; 12] {
+        let mut t = tid;
+        t[0] ^= 0xff;
+        t
+    }
+
+    const QUICK: Retransmit = Retransmit {
+        rto: Duration::from_millis(100),
+        tries: 2,
+    };
+
+    #[tokio::test]
+    async fn udp_answers_with_another_transaction_id_are_ignored() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            let tid = Message::decode(&buf[..n]).unwrap().tid;
+            // A stranger's answer first (another transaction), then ours.
+            let forged = answer(other_tid(tid), "198.51.100.1:1");
+            server.send_to(&forged, from).await.unwrap();
+            server
+                .send_to(&answer(tid, "203.0.113.7:4242"), from)
+                .await
+                .unwrap();
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let got = binding(&client, server_addr, ChangeRequest::default(), QUICK)
+            .await
+            .unwrap();
+        assert_eq!(got.mapped, "203.0.113.7:4242".parse().unwrap());
+    }
+
+    #[tokio::test]
+    async fn udp_only_foreign_answers_is_a_timeout() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = server.recv_from(&mut buf).await {
+                let tid = Message::decode(&buf[..n]).unwrap().tid;
+                let _ = server
+                    .send_to(&answer(other_tid(tid), "198.51.100.1:1"), from)
+                    .await;
+            }
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let got = binding(&client, server_addr, ChangeRequest::default(), QUICK).await;
+        assert!(
+            matches!(got, Err(StunError::Timeout(a)) if a == server_addr),
+            "{got:?}"
+        );
+    }
+
+    /// A TCP STUN server that answers the first request with `answers(tid)`, then closes.
+    async fn tcp_server(
+        answers: impl FnOnce([u8; 12]) -> Vec<Vec<u8>> + Send + 'static,
+    ) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut header = [0u8; 20];
+            s.read_exact(&mut header).await.unwrap();
+            let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+            let mut body = vec![0u8; len];
+            s.read_exact(&mut body).await.unwrap();
+            let mut tid = [0u8; 12];
+            tid.copy_from_slice(&header[8..20]);
+            for a in answers(tid) {
+                s.write_all(&a).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn tcp_answers_with_another_transaction_id_are_ignored() {
+        let addr = tcp_server(|tid| {
+            vec![
+                answer(other_tid(tid), "198.51.100.1:1"),
+                answer(tid, "203.0.113.7:4242"),
+            ]
+        })
+        .await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let got = binding_tcp(&mut stream, addr).await.unwrap();
+        assert_eq!(got, "203.0.113.7:4242".parse().unwrap());
+    }
+
+    #[tokio::test]
+    async fn tcp_only_a_foreign_answer_is_an_error_not_a_mapping() {
+        let addr = tcp_server(|tid| vec![answer(other_tid(tid), "198.51.100.1:1")]).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let got = binding_tcp(&mut stream, addr).await;
+        assert!(matches!(got, Err(StunError::Io(_))), "{got:?}");
+    }
+}
