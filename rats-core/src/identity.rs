@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rand::rngs::OsRng;
 
 /// Length in bytes of a [`PeerId`].
@@ -28,6 +28,13 @@ pub enum IdentityError {
     /// The bytes are not a valid Ed25519 public key.
     #[error("peer id is not a valid Ed25519 public key")]
     NotAKey,
+    /// The bytes decode to a key, but are not its one canonical encoding (the sign bit is
+    /// set, or the y coordinate is not reduced): one key must not have two ids.
+    #[error("peer id is not the canonical encoding of its key")]
+    NonCanonical,
+    /// The key is a point of small order: signatures "by" it can be made without a key.
+    #[error("peer id is a weak (small-order) key")]
+    WeakKey,
     /// The key file could not be read or written.
     #[error("identity key file {path}: {source}")]
     Io {
@@ -47,10 +54,25 @@ pub enum IdentityError {
 }
 
 impl PeerId {
-    /// Builds a peer id from raw key bytes, checking that they are a valid Ed25519 point.
+    /// Builds a peer id from raw key bytes. Every id a peer hands us comes through here, so
+    /// the rules are checked once for all: the bytes are a valid Ed25519 point, of large
+    /// order, in its one canonical encoding (y reduced modulo p, and the sign bit of x clear:
+    /// see [`is_canonical`](Self::is_canonical)).
     pub fn from_bytes(bytes: [u8; PEER_ID_LEN]) -> Result<Self, IdentityError> {
-        VerifyingKey::from_bytes(&bytes).map_err(|_| IdentityError::NotAKey)?;
-        Ok(PeerId(bytes))
+        let id = PeerId(bytes);
+        if !id.is_canonical() {
+            return Err(IdentityError::NonCanonical);
+        }
+        let point = curve25519_dalek::edwards::CompressedEdwardsY(bytes)
+            .decompress()
+            .ok_or(IdentityError::NotAKey)?;
+        if point.compress().to_bytes() != bytes {
+            return Err(IdentityError::NonCanonical);
+        }
+        if point.is_small_order() {
+            return Err(IdentityError::WeakKey);
+        }
+        Ok(id)
     }
 
     /// Builds a peer id from a byte slice (must be 32 bytes and a valid key).
@@ -107,12 +129,14 @@ impl PeerId {
 pub struct PeerPublicKey(VerifyingKey);
 
 impl PeerPublicKey {
-    /// Verifies an Ed25519 signature made by this key.
+    /// Verifies an Ed25519 signature made by this key, strictly: a non-canonical or
+    /// small-order R, or a signature that would also verify for another key, is refused
+    /// (`verify_strict`).
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
             return false;
         };
-        self.0.verify(message, &sig).is_ok()
+        self.0.verify_strict(message, &sig).is_ok()
     }
 }
 
@@ -306,6 +330,49 @@ mod tests {
     #[test]
     fn generated_ids_are_canonical() {
         assert!((0..64).all(|_| Identity::generate().peer_id().is_canonical()));
+    }
+
+    #[test]
+    fn ids_that_are_not_one_key_s_canonical_encoding_are_refused() {
+        // The identity point (0, 1): small order, and any "signature" (R = identity, s = 0)
+        // verifies under the lax rules.
+        let mut identity_point = [0u8; 32];
+        identity_point[0] = 1;
+        assert!(matches!(
+            PeerId::from_bytes(identity_point),
+            Err(IdentityError::WeakKey)
+        ));
+        // Every small-order point is refused (the 8 torsion points).
+        for t in curve25519_dalek::constants::EIGHT_TORSION {
+            let b = t.compress().to_bytes();
+            assert!(PeerId::from_bytes(b).is_err(), "{}", hex::encode(b));
+        }
+        // The same key with the sign bit set: one key, a second id.
+        let good = Identity::generate().peer_id();
+        let mut flipped = *good.as_bytes();
+        flipped[31] |= 0x80;
+        assert!(matches!(
+            PeerId::from_bytes(flipped),
+            Err(IdentityError::NonCanonical)
+        ));
+        // y = p + 1 (not reduced) encodes the same point as y = 1.
+        let mut unreduced = [0xffu8; 32];
+        unreduced[0] = 0xee;
+        unreduced[31] = 0x7f;
+        assert!(PeerId::from_bytes(unreduced).is_err());
+        // And from text too.
+        assert!(hex::encode(flipped).parse::<PeerId>().is_err());
+        assert!(hex::encode(identity_point).parse::<PeerId>().is_err());
+        assert_eq!(PeerId::from_bytes(*good.as_bytes()).ok(), Some(good));
+    }
+
+    #[test]
+    fn a_signature_anyone_can_make_does_not_verify() {
+        // R = the identity point, s = 0: valid for the identity key under lax verification.
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let key = Identity::generate().peer_id();
+        assert!(!key.verify(b"anything", &sig));
     }
 
     #[test]

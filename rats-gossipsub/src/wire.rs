@@ -157,9 +157,14 @@ impl Rpc {
                     if msg.is_empty() {
                         return Err(WireError::Truncated);
                     }
-                    let on = msg.get_u8() != 0;
+                    let on = match msg.get_u8() {
+                        0 => false,
+                        1 => true,
+                        _ => return Err(WireError::Bad("subscribe flag is not 0 or 1")),
+                    };
                     subs.push((on, get_str(&mut msg, max_topic_len)?));
                 }
+                end(&msg)?;
                 Ok(Rpc::Subscriptions(subs))
             }
             PUBLISH => {
@@ -180,7 +185,11 @@ impl Rpc {
                     signature,
                 }))
             }
-            GRAFT => Ok(Rpc::Graft(get_str(&mut msg, max_topic_len)?)),
+            GRAFT => {
+                let topic = get_str(&mut msg, max_topic_len)?;
+                end(&msg)?;
+                Ok(Rpc::Graft(topic))
+            }
             PRUNE => {
                 let topic = get_str(&mut msg, max_topic_len)?;
                 if msg.len() < 4 {
@@ -198,8 +207,9 @@ impl Rpc {
                         if msg.len() < 33 {
                             return Err(WireError::Truncated);
                         }
-                        let peer = PeerId::from_slice(&msg.split_to(32))
-                            .map_err(|_| WireError::Bad("exchanged peer id invalid"))?;
+                        // An entry whose id is not a valid, canonical key is read and
+                        // dropped: never dialed.
+                        let peer = PeerId::from_slice(&msg.split_to(32)).ok();
                         let m = msg.get_u8() as usize;
                         if m > MAX_PX_ADDRS {
                             return Err(WireError::Bad("too many addresses"));
@@ -208,8 +218,11 @@ impl Rpc {
                         for _ in 0..m {
                             addrs.push(get_str(&mut msg, 256)?);
                         }
-                        peers.push(PxPeer { peer, addrs });
+                        if let Some(peer) = peer {
+                            peers.push(PxPeer { peer, addrs });
+                        }
                     }
+                    end(&msg)?;
                 }
                 Ok(Rpc::Prune {
                     topic,
@@ -219,14 +232,26 @@ impl Rpc {
             }
             IHAVE => {
                 let topic = get_str(&mut msg, max_topic_len)?;
-                Ok(Rpc::IHave {
-                    topic,
-                    ids: get_ids(&mut msg)?,
-                })
+                let ids = get_ids(&mut msg)?;
+                end(&msg)?;
+                Ok(Rpc::IHave { topic, ids })
             }
-            IWANT => Ok(Rpc::IWant(get_ids(&mut msg)?)),
+            IWANT => {
+                let ids = get_ids(&mut msg)?;
+                end(&msg)?;
+                Ok(Rpc::IWant(ids))
+            }
             other => Err(WireError::UnknownType(other)),
         }
+    }
+}
+
+/// Every message but PUBLISH (whose data runs to the end) must end where its fields do.
+fn end(rest: &Bytes) -> Result<(), WireError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(WireError::Bad("trailing bytes"))
     }
 }
 
@@ -336,5 +361,112 @@ mod tests {
         }
         let long = Rpc::Graft("x".repeat(300)).encode();
         assert!(Rpc::decode(long, 256).is_err());
+    }
+
+    fn decode(b: Vec<u8>) -> Result<Rpc, WireError> {
+        Rpc::decode(Bytes::from(b), 256)
+    }
+
+    /// A PUBLISH whose origin field is `origin`.
+    fn publish_from(origin: [u8; 32]) -> Vec<u8> {
+        let id = rats_core::Identity::generate();
+        let mut b = Rpc::Publish(SignedMessage {
+            from: id.peer_id(),
+            seqno: 1,
+            topic: "t".into(),
+            data: Bytes::from_static(b"x"),
+            signature: [0; 64],
+        })
+        .encode()
+        .to_vec();
+        // type, topic length (2), topic "t", then the origin.
+        b[4..36].copy_from_slice(&origin);
+        b
+    }
+
+    #[test]
+    fn origins_that_are_not_one_key_s_canonical_encoding_are_refused() {
+        let origin_bad = Err(WireError::Bad("origin is not a valid peer id"));
+        // The identity point (small order: anyone can "sign" for it).
+        let mut identity_point = [0u8; 32];
+        identity_point[0] = 1;
+        assert_eq!(decode(publish_from(identity_point)), origin_bad);
+        // A real key with the sign bit set: the same key under a second origin.
+        let key = *rats_core::Identity::generate().peer_id().as_bytes();
+        let mut flipped = key;
+        flipped[31] |= 0x80;
+        assert_eq!(decode(publish_from(flipped)), origin_bad);
+        assert!(matches!(decode(publish_from(key)), Ok(Rpc::Publish(_))));
+    }
+
+    #[test]
+    fn subscribe_flags_other_than_0_or_1_and_trailing_bytes_are_refused() {
+        let subs = Rpc::Subscriptions(vec![(true, "a".into())])
+            .encode()
+            .to_vec();
+        let mut two = subs.clone();
+        two[3] = 2;
+        assert_eq!(
+            decode(two),
+            Err(WireError::Bad("subscribe flag is not 0 or 1"))
+        );
+        let trailing = Err(WireError::Bad("trailing bytes"));
+        for m in [
+            Rpc::Subscriptions(vec![(false, "a".into())]),
+            Rpc::Graft("t".into()),
+            Rpc::IHave {
+                topic: "t".into(),
+                ids: vec![MessageId([1; 40])],
+            },
+            Rpc::IWant(vec![MessageId([3; 40])]),
+            Rpc::Prune {
+                topic: "t".into(),
+                backoff_secs: 1,
+                peers: vec![],
+            },
+        ] {
+            let mut b = m.encode().to_vec();
+            b.push(0);
+            // A PRUNE without peers ends at its backoff: the extra byte is a count of 0.
+            if matches!(m, Rpc::Prune { .. }) {
+                assert_eq!(decode(b.clone()), Ok(m.clone()));
+                b.push(0);
+            }
+            assert_eq!(decode(b), trailing, "{m:?}");
+        }
+    }
+
+    #[test]
+    fn prune_peers_with_invalid_ids_are_dropped_and_a_missing_count_is_none() {
+        let good = rats_core::Identity::generate().peer_id();
+        let mut flipped = *good.as_bytes();
+        flipped[31] |= 0x80;
+        // topic "t", backoff 60, no count at all: the first version's PRUNE.
+        let bare = vec![PRUNE, 0, 1, b't', 0, 0, 0, 60];
+        assert_eq!(
+            decode(bare.clone()),
+            Ok(Rpc::Prune {
+                topic: "t".into(),
+                backoff_secs: 60,
+                peers: vec![]
+            })
+        );
+        let mut with_peers = bare;
+        with_peers.push(2);
+        for id in [flipped, *good.as_bytes()] {
+            with_peers.extend_from_slice(&id);
+            with_peers.extend_from_slice(&[1, 0, 1, b'a']);
+        }
+        assert_eq!(
+            decode(with_peers),
+            Ok(Rpc::Prune {
+                topic: "t".into(),
+                backoff_secs: 60,
+                peers: vec![PxPeer {
+                    peer: good,
+                    addrs: vec!["a".into()]
+                }]
+            })
+        );
     }
 }

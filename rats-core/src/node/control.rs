@@ -49,6 +49,13 @@ pub struct ExchangedPeer {
     pub addrs: Vec<Address>,
 }
 
+/// An exchange entry as it arrives, before its id is checked.
+#[derive(Deserialize)]
+struct WireExchangedPeer {
+    id: String,
+    addrs: Vec<Address>,
+}
+
 /// A control message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -120,13 +127,22 @@ impl Control {
                 })
             }
             EXCHANGE => {
-                let peers: Vec<ExchangedPeer> =
+                let entries: Vec<WireExchangedPeer> =
                     serde_json::from_slice(rest).map_err(|e| format!("bad peer exchange: {e}"))?;
-                if peers.len() > MAX_EXCHANGE_PEERS
-                    || peers.iter().any(|p| p.addrs.len() > MAX_HELLO_ADDRS)
+                if entries.len() > MAX_EXCHANGE_PEERS
+                    || entries.iter().any(|p| p.addrs.len() > MAX_HELLO_ADDRS)
                 {
                     return Err("peer exchange too long".into());
                 }
+                // An entry whose id is not a valid, canonical key (PeerId::from_bytes) is
+                // dropped here: never dialed, never passed on.
+                let peers = entries
+                    .into_iter()
+                    .filter_map(|p| {
+                        let id = p.id.parse().ok()?;
+                        Some(ExchangedPeer { id, addrs: p.addrs })
+                    })
+                    .collect();
                 Ok(Control::Exchange(peers))
             }
             GOODBYE => {
@@ -231,6 +247,26 @@ mod tests {
         );
         assert!(Control::decode(&[]).is_err());
         assert!(Control::decode(&[1, 2]).is_err());
+        // Entries whose id is not one key's canonical encoding are dropped, the rest kept.
+        let mut flipped = *p.id.as_bytes();
+        flipped[31] |= 0x80;
+        let mut identity_point = [0u8; 32];
+        identity_point[0] = 1;
+        let mut m = vec![EXCHANGE];
+        m.extend_from_slice(
+            serde_json::json!([
+                {"id": hex::encode(flipped), "addrs": ["127.0.0.1:6"]},
+                {"id": hex::encode(identity_point), "addrs": ["127.0.0.1:7"]},
+                {"id": "not hex", "addrs": []},
+                p,
+            ])
+            .to_string()
+            .as_bytes(),
+        );
+        assert_eq!(
+            Control::decode(&m).expect("decode"),
+            Control::Exchange(vec![p.clone()])
+        );
         assert!(Control::decode(&[9]).is_err());
         // Truncated peer id, a name longer than the rest, an oversized payload.
         assert!(Control::decode(&[FORWARD, 1, 2]).is_err());
