@@ -51,6 +51,15 @@ pub struct NodeConfig {
     pub send_queue_bytes: usize,
     /// Largest message accepted or sent.
     pub max_message_size: usize,
+    /// Bytes that peers may make this node hold before the application sees them (partial
+    /// messages being reassembled, messages queued for services), all peers together. See
+    /// [`crate::budget`].
+    pub memory_budget: usize,
+    /// What one connection may make us hold (at least `max_message_size`, so that the
+    /// largest message can arrive).
+    pub memory_per_connection: usize,
+    /// What all connections from one IP address may make us hold.
+    pub memory_per_ip: usize,
     /// Exchange known peers' addresses with new peers.
     pub peer_exchange: bool,
     /// Which ways of connecting `connect_any` may use.
@@ -88,6 +97,9 @@ impl Default for NodeConfig {
             write_timeout: Duration::from_secs(30),
             send_queue_bytes: 8 * 1024 * 1024,
             max_message_size: 16 * 1024 * 1024,
+            memory_budget: 64 * 1024 * 1024,
+            memory_per_connection: 17 * 1024 * 1024,
+            memory_per_ip: 32 * 1024 * 1024,
             peer_exchange: true,
             connect_strategy: ConnectStrategy::Auto,
             max_exchange_peers: 32,
@@ -114,6 +126,15 @@ pub enum ConnectStrategy {
 }
 
 impl NodeConfig {
+    /// The memory budget's limits.
+    pub fn memory_limits(&self) -> crate::budget::MemoryLimits {
+        crate::budget::MemoryLimits {
+            total: self.memory_budget,
+            per_connection: self.memory_per_connection,
+            per_ip: self.memory_per_ip,
+        }
+    }
+
     /// The application protocol id.
     pub fn protocol(&self) -> ProtocolId {
         ProtocolId::new(&self.protocol_name, &self.protocol_version)
@@ -137,6 +158,20 @@ impl NodeConfig {
         }
         if self.max_message_size == 0 || self.max_message_size > u32::MAX as usize {
             return Err("max_message_size must be between 1 and 4 GiB - 1".into());
+        }
+        if self.memory_per_connection < self.max_message_size {
+            return Err(
+                "memory_per_connection must be at least max_message_size (the largest message \
+                 must fit)"
+                    .into(),
+            );
+        }
+        if self.memory_per_connection > self.memory_budget
+            || self.memory_per_ip > self.memory_budget
+        {
+            return Err(
+                "memory_per_connection and memory_per_ip must not exceed memory_budget".into(),
+            );
         }
         if self.send_queue_bytes < 64 * 1024 {
             return Err("send_queue_bytes must be at least 64 KiB".into());

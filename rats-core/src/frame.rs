@@ -9,10 +9,16 @@
 //! ```
 //! Frames may straddle record boundaries; a frame's `len` is checked against
 //! [`MAX_FRAME_PAYLOAD`] before anything is buffered for it, and a fragmented message's declared
-//! total against the node's maximum message size before it is reassembled.
+//! total against the node's maximum message size before it is reassembled. Reassembly buffers
+//! grow with the bytes that arrived, never with the size a peer declares, and are charged to
+//! the connection's memory account ([`crate::budget`]).
+
+use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
+
+use crate::budget::{BudgetError, PeerMemory, Reservation};
 
 /// Bytes of a frame header.
 pub const FRAME_HEADER_LEN: usize = 7;
@@ -57,6 +63,10 @@ pub enum FrameError {
     /// Unknown flag bits or fragments out of order.
     #[error("bad fragment sequence: {0}")]
     BadFragment(&'static str),
+    /// Reassembling the message would take the connection, its address or the node over its
+    /// memory budget.
+    #[error("partial messages over the memory budget: {0}")]
+    OverBudget(#[from] BudgetError),
 }
 
 impl From<std::io::Error> for FrameError {
@@ -141,31 +151,154 @@ pub fn put_whole(dst: &mut BytesMut, channel: u16, head: &[u8], body: &[u8]) {
     dst.extend_from_slice(body);
 }
 
-/// Bytes a fragmented message must have delivered before its declared size is allocated.
-const PROVEN_BYTES: usize = 256 * 1024;
+/// The smallest step a reassembly buffer grows by.
+const MIN_GROWTH: usize = 64 * 1024;
+/// Messages from this size on are reassembled in their own anonymous memory mapping.
+const MAPPED_FROM: usize = 1024 * 1024;
+/// The unit in which a mapping's memory becomes resident.
+const PAGE: usize = 4096;
+
+/// Where a partial message's bytes go.
+#[derive(Debug)]
+enum Storage {
+    /// Small messages: a heap buffer that doubles as data arrives.
+    Heap(BytesMut),
+    /// Large messages: an anonymous mapping of the declared size. Only pages written become
+    /// resident, so memory follows what arrived, with no copies on growth; and the pages go
+    /// straight back to the system when the message is dropped, whatever the allocator keeps.
+    Mapped { map: memmap2::MmapMut, len: usize },
+}
+
+/// A fragmented message being reassembled.
+#[derive(Debug)]
+struct Partial {
+    channel: u16,
+    total: usize,
+    storage: Storage,
+    /// What the buffer holds in memory, charged to the connection's memory account.
+    held: Option<Reservation>,
+}
+
+impl Partial {
+    fn new(channel: u16, total: usize, held: Option<Reservation>) -> Self {
+        let storage = if total >= MAPPED_FROM {
+            // Address space, not memory; a system that refuses it gets a heap buffer.
+            match memmap2::MmapMut::map_anon(total) {
+                Ok(map) => Storage::Mapped { map, len: 0 },
+                Err(_) => Storage::Heap(BytesMut::new()),
+            }
+        } else {
+            Storage::Heap(BytesMut::new())
+        };
+        Partial {
+            channel,
+            total,
+            storage,
+            held,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.storage {
+            Storage::Heap(b) => b.len(),
+            Storage::Mapped { len, .. } => *len,
+        }
+    }
+
+    /// Bytes of memory the buffer takes (heap capacity, or resident pages of the mapping).
+    fn allocated(&self) -> usize {
+        match &self.storage {
+            Storage::Heap(b) => b.capacity(),
+            Storage::Mapped { len, .. } => len.div_ceil(PAGE) * PAGE,
+        }
+    }
+
+    /// Charges what the buffer takes beyond what is already charged.
+    fn charge(&mut self, takes: usize) -> Result<(), FrameError> {
+        if let Some(held) = &mut self.held {
+            held.grow(takes.saturating_sub(held.bytes()))?;
+        }
+        Ok(())
+    }
+
+    /// Appends `piece`. Memory grows with what actually arrived (a heap buffer doubles, never
+    /// past the declared total; a mapping takes the pages written), each growth charged before
+    /// it is taken.
+    fn append(&mut self, piece: &[u8]) -> Result<(), FrameError> {
+        let need = self.len() + piece.len();
+        match &self.storage {
+            Storage::Heap(buf) => {
+                let cap = buf.capacity();
+                if need > cap {
+                    let new_cap = need.max(cap * 2).max(MIN_GROWTH).min(self.total);
+                    self.charge(new_cap)?;
+                }
+            }
+            Storage::Mapped { .. } => self.charge(need.div_ceil(PAGE) * PAGE)?,
+        }
+        match &mut self.storage {
+            Storage::Heap(buf) => {
+                if need > buf.capacity() {
+                    let new_cap = need.max(buf.capacity() * 2).max(MIN_GROWTH).min(self.total);
+                    buf.reserve(new_cap - buf.len());
+                }
+                buf.extend_from_slice(piece);
+            }
+            Storage::Mapped { map, len } => {
+                // In bounds: callers never append past the declared total, the mapping's size.
+                if let Some(dst) = map.get_mut(*len..need) {
+                    dst.copy_from_slice(piece);
+                    *len = need;
+                }
+            }
+        }
+        // The allocator may round a heap buffer up: what we hold is what we charge.
+        let takes = self.allocated();
+        self.charge(takes)
+    }
+
+    /// The finished message (no copy).
+    fn into_bytes(self) -> Bytes {
+        match self.storage {
+            Storage::Heap(b) => b.freeze(),
+            Storage::Mapped { map, len } => Bytes::from_owner(map).slice(..len),
+        }
+    }
+}
 
 /// Reassembles fragmented messages, one in progress per channel.
 #[derive(Debug)]
 pub struct Reassembler {
     max_message: usize,
-    partial: Vec<(u16, usize, BytesMut)>,
+    memory: Option<Arc<PeerMemory>>,
+    partial: Vec<Partial>,
 }
 
 impl Reassembler {
-    /// A reassembler refusing messages larger than `max_message` bytes.
+    /// A reassembler refusing messages larger than `max_message` bytes, with no memory
+    /// budget beyond that (tools and tests; a node uses [`with_budget`](Self::with_budget)).
     pub fn new(max_message: usize) -> Self {
         Reassembler {
             max_message,
+            memory: None,
+            partial: Vec::new(),
+        }
+    }
+
+    /// A reassembler whose buffers are charged to a connection's memory account: a message
+    /// that would take the connection, its address or the node over its budget is refused
+    /// with [`FrameError::OverBudget`].
+    pub fn with_budget(max_message: usize, memory: Arc<PeerMemory>) -> Self {
+        Reassembler {
+            max_message,
+            memory: Some(memory),
             partial: Vec::new(),
         }
     }
 
     /// Feeds a frame; returns a complete message when one is finished.
     pub fn push(&mut self, frame: Frame) -> Result<Option<Bytes>, FrameError> {
-        let pos = self
-            .partial
-            .iter()
-            .position(|(c, _, _)| *c == frame.channel);
+        let pos = self.partial.iter().position(|p| p.channel == frame.channel);
         match frame.flags {
             0 => {
                 if pos.is_some() {
@@ -199,36 +332,35 @@ impl Reassembler {
                 if p.len() >= total {
                     return Err(FrameError::BadFragment("START holds the whole message"));
                 }
-                // A declared size alone must not make us allocate much: start small and take the
-                // full size once the peer has really sent a first stretch of data.
-                let mut buf = BytesMut::with_capacity(total.min(PROVEN_BYTES));
-                buf.extend_from_slice(&p);
-                self.partial.push((frame.channel, total, buf));
+                // The declared size takes no memory: the buffer grows as data arrives.
+                let held = self.memory.as_ref().map(|m| m.empty());
+                let mut partial = Partial::new(frame.channel, total, held);
+                partial.append(&p)?;
+                self.partial.push(partial);
                 Ok(None)
             }
             f if f == FLAG_CONT || f == FLAG_CONT | FLAG_END => {
                 let Some(i) = pos else {
                     return Err(FrameError::BadFragment("continuation without START"));
                 };
-                let (_, total, buf) = &mut self.partial[i];
-                if buf.len() + frame.payload.len() > *total {
+                let partial = &mut self.partial[i];
+                if partial.len() + frame.payload.len() > partial.total {
                     return Err(FrameError::BadFragment("fragments exceed declared total"));
                 }
-                if buf.len() < PROVEN_BYTES && buf.len() + frame.payload.len() >= PROVEN_BYTES {
-                    buf.reserve(*total - buf.len());
-                }
-                buf.extend_from_slice(&frame.payload);
+                partial.append(&frame.payload)?;
                 if f & FLAG_END == 0 {
-                    if buf.len() == *total {
+                    if partial.len() == partial.total {
                         return Err(FrameError::BadFragment("message complete without END"));
                     }
                     return Ok(None);
                 }
-                let (_, total, buf) = self.partial.swap_remove(i);
-                if buf.len() != total {
+                let done = self.partial.swap_remove(i);
+                if done.len() != done.total {
                     return Err(FrameError::BadFragment("END before declared total"));
                 }
-                Ok(Some(buf.freeze()))
+                // The message leaves our hands here (its reservation is given back): what the
+                // service keeps of it, the service accounts for.
+                Ok(Some(done.into_bytes()))
             }
             _ => Err(FrameError::BadFragment("unknown flags")),
         }
@@ -236,7 +368,12 @@ impl Reassembler {
 
     /// Bytes currently held in unfinished messages.
     pub fn buffered(&self) -> usize {
-        self.partial.iter().map(|(_, _, b)| b.len()).sum()
+        self.partial.iter().map(Partial::len).sum()
+    }
+
+    /// Bytes of memory taken by unfinished messages (heap capacity, resident mapped pages).
+    pub fn allocated(&self) -> usize {
+        self.partial.iter().map(Partial::allocated).sum()
     }
 }
 
@@ -296,5 +433,101 @@ mod tests {
         start.push(1);
         r.push(frame(5, FLAG_START, &start)).expect("start");
         assert!(r.push(frame(5, FLAG_CONT | FLAG_END, b"1234")).is_err());
+    }
+
+    fn start_of(total: u32, first: &[u8]) -> Vec<u8> {
+        let mut v = total.to_be_bytes().to_vec();
+        v.extend_from_slice(first);
+        v
+    }
+
+    #[test]
+    fn a_declared_size_allocates_nothing_beyond_what_arrived() {
+        let mut r = Reassembler::new(1 << 30);
+        r.push(frame(1, FLAG_START, &start_of(1 << 30, b"x")))
+            .expect("start");
+        assert!(r.allocated() <= MIN_GROWTH, "{}", r.allocated());
+        // Growth doubles with the data: never more than twice what arrived (plus one step).
+        let piece = vec![7u8; MAX_FRAME_PAYLOAD];
+        for _ in 0..64 {
+            r.push(frame(1, FLAG_CONT, &piece)).expect("cont");
+            assert!(r.allocated() <= 2 * r.buffered() + MIN_GROWTH);
+        }
+    }
+
+    #[test]
+    fn large_messages_reassemble_exactly() {
+        let total = 3 * MAPPED_FROM + 12_345;
+        let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+        let mut r = Reassembler::new(total);
+        r.push(frame(9, FLAG_START, &start_of(total as u32, &data[..1000])))
+            .expect("start");
+        let mut at = 1000;
+        let mut done = None;
+        while at < total {
+            let n = (total - at).min(MAX_FRAME_PAYLOAD);
+            let flags = if at + n == total {
+                FLAG_CONT | FLAG_END
+            } else {
+                FLAG_CONT
+            };
+            done = r.push(frame(9, flags, &data[at..at + n])).expect("piece");
+            at += n;
+        }
+        assert_eq!(done.as_deref(), Some(&data[..]));
+        assert_eq!(r.allocated(), 0);
+    }
+
+    #[test]
+    fn partial_messages_are_charged_and_refused_over_the_budget() {
+        use crate::budget::{MemoryBudget, MemoryLimits};
+        let budget = MemoryBudget::new(MemoryLimits {
+            total: 1 << 20,
+            per_connection: 512 * 1024,
+            per_ip: 1 << 20,
+        });
+        let account = budget.connection("192.0.2.1".parse().ok());
+        let mut r = Reassembler::with_budget(16 << 20, account.clone());
+        let piece = vec![1u8; MAX_FRAME_PAYLOAD];
+        r.push(frame(1, FLAG_START, &start_of(8 << 20, b"a")))
+            .expect("start");
+        let mut refused = None;
+        for i in 0..20 {
+            if let Err(e) = r.push(frame(1, FLAG_CONT, &piece)) {
+                refused = Some((i, e));
+                break;
+            }
+            assert_eq!(account.used(), r.allocated(), "every byte held is charged");
+        }
+        let (i, e) = refused.expect("refused before 20 pieces");
+        assert!(i >= 3, "a few pieces fit first ({i})");
+        assert_eq!(
+            e,
+            FrameError::OverBudget(BudgetError::Connection { limit: 512 * 1024 })
+        );
+        assert!(account.used() <= 512 * 1024);
+        drop(r);
+        assert_eq!(budget.used(), 0, "all given back with the reassembler");
+    }
+
+    #[test]
+    fn a_finished_message_gives_its_bytes_back() {
+        use crate::budget::{MemoryBudget, MemoryLimits};
+        let budget = MemoryBudget::new(MemoryLimits {
+            total: 1 << 20,
+            per_connection: 1 << 20,
+            per_ip: 1 << 20,
+        });
+        let mut r = Reassembler::with_budget(1 << 20, budget.connection(None));
+        for channel in 1..=4 {
+            r.push(frame(channel, FLAG_START, &start_of(6, b"abc")))
+                .expect("start");
+        }
+        assert!(budget.used() > 0);
+        for channel in 1..=4 {
+            let done = r.push(frame(channel, FLAG_CONT | FLAG_END, b"def"));
+            assert_eq!(done.expect("end").as_deref(), Some(&b"abcdef"[..]));
+        }
+        assert_eq!(budget.used(), 0);
     }
 }

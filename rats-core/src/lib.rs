@@ -33,6 +33,7 @@
 //! ```
 
 pub mod address;
+pub mod budget;
 pub mod config;
 pub mod discovery;
 pub mod encryption;

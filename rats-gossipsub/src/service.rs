@@ -279,10 +279,22 @@ impl GossipsubService {
             pending.fetch_sub(1, Ordering::AcqRel);
             return;
         };
+        // The message waits in our memory while it is validated: charged to the peer that
+        // sent it, so a flood of messages for a slow validator cannot grow without bound.
+        let held = match ctx.reserve_memory(&via, msg.data.len() + msg.topic.len()) {
+            Ok(held) => held,
+            Err(e) => {
+                pending.fetch_sub(1, Ordering::AcqRel);
+                debug!(peer = %via.short(), error = %e, "gossipsub message not held for validation");
+                let _ = self.with_router(|r| r.on_ignored(id));
+                return;
+            }
+        };
         let router = self.router.clone();
         let fut = v(msg.from, via, msg.data.clone());
         let limit = ASYNC_VALIDATION_TIMEOUT;
         ctx.spawn(async move {
+            let _held = held;
             // A validator that never answers must not hold its slot forever.
             let verdict = tokio::time::timeout(limit, fut)
                 .await

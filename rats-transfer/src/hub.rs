@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
+use rats_core::budget::Reservation;
 use rats_core::node::{Outgoing, SendError, ServiceContext};
 use rats_core::{Event, PeerId};
 use tokio::sync::{mpsc, watch};
@@ -63,7 +64,8 @@ pub(crate) type ServeFn = Arc<dyn Fn(ServeRequest) -> BoxFuture<ServeDecision> +
 /// A message for a transfer's task.
 pub(crate) enum TaskMsg {
     Control(Control),
-    Chunk(ChunkHeader, Bytes),
+    /// A chunk, its bytes charged to the peer's memory share until the task is done with it.
+    Chunk(ChunkHeader, Bytes, Reservation),
     PeerUp,
     PeerDown,
     Pause,

@@ -483,7 +483,7 @@ impl IncomingTransfer {
 
     async fn handle(&mut self, msg: TaskMsg) -> Option<Result<(), TransferError>> {
         match msg {
-            TaskMsg::Chunk(header, data) => return self.on_chunk(header, data).await,
+            TaskMsg::Chunk(header, data, _held) => return self.on_chunk(header, data).await,
             TaskMsg::PeerUp => {
                 // A long outage is not idleness: the idle timer starts over.
                 self.last_chunk = Instant::now();

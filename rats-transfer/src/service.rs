@@ -720,7 +720,19 @@ impl Service for TransferService {
             .lock()
             .get(&header.id)
             .is_some_and(|s| s.peer == *peer && s.direction == Direction::Incoming);
-        if !incoming || !hub.forward(peer, header.id, TaskMsg::Chunk(header, data)) {
+        // A chunk the peer's memory share has no room for is dropped like one that finds the
+        // queue full: the sender sends it again.
+        let held = || {
+            hub.ctx()
+                .ok()
+                .and_then(|ctx| ctx.reserve_memory(peer, data.len()).ok())
+        };
+        let forwarded = incoming
+            && match held() {
+                Some(held) => hub.forward(peer, header.id, TaskMsg::Chunk(header, data, held)),
+                None => false,
+            };
+        if !forwarded {
             TransferStats::add(&hub.stats.chunks_dropped, 1);
         }
         Ok(())

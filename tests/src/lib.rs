@@ -1,6 +1,8 @@
 //! Helpers shared by the scenario tests and the benchmark: start real nodes on loopback with
 //! short timeouts, wait for conditions with a deadline.
 
+pub mod listen_child;
+pub mod memory_attack;
 pub mod natlab;
 pub mod netns_common;
 

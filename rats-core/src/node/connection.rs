@@ -1,5 +1,6 @@
 //! One live connection: its send queue, activity stamps, and the reader and writer tasks.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -9,6 +10,7 @@ use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
+use crate::budget::PeerMemory;
 use crate::encryption::{EncryptionError, SecureReader, SecureWriter};
 use crate::event::DisconnectReason;
 use crate::frame::{
@@ -40,6 +42,8 @@ const SIGNAL_WINDOW_MS: u64 = 10_000;
 pub(crate) struct Connection {
     pub(crate) id: u64,
     pub(crate) peer: PeerId,
+    /// What this peer makes us hold (partial messages, messages queued for services).
+    pub(crate) memory: Arc<PeerMemory>,
     pub(crate) queue: OutboundQueue,
     pub(crate) cancel: CancellationToken,
     pub(crate) last_recv: AtomicU64,
@@ -62,11 +66,13 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(id: u64, peer: PeerId, shared: &NodeShared) -> Self {
+    /// A connection to `peer` whose memory is charged to `ip` (`None` for relayed ones).
+    pub(crate) fn new(id: u64, peer: PeerId, ip: Option<IpAddr>, shared: &NodeShared) -> Self {
         let now = shared.clock.now();
         Connection {
             id,
             peer,
+            memory: shared.memory.connection(ip),
             queue: OutboundQueue::new(
                 shared.config.send_queue_bytes,
                 shared.config.max_message_size,
@@ -250,7 +256,8 @@ pub(crate) async fn read_loop(
 ) -> DisconnectReason {
     let mut carry = BytesMut::new();
     let mut streaming: Option<Streaming> = None;
-    let mut reassembler = Reassembler::new(shared.config.max_message_size);
+    let mut reassembler =
+        Reassembler::with_budget(shared.config.max_message_size, conn.memory.clone());
     let mut goodbye: Option<String> = None;
     loop {
         let mut record = BytesMut::new();
@@ -325,7 +332,7 @@ fn process_record(
     mut record: BytesMut,
     st: &mut ReadState<'_>,
 ) -> Result<(), DisconnectReason> {
-    let violation = |e: FrameError| DisconnectReason::ProtocolViolation(e.to_string());
+    let violation = frame_violation;
     if let Some(mut sf) = st.streaming.take() {
         let take = sf.remaining.min(record.len());
         let piece = record.split_to(take).freeze();
@@ -403,6 +410,14 @@ fn process_record(
     Ok(())
 }
 
+/// Why a connection whose frames broke a rule is closed.
+fn frame_violation(e: FrameError) -> DisconnectReason {
+    match e {
+        FrameError::OverBudget(b) => DisconnectReason::OverMemoryBudget(b),
+        e => DisconnectReason::ProtocolViolation(e.to_string()),
+    }
+}
+
 /// Hands a complete message to the service on its channel.
 fn deliver(
     shared: &Arc<NodeShared>,
@@ -451,7 +466,7 @@ fn dispatch(
     reassembler: &mut Reassembler,
     goodbye: &mut Option<String>,
 ) -> Result<(), DisconnectReason> {
-    let violation = |e: FrameError| DisconnectReason::ProtocolViolation(e.to_string());
+    let violation = frame_violation;
     while let Some(frame) = FrameCodec.decode(plain).map_err(violation)? {
         let channel = frame.channel;
         let service = if channel == CONTROL_CHANNEL {

@@ -45,6 +45,17 @@ fn map_push(peer: PeerId, e: PushError) -> SendError {
     }
 }
 
+/// Why [`ServiceContext::reserve_memory`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReserveError {
+    /// The peer has no connection (its memory is not ours to hold).
+    #[error("peer not connected")]
+    NotConnected,
+    /// A memory limit refused.
+    #[error(transparent)]
+    Budget(crate::budget::BudgetError),
+}
+
 /// A service's handle on the node: send on its channel, list peers, emit events, spawn tasks.
 #[derive(Clone)]
 pub struct ServiceContext {
@@ -183,6 +194,36 @@ impl ServiceContext {
         conn.close(
             crate::event::DisconnectReason::SlowPeer,
             crate::node::outbound::CloseMode::Graceful,
+            shared.clock.now(),
+        );
+        true
+    }
+
+    /// Charges `bytes` that this service keeps for `peer` (a message queued for its task) to
+    /// the peer's connection, its address and the node's memory budget; given back when the
+    /// [`Reservation`](crate::budget::Reservation) is dropped. A refusal says which limit:
+    /// drop the message, or close the peer with
+    /// [`close_over_budget`](Self::close_over_budget).
+    pub fn reserve_memory(
+        &self,
+        peer: &PeerId,
+        bytes: usize,
+    ) -> Result<crate::budget::Reservation, ReserveError> {
+        let conn = self
+            .connection(peer)
+            .map_err(|_| ReserveError::NotConnected)?;
+        conn.memory.reserve(bytes).map_err(ReserveError::Budget)
+    }
+
+    /// Disconnects a peer that would go over its memory share, with that reason. False if it
+    /// is not connected.
+    pub fn close_over_budget(&self, peer: &PeerId, why: crate::budget::BudgetError) -> bool {
+        let (Ok(shared), Ok(conn)) = (self.shared(), self.connection(peer)) else {
+            return false;
+        };
+        conn.close(
+            crate::event::DisconnectReason::OverMemoryBudget(why),
+            crate::node::outbound::CloseMode::Abort,
             shared.clock.now(),
         );
         true

@@ -26,7 +26,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-pub use context::{DiscoveryContext, PeerSender, SendError, ServiceContext};
+pub use context::{DiscoveryContext, PeerSender, ReserveError, SendError, ServiceContext};
 pub use limits::LimitError;
 pub use outbound::{Body, Outgoing};
 pub use peers::PeerInfo;
@@ -267,6 +267,7 @@ impl NodeBuilder {
                 config.max_pending_per_ip,
                 config.max_connections_per_ip,
             ),
+            memory: crate::budget::MemoryBudget::new(config.memory_limits()),
             events: EventBus::new(config.event_capacity),
             identity,
             transports: self.transports,
@@ -516,6 +517,12 @@ impl Node {
     /// The event bus itself.
     pub fn event_bus(&self) -> &EventBus {
         &self.shared.events
+    }
+
+    /// Bytes that peers make this node hold now (partial messages, messages queued for
+    /// services), all together; never more than `memory_budget`.
+    pub fn memory_used(&self) -> usize {
+        self.shared.memory.used()
     }
 
     /// Live connections, including superseded ones still draining.

@@ -421,12 +421,7 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
                 continue;
             }
         };
-        // Relayed connections all come from the relay's address: per-IP limits do not apply.
-        let ip: Option<IpAddr> = raw
-            .remote_addr
-            .socket_addr()
-            .filter(|_| !is_relayed(&raw.remote_addr))
-            .map(|a| a.ip());
+        let ip = peer_ip(&raw.remote_addr);
         let guards = shared.limits.peer_slot().and_then(|slot| {
             let ip_slot = ip.map(|ip| shared.limits.ip_slot(ip)).transpose()?;
             Ok((slot, shared.limits.pending(ip)?, ip_slot))
@@ -458,6 +453,14 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
             }
         });
     }
+}
+
+/// The IP address that per-IP limits and memory shares count a connection against: none for
+/// relayed connections (they all come from the relay's address) and non-IP transports.
+fn peer_ip(addr: &Address) -> Option<IpAddr> {
+    addr.socket_addr()
+        .filter(|_| !is_relayed(addr))
+        .map(|a| a.ip())
 }
 
 /// Tells an over-limit dialer why, in the handshake's rejection format, then closes.
@@ -540,7 +543,12 @@ pub(crate) async fn establish(
         transport: secure.remote_addr.scheme().to_string(),
     });
     let conn_id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
-    let conn = Arc::new(Connection::new(conn_id, peer, shared));
+    let conn = Arc::new(Connection::new(
+        conn_id,
+        peer,
+        peer_ip(&secure.remote_addr),
+        shared,
+    ));
     let dialer = if role == Role::Initiator {
         shared.local_id()
     } else {

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::address::Address;
+use crate::budget::MemoryBudget;
 use crate::config::NodeConfig;
 use crate::discovery::Discovery;
 use crate::encryption::{Encryption, ProtocolId};
@@ -59,6 +60,8 @@ pub(crate) struct NodeShared {
     pub(crate) cancel: CancellationToken,
     pub(crate) tasks: TaskTracker,
     pub(crate) limits: Arc<Limits>,
+    /// What peers make us hold (partial and queued messages).
+    pub(crate) memory: Arc<MemoryBudget>,
     pub(crate) listen_addrs: RwLock<Vec<Address>>,
     /// Public addresses that reach our listeners (a router's port mapping...), told to peers
     /// in the Hello after the listen addresses.

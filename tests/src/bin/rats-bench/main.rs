@@ -17,6 +17,8 @@
 //!                                            peer), first_peer_ms (rats node start to first peer)
 //! idle        [--peers 100] [--secs 30]      listener CPU with idle peers: cpu_percent
 //!                                            (clock ticks) and sched_cpu_percent (ns run time)
+//! memory-attack [--one-ip 16] [--ips 8] [--per-ip 8] [--mib 16]  hostile partial messages:
+//!                                            base/peak/after_rss_kib of the listener
 //! all         [see --help]                   every scenario in turn (peers with 10, 100, 500)
 //! ```
 //!
@@ -29,6 +31,7 @@ mod common;
 mod connect;
 mod dht;
 mod gossip;
+mod memory;
 mod messages;
 mod peers;
 mod rtt;
@@ -69,6 +72,8 @@ enum Scenario {
     Dht(DhtArgs),
     /// Memory of a listener (separate process) with N idle peers.
     Peers(PeersArgs),
+    /// Peak memory of a listener (separate process) under hostile partial messages.
+    MemoryAttack(MemoryAttackArgs),
     /// CPU use of a listener (separate process) with idle peers.
     Idle(IdleArgs),
     /// Every scenario in turn.
@@ -76,6 +81,22 @@ enum Scenario {
     /// The listener process of `peers` and `idle` (internal).
     #[command(hide = true)]
     ListenChild(ChildArgs),
+}
+
+#[derive(Args, Debug)]
+struct MemoryAttackArgs {
+    /// Hostile connections in the first round, all from 127.0.0.2.
+    #[arg(long, default_value_t = 16)]
+    one_ip: usize,
+    /// Source addresses in the second round (127.0.0.3 on).
+    #[arg(long, default_value_t = 8)]
+    ips: usize,
+    /// Hostile connections from each address in the second round.
+    #[arg(long, default_value_t = 8)]
+    per_ip: usize,
+    /// The size each partial message declares (MiB).
+    #[arg(long, default_value_t = 16)]
+    mib: usize,
 }
 
 #[derive(Args, Debug)]
@@ -207,6 +228,9 @@ struct ChildArgs {
     /// The listener's `max_peers`.
     #[arg(long, default_value_t = 128)]
     max_peers: usize,
+    /// Keep every connection and memory limit at its default (ignores `--max-peers`).
+    #[arg(long)]
+    default_limits: bool,
 }
 
 /// Runs a scenario as its own task with a deadline; prints an error line if it fails.
@@ -298,6 +322,15 @@ async fn peers(n: usize) -> bool {
     run("peers", deadline, peers::run_peers(n)).await
 }
 
+async fn memory_attack(a: MemoryAttackArgs) -> bool {
+    run(
+        "memory-attack",
+        Duration::from_secs(180),
+        memory::run(a.one_ip, a.ips, a.per_ip, a.mib),
+    )
+    .await
+}
+
 async fn idle(n: usize, s: f64) -> bool {
     let deadline =
         secs(s) + Duration::from_secs(120) + Duration::from_millis(200u64.saturating_mul(n as u64));
@@ -317,6 +350,7 @@ async fn main() -> ExitCode {
         Scenario::Dht(a) => dht(a).await,
         Scenario::Peers(a) => peers(a.peers).await,
         Scenario::Idle(a) => idle(a.peers, a.secs).await,
+        Scenario::MemoryAttack(a) => memory_attack(a).await,
         Scenario::All(a) => {
             let mut ok = connect(a.connections).await;
             ok &= messages(MessagesArgs {
@@ -348,9 +382,16 @@ async fn main() -> ExitCode {
                 ok &= peers(n).await;
             }
             ok &= idle(a.idle_peers, a.idle_secs).await;
+            ok &= memory_attack(MemoryAttackArgs {
+                one_ip: 16,
+                ips: 8,
+                per_ip: 8,
+                mib: 16,
+            })
+            .await;
             ok
         }
-        Scenario::ListenChild(a) => match child::serve(a.max_peers).await {
+        Scenario::ListenChild(a) => match child::serve(a.max_peers, a.default_limits).await {
             Ok(()) => true,
             Err(e) => {
                 eprintln!("listen-child: {e}");

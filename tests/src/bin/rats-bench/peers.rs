@@ -42,7 +42,7 @@ struct IdleLine {
 pub async fn run_peers(n: usize) -> BenchResult {
     let mut clients = Vec::with_capacity(n);
     let result: BenchResult<PeersLine> = async {
-        let mut child = ListenChild::spawn(n + DIAL_BATCH).await?;
+        let mut child = crate::child::spawn(n + DIAL_BATCH).await?;
         let pid = child.pid();
         tokio::time::sleep(SETTLE).await;
         let base = rats_tests::rss_kib(pid).ok_or("cannot read the listener's RSS")?;
@@ -71,7 +71,7 @@ pub async fn run_idle(n: usize, secs: f64) -> BenchResult {
     let clk_tck = clock_ticks_per_second();
     let mut clients = Vec::with_capacity(n);
     let result: BenchResult<IdleLine> = async {
-        let mut child = ListenChild::spawn(n + DIAL_BATCH).await?;
+        let mut child = crate::child::spawn(n + DIAL_BATCH).await?;
         dial_peers(&child.addr, n, &mut clients).await?;
         wait_peer_count(&mut child, n).await?;
         tokio::time::sleep(SETTLE).await;
