@@ -248,8 +248,86 @@ pub fn identity_payload(id: &Identity, early: &[u8]) -> Result<Vec<u8>, Encrypti
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use crate::record::RecordReader;
+
+    #[test]
+    fn the_prologue_binds_name_and_version() {
+        let a = ProtocolId::new("chat", "1.0");
+        assert_eq!(a.prologue(), b"rats-prologue-v1\0chat\x001.0".to_vec());
+        for other in [
+            ProtocolId::new("chat", "1.1"),
+            ProtocolId::new("chat2", "1.0"),
+        ] {
+            assert_ne!(a.prologue(), other.prologue(), "{other}");
+        }
+        assert_eq!(a.to_string(), "chat/1.0");
+        assert_eq!(ProtocolId::from_bytes(&a.to_bytes()), Some(a));
+        assert_eq!(ProtocolId::from_bytes(b"no nul"), None);
+        assert_eq!(ProtocolId::from_bytes(b"a\0b\0c"), None);
+    }
+
+    /// A writer into memory, and a reader of what was written.
+    fn pipe() -> (BoxedWriter, RecordReader) {
+        let (a, b) = tokio::io::duplex(4096);
+        let (_, w) = tokio::io::split(a);
+        let (r, _) = tokio::io::split(b);
+        (Box::new(w), RecordReader::new(Box::new(r)))
+    }
+
+    #[tokio::test]
+    async fn a_protocol_mismatch_is_refused_with_a_reason_the_initiator_reads() {
+        let ours = ProtocolId::new("chat", "1.0");
+        let (mut w, _) = pipe();
+        check_protocol_record(&ours.to_bytes(), &ours, &mut w)
+            .await
+            .expect("same protocol");
+        for (theirs, named) in [
+            (ProtocolId::new("chat", "2.0").to_bytes(), "chat/2.0"),
+            (b"garbage".to_vec(), "<malformed protocol id>"),
+        ] {
+            let (mut w, mut r) = pipe();
+            let err = check_protocol_record(&theirs, &ours, &mut w).await;
+            assert!(
+                matches!(&err, Err(EncryptionError::ProtocolMismatch { remote, .. }) if remote == named),
+                "{err:?}"
+            );
+            match read_answer_record(&mut r).await {
+                Err(EncryptionError::Rejected(reason)) => assert_eq!(
+                    reason,
+                    format!(
+                        "protocol mismatch: responder speaks chat/1.0, initiator speaks {named}"
+                    )
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_a_record_and_a_rejection_without_reason_says_so() {
+        let (mut w, mut r) = pipe();
+        write_record(&mut w, b"message 2").await.unwrap();
+        assert_eq!(&read_answer_record(&mut r).await.unwrap()[..], b"message 2");
+        let (mut w, mut r) = pipe();
+        write_record(&mut w, b"").await.unwrap();
+        drop(w);
+        assert!(matches!(
+            read_answer_record(&mut r).await,
+            Err(EncryptionError::Rejected(reason)) if reason == "no reason given"
+        ));
+    }
+
+    #[test]
+    fn identity_payload_limits_are_inclusive() {
+        let id = Identity::generate();
+        // Exactly a peer id and nothing else; exactly the largest early data.
+        let (peer, early) = split_identity_payload(id.peer_id().as_bytes()).unwrap();
+        assert_eq!((peer, early.len()), (id.peer_id(), 0));
+        assert!(identity_payload(&id, &vec![0; MAX_EARLY_DATA]).is_ok());
+    }
 
     #[test]
     fn identity_payload_round_trips_and_rejects_the_negated_key() {

@@ -367,6 +367,36 @@ mod tests {
     }
 
     #[test]
+    fn text_forms() {
+        let id = Identity::generate();
+        let hex = id.peer_id().to_hex();
+        assert_eq!(hex.len(), 64);
+        assert_eq!(id.peer_id().to_string(), hex);
+        assert_eq!(id.peer_id().short(), hex[..8]);
+        assert_eq!(
+            format!("{:?}", id.peer_id()),
+            format!("PeerId({})", &hex[..8])
+        );
+        // The secret never shows in debug output.
+        let debug = format!("{id:?}");
+        assert!(debug.contains(&hex[..8]), "{debug}");
+        assert!(!debug.contains(&hex::encode(id.secret_bytes())), "{debug}");
+    }
+
+    #[test]
+    fn an_unreadable_key_file_is_an_error_not_a_new_identity() {
+        // A directory where the key file should be: reading fails, and nothing is replaced.
+        let dir = std::env::temp_dir().join(format!("rats-id-dir-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(dir.join("identity.key")).expect("dir");
+        assert!(matches!(
+            Identity::load_or_create(&dir.join("identity.key")),
+            Err(IdentityError::Io { .. })
+        ));
+        assert!(dir.join("identity.key").is_dir());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn a_signature_anyone_can_make_does_not_verify() {
         // R = the identity point, s = 0: valid for the identity key under lax verification.
         let mut sig = [0u8; 64];

@@ -214,3 +214,10 @@ async fn records_interoperate_with_snow_transport_mode() {
     assert_eq!(&got[..], b"from snow");
     assert_eq!(snow_side.await.expect("join"), b"from rats");
 }
+
+#[test]
+fn the_plugin_is_named_noise_and_encrypts() {
+    // The name is what `encryption = "noise"` in a configuration selects.
+    assert_eq!(Noise.name(), "noise");
+    assert!(Noise.is_encrypted());
+}

@@ -267,6 +267,32 @@ mod tests {
         assert!(!dest.exists(), "nothing reaches the destination");
     }
 
+    #[tokio::test]
+    async fn a_destination_without_room_for_the_data_and_the_margin_is_refused() {
+        let dir = Scratch::new("space");
+        let free = crate::fileio::available_space(&dir.0).expect("free space");
+        let margin = 64 * 1024 * 1024;
+        let hub = |margin| {
+            let config = crate::config::TransferConfig {
+                free_space_margin: margin,
+                ..Default::default()
+            };
+            Hub::new(config, dir.0.clone(), false)
+        };
+        check_space(&hub(margin), &dir.0, 1)
+            .await
+            .expect("room for one byte");
+        let err = check_space(&hub(margin), &dir.0, free).await.unwrap_err();
+        assert!(
+            matches!(err, TransferError::NoSpace { needed, .. } if needed == free + margin),
+            "{err}"
+        );
+        // Without a margin, half of what is free fits; more than exists does not.
+        let exact = crate::fileio::available_space(&dir.0).expect("free space");
+        assert!(check_space(&hub(0), &dir.0, exact / 2).await.is_ok());
+        assert!(check_space(&hub(0), &dir.0, u64::MAX).await.is_err());
+    }
+
     #[test]
     fn a_matching_file_is_moved_into_place() {
         let dir = Scratch::new("final-good");

@@ -185,8 +185,10 @@ mod tests {
         let l = Limits::new(2, 3, 1, 2);
         let a = l.peer_slot().expect("a");
         let _b = l.peer_slot().expect("b");
+        assert_eq!(l.peer_slots_used(), 2);
         assert_eq!(l.peer_slot().err(), Some(LimitError::TooManyPeers));
         drop(a);
+        assert_eq!(l.peer_slots_used(), 1);
         assert!(l.peer_slot().is_ok());
         let ip: IpAddr = "10.0.0.1".parse().expect("ip");
         let p = l.pending(Some(ip)).expect("p");

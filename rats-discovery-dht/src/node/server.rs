@@ -174,7 +174,7 @@ mod tests {
     }
 
     /// Feeds one query to the actor and returns the error code it answered with, if any.
-    fn answer(actor: &mut Actor, packet: &[u8], from: SocketAddr) -> Option<i64> {
+    fn answer_error(actor: &mut Actor, packet: &[u8], from: SocketAddr) -> Option<i64> {
         let msg = Message::parse(packet).unwrap();
         let krpc::Kind::Query(q) = &msg.kind else {
             panic!("not a query")
@@ -188,6 +188,89 @@ mod tests {
         }
     }
 
+    /// Feeds one query and returns the raw answer.
+    fn response(actor: &mut Actor, packet: &[u8], from: SocketAddr) -> Vec<u8> {
+        let msg = Message::parse(packet).unwrap();
+        let krpc::Kind::Query(q) = &msg.kind else {
+            panic!("not a query")
+        };
+        assert!(actor.answer(&msg, q, from, Instant::now()), "answered");
+        actor.outbox.pop().expect("a reply").1
+    }
+
+    #[tokio::test]
+    async fn ping_find_node_and_get_peers_get_their_answers() {
+        let mut actor = actor().await;
+        let from: SocketAddr = "127.0.0.5:6881".parse().unwrap();
+        let id = NodeId::random();
+        let own = actor.own_id();
+        let ping = krpc::encode_query(b"p1", b"ping", vec![], &id);
+        let answer = response(&mut actor, &ping, from);
+        match Message::parse(&answer).unwrap().kind {
+            krpc::Kind::Response(r) => assert_eq!(r.id, Some(own)),
+            other => panic!("{other:?}"),
+        }
+        let target = NodeId::random();
+        let find = krpc::encode_query(
+            b"f1",
+            b"find_node",
+            vec![(b"target", Value::Bytes(&target.0))],
+            &id,
+        );
+        let answer = response(&mut actor, &find, from);
+        let root = Value::decode(&answer).unwrap();
+        assert!(
+            root.get(b"r").and_then(|r| r.get(b"nodes")).is_some(),
+            "IPv4 nodes key"
+        );
+        // get_peers: a token, and the stored peer once announced.
+        let hash = NodeId::random();
+        let get = krpc::encode_query(
+            b"g1",
+            b"get_peers",
+            vec![(b"info_hash", Value::Bytes(&hash.0))],
+            &id,
+        );
+        let answer = response(&mut actor, &get, from);
+        match Message::parse(&answer).unwrap().kind {
+            krpc::Kind::Response(r) => {
+                assert!(r.values.is_empty());
+                let token = r.token.expect("a token").to_vec();
+                assert_eq!(
+                    answer_error(&mut actor, &announce(&token, &hash), from),
+                    None
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let answer = response(&mut actor, &get, from);
+        match Message::parse(&answer).unwrap().kind {
+            krpc::Kind::Response(r) => {
+                assert_eq!(r.values, vec!["127.0.0.5:7878".parse().unwrap()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(actor.stats.announces_stored, 1);
+    }
+
+    #[tokio::test]
+    async fn queries_over_the_rate_limit_are_dropped_and_counted() {
+        let mut actor = actor().await;
+        let from: SocketAddr = "127.0.0.5:6881".parse().unwrap();
+        let ping = krpc::encode_query(b"p1", b"ping", vec![], &NodeId::random());
+        let msg = Message::parse(&ping).unwrap();
+        let krpc::Kind::Query(q) = &msg.kind else {
+            panic!("not a query")
+        };
+        let now = Instant::now();
+        let answered = (0..1000)
+            .filter(|_| actor.answer(&msg, q, from, now))
+            .count();
+        assert!(answered < 1000, "the per-IP limit applies");
+        assert_eq!(actor.stats.rate_limited, (1000 - answered) as u64);
+        assert_eq!(actor.outbox.len(), answered);
+    }
+
     #[tokio::test]
     async fn announce_peer_with_a_bad_token_is_error_203_and_stores_nothing() {
         let mut actor = actor().await;
@@ -196,14 +279,20 @@ mod tests {
         // A token issued to another address is as bad as a made-up one.
         let other = actor.tokens.issue("127.0.0.6".parse().unwrap());
         for token in [&b"made-up"[..], &other[..]] {
-            assert_eq!(answer(&mut actor, &announce(token, &hash), from), Some(203));
+            assert_eq!(
+                answer_error(&mut actor, &announce(token, &hash), from),
+                Some(203)
+            );
         }
         assert_eq!(actor.store.hashes(), 0);
         assert_eq!(actor.stats.announces_refused, 2);
         assert_eq!(actor.stats.announces_stored, 0);
         // The token it was given is taken.
         let token = actor.tokens.issue(from.ip());
-        assert_eq!(answer(&mut actor, &announce(&token, &hash), from), None);
+        assert_eq!(
+            answer_error(&mut actor, &announce(&token, &hash), from),
+            None
+        );
         assert_eq!(actor.store.hashes(), 1);
         let stored = actor.store.get(&hash, 10, false, Instant::now());
         assert_eq!(stored, vec!["127.0.0.5:7878".parse().unwrap()]);

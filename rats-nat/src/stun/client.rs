@@ -272,6 +272,106 @@ mod tests {
         );
     }
 
+    /// A Binding error answer 420 with transaction id `tid`.
+    fn error_answer(tid: [u8; 12]) -> Vec<u8> {
+        // ERROR-CODE: two zero bytes, class 4, number 20, then the reason.
+        MessageBuilder::with_tid(method::BINDING, Class::Error, tid)
+            .attr(attr::ERROR_CODE, &[0, 0, 4, 20, b'n', b'o'])
+            .build(None)
+    }
+
+    #[tokio::test]
+    async fn change_request_flags_are_sent_as_rfc_5780_says() {
+        for (change, flags) in [
+            (
+                ChangeRequest {
+                    ip: true,
+                    port: false,
+                },
+                Some(4u32),
+            ),
+            (
+                ChangeRequest {
+                    ip: false,
+                    port: true,
+                },
+                Some(2),
+            ),
+            (
+                ChangeRequest {
+                    ip: true,
+                    port: true,
+                },
+                Some(6),
+            ),
+            (ChangeRequest::default(), None),
+        ] {
+            let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let server_addr = server.local_addr().unwrap();
+            let seen = tokio::spawn(async move {
+                let mut buf = [0u8; 1500];
+                let (n, from) = server.recv_from(&mut buf).await.unwrap();
+                let msg = Message::decode(&buf[..n]).unwrap();
+                let flags = msg
+                    .attr(attr::CHANGE_REQUEST)
+                    .map(|v| u32::from_be_bytes(v.try_into().unwrap()));
+                server
+                    .send_to(&answer(msg.tid, "203.0.113.7:4242"), from)
+                    .await
+                    .unwrap();
+                flags
+            });
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            binding(&client, server_addr, change, QUICK).await.unwrap();
+            assert_eq!(seen.await.unwrap(), flags, "{change:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_answer_is_an_error_over_udp_and_tcp() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            let tid = Message::decode(&buf[..n]).unwrap().tid;
+            server.send_to(&error_answer(tid), from).await.unwrap();
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let got = binding(&client, server_addr, ChangeRequest::default(), QUICK).await;
+        assert!(
+            matches!(&got, Err(StunError::ErrorResponse { code: 420, reason, .. }) if reason == "no"),
+            "{got:?}"
+        );
+        let addr = tcp_server(|tid| vec![error_answer(tid)]).await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let got = binding_tcp(&mut stream, addr).await;
+        assert!(
+            matches!(got, Err(StunError::ErrorResponse { code: 420, .. })),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tcp_answer_longer_than_the_limit_is_refused_unread() {
+        // A header that announces more than MAX_TCP_MESSAGE bytes.
+        let addr = tcp_server(|tid| {
+            let mut a = answer(tid, "203.0.113.7:4242");
+            let len = (MAX_TCP_MESSAGE - 20 + 1) as u16;
+            a[2..4].copy_from_slice(&len.to_be_bytes());
+            vec![a]
+        })
+        .await;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), binding_tcp(&mut stream, addr))
+            .await
+            .expect("refused at once, not waiting for the bytes");
+        assert!(
+            matches!(&got, Err(StunError::Io(e)) if e.to_string() == "STUN message too long"),
+            "{got:?}"
+        );
+    }
+
     /// A TCP STUN server that answers the first request with `answers(tid)`, then closes.
     async fn tcp_server(
         answers: impl FnOnce([u8; 12]) -> Vec<Vec<u8>> + Send + 'static,
