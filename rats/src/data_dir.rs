@@ -2,6 +2,7 @@
 //! identity key file.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rats_core::Identity;
@@ -14,8 +15,17 @@ const LOCK_FILE: &str = "rats.lock";
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
     /// Another process holds the directory.
-    #[error("data directory {0} is in use by another rats process")]
-    InUse(PathBuf),
+    #[error(
+        "data directory {} is in use by another rats process{}",
+        .path.display(),
+        holder_text(*.holder)
+    )]
+    InUse {
+        /// The directory.
+        path: PathBuf,
+        /// The process that holds it, when it said so in the lock file.
+        holder: Option<u32>,
+    },
     /// File system error.
     #[error("data directory {path}: {source}")]
     Io {
@@ -27,6 +37,10 @@ pub enum DataDirError {
     /// The identity file is unusable.
     #[error(transparent)]
     Identity(#[from] rats_core::identity::IdentityError),
+}
+
+fn holder_text(holder: Option<u32>) -> String {
+    holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
 }
 
 /// An exclusive hold on a data directory, released on drop (or when the process dies).
@@ -43,19 +57,41 @@ impl DataDirLock {
             path: dir.to_path_buf(),
             source,
         };
+        if dir.exists() && !dir.is_dir() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "exists and is not a directory",
+            )));
+        }
         std::fs::create_dir_all(dir).map_err(io)?;
-        let file = File::options()
+        let lock_path = dir.join(LOCK_FILE);
+        let mut file = File::options()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
-            .open(dir.join(LOCK_FILE))
+            .open(&lock_path)
             .map_err(io)?;
         match file.try_lock() {
-            Ok(()) => Ok(DataDirLock {
-                path: dir.to_path_buf(),
-                _file: file,
-            }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(DataDirError::InUse(dir.to_path_buf())),
+            Ok(()) => {
+                // Who holds it, for the message another process gets (best effort).
+                let _ = file
+                    .set_len(0)
+                    .and_then(|()| writeln!(file, "{}", std::process::id()));
+                Ok(DataDirLock {
+                    path: dir.to_path_buf(),
+                    _file: file,
+                })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&lock_path)
+                    .ok()
+                    .and_then(|t| t.trim().parse().ok());
+                Err(DataDirError::InUse {
+                    path: dir.to_path_buf(),
+                    holder,
+                })
+            }
             Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
         }
     }
@@ -80,10 +116,16 @@ mod tests {
     fn second_lock_fails_and_identity_persists() {
         let dir = std::env::temp_dir().join(format!("rats-dd-{}", std::process::id()));
         let lock = DataDirLock::acquire(&dir).expect("lock");
-        assert!(matches!(
-            DataDirLock::acquire(&dir),
-            Err(DataDirError::InUse(_))
-        ));
+        let err = DataDirLock::acquire(&dir).unwrap_err();
+        assert!(
+            matches!(&err, DataDirError::InUse { holder: Some(pid), .. } if *pid == std::process::id()),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .ends_with(&format!("in use by another rats process (pid {})", std::process::id())),
+            "{err}"
+        );
         let (a, created) = lock.identity().expect("id");
         assert!(created);
         drop(lock);
@@ -92,5 +134,14 @@ mod tests {
         assert!(!created);
         assert_eq!(a.peer_id(), b.peer_id());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_data_dir_that_is_a_file_says_so() {
+        let path = std::env::temp_dir().join(format!("rats-dd-file-{}", std::process::id()));
+        std::fs::write(&path, b"x").expect("file");
+        let err = DataDirLock::acquire(&path).unwrap_err().to_string();
+        assert!(err.ends_with("exists and is not a directory"), "{err}");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -10,11 +10,11 @@ use common::{Rats, free_port, port_of};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_machine_chat_with_piped_stdin() {
     let dir = std::env::temp_dir().join(format!("rats-cli-{}", std::process::id()));
-    // Same data directory and default port for both: the second must get its own identity
-    // and, if the first holds the default port, a free port.
-    let mut a = Rats::spawn(&dir, &[]);
+    // Both on the default data directory and default port: the second must get its own
+    // identity and, if the first holds the default port, a free port.
+    let mut a = Rats::spawn_default_dir(&dir, &[]);
     let a_started = a.expect("started").await;
-    let mut b = Rats::spawn(&dir, &[]);
+    let mut b = Rats::spawn_default_dir(&dir, &[]);
     let b_started = b.expect("started").await;
     assert_ne!(
         a_started["peer_id"], b_started["peer_id"],
@@ -466,4 +466,68 @@ async fn two_tools_find_each_other_through_a_loopback_dht() {
 
     Rats::quit_both(a, b).await;
     let _ = std::fs::remove_dir_all(&base);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_data_dir_in_use_is_an_error_naming_its_holder() {
+    let dir = std::env::temp_dir().join(format!("rats-cli-held-{}", std::process::id()));
+    let mut a = Rats::spawn(&dir, &[]);
+    a.expect("started").await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_rats"))
+        .args(["--no-mdns", "--no-dht", "--no-nat", "--data-dir"])
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), out)
+        .await
+        .expect("exits")
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{} is in use by another rats process (pid ", dir.display())),
+        "{err}"
+    );
+    assert!(!dir.join("instance-2").exists(), "no silent fallback");
+    a.quit().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_into_a_closed_pipe_ends_quietly() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let dir = std::env::temp_dir().join(format!("rats-cli-pipe-{}", std::process::id()));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rats"))
+        .args(["--no-mdns", "--no-dht", "--no-nat", "--port", "0", "--data-dir"])
+        .arg(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    // Like `rats | head -2`: read two lines, then close the pipe.
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for _ in 0..2 {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+        assert!(matches!(line, Ok(Ok(Some(_)))), "{line:?}");
+    }
+    drop(lines);
+    let mut stdin = child.stdin.take().expect("stdin");
+    for _ in 0..5 {
+        let _ = stdin.write_all(b"help\n").await;
+        let _ = stdin.flush().await;
+    }
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("exits")
+        .expect("status");
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = e.read_to_string(&mut err).await;
+    }
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -49,7 +49,21 @@ impl Rats {
         )
     }
 
-    fn start(mut cmd: Command, data_dir: &std::path::Path, mut args: Vec<&str>) -> Self {
+    /// Starts `rats --json <extra>` without `--data-dir`: its default data directory, under
+    /// `data_home` (`XDG_DATA_HOME`) instead of the real home. Otherwise as [`Rats::spawn`].
+    pub fn spawn_default_dir(data_home: &std::path::Path, extra: &[&str]) -> Self {
+        let mut args = extra.to_vec();
+        args.push("--no-mdns");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rats"));
+        cmd.env("XDG_DATA_HOME", data_home);
+        Self::start_with(cmd, None, args)
+    }
+
+    fn start(cmd: Command, data_dir: &std::path::Path, args: Vec<&str>) -> Self {
+        Self::start_with(cmd, Some(data_dir), args)
+    }
+
+    fn start_with(mut cmd: Command, data_dir: Option<&std::path::Path>, mut args: Vec<&str>) -> Self {
         // No STUN checks against the public default servers.
         if !args
             .iter()
@@ -63,10 +77,11 @@ impl Rats {
         {
             args.push("--no-dht");
         }
+        cmd.arg("--json");
+        if let Some(dir) = data_dir {
+            cmd.arg("--data-dir").arg(dir);
+        }
         let mut child = cmd
-            .arg("--json")
-            .arg("--data-dir")
-            .arg(data_dir)
             .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -53,11 +53,14 @@ fn default_data_dir() -> PathBuf {
         .join("rats")
 }
 
-/// Locks the data directory, or a per-instance one below it when another process holds it.
-fn lock_data_dir(base: &Path, out: Option<Output>) -> Result<DataDirLock, RatsError> {
+/// Locks the data directory. Only the default one falls back to a per-instance directory
+/// below it when another process holds it; a directory the user named is theirs to choose, so
+/// that is an error naming the holder.
+fn lock_data_dir(base: &Path, explicit: bool, out: Option<Output>) -> Result<DataDirLock, RatsError> {
     match DataDirLock::acquire(base) {
         Ok(lock) => return Ok(lock),
-        Err(DataDirError::InUse(_)) => {}
+        Err(e @ DataDirError::InUse { .. }) if explicit => return Err(e.into()),
+        Err(DataDirError::InUse { .. }) => {}
         Err(e) => return Err(e.into()),
     }
     for n in 2..=MAX_INSTANCES {
@@ -73,11 +76,15 @@ fn lock_data_dir(base: &Path, out: Option<Output>) -> Result<DataDirLock, RatsEr
                 });
                 return Ok(lock);
             }
-            Err(DataDirError::InUse(_)) => continue,
+            Err(DataDirError::InUse { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(DataDirError::InUse(base.to_path_buf()).into())
+    Err(DataDirError::InUse {
+        path: base.to_path_buf(),
+        holder: None,
+    }
+    .into())
 }
 
 fn port_in_use(e: &RatsError) -> bool {
@@ -96,7 +103,7 @@ async fn start(
     port: Option<u16>,
 ) -> Result<RatsClient, RatsError> {
     let base = args.data_dir.clone().unwrap_or_else(default_data_dir);
-    let lock = lock_data_dir(&base, out)?;
+    let lock = lock_data_dir(&base, args.data_dir.is_some(), out)?;
     let mut builder = RatsClient::builder()
         .default_port(rats::DEFAULT_PORT)
         .data_dir_lock(lock);
@@ -315,7 +322,7 @@ async fn run(args: Args) -> Result<(), RatsError> {
     client.shutdown().await;
     printer.abort();
     if args.json {
-        println!("{}", serde_json::json!({"event": "stopped"}));
+        output::line(serde_json::json!({"event": "stopped"}));
     }
     Ok(())
 }

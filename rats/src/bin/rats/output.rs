@@ -13,9 +13,21 @@ pub struct Output {
 /// two do not tear each other on a terminal.
 pub fn print_line(text: impl std::fmt::Display) {
     #[cfg(feature = "transfer")]
-    crate::transfer::bars::suspend(|| println!("{text}"));
+    crate::transfer::bars::suspend(|| write_line(&text));
     #[cfg(not(feature = "transfer"))]
-    println!("{text}");
+    write_line(&text);
+}
+
+/// Writes a line to stdout. When nobody reads it any more (`rats | head -2`), the tool ends
+/// quietly, as command-line tools do, instead of panicking on the broken pipe.
+fn write_line(text: &impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        std::process::exit(0);
+    }
 }
 
 /// `println!` through [`print_line`].
