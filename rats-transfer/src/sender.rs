@@ -531,6 +531,11 @@ impl OutgoingTransfer {
                 // Our pause outlives reconnects, restarts and the wait for the data phase.
                 self.announce_pause().await;
                 self.start_running();
+                if self.done_count == self.done.len() {
+                    // Nothing to send (an empty directory): accepted is done; no `file_done`
+                    // will ever come.
+                    return Some(Ok(()));
+                }
             }
             Control::Reject { reason, .. } => {
                 return Some(Err(TransferError::Rejected(clip_reason(&reason))));

@@ -191,6 +191,27 @@ async fn a_directory_tree_arrives_identical() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_directory_completes_on_both_sides() {
+    let p = pair().await;
+    let src = p.path("empty");
+    std::fs::create_dir_all(src.join("only/empty/dirs")).unwrap();
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let id = p
+        .ta()
+        .send_directory(&p.b_id, &src, None, true)
+        .await
+        .expect("send dir");
+    let received = p.tb().wait(id, WAIT).await.expect("receiver finished");
+    assert_eq!(received.state, TransferState::Completed);
+    let sent = p.ta().wait(id, WAIT).await.expect("sender finished");
+    assert_eq!(sent.state, TransferState::Completed);
+    assert!(inbox.join("empty/only/empty/dirs").is_dir());
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_callback_offers_are_rejected_with_the_reason() {
     let p = pair().await;
     let src = p.path("x.txt");
