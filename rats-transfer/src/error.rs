@@ -87,6 +87,23 @@ pub enum TransferError {
 }
 
 impl TransferError {
+    /// What the peer may be told of this error: nothing about this side's files and folders
+    /// (local paths stay local; names the peer itself sent may appear).
+    pub fn peer_reason(&self) -> String {
+        match self {
+            TransferError::Io { error, .. } => format!("I/O error: {error}"),
+            TransferError::DiskFull(_) => "disk full".into(),
+            TransferError::Path(PathError::Symlink(_)) => {
+                "the destination holds a symbolic link".into()
+            }
+            TransferError::Path(PathError::NotADirectory(_)) => {
+                "a file is in the way of a directory".into()
+            }
+            TransferError::Path(PathError::Io(_)) => "I/O error".into(),
+            other => other.to_string(),
+        }
+    }
+
     /// An I/O error on `path`, with disk-full recognised.
     pub fn io(path: impl Into<PathBuf>, e: &std::io::Error) -> Self {
         let path = path.into();
@@ -98,5 +115,30 @@ impl TransferError {
                 error: e.to_string(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_peer_is_told_holds_no_local_path() {
+        let local = PathBuf::from("/home/alice/Downloads/secret-project/report.pdf");
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        for e in [
+            TransferError::io(&local, &io),
+            TransferError::DiskFull(local.clone()),
+            TransferError::Path(PathError::Symlink(local.clone())),
+            TransferError::Path(PathError::NotADirectory(local.clone())),
+            TransferError::Path(PathError::Io(format!("{}: denied", local.display()))),
+        ] {
+            let told = e.peer_reason();
+            assert!(!told.contains("alice"), "{e} -> {told}");
+            assert!(!told.is_empty());
+        }
+        // Errors without local paths read as they are.
+        let refused = TransferError::Refused("too many files".into());
+        assert_eq!(refused.peer_reason(), refused.to_string());
     }
 }

@@ -302,7 +302,7 @@ impl Hub {
             if !peer_knows {
                 let msg = Control::Failed {
                     id,
-                    reason: clip_reason(&e.to_string()),
+                    reason: clip_reason(&e.peer_reason()),
                 };
                 let _ = self.send(&peer, &msg).await;
             }

@@ -109,9 +109,14 @@ pub enum PathError {
     /// An existing non-directory is in the way where a directory is needed.
     #[error("not a directory: {}", .0.display())]
     NotADirectory(PathBuf),
-    /// The requested path resolves outside of the shared root.
-    #[error("path resolves outside of the shared directory: {0:?}")]
-    OutsideRoot(String),
+    /// What a peer is told when it asks for something the share does not serve: missing,
+    /// unreadable, or (through a symbolic link) outside the share, all alike, so that the
+    /// answer says nothing about files outside the share.
+    #[error("{0:?}: no such file or directory in the share")]
+    NotInShare(String),
+    /// The shared directory itself cannot be read (its path stays local).
+    #[error("the share is not available")]
+    ShareUnavailable,
     /// An I/O error while inspecting the file system (message includes the path).
     #[error("I/O error: {0}")]
     Io(String),
@@ -450,14 +455,17 @@ pub fn create_dirs_under(root: &Path, rel: &RelPath) -> Result<PathBuf, PathErro
 /// missing target is [`PathError::Io`]; that message names only `rel`, not
 /// the local location of the share.
 pub fn resolve_for_reading(root: &Path, rel: &RelPath) -> Result<PathBuf, PathError> {
-    let canonical_root = fs::canonicalize(root).map_err(|e| io_error(root, &e))?;
+    let canonical_root = fs::canonicalize(root).map_err(|e| {
+        tracing::warn!(root = %root.display(), error = %e, "shared directory unreadable");
+        PathError::ShareUnavailable
+    })?;
     let candidate = rel.under(&canonical_root);
-    let canonical =
-        fs::canonicalize(&candidate).map_err(|e| PathError::Io(format!("{rel}: {e}")))?;
-    if !canonical.starts_with(&canonical_root) {
-        return Err(PathError::OutsideRoot(rel.to_string()));
+    // Missing and outside look the same to the asking peer: a symbolic link in the share must
+    // not tell it whether its target exists.
+    match fs::canonicalize(&candidate) {
+        Ok(canonical) if canonical.starts_with(&canonical_root) => Ok(canonical),
+        _ => Err(PathError::NotInShare(rel.to_string())),
     }
-    Ok(canonical)
 }
 
 impl serde::Serialize for RelPath {
@@ -1078,20 +1086,19 @@ mod tests {
     }
 
     #[test]
-    fn resolve_for_reading_missing_is_io_without_root() {
+    fn resolve_for_reading_missing_is_not_in_share_without_root() {
         let dir = TestDir::new("read-missing");
         let root = dir.path();
-        match resolve_for_reading(root, &rel("nope.txt")) {
-            Err(PathError::Io(msg)) => {
-                assert!(msg.contains("nope.txt"), "{msg}");
-                assert!(!msg.contains(&*root.to_string_lossy()), "{msg}");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(matches!(
-            resolve_for_reading(&root.join("no-root"), &rel("x")),
-            Err(PathError::Io(_))
-        ));
+        let err = resolve_for_reading(root, &rel("nope.txt")).unwrap_err();
+        assert_eq!(err, PathError::NotInShare("nope.txt".into()));
+        assert_eq!(
+            err.to_string(),
+            "\"nope.txt\": no such file or directory in the share"
+        );
+        // An unreadable share says so without its local path.
+        let err = resolve_for_reading(&root.join("no-root"), &rel("x")).unwrap_err();
+        assert_eq!(err, PathError::ShareUnavailable);
+        assert!(!err.to_string().contains(&*root.to_string_lossy()));
     }
 
     #[test]
@@ -1123,11 +1130,23 @@ mod tests {
         symlink(outside.path(), root.join("docs/out")).unwrap();
         assert_eq!(
             resolve_for_reading(root, &rel("leak")),
-            Err(PathError::OutsideRoot("leak".into()))
+            Err(PathError::NotInShare("leak".into()))
         );
         assert_eq!(
             resolve_for_reading(root, &rel("docs/out/secret")),
-            Err(PathError::OutsideRoot("docs/out/secret".into()))
+            Err(PathError::NotInShare("docs/out/secret".into()))
+        );
+        // A link to a missing file outside answers exactly like a link to an existing one:
+        // the share tells nothing about what exists outside it.
+        symlink(outside.path().join("missing"), root.join("probe")).unwrap();
+        symlink(outside.path().join("secret"), root.join("probe2")).unwrap();
+        let (missing, existing) = (
+            resolve_for_reading(root, &rel("probe")).unwrap_err(),
+            resolve_for_reading(root, &rel("probe2")).unwrap_err(),
+        );
+        assert_eq!(
+            missing.to_string().replace("probe", "X"),
+            existing.to_string().replace("probe2", "X")
         );
 
         // A sibling directory sharing the root's name as a prefix is outside.
@@ -1137,7 +1156,7 @@ mod tests {
         symlink(&sibling, root.join("sib")).unwrap();
         let r = resolve_for_reading(root, &rel("sib/f"));
         fs::remove_dir_all(&sibling).unwrap();
-        assert_eq!(r, Err(PathError::OutsideRoot("sib/f".into())));
+        assert_eq!(r, Err(PathError::NotInShare("sib/f".into())));
 
         // A link pointing inside the share is fine.
         symlink(root.join("docs/readme"), root.join("alias")).unwrap();
@@ -1156,7 +1175,7 @@ mod tests {
         );
         assert!(matches!(
             resolve_for_reading(&root_link, &rel("leak")),
-            Err(PathError::OutsideRoot(_))
+            Err(PathError::NotInShare(_))
         ));
     }
 }

@@ -575,7 +575,7 @@ async fn serve(
         let rel = RelPath::parse(&path).map_err(|e| e.to_string())?;
         blocking(move || resolve_for_reading(&root, &rel).map_err(TransferError::from))
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.peer_reason())?
     } else {
         return Err("this peer shares nothing".into());
     };
@@ -592,11 +592,9 @@ async fn serve(
     .await;
     // Never tell the peer where our files live: only the path it asked for appears.
     let local_manifest = built.map_err(|e| match e {
-        TransferError::Io { error, .. } => format!("cannot serve {path}: {error}"),
-        TransferError::Path(p) => format!("cannot serve {path}: {p}"),
         TransferError::SourceChanged(_) => format!("cannot serve {path}: it changed while read"),
         TransferError::Refused(_) => format!("cannot serve {path}: too many entries"),
-        _ => format!("cannot serve {path}"),
+        e => format!("cannot serve {path}: {}", e.peer_reason()),
     })?;
     start_outgoing(hub, peer, id, local_manifest, local)
         .await
