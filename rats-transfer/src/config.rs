@@ -50,6 +50,9 @@ pub struct TransferConfig {
     /// A folder served to every peer that pulls (`request_file`); nothing outside it is ever
     /// served. Unset (the default): pulls are refused unless a serve callback decides.
     pub shared_root: Option<PathBuf>,
+    /// The only peers that may push (offer) or pull (request) anything. Empty (the default):
+    /// every connected peer may, and the accept and serve callbacks (or `shared_root`) decide.
+    pub trusted_peers: Vec<rats_core::PeerId>,
 }
 
 impl Default for TransferConfig {
@@ -70,11 +73,17 @@ impl Default for TransferConfig {
             resume_ttl_secs: 7 * 24 * 3600,
             temp_dir: None,
             shared_root: None,
+            trusted_peers: Vec::new(),
         }
     }
 }
 
 impl TransferConfig {
+    /// Whether `peer` may push or pull (see [`trusted_peers`](Self::trusted_peers)).
+    pub fn trusts(&self, peer: &rats_core::PeerId) -> bool {
+        self.trusted_peers.is_empty() || self.trusted_peers.contains(peer)
+    }
+
     /// How long a sender waits for the answer to its offer, and a requester for the offer:
     /// the other side's decision time plus a minute for hashing what it serves.
     pub fn answer_timeout(&self) -> std::time::Duration {

@@ -182,6 +182,19 @@ pub enum TransferEvent {
     },
     /// Finished: completed, failed or cancelled (see `info.state`).
     Finished(TransferInfo),
+    /// A peer's offer (`pull: false`) or pull request (`pull: true`) was refused before it
+    /// became a transfer, with the reason the peer was given: a limit, `trusted_peers`, the
+    /// accept or serve callback, or a path the share does not serve.
+    Refused {
+        /// The refused offer or request.
+        id: TransferId,
+        /// Who asked.
+        peer: PeerId,
+        /// A pull request (else an offer).
+        pull: bool,
+        /// What the peer was told.
+        reason: String,
+    },
 }
 
 /// Counters across all transfers since start.

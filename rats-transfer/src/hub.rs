@@ -371,15 +371,27 @@ impl Hub {
     }
 
     /// Refuses an offer or request straight from the connection task.
-    pub(crate) fn refuse(&self, peer: &PeerId, id: TransferId, reason: &str) {
+    pub(crate) fn refuse(&self, peer: &PeerId, id: TransferId, pull: bool, reason: &str) {
+        self.try_send(peer, &self.refusal(peer, id, pull, reason));
+    }
+
+    /// Counts and reports a refused offer or request; the `reject` to send the peer.
+    pub(crate) fn refusal(
+        &self,
+        peer: &PeerId,
+        id: TransferId,
+        pull: bool,
+        reason: &str,
+    ) -> Control {
         TransferStats::add(&self.stats.rejected, 1);
         debug!(peer = %peer.short(), transfer = %id.short(), reason, "refused");
-        self.try_send(
-            peer,
-            &Control::Reject {
-                id,
-                reason: clip_reason(reason),
-            },
-        );
+        let reason = clip_reason(reason);
+        self.emit(TransferEvent::Refused {
+            id,
+            peer: *peer,
+            pull,
+            reason: reason.clone(),
+        });
+        Control::Reject { id, reason }
     }
 }

@@ -412,34 +412,47 @@ fn on_offer(hub: &Arc<Hub>, peer: PeerId, offer: Offer) {
     }
     if hub.finished.lock().iter().any(|i| i.id == id) {
         // The answer to a request we gave up on (cancelled, timed out): not a new push.
-        hub.refuse(&peer, id, "that request is over");
+        hub.refuse(&peer, id, false, "that request is over");
+        return;
+    }
+    if !hub.config.trusts(&peer) {
+        hub.refuse(&peer, id, false, NOT_TRUSTED);
         return;
     }
     let Some(callback) = hub.accept.read().clone() else {
-        hub.refuse(&peer, id, "incoming transfers are not accepted");
+        hub.refuse(&peer, id, false, "incoming transfers are not accepted");
         return;
     };
     let manifest = match Manifest::from_offer(&offer, &hub.config) {
         Ok(m) => m,
         Err(e) => {
-            hub.refuse(&peer, id, &e.to_string());
+            hub.refuse(&peer, id, false, &e.to_string());
             return;
         }
     };
     let hub2 = hub.clone();
-    decide(hub, peer, id, "offers", async move {
+    decide(hub, peer, id, false, async move {
         decide_offer(&hub2, peer, id, manifest, callback).await
     });
 }
 
-/// Runs the decision on a peer's offer or request (`what`) as a task, within the per-peer
-/// limit of pending ones; an `Err(reason)` is sent back as `reject`.
-fn decide<F>(hub: &Arc<Hub>, peer: PeerId, id: TransferId, what: &str, decision: F)
+/// What a peer outside `trusted_peers` is told.
+const NOT_TRUSTED: &str = "not a trusted peer here";
+
+/// Runs the decision on a peer's offer or pull request as a task, within the per-peer limit
+/// of pending ones; an `Err(reason)` is sent back as `reject`.
+fn decide<F>(hub: &Arc<Hub>, peer: PeerId, id: TransferId, pull: bool, decision: F)
 where
     F: Future<Output = Result<(), String>> + Send + 'static,
 {
     if !hub.begin_pending(peer, id) {
-        hub.refuse(&peer, id, &format!("too many {what} waiting for an answer"));
+        let what = if pull { "requests" } else { "offers" };
+        hub.refuse(
+            &peer,
+            id,
+            pull,
+            &format!("too many {what} waiting for an answer"),
+        );
         return;
     }
     let Ok(ctx) = hub.ctx() else { return };
@@ -448,12 +461,7 @@ where
         let outcome = decision.await;
         hub.end_pending(&peer, &id);
         if let Err(reason) = outcome {
-            debug!(peer = %peer.short(), transfer = %id.short(), %reason, "refused");
-            TransferStats::add(&hub.stats.rejected, 1);
-            let msg = Control::Reject {
-                id,
-                reason: crate::wire::clip_reason(&reason),
-            };
+            let msg = hub.refusal(&peer, id, pull, &reason);
             let _ = hub.send(&peer, &msg).await;
         }
     });
@@ -539,8 +547,12 @@ fn on_request(hub: &Arc<Hub>, peer: PeerId, id: TransferId, path: String, direct
         TransferStats::add(&hub.stats.chunks_dropped, 1);
         return;
     }
+    if !hub.config.trusts(&peer) {
+        hub.refuse(&peer, id, true, NOT_TRUSTED);
+        return;
+    }
     let hub2 = hub.clone();
-    decide(hub, peer, id, "requests", async move {
+    decide(hub, peer, id, true, async move {
         serve(&hub2, peer, id, path, directory).await
     });
 }

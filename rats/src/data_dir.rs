@@ -122,8 +122,10 @@ mod tests {
             "{err:?}"
         );
         assert!(
-            err.to_string()
-                .ends_with(&format!("in use by another rats process (pid {})", std::process::id())),
+            err.to_string().ends_with(&format!(
+                "in use by another rats process (pid {})",
+                std::process::id()
+            )),
             "{err}"
         );
         let (a, created) = lock.identity().expect("id");

@@ -485,7 +485,10 @@ async fn an_explicit_data_dir_in_use_is_an_error_naming_its_holder() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains(&format!("{} is in use by another rats process (pid ", dir.display())),
+        err.contains(&format!(
+            "{} is in use by another rats process (pid ",
+            dir.display()
+        )),
         "{err}"
     );
     assert!(!dir.join("instance-2").exists(), "no silent fallback");
@@ -498,7 +501,14 @@ async fn output_into_a_closed_pipe_ends_quietly() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
     let dir = std::env::temp_dir().join(format!("rats-cli-pipe-{}", std::process::id()));
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rats"))
-        .args(["--no-mdns", "--no-dht", "--no-nat", "--port", "0", "--data-dir"])
+        .args([
+            "--no-mdns",
+            "--no-dht",
+            "--no-nat",
+            "--port",
+            "0",
+            "--data-dir",
+        ])
         .arg(&dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -530,4 +540,94 @@ async fn output_into_a_closed_pipe_ends_quietly() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(feature = "transfer")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_limits_who_may_push_and_pull_and_the_owner_sees_refusals() {
+    let base = std::env::temp_dir().join(format!("rats-cli-trust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (share, inbox) = (base.join("share"), base.join("inbox"));
+    std::fs::create_dir_all(&share).expect("share");
+    std::fs::write(share.join("f.txt"), b"shared").expect("write");
+    let source = base.join("offer.txt");
+    std::fs::write(&source, b"offered").expect("write");
+    let (share_arg, inbox_arg) = (share.display().to_string(), inbox.display().to_string());
+
+    let mut trusted = Rats::spawn(&base.join("t"), &["--port", "0"]);
+    let trusted_id = trusted.expect("started").await["peer_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let mut stranger = Rats::spawn(&base.join("s"), &["--port", "0"]);
+    stranger.expect("started").await;
+    let mut owner = Rats::spawn(
+        &base.join("o"),
+        &[
+            "--port",
+            "0",
+            "--accept-dir",
+            &inbox_arg,
+            "--share-dir",
+            &share_arg,
+            "--trust",
+            &trusted_id,
+        ],
+    );
+    let started = owner.expect("started").await;
+    let owner_short = started["peer_id"].as_str().expect("id")[..8].to_string();
+    for r in [&mut trusted, &mut stranger] {
+        r.send(&format!("connect 127.0.0.1:{}", port_of(&started)))
+            .await;
+        r.expect("peer_connected").await;
+    }
+
+    // The stranger may neither push nor pull; the owner sees both refusals.
+    stranger
+        .send(&format!("send-file {owner_short} \"{}\"", source.display()))
+        .await;
+    let pushed = stranger.expect("transfer_finished").await;
+    assert_ne!(pushed["state"], "completed", "{pushed}");
+    assert!(
+        pushed.to_string().contains("not a trusted peer here"),
+        "{pushed}"
+    );
+    let seen = owner.expect("transfer_refused").await;
+    assert_eq!(seen["pull"], false, "{seen}");
+    stranger
+        .send(&format!(
+            "get {owner_short} f.txt \"{}\"",
+            base.join("stolen").display()
+        ))
+        .await;
+    let pulled = stranger.expect("transfer_finished").await;
+    assert_ne!(pulled["state"], "completed", "{pulled}");
+    let seen = owner.expect("transfer_refused").await;
+    assert_eq!(seen["pull"], true, "{seen}");
+    assert!(!base.join("stolen").exists());
+
+    // The trusted peer may do both.
+    trusted
+        .send(&format!("send-file {owner_short} \"{}\"", source.display()))
+        .await;
+    assert_eq!(
+        trusted.expect("transfer_finished").await["state"],
+        "completed"
+    );
+    trusted
+        .send(&format!(
+            "get {owner_short} f.txt \"{}\"",
+            base.join("got.txt").display()
+        ))
+        .await;
+    assert_eq!(
+        trusted.expect("transfer_finished").await["state"],
+        "completed"
+    );
+    assert_eq!(std::fs::read(base.join("got.txt")).expect("got"), b"shared");
+
+    for r in [trusted, stranger, owner] {
+        r.quit().await;
+    }
+    let _ = std::fs::remove_dir_all(&base);
 }

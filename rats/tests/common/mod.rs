@@ -63,7 +63,11 @@ impl Rats {
         Self::start_with(cmd, Some(data_dir), args)
     }
 
-    fn start_with(mut cmd: Command, data_dir: Option<&std::path::Path>, mut args: Vec<&str>) -> Self {
+    fn start_with(
+        mut cmd: Command,
+        data_dir: Option<&std::path::Path>,
+        mut args: Vec<&str>,
+    ) -> Self {
         // No STUN checks against the public default servers.
         if !args
             .iter()

@@ -4,6 +4,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// A full peer id (64 hex characters) on the command line.
+fn parse_peer_id(s: &str) -> Result<rats::PeerId, String> {
+    s.parse()
+        .map_err(|e| format!("{e} (a peer id is 64 hex characters, as `id` shows)"))
+}
+
 /// rats: peer-to-peer chat and messaging on the rats library.
 ///
 /// Starts a node, prints its peer id and addresses, and reads commands from standard input
@@ -89,4 +95,10 @@ pub struct Args {
     /// Let peers pull files (`get`) from DIR and below; nothing outside it is served.
     #[arg(long, value_name = "DIR")]
     pub share_dir: Option<PathBuf>,
+
+    /// Only this peer (and others given the same way) may offer files or pull them
+    /// (repeatable; `transfer.trusted_peers` in config.json). Without it, every connected
+    /// peer may.
+    #[arg(long, value_name = "PEER_ID", value_parser = parse_peer_id)]
+    pub trust: Vec<rats::PeerId>,
 }

@@ -56,7 +56,11 @@ fn default_data_dir() -> PathBuf {
 /// Locks the data directory. Only the default one falls back to a per-instance directory
 /// below it when another process holds it; a directory the user named is theirs to choose, so
 /// that is an error naming the holder.
-fn lock_data_dir(base: &Path, explicit: bool, out: Option<Output>) -> Result<DataDirLock, RatsError> {
+fn lock_data_dir(
+    base: &Path,
+    explicit: bool,
+    out: Option<Output>,
+) -> Result<DataDirLock, RatsError> {
     match DataDirLock::acquire(base) {
         Ok(lock) => return Ok(lock),
         Err(e @ DataDirError::InUse { .. }) if explicit => return Err(e.into()),
@@ -175,6 +179,11 @@ async fn start(
         let root = shared_root(dir)?;
         builder =
             builder.configure(|c| set_section_key(&mut c.plugins, "transfer", "shared_root", root));
+    }
+    if !args.trust.is_empty() {
+        let ids = serde_json::json!(args.trust);
+        builder = builder
+            .configure(|c| set_section_key(&mut c.plugins, "transfer", "trusted_peers", ids));
     }
     builder.start().await
 }

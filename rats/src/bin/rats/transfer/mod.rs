@@ -8,6 +8,7 @@ mod names;
 mod parse;
 mod print;
 mod prompts;
+mod refusals;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::output::Output;
 use bars::Bars;
 use names::Destinations;
 use prompts::Prompts;
+use refusals::Refusals;
 
 /// Finished transfers remembered so that none is reported twice.
 const REPORTED_KEPT: usize = 64;
@@ -38,6 +40,7 @@ pub struct Ui {
     names: Destinations,
     bars: Bars,
     reported: Mutex<VecDeque<TransferId>>,
+    refusals: Mutex<Refusals>,
 }
 
 impl Ui {
@@ -59,15 +62,22 @@ impl Ui {
             }
             return None;
         };
+        let trusted = &service.config().trusted_peers;
+        let who = if trusted.is_empty() {
+            "any connected peer".to_string()
+        } else {
+            let ids: Vec<String> = trusted.iter().map(|p| p.short()).collect();
+            format!("only trusted peers ({})", ids.join(", "))
+        };
         if let Some(d) = &accept_dir {
             out.notice(&format!(
-                "accepting every offered file into {} without asking",
+                "accepting every file {who} offers into {} without asking",
                 d.display()
             ));
         }
         if let Some(d) = share_dir {
             out.notice(&format!(
-                "peers may pull files from {} with `get`",
+                "{who} may pull files from {} with `get`",
                 d.display()
             ));
         }
@@ -78,6 +88,7 @@ impl Ui {
             names: Destinations::default(),
             bars: Bars::default(),
             reported: Mutex::new(VecDeque::new()),
+            refusals: Mutex::new(Refusals::default()),
         });
         accept::install(&ui, accept_dir);
         Some(ui)
@@ -116,7 +127,25 @@ impl Ui {
         };
         match event {
             // The accept callback prints offers: it knows whether it asks.
-            TransferEvent::Offered(_) | TransferEvent::FileCompleted { .. } => {}
+            TransferEvent::Offered(offer) => self.lock_refusals().offered(offer.id),
+            TransferEvent::FileCompleted { .. } => {}
+            TransferEvent::Refused {
+                id,
+                peer,
+                pull,
+                reason,
+            } => {
+                let shown = self.lock_refusals().refused(
+                    *id,
+                    *peer,
+                    *pull,
+                    reason,
+                    std::time::Instant::now(),
+                );
+                if let Some(r) = shown {
+                    self.out.refused(&r);
+                }
+            }
             TransferEvent::Started(info) => {
                 if self.bars.start(info) {
                     self.out.transfer_started(info);
@@ -148,6 +177,10 @@ impl Ui {
             TransferEvent::Finished(info) => self.finished(info),
         }
         true
+    }
+
+    fn lock_refusals(&self) -> std::sync::MutexGuard<'_, Refusals> {
+        self.refusals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn finished(&self, info: &TransferInfo) {

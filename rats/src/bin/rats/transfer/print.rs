@@ -192,6 +192,28 @@ impl Output {
         }
     }
 
+    /// A peer's offer or pull refused before it became a transfer (limits, `--trust`, the
+    /// share), with what the peer was told.
+    pub fn refused(&self, r: &super::refusals::Shown) {
+        let what = if r.pull { "pull" } else { "offer" };
+        if self.json {
+            line(json!({
+                "event": "transfer_refused", "id": r.id, "peer": r.peer, "pull": r.pull,
+                "reason": r.reason, "not_shown_before": r.suppressed,
+            }));
+            return;
+        }
+        let more = match r.suppressed {
+            0 => String::new(),
+            n => format!(" ({n} more refused, not shown)"),
+        };
+        say!(
+            "* refused a {what} from {}: {}{more}",
+            r.peer.short(),
+            clean(&r.reason)
+        );
+    }
+
     /// An offer refused without asking, or no longer waiting.
     pub fn offer_closed(&self, id: TransferId, reason: &str) {
         if self.json {
