@@ -17,8 +17,8 @@ fn parse_peer_id(s: &str) -> Result<rats::PeerId, String> {
 #[derive(Debug, Parser)]
 #[command(name = "rats", version, about)]
 pub struct Args {
-    /// TCP port to listen on (IPv6 and IPv4). Default: `listen` in config.json, else 7878; if
-    /// that port is taken, a free one is used.
+    /// TCP port to listen on (IPv6 and IPv4); an error if it is taken. Without it: `listen`
+    /// in config.json, else 7878, and a free port when that one is taken.
     #[arg(short, long)]
     pub port: Option<u16>,
 

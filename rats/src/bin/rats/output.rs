@@ -193,7 +193,7 @@ impl Output {
   get <peer> <remote> [local]
                            pull a file from a peer's shared folder (end <remote> with
                            / for a directory); <local> defaults to its name here
-  transfers                list transfers: id, direction, name, state, percent, rate
+  transfers                list transfers: id, direction, peer, name, state, percent, rate
   pause <id>               pause a transfer (full id or unique prefix)
   resume <id>              resume a paused transfer
   cancel <id>              cancel a transfer on both sides
