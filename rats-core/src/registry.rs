@@ -84,14 +84,12 @@ pub struct PluginConfig {
 
 impl PluginConfig {
     /// Deserializes the section into the plugin's own config type (defaults when absent).
+    /// A bad value is an error naming its key (`transfer.window`).
     pub fn parse<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, PluginError> {
         if self.section.is_null() {
             return Ok(T::default());
         }
-        serde_json::from_value(self.section.clone()).map_err(|e| PluginError::Config {
-            plugin: self.name,
-            error: e.to_string(),
-        })
+        parse_value(self.name, self.name, &self.section)
     }
 
     /// Deserializes another plugin's section (defaults when absent).
@@ -101,22 +99,45 @@ impl PluginConfig {
     ) -> Result<T, PluginError> {
         match self.all_sections.get(name) {
             None | Some(serde_json::Value::Null) => Ok(T::default()),
-            Some(v) => serde_json::from_value(v.clone()).map_err(|e| PluginError::Config {
-                plugin: self.name,
-                error: format!("section {name}: {e}"),
-            }),
+            Some(v) => parse_value(self.name, name, v),
         }
     }
+}
+
+/// Deserializes section `section` for `plugin`, naming the key of a bad value.
+fn parse_value<T: serde::de::DeserializeOwned>(
+    plugin: &'static str,
+    section: &str,
+    value: &serde_json::Value,
+) -> Result<T, PluginError> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." {
+            section.to_string()
+        } else {
+            format!("{section}.{path}")
+        };
+        PluginError::Config {
+            plugin,
+            key: Some(key),
+            error: e.into_inner().to_string(),
+        }
+    })
 }
 
 /// A factory failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     /// Bad configuration section.
-    #[error("plugin {plugin}: bad configuration: {error}")]
+    #[error(
+        "plugin {plugin}: bad configuration{}: {error}",
+        .key.as_ref().map(|k| format!(" at {k}")).unwrap_or_default()
+    )]
     Config {
         /// The plugin.
         plugin: &'static str,
+        /// The key of the bad value (`section.key`), when one value is to blame.
+        key: Option<String>,
         /// What is wrong.
         error: String,
     },

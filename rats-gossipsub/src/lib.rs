@@ -49,6 +49,7 @@ pub const SERVICE_NAME: &str = "gossipsub";
 fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
     let config: GossipsubConfig = cfg.parse()?;
     let service = GossipsubService::new(config).map_err(|error| PluginError::Config {
+        key: None,
         plugin: SERVICE_NAME,
         error,
     })?;

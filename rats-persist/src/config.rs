@@ -41,8 +41,38 @@ pub struct LoadedConfig {
     pub config: NodeConfig,
     /// Warnings for the user (unknown keys, a corrupt file moved aside, ...).
     pub warnings: Vec<String>,
-    /// The configuration file.
+    /// The configuration file (absolute).
     pub file: PathBuf,
+    /// What the file held, to tell where a value came from.
+    file_values: Option<Map<String, Value>>,
+}
+
+impl LoadedConfig {
+    /// Where the value at `key` (dotted: `transfer.window`) came from: its environment
+    /// variable, or the configuration file; `None` for values from code or the defaults.
+    /// Plugins read their sections after loading, so their errors name the key and this
+    /// says where to fix it.
+    pub fn origin_of(&self, key: &str) -> Option<String> {
+        let var = env_var_name(key.split('.'));
+        if std::env::var_os(&var).is_some() {
+            return Some(format!("environment variable {var}"));
+        }
+        let mut at = self.file_values.as_ref()?.get(key.split('.').next()?)?;
+        for part in key.split('.').skip(1) {
+            at = match at {
+                Value::Object(m) => m.get(part)?,
+                Value::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(self.file.display().to_string())
+    }
+}
+
+/// The environment variable for a key path: `RATS_TRANSFER__WINDOW`.
+fn env_var_name<'a>(path: impl Iterator<Item = &'a str>) -> String {
+    let parts: Vec<String> = path.map(str::to_uppercase).collect();
+    format!("{ENV_PREFIX}{}", parts.join("__"))
 }
 
 /// Loads the configuration of the node whose data directory is `data_dir`.
@@ -55,7 +85,8 @@ pub fn load_config(
     overrides: &Map<String, Value>,
     known_sections: &[&str],
 ) -> Result<LoadedConfig, ConfigError> {
-    let file = data_dir.join(CONFIG_FILE);
+    let file = std::path::absolute(data_dir.join(CONFIG_FILE))
+        .unwrap_or_else(|_| data_dir.join(CONFIG_FILE));
     let io = |source| ConfigError::Io {
         path: file.clone(),
         source,
@@ -66,8 +97,8 @@ pub fn load_config(
         Ok(_) => Err("not a JSON object".to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let file_keys = match load_or_quarantine(&file, parse).map_err(io)? {
-        Loaded::Ok(m) => Some(m.keys().cloned().collect::<Vec<_>>()),
+    let file_values = match load_or_quarantine(&file, parse).map_err(io)? {
+        Loaded::Ok(m) => Some(m),
         Loaded::Missing => {
             let defaults = serde_json::to_vec_pretty(&NodeConfig::default())
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -86,7 +117,7 @@ pub fn load_config(
         }
     };
     let mut figment = Figment::from(Serialized::defaults(NodeConfig::default()));
-    if file_keys.is_some() {
+    if file_values.is_some() {
         figment = figment.merge(Json::file(&file));
     }
     let figment = figment
@@ -94,7 +125,7 @@ pub fn load_config(
         .merge(Serialized::defaults(Value::Object(overrides.clone())));
     let config: NodeConfig = figment
         .extract()
-        .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        .map_err(|e| ConfigError::Invalid(describe(e, &file)))?;
     config.validate().map_err(ConfigError::Invalid)?;
 
     let known = |k: &str| {
@@ -102,7 +133,11 @@ pub fn load_config(
             || known_sections.contains(&k)
             || rats_core::registry::factories().any(|f| f.name == k)
     };
-    for k in file_keys.iter().flatten().filter(|k| !known(k)) {
+    for k in file_values
+        .iter()
+        .flat_map(|m| m.keys())
+        .filter(|k| !known(k))
+    {
         warnings.push(format!("unknown key {k:?} in {} (ignored)", file.display()));
     }
     for (var, _) in std::env::vars() {
@@ -124,6 +159,7 @@ pub fn load_config(
         config,
         warnings,
         file,
+        file_values,
     })
 }
 
@@ -185,20 +221,25 @@ impl figment::Provider for EnvLayer {
     }
 }
 
-/// Figment's errors name the key and the source; keep every one of them, and name the
-/// environment variable itself when that is where a bad value came from.
-fn describe(e: figment::Error) -> String {
+/// Every error figment found, each as `key: what is wrong (where it came from)`: the
+/// environment variable itself, or the configuration file's absolute path.
+fn describe(e: figment::Error, file: &Path) -> String {
     e.into_iter()
         .map(|e| {
-            let from_env = e
-                .metadata
-                .as_ref()
-                .is_some_and(|m| m.name.contains("environment"));
-            if from_env && !e.path.is_empty() {
-                let var = format!("{ENV_PREFIX}{}", e.path.join("__").to_uppercase());
-                format!("{} in environment variable {var}", e.kind)
+            let source = match e.metadata.as_ref().map(|m| m.name.as_ref()) {
+                Some(name) if name.contains("environment") && !e.path.is_empty() => {
+                    format!(
+                        "environment variable {}",
+                        env_var_name(e.path.iter().map(String::as_str))
+                    )
+                }
+                Some(name) if name.contains("JSON") => file.display().to_string(),
+                _ => "set in code".to_string(),
+            };
+            if e.path.is_empty() {
+                format!("{} ({source})", e.kind)
             } else {
-                e.to_string()
+                format!("{}: {} ({source})", e.path.join("."), e.kind)
             }
         })
         .collect::<Vec<_>>()
@@ -247,8 +288,32 @@ mod tests {
         let err = load_config(&d, &Map::new(), &[])
             .expect_err("wrong type")
             .to_string();
-        assert!(err.contains("max_peers"), "{err}");
-        assert!(err.contains(CONFIG_FILE), "{err}");
+        let abs = std::path::absolute(d.join(CONFIG_FILE)).expect("absolute");
+        assert!(err.contains("max_peers: invalid type"), "{err}");
+        assert!(err.contains(&format!("({})", abs.display())), "{err}");
+        assert!(
+            !err.contains("default."),
+            "no figment profile in the key: {err}"
+        );
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn a_plugin_key_s_origin_is_the_file_that_holds_it() {
+        let d = dir();
+        std::fs::create_dir_all(&d).expect("dir");
+        std::fs::write(
+            d.join(CONFIG_FILE),
+            r#"{"transfer": {"window": "big", "list": [1, {"x": 2}]}}"#,
+        )
+        .expect("write");
+        let loaded = load_config(&d, &Map::new(), &["transfer"]).expect("loads");
+        let abs = std::path::absolute(d.join(CONFIG_FILE)).expect("absolute");
+        let file = Some(abs.display().to_string());
+        assert_eq!(loaded.origin_of("transfer.window"), file);
+        assert_eq!(loaded.origin_of("transfer.list.1.x"), file);
+        assert_eq!(loaded.origin_of("transfer.chunk_size"), None);
+        assert_eq!(loaded.origin_of("dht.bootstrap"), None);
         let _ = std::fs::remove_dir_all(d);
     }
 

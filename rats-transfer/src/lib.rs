@@ -84,6 +84,7 @@ fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
     let config: TransferConfig = cfg.parse()?;
     let service =
         TransferService::new(config, cfg.data_dir.as_deref()).map_err(|e| PluginError::Config {
+            key: None,
             plugin: SERVICE_NAME,
             error: e.to_string(),
         })?;

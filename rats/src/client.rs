@@ -213,8 +213,12 @@ impl RatsClientBuilder {
     }
 
     /// The merged configuration: defaults ← file ← environment ← code (with `persist` and a
-    /// data directory), else defaults ← code.
-    fn resolve_config(&self, warnings: &mut Vec<String>) -> Result<NodeConfig, RatsError> {
+    /// data directory), else defaults ← code. Also where each value came from, to name it
+    /// when a plugin refuses its section.
+    fn resolve_config(
+        &self,
+        warnings: &mut Vec<String>,
+    ) -> Result<(NodeConfig, Origins), RatsError> {
         #[cfg(feature = "persist")]
         if let Some(dir) = &self.data_dir {
             let all = to_map(&self.config);
@@ -224,11 +228,11 @@ impl RatsClientBuilder {
                 .collect();
             let loaded = rats_persist::load_config(dir, &overrides, crate::KNOWN_SECTIONS)
                 .map_err(|e| RatsError::Config(e.to_string()))?;
-            warnings.extend(loaded.warnings);
-            return Ok(loaded.config);
+            warnings.extend(loaded.warnings.iter().cloned());
+            return Ok((loaded.config.clone(), Some(loaded)));
         }
         let _ = warnings;
-        Ok(self.config.clone())
+        Ok((self.config.clone(), None))
     }
 
     /// Starts the client.
@@ -240,9 +244,13 @@ impl RatsClientBuilder {
         };
         let builder = RatsClientBuilder { lock: None, ..self };
         let mut warnings = Vec::new();
-        let mut config = builder.resolve_config(&mut warnings)?;
+        let (mut config, origins) = builder.resolve_config(&mut warnings)?;
         #[cfg(feature = "log")]
-        install_logging(builder.log_defaults.as_ref(), config.plugins.get("log"))?;
+        install_logging(
+            builder.log_defaults.as_ref(),
+            config.plugins.get("log"),
+            &origins,
+        )?;
         for w in &warnings {
             tracing::warn!("{w}");
         }
@@ -267,7 +275,10 @@ impl RatsClientBuilder {
         if builder.plaintext {
             node_builder = node_builder.encryption(Arc::new(rats_core::Plaintext));
         }
-        let node = node_builder.start().await?;
+        let node = node_builder
+            .start()
+            .await
+            .map_err(|e| name_origin(e, &origins))?;
         Ok(RatsClient {
             node,
             messages,
@@ -283,6 +294,7 @@ impl RatsClientBuilder {
 fn install_logging(
     defaults: Option<&rats_log::LogConfig>,
     section: Option<&serde_json::Value>,
+    origins: &Origins,
 ) -> Result<(), RatsError> {
     if defaults.is_none() && section.is_none() {
         return Ok(());
@@ -295,10 +307,41 @@ fn install_logging(
             base.insert(k.clone(), v.clone());
         }
     }
-    let cfg: rats_log::LogConfig =
-        serde_json::from_value(merged).map_err(|e| bad(e.to_string()))?;
+    let cfg: rats_log::LogConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
+        let key = format!("log.{}", e.path());
+        let from = origin_text(origins, &key);
+        RatsError::Config(format!("{key}: {}{from}", e.into_inner()))
+    })?;
     rats_log::init(&cfg).map_err(|e| bad(e.to_string()))?;
     Ok(())
+}
+
+/// Where configuration values came from (with `persist` and a data directory).
+#[cfg(feature = "persist")]
+type Origins = Option<rats_persist::LoadedConfig>;
+#[cfg(not(feature = "persist"))]
+type Origins = Option<()>;
+
+/// A plugin that refuses a value of its section: the error also says where the value came
+/// from (the file or the environment variable), so the user knows what to fix.
+fn name_origin(e: NodeError, origins: &Origins) -> RatsError {
+    if let NodeError::Plugin(rats_core::registry::PluginError::Config { key: Some(key), .. }) = &e {
+        let from = origin_text(origins, key);
+        if !from.is_empty() {
+            return RatsError::Config(format!("{e}{from}"));
+        }
+    }
+    RatsError::Node(e)
+}
+
+/// ` (from <file or variable>)` for a value that came from the file or the environment.
+fn origin_text(origins: &Origins, key: &str) -> String {
+    #[cfg(feature = "persist")]
+    if let Some(origin) = origins.as_ref().and_then(|o| o.origin_of(key)) {
+        return format!(" (from {origin})");
+    }
+    let _ = (origins, key);
+    String::new()
 }
 
 fn to_map(c: &NodeConfig) -> serde_json::Map<String, serde_json::Value> {

@@ -172,6 +172,28 @@ async fn corrupt_config_and_peer_files_warn_and_the_node_works() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_value_in_a_plugin_section_names_its_key_and_file() {
+    let dir = temp_dir("plugin-key");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = std::path::absolute(dir.join("config.json")).expect("absolute");
+    for (json, key) in [
+        (r#"{"transfer": {"window": "big"}}"#, "transfer.window"),
+        (r#"{"log": {"level": 5}}"#, "log.level"),
+    ] {
+        std::fs::write(&file, json).expect("write");
+        let err = local_builder()
+            .data_dir(&dir)
+            .start()
+            .await
+            .expect_err("refused");
+        let msg = err.to_string();
+        assert!(msg.contains(key), "{msg}");
+        assert!(msg.contains(&format!("(from {})", file.display())), "{msg}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_saves_never_leaves_an_unreadable_file() {
     let dir = temp_dir("kill9");
     for round in 0..40u64 {

@@ -62,6 +62,30 @@ fn env_overrides_file_and_code_overrides_both() {
             .expect_err("bad type")
     });
     let msg = err.to_string();
-    assert!(msg.contains("RATS_MAX_PEERS"), "{msg}");
+    assert!(
+        msg.contains("max_peers: invalid type")
+            && msg.contains("environment variable RATS_MAX_PEERS"),
+        "{msg}"
+    );
+    // A bad value in a plugin's section names its key and its variable too.
+    set_env("RATS_MAX_PEERS", "7");
+    set_env("RATS_TRANSFER__WINDOW", "abc");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = rt.block_on(async {
+        rats_tests::local_builder()
+            .data_dir(&dir)
+            .start()
+            .await
+            .expect_err("bad plugin value")
+    });
+    let msg = err.to_string();
+    assert!(
+        msg.contains("at transfer.window")
+            && msg.contains("(from environment variable RATS_TRANSFER__WINDOW)"),
+        "{msg}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

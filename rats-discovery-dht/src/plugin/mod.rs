@@ -325,6 +325,7 @@ impl Discovery for DhtDiscovery {
 fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
     let config: DhtConfig = cfg.parse()?;
     config.validate().map_err(|error| PluginError::Config {
+        key: None,
         plugin: "dht",
         error,
     })?;
