@@ -153,6 +153,9 @@ impl NodeConfig {
         if self.protocol_name.contains('\0') || self.protocol_version.contains('\0') {
             return Err("protocol name and version must not contain NUL".into());
         }
+        if self.protocol_name.trim().is_empty() {
+            return Err("protocol_name must not be empty".into());
+        }
         if self.max_peers == 0 {
             return Err("max_peers must be at least 1".into());
         }
@@ -231,5 +234,23 @@ mod tests {
         assert_eq!(with_section.plugins["dht"]["port"], 1);
         assert!(NodeConfig::field_names().contains(&"max_peers".to_string()));
         assert!(!NodeConfig::field_names().contains(&"plugins".to_string()));
+    }
+
+    #[test]
+    fn invalid_values_say_which() {
+        let bad = |edit: fn(&mut NodeConfig)| {
+            let mut c = NodeConfig::default();
+            edit(&mut c);
+            c.validate().expect_err("invalid")
+        };
+        assert_eq!(
+            bad(|c| c.protocol_name = " ".into()),
+            "protocol_name must not be empty"
+        );
+        assert!(
+            bad(|c| c.memory_per_connection = c.max_message_size - 1)
+                .starts_with("memory_per_connection must be at least max_message_size")
+        );
+        assert!(bad(|c| c.memory_per_ip = c.memory_budget + 1).contains("memory_budget"));
     }
 }

@@ -33,9 +33,15 @@ pub enum ConnectError {
     /// The handshake failed (including a protocol mismatch or a remote rejection).
     #[error("handshake: {0}")]
     Handshake(#[from] EncryptionError),
-    /// The handshake did not finish in time.
-    #[error("timed out after {0:?}")]
-    Timeout(std::time::Duration),
+    /// No connection within the dial timeout.
+    #[error("no connection within {0:?} (dial_timeout)")]
+    DialTimeout(std::time::Duration),
+    /// Connected, but the handshake did not finish in time.
+    #[error(
+        "connected, but no handshake within {0:?} (handshake_timeout): is it a rats node, and \
+         reachable both ways?"
+    )]
+    HandshakeTimeout(std::time::Duration),
     /// The address is our own node.
     #[error("refusing to connect to ourselves")]
     SelfConnection,
@@ -306,7 +312,7 @@ async fn dial_raw(shared: &Arc<NodeShared>, addr: &Address) -> Result<RawConnect
             r = tokio::time::timeout(timeout, t.dial(addr)) => match r {
                 Ok(Ok(raw)) => Ok(raw),
                 Ok(Err(e)) => Err(ConnectError::Transport(e)),
-                Err(_) => Err(ConnectError::Timeout(timeout)),
+                Err(_) => Err(ConnectError::DialTimeout(timeout)),
             },
         },
         None => Err(ConnectError::NoTransport(addr.clone())),
@@ -516,7 +522,7 @@ pub(crate) async fn establish(
         _ = shared.cancel.cancelled() => return Err(ConnectError::ShuttingDown),
         r = tokio::time::timeout(timeout, upgrade) => match r {
             Ok(r) => r?,
-            Err(_) => return Err(ConnectError::Timeout(timeout)),
+            Err(_) => return Err(ConnectError::HandshakeTimeout(timeout)),
         },
     };
     drop(pending);

@@ -251,9 +251,9 @@ paths with spaces go in \"double\" or 'single' quotes";
                 }
                 MessageBody::Binary(b) => say!("<{}> ({} bytes binary)", peer.short(), b.len()),
             },
-            Event::DialFailed { addr, error } => {
-                say!("! dial {addr} failed: {}", clean(error))
-            }
+            // Not shown to a person: `connect` prints its own failure, and background dials
+            // (peer exchange, discovery) failing is routine. `--json` has them.
+            Event::DialFailed { .. } => {}
             Event::ConnectionUpgraded { peer, method, addr } => {
                 say!("^ {} now {method} ({addr})", peer.short())
             }

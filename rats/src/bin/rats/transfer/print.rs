@@ -139,9 +139,10 @@ fn offer_what(o: &IncomingOffer) -> String {
             )
         }
         Kind::Directory => format!(
-            "directory '{}' ({} files, {})",
+            "directory '{}' ({} file{}, {})",
             clean(&o.name),
             o.files.len(),
+            if o.files.len() == 1 { "" } else { "s" },
             size_text(o.total_bytes)
         ),
     }
