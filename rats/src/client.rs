@@ -251,9 +251,7 @@ impl RatsClientBuilder {
             config.plugins.get("log"),
             &origins,
         )?;
-        for w in &warnings {
-            tracing::warn!("{w}");
-        }
+        log_warnings_once(&warnings);
         if config.listen.is_empty() && !builder.no_listen {
             config.listen = vec![Address::tcp(
                 (std::net::Ipv6Addr::UNSPECIFIED, builder.default_port).into(),
@@ -314,6 +312,22 @@ fn install_logging(
     })?;
     rats_log::init(&cfg).map_err(|e| bad(e.to_string()))?;
     Ok(())
+}
+
+/// Logs each distinct configuration warning once per process: an application that starts
+/// again on the same directory (a retry on another port, say) does not repeat them.
+fn log_warnings_once(warnings: &[String]) {
+    static LOGGED: std::sync::Mutex<BTreeSet<String>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut logged = LOGGED.lock().unwrap_or_else(|e| e.into_inner());
+    for w in warnings {
+        // Bounded: past a few hundred distinct warnings, repeats are logged again.
+        if logged.len() >= 256 {
+            logged.clear();
+        }
+        if logged.insert(w.clone()) {
+            tracing::warn!("{w}");
+        }
+    }
 }
 
 /// Where configuration values came from (with `persist` and a data directory).

@@ -631,3 +631,35 @@ async fn trust_limits_who_may_push_and_pull_and_the_owner_sees_refusals() {
     }
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_warning_is_shown_once_even_when_the_port_falls_back() {
+    let dir = std::env::temp_dir().join(format!("rats-cli-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    // The configured port is taken, so the tool starts twice (the second time on a free port).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    std::fs::write(
+        dir.join("config.json"),
+        format!(r#"{{"bogus_key": 1, "listen": ["tcp:127.0.0.1:{port}"]}}"#),
+    )
+    .expect("write");
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_rats"))
+        .args(["--no-mdns", "--no-dht", "--no-nat", "--data-dir"])
+        .arg(&dir)
+        .stdin(std::process::Stdio::null())
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("exits")
+        .expect("runs");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("listening on a free port instead"), "{all}");
+    assert_eq!(all.matches("unknown key \"bogus_key\"").count(), 1, "{all}");
+    drop(taken);
+    let _ = std::fs::remove_dir_all(dir);
+}

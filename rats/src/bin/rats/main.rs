@@ -241,8 +241,11 @@ async fn run(args: Args) -> Result<(), RatsError> {
         }
         other => other?,
     };
-    for w in client.config_warnings() {
-        out.notice(&w);
+    // A person already saw them as log lines (warn level); scripts get them as notices.
+    if args.json {
+        for w in client.config_warnings() {
+            out.notice(&w);
+        }
     }
     #[cfg(feature = "persist")]
     if let Some(store) = client.peer_store() {
