@@ -10,6 +10,22 @@ fn set_env(key: &str, value: &str) {
     unsafe { std::env::set_var(key, value) }
 }
 
+/// Starts a node on `dir` in a fresh runtime; it must fail, and this is its message.
+fn start_error(dir: &std::path::Path) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let err = rt.block_on(async {
+        rats_tests::local_builder()
+            .data_dir(dir)
+            .start()
+            .await
+            .expect_err("refused")
+    });
+    err.to_string()
+}
+
 #[test]
 fn env_overrides_file_and_code_overrides_both() {
     let dir = std::env::temp_dir().join(format!("rats-persist-env-{}", std::process::id()));
@@ -50,18 +66,7 @@ fn env_overrides_file_and_code_overrides_both() {
     drop(rt);
     // A wrong type in the environment is an error naming the key.
     set_env("RATS_MAX_PEERS", "lots");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let err = rt.block_on(async {
-        rats_tests::local_builder()
-            .data_dir(&dir)
-            .start()
-            .await
-            .expect_err("bad type")
-    });
-    let msg = err.to_string();
+    let msg = start_error(&dir);
     assert!(
         msg.contains("max_peers: invalid type")
             && msg.contains("environment variable RATS_MAX_PEERS"),
@@ -70,18 +75,7 @@ fn env_overrides_file_and_code_overrides_both() {
     // A bad value in a plugin's section names its key and its variable too.
     set_env("RATS_MAX_PEERS", "7");
     set_env("RATS_TRANSFER__WINDOW", "abc");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let err = rt.block_on(async {
-        rats_tests::local_builder()
-            .data_dir(&dir)
-            .start()
-            .await
-            .expect_err("bad plugin value")
-    });
-    let msg = err.to_string();
+    let msg = start_error(&dir);
     assert!(
         msg.contains("at transfer.window")
             && msg.contains("(from environment variable RATS_TRANSFER__WINDOW)"),

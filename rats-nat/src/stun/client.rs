@@ -228,22 +228,33 @@ mod tests {
         tries: 2,
     };
 
-    #[tokio::test]
-    async fn udp_answers_with_another_transaction_id_are_ignored() {
+    /// A UDP STUN server that answers the first request with `answers(tid)`.
+    async fn udp_server(
+        answers: impl FnOnce([u8; 12]) -> Vec<Vec<u8>> + Send + 'static,
+    ) -> SocketAddr {
         let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let server_addr = server.local_addr().unwrap();
+        let addr = server.local_addr().unwrap();
         tokio::spawn(async move {
             let mut buf = [0u8; 1500];
             let (n, from) = server.recv_from(&mut buf).await.unwrap();
             let tid = Message::decode(&buf[..n]).unwrap().tid;
-            // A stranger's answer first (another transaction), then ours.
-            let forged = answer(other_tid(tid), "198.51.100.1:1");
-            server.send_to(&forged, from).await.unwrap();
-            server
-                .send_to(&answer(tid, "203.0.113.7:4242"), from)
-                .await
-                .unwrap();
+            for a in answers(tid) {
+                server.send_to(&a, from).await.unwrap();
+            }
         });
+        addr
+    }
+
+    #[tokio::test]
+    async fn udp_answers_with_another_transaction_id_are_ignored() {
+        // A stranger's answer first (another transaction), then ours.
+        let server_addr = udp_server(|tid| {
+            vec![
+                answer(other_tid(tid), "198.51.100.1:1"),
+                answer(tid, "203.0.113.7:4242"),
+            ]
+        })
+        .await;
         let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let got = binding(&client, server_addr, ChangeRequest::default(), QUICK)
             .await
@@ -329,14 +340,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_error_answer_is_an_error_over_udp_and_tcp() {
-        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let server_addr = server.local_addr().unwrap();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1500];
-            let (n, from) = server.recv_from(&mut buf).await.unwrap();
-            let tid = Message::decode(&buf[..n]).unwrap().tid;
-            server.send_to(&error_answer(tid), from).await.unwrap();
-        });
+        let server_addr = udp_server(|tid| vec![error_answer(tid)]).await;
         let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let got = binding(&client, server_addr, ChangeRequest::default(), QUICK).await;
         assert!(
