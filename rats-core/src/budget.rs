@@ -67,6 +67,8 @@ pub enum BudgetError {
 pub struct MemoryBudget {
     limits: MemoryLimits,
     used: AtomicUsize,
+    /// Messages dropped because a limit refused them.
+    refusals: std::sync::atomic::AtomicU64,
     per_ip: DashMap<IpAddr, usize>,
 }
 
@@ -76,6 +78,7 @@ impl MemoryBudget {
         Arc::new(MemoryBudget {
             limits,
             used: AtomicUsize::new(0),
+            refusals: std::sync::atomic::AtomicU64::new(0),
             per_ip: DashMap::new(),
         })
     }
@@ -88,6 +91,11 @@ impl MemoryBudget {
     /// Bytes held now, all peers together.
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Acquire)
+    }
+
+    /// Messages dropped since start because a limit refused to hold them.
+    pub fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::Acquire)
     }
 
     /// Bytes held now for connections from `ip`.
@@ -107,7 +115,7 @@ impl MemoryBudget {
 
     fn take_ip(&self, ip: IpAddr, n: usize) -> Result<(), BudgetError> {
         let mut held = self.per_ip.entry(ip).or_insert(0);
-        if *held + n > self.limits.per_ip {
+        if held.checked_add(n).is_none_or(|t| t > self.limits.per_ip) {
             let empty = *held == 0;
             drop(held);
             if empty {
@@ -165,14 +173,12 @@ impl PeerMemory {
             return Ok(());
         }
         let limits = self.budget.limits;
-        if self.used.fetch_add(n, Ordering::AcqRel) + n > limits.per_connection {
-            self.used.fetch_sub(n, Ordering::AcqRel);
-            return Err(BudgetError::Connection {
+        take_within(&self.used, n, limits.per_connection).map_err(|()| {
+            BudgetError::Connection {
                 limit: limits.per_connection,
-            });
-        }
-        if self.budget.used.fetch_add(n, Ordering::AcqRel) + n > limits.total {
-            self.budget.used.fetch_sub(n, Ordering::AcqRel);
+            }
+        })?;
+        if take_within(&self.budget.used, n, limits.total).is_err() {
             self.used.fetch_sub(n, Ordering::AcqRel);
             return Err(BudgetError::Node {
                 limit: limits.total,
@@ -200,6 +206,17 @@ impl PeerMemory {
     }
 }
 
+/// Adds `n` to `counter` unless that would pass `limit` (or overflow): a refused attempt
+/// never shows in the counter, so it cannot make a concurrent one fail.
+fn take_within(counter: &AtomicUsize, n: usize, limit: usize) -> Result<(), ()> {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            held.checked_add(n).filter(|t| *t <= limit)
+        })
+        .map(|_| ())
+        .map_err(|_| ())
+}
+
 /// Bytes held against a connection's account; given back when dropped.
 #[derive(Debug)]
 pub struct Reservation {
@@ -216,8 +233,22 @@ impl Reservation {
     /// Holds `n` more bytes (nothing changes when a limit refuses them).
     pub fn grow(&mut self, n: usize) -> Result<(), BudgetError> {
         self.owner.take(n)?;
+        // Cannot overflow: `take` kept the connection's total, which includes these bytes,
+        // within its limit.
         self.bytes += n;
         Ok(())
+    }
+}
+
+impl Reservation {
+    /// Gives every byte back now (the reservation stays, empty, and may grow again).
+    pub fn release(&mut self) {
+        self.owner.give(std::mem::take(&mut self.bytes));
+    }
+
+    /// Counts a message dropped because a limit refused it.
+    pub fn note_refusal(&self) {
+        self.owner.budget.refusals.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -272,6 +303,16 @@ mod tests {
     }
 
     #[test]
+    fn sizes_that_would_overflow_are_refused() {
+        let b = budget();
+        let a = b.connection("192.0.2.3".parse().ok());
+        let _held = a.reserve(10).unwrap();
+        assert!(a.reserve(usize::MAX).is_err());
+        assert!(a.reserve(usize::MAX - 5).is_err());
+        assert_eq!(b.used(), 10);
+    }
+
+    #[test]
     fn dropping_reservations_gives_everything_back() {
         let b = budget();
         let ip = "192.0.2.9".parse().ok();
@@ -302,7 +343,7 @@ mod tests {
                         if let Ok(r) = conn.reserve(7) {
                             kept.push(r);
                         }
-                        assert!(b.used() <= 1000 + 3 * 7);
+                        assert!(b.used() <= 1000);
                         if kept.len() > 20 {
                             kept.clear();
                         }

@@ -169,11 +169,12 @@ impl NodeConfig {
                     .into(),
             );
         }
-        if self.memory_per_connection > self.memory_budget
+        if self.memory_per_connection > self.memory_per_ip
             || self.memory_per_ip > self.memory_budget
         {
             return Err(
-                "memory_per_connection and memory_per_ip must not exceed memory_budget".into(),
+                "memory limits must grow: memory_per_connection <= memory_per_ip <= memory_budget"
+                    .into(),
             );
         }
         if self.send_queue_bytes < 64 * 1024 {
@@ -252,5 +253,6 @@ mod tests {
                 .starts_with("memory_per_connection must be at least max_message_size")
         );
         assert!(bad(|c| c.memory_per_ip = c.memory_budget + 1).contains("memory_budget"));
+        assert!(bad(|c| c.memory_per_ip = c.memory_per_connection - 1).contains("memory_per_ip"));
     }
 }

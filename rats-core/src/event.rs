@@ -30,9 +30,6 @@ pub enum DisconnectReason {
     /// Superseded by another connection to the same peer (never reported in events: the peer
     /// stays connected through the other one).
     Duplicate,
-    /// The peer would have made us hold more than its memory share (partial messages,
-    /// queued messages): see [`crate::budget`].
-    OverMemoryBudget(crate::budget::BudgetError),
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -47,7 +44,6 @@ impl std::fmt::Display for DisconnectReason {
             DisconnectReason::ProtocolViolation(r) => write!(f, "protocol violation: {r}"),
             DisconnectReason::Io(r) => write!(f, "i/o error: {r}"),
             DisconnectReason::Duplicate => f.write_str("duplicate connection"),
-            DisconnectReason::OverMemoryBudget(e) => write!(f, "over its memory budget: {e}"),
         }
     }
 }

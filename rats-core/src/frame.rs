@@ -63,10 +63,6 @@ pub enum FrameError {
     /// Unknown flag bits or fragments out of order.
     #[error("bad fragment sequence: {0}")]
     BadFragment(&'static str),
-    /// Reassembling the message would take the connection, its address or the node over its
-    /// memory budget.
-    #[error("partial messages over the memory budget: {0}")]
-    OverBudget(#[from] BudgetError),
 }
 
 impl From<std::io::Error> for FrameError {
@@ -155,8 +151,9 @@ pub fn put_whole(dst: &mut BytesMut, channel: u16, head: &[u8], body: &[u8]) {
 const MIN_GROWTH: usize = 64 * 1024;
 /// Messages from this size on are reassembled in their own anonymous memory mapping.
 const MAPPED_FROM: usize = 1024 * 1024;
-/// The unit in which a mapping's memory becomes resident.
-const PAGE: usize = 4096;
+/// The unit a mapping is charged in: at least a page on every system rats runs on (4, 16 or
+/// 64 KiB pages), so what is charged is never less than what is resident.
+const MAPPED_GRANULE: usize = 64 * 1024;
 
 /// Where a partial message's bytes go.
 #[derive(Debug)]
@@ -166,7 +163,7 @@ enum Storage {
     /// Large messages: an anonymous mapping of the declared size. Only pages written become
     /// resident, so memory follows what arrived, with no copies on growth; and the pages go
     /// straight back to the system when the message is dropped, whatever the allocator keeps.
-    Mapped { map: memmap2::MmapMut, len: usize },
+    Mapped(memmap2::MmapMut),
 }
 
 /// A fragmented message being reassembled.
@@ -174,17 +171,33 @@ enum Storage {
 struct Partial {
     channel: u16,
     total: usize,
-    storage: Storage,
-    /// What the buffer holds in memory, charged to the connection's memory account.
+    /// Bytes of the message that arrived, kept or not.
+    received: usize,
+    /// Where they are kept; `None` once the message is being dropped (over the budget).
+    storage: Option<Storage>,
+    /// What the storage holds in memory, charged to the connection's memory account.
     held: Option<Reservation>,
+}
+
+/// An anonymous mapping of `len` bytes that reserves no swap up front (a declared size alone
+/// commits nothing) and is never backed by huge pages (a first byte must not make 2 MiB
+/// resident).
+fn anonymous_mapping(len: usize) -> std::io::Result<memmap2::MmapMut> {
+    let map = memmap2::MmapOptions::new()
+        .len(len)
+        .no_reserve_swap()
+        .map_anon()?;
+    #[cfg(target_os = "linux")]
+    map.advise(memmap2::Advice::NoHugePage)?;
+    Ok(map)
 }
 
 impl Partial {
     fn new(channel: u16, total: usize, held: Option<Reservation>) -> Self {
         let storage = if total >= MAPPED_FROM {
             // Address space, not memory; a system that refuses it gets a heap buffer.
-            match memmap2::MmapMut::map_anon(total) {
-                Ok(map) => Storage::Mapped { map, len: 0 },
+            match anonymous_mapping(total) {
+                Ok(map) => Storage::Mapped(map),
                 Err(_) => Storage::Heap(BytesMut::new()),
             }
         } else {
@@ -193,77 +206,97 @@ impl Partial {
         Partial {
             channel,
             total,
-            storage,
+            received: 0,
+            storage: Some(storage),
             held,
         }
     }
 
-    fn len(&self) -> usize {
-        match &self.storage {
-            Storage::Heap(b) => b.len(),
-            Storage::Mapped { len, .. } => *len,
-        }
-    }
-
-    /// Bytes of memory the buffer takes (heap capacity, or resident pages of the mapping).
+    /// Bytes of memory the storage takes (heap capacity, or the mapping's written granules,
+    /// at least one once it exists).
     fn allocated(&self) -> usize {
         match &self.storage {
-            Storage::Heap(b) => b.capacity(),
-            Storage::Mapped { len, .. } => len.div_ceil(PAGE) * PAGE,
+            None => 0,
+            Some(Storage::Heap(b)) => b.capacity(),
+            Some(Storage::Mapped(_)) => granules(self.received),
         }
     }
 
-    /// Charges what the buffer takes beyond what is already charged.
-    fn charge(&mut self, takes: usize) -> Result<(), FrameError> {
-        if let Some(held) = &mut self.held {
-            held.grow(takes.saturating_sub(held.bytes()))?;
+    /// Charges what the storage takes beyond what is already charged.
+    fn charge(&mut self, takes: usize) -> Result<(), BudgetError> {
+        match &mut self.held {
+            Some(held) => held.grow(takes.saturating_sub(held.bytes())),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Appends `piece`. Memory grows with what actually arrived (a heap buffer doubles, never
-    /// past the declared total; a mapping takes the pages written), each growth charged before
-    /// it is taken.
-    fn append(&mut self, piece: &[u8]) -> Result<(), FrameError> {
-        let need = self.len() + piece.len();
-        match &self.storage {
-            Storage::Heap(buf) => {
-                let cap = buf.capacity();
-                if need > cap {
-                    let new_cap = need.max(cap * 2).max(MIN_GROWTH).min(self.total);
-                    self.charge(new_cap)?;
-                }
+    /// Takes `piece` in. Memory grows with what actually arrived (a heap buffer doubles, a
+    /// mapping takes the granules written), each growth charged before it is taken. When the
+    /// budget refuses, the message is dropped: what it held is given back and its remaining
+    /// fragments are only counted. The connection stays, so a peer that filled the budget
+    /// cannot get another peer cut off this way.
+    fn append(&mut self, piece: &[u8]) {
+        let at = self.received;
+        self.received += piece.len();
+        if let Err(refused) = self.store(at, piece) {
+            tracing::debug!(channel = self.channel, error = %refused, "message dropped: memory budget");
+            self.storage = None;
+            if let Some(held) = &mut self.held {
+                held.release();
+                held.note_refusal();
             }
-            Storage::Mapped { .. } => self.charge(need.div_ceil(PAGE) * PAGE)?,
+        }
+    }
+
+    fn store(&mut self, at: usize, piece: &[u8]) -> Result<(), BudgetError> {
+        let need = at + piece.len();
+        let cap = match &self.storage {
+            None => return Ok(()),
+            Some(Storage::Heap(buf)) => buf.capacity(),
+            Some(Storage::Mapped(_)) => {
+                self.charge(granules(need))?;
+                usize::MAX
+            }
+        };
+        let new_cap = need
+            .max(cap.saturating_mul(2))
+            .max(MIN_GROWTH)
+            .min(self.total);
+        if need > cap {
+            self.charge(new_cap)?;
         }
         match &mut self.storage {
-            Storage::Heap(buf) => {
+            Some(Storage::Heap(buf)) => {
                 if need > buf.capacity() {
-                    let new_cap = need.max(buf.capacity() * 2).max(MIN_GROWTH).min(self.total);
                     buf.reserve(new_cap - buf.len());
                 }
                 buf.extend_from_slice(piece);
             }
-            Storage::Mapped { map, len } => {
-                // In bounds: callers never append past the declared total, the mapping's size.
-                if let Some(dst) = map.get_mut(*len..need) {
+            Some(Storage::Mapped(map)) => {
+                // Always in bounds: callers never pass the declared total, the mapping's size.
+                if let Some(dst) = map.get_mut(at..need) {
                     dst.copy_from_slice(piece);
-                    *len = need;
                 }
             }
+            None => {}
         }
         // The allocator may round a heap buffer up: what we hold is what we charge.
         let takes = self.allocated();
         self.charge(takes)
     }
 
-    /// The finished message (no copy).
-    fn into_bytes(self) -> Bytes {
-        match self.storage {
-            Storage::Heap(b) => b.freeze(),
-            Storage::Mapped { map, len } => Bytes::from_owner(map).slice(..len),
+    /// The finished message (no copy), or `None` when it was dropped.
+    fn into_bytes(self) -> Option<Bytes> {
+        match self.storage? {
+            Storage::Heap(b) => Some(b.freeze()),
+            Storage::Mapped(map) => Some(Bytes::from_owner(map).slice(..self.received)),
         }
     }
+}
+
+/// What `bytes` written into a mapping take: whole granules, at least one.
+fn granules(bytes: usize) -> usize {
+    bytes.div_ceil(MAPPED_GRANULE).max(1) * MAPPED_GRANULE
 }
 
 /// Reassembles fragmented messages, one in progress per channel.
@@ -286,8 +319,8 @@ impl Reassembler {
     }
 
     /// A reassembler whose buffers are charged to a connection's memory account: a message
-    /// that would take the connection, its address or the node over its budget is refused
-    /// with [`FrameError::OverBudget`].
+    /// that would take the connection, its address or the node over its budget is dropped
+    /// (its fragments are still checked, the connection stays, the refusal is counted).
     pub fn with_budget(max_message: usize, memory: Arc<PeerMemory>) -> Self {
         Reassembler {
             max_message,
@@ -335,7 +368,7 @@ impl Reassembler {
                 // The declared size takes no memory: the buffer grows as data arrives.
                 let held = self.memory.as_ref().map(|m| m.empty());
                 let mut partial = Partial::new(frame.channel, total, held);
-                partial.append(&p)?;
+                partial.append(&p);
                 self.partial.push(partial);
                 Ok(None)
             }
@@ -344,31 +377,35 @@ impl Reassembler {
                     return Err(FrameError::BadFragment("continuation without START"));
                 };
                 let partial = &mut self.partial[i];
-                if partial.len() + frame.payload.len() > partial.total {
+                if partial.received + frame.payload.len() > partial.total {
                     return Err(FrameError::BadFragment("fragments exceed declared total"));
                 }
-                partial.append(&frame.payload)?;
+                partial.append(&frame.payload);
                 if f & FLAG_END == 0 {
-                    if partial.len() == partial.total {
+                    if partial.received == partial.total {
                         return Err(FrameError::BadFragment("message complete without END"));
                     }
                     return Ok(None);
                 }
                 let done = self.partial.swap_remove(i);
-                if done.len() != done.total {
+                if done.received != done.total {
                     return Err(FrameError::BadFragment("END before declared total"));
                 }
                 // The message leaves our hands here (its reservation is given back): what the
                 // service keeps of it, the service accounts for.
-                Ok(Some(done.into_bytes()))
+                Ok(done.into_bytes())
             }
             _ => Err(FrameError::BadFragment("unknown flags")),
         }
     }
 
-    /// Bytes currently held in unfinished messages.
+    /// Bytes currently kept of unfinished messages.
     pub fn buffered(&self) -> usize {
-        self.partial.iter().map(Partial::len).sum()
+        self.partial
+            .iter()
+            .filter(|p| p.storage.is_some())
+            .map(|p| p.received)
+            .sum()
     }
 
     /// Bytes of memory taken by unfinished messages (heap capacity, resident mapped pages).
@@ -497,15 +534,30 @@ mod tests {
                 refused = Some((i, e));
                 break;
             }
+            assert!(account.used() <= 512 * 1024);
             assert_eq!(account.used(), r.allocated(), "every byte held is charged");
         }
-        let (i, e) = refused.expect("refused before 20 pieces");
-        assert!(i >= 3, "a few pieces fit first ({i})");
-        assert_eq!(
-            e,
-            FrameError::OverBudget(BudgetError::Connection { limit: 512 * 1024 })
+        assert!(
+            refused.is_none(),
+            "a refusal drops the message, not the connection"
         );
-        assert!(account.used() <= 512 * 1024);
+        // The message was dropped when it passed the share: nothing is held any more, the
+        // refusal is counted, and the rest of its fragments are still checked.
+        assert_eq!(account.used(), 0);
+        assert_eq!(budget.refusals(), 1);
+        let rest = (8 << 20) - 1 - 20 * MAX_FRAME_PAYLOAD;
+        assert_eq!(r.push(frame(1, FLAG_CONT, b"x")).expect("cont"), None);
+        let last = vec![1u8; rest - 1];
+        assert_eq!(
+            r.push(frame(1, FLAG_CONT | FLAG_END, &last)).expect("end"),
+            None,
+            "a dropped message is not delivered"
+        );
+        // The next message on the channel is taken normally.
+        r.push(frame(1, FLAG_START, &start_of(3, b"a")))
+            .expect("start");
+        let done = r.push(frame(1, FLAG_CONT | FLAG_END, b"bc")).expect("end");
+        assert_eq!(done.as_deref(), Some(&b"abc"[..]));
         drop(r);
         assert_eq!(budget.used(), 0, "all given back with the reassembler");
     }

@@ -32,8 +32,9 @@ pub enum IdentityError {
     /// set, or the y coordinate is not reduced): one key must not have two ids.
     #[error("peer id is not the canonical encoding of its key")]
     NonCanonical,
-    /// The key is a point of small order: signatures "by" it can be made without a key.
-    #[error("peer id is a weak (small-order) key")]
+    /// The key is a point of small order (signatures "by" it can be made without a key), or
+    /// has a small-order component (the owner of the plain key could claim it too).
+    #[error("peer id is a weak key (small order, or a small-order component)")]
     WeakKey,
     /// The key file could not be read or written.
     #[error("identity key file {path}: {source}")]
@@ -55,13 +56,18 @@ pub enum IdentityError {
 
 impl PeerId {
     /// Builds a peer id from raw key bytes. Every id a peer hands us comes through here, so
-    /// the rules are checked once for all: the bytes are a valid Ed25519 point, of large
-    /// order, in its one canonical encoding (y reduced modulo p, and the sign bit of x clear:
-    /// see [`is_canonical`](Self::is_canonical)).
+    /// the rules are checked once for all: the bytes are a valid Ed25519 point in the
+    /// prime-order subgroup (no small-order component: X25519's clamping would let the owner
+    /// of `A` also claim `A + T` for a torsion point `T`), in its one canonical encoding (y
+    /// reduced modulo p, and the sign bit of x clear: see [`is_canonical`](Self::is_canonical)).
+    /// The subgroup check costs a scalar multiplication, so ids that passed are remembered.
     pub fn from_bytes(bytes: [u8; PEER_ID_LEN]) -> Result<Self, IdentityError> {
         let id = PeerId(bytes);
         if !id.is_canonical() {
             return Err(IdentityError::NonCanonical);
+        }
+        if VALID_IDS.lock().contains(&bytes) {
+            return Ok(id);
         }
         let point = curve25519_dalek::edwards::CompressedEdwardsY(bytes)
             .decompress()
@@ -69,9 +75,14 @@ impl PeerId {
         if point.compress().to_bytes() != bytes {
             return Err(IdentityError::NonCanonical);
         }
-        if point.is_small_order() {
+        if point.is_small_order() || !point.is_torsion_free() {
             return Err(IdentityError::WeakKey);
         }
+        let mut valid = VALID_IDS.lock();
+        if valid.len() >= VALID_IDS_KEPT {
+            valid.clear();
+        }
+        valid.insert(bytes);
         Ok(id)
     }
 
@@ -123,6 +134,12 @@ impl PeerId {
         VerifyingKey::from_bytes(&self.0).ok().map(PeerPublicKey)
     }
 }
+
+/// Ids that passed [`PeerId::from_bytes`] (gossip decodes an origin per message).
+static VALID_IDS: std::sync::LazyLock<parking_lot::Mutex<std::collections::HashSet<[u8; 32]>>> =
+    std::sync::LazyLock::new(Default::default);
+/// Most ids remembered; the set starts over beyond.
+const VALID_IDS_KEPT: usize = 4096;
 
 /// A peer's decoded Ed25519 public key (see [`PeerId::public_key`]).
 #[derive(Clone, Copy, Debug)]
@@ -347,8 +364,17 @@ mod tests {
             let b = t.compress().to_bytes();
             assert!(PeerId::from_bytes(b).is_err(), "{}", hex::encode(b));
         }
-        // The same key with the sign bit set: one key, a second id.
+        // The key plus a torsion point: X25519 clamping cancels the torsion, so the owner of
+        // the key could complete a handshake as it.
         let good = Identity::generate().peer_id();
+        let point = curve25519_dalek::edwards::CompressedEdwardsY(*good.as_bytes())
+            .decompress()
+            .expect("point");
+        for t in &curve25519_dalek::constants::EIGHT_TORSION[1..] {
+            let b = (point + t).compress().to_bytes();
+            assert!(PeerId::from_bytes(b).is_err(), "{}", hex::encode(b));
+        }
+        // The same key with the sign bit set: one key, a second id.
         let mut flipped = *good.as_bytes();
         flipped[31] |= 0x80;
         assert!(matches!(

@@ -264,11 +264,15 @@ impl GossipsubService {
         v: AsyncValidator,
     ) {
         use std::sync::atomic::Ordering;
-        let fresh = self.with_router(|r| r.seen.insert(id)).unwrap_or(false);
-        if !fresh {
-            let _ = self.with_router(|r| r.stats.duplicates += 1);
+        let duplicate = |s: &Self| {
+            let _ = s.with_router(|r| r.stats.duplicates += 1);
+        };
+        if self.with_router(|r| r.seen.contains(&id)).unwrap_or(true) {
+            duplicate(self);
             return;
         }
+        // Nothing is remembered as seen until the message is really taken in: one refused for
+        // lack of room must not make the honest copies that follow look like duplicates.
         let pending = self.pending_validations.clone();
         if pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_VALIDATIONS {
             pending.fetch_sub(1, Ordering::AcqRel);
@@ -286,10 +290,16 @@ impl GossipsubService {
             Err(e) => {
                 pending.fetch_sub(1, Ordering::AcqRel);
                 debug!(peer = %via.short(), error = %e, "gossipsub message not held for validation");
-                let _ = self.with_router(|r| r.on_ignored(id));
+                let _ = self.with_router(|r| r.stats.ignored += 1);
                 return;
             }
         };
+        if !self.with_router(|r| r.seen.insert(id)).unwrap_or(false) {
+            // Another copy got in meanwhile.
+            pending.fetch_sub(1, Ordering::AcqRel);
+            duplicate(self);
+            return;
+        }
         let router = self.router.clone();
         let fut = v(msg.from, via, msg.data.clone());
         let limit = ASYNC_VALIDATION_TIMEOUT;

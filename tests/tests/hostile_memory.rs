@@ -10,9 +10,9 @@ use rats_tests::memory_attack::{self, AttackPlan, AttackReport};
 
 const MIB: usize = 1 << 20;
 /// What a listener holds besides what the budget counts, at the height of an attack with 64
-/// connections: their read buffers, Noise states and tasks (measured: 11 MiB in a release
-/// build, 14 MiB in a debug one).
-const OVERHEAD_KIB: u64 = 24 * 1024;
+/// live connections: their read buffers, Noise states and tasks (measured: 19 MiB in a release
+/// build, 20 MiB in a debug one).
+const OVERHEAD_KIB: u64 = 32 * 1024;
 /// What may stay after the peers are gone (measured: 1 to 2 MiB in a release build, 6 to 9 MiB
 /// in a debug one): large partial messages live in their own mappings, which go straight back
 /// to the system, so the allocator keeps little; our own pools keep nothing, as the budget's

@@ -412,10 +412,7 @@ fn process_record(
 
 /// Why a connection whose frames broke a rule is closed.
 fn frame_violation(e: FrameError) -> DisconnectReason {
-    match e {
-        FrameError::OverBudget(b) => DisconnectReason::OverMemoryBudget(b),
-        e => DisconnectReason::ProtocolViolation(e.to_string()),
-    }
+    DisconnectReason::ProtocolViolation(e.to_string())
 }
 
 /// Hands a complete message to the service on its channel.

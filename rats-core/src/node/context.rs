@@ -201,9 +201,8 @@ impl ServiceContext {
 
     /// Charges `bytes` that this service keeps for `peer` (a message queued for its task) to
     /// the peer's connection, its address and the node's memory budget; given back when the
-    /// [`Reservation`](crate::budget::Reservation) is dropped. A refusal says which limit:
-    /// drop the message, or close the peer with
-    /// [`close_over_budget`](Self::close_over_budget).
+    /// [`Reservation`](crate::budget::Reservation) is dropped. A refusal says which limit;
+    /// drop the message then (the peer may send it again), as reassembly does.
     pub fn reserve_memory(
         &self,
         peer: &PeerId,
@@ -213,20 +212,6 @@ impl ServiceContext {
             .connection(peer)
             .map_err(|_| ReserveError::NotConnected)?;
         conn.memory.reserve(bytes).map_err(ReserveError::Budget)
-    }
-
-    /// Disconnects a peer that would go over its memory share, with that reason. False if it
-    /// is not connected.
-    pub fn close_over_budget(&self, peer: &PeerId, why: crate::budget::BudgetError) -> bool {
-        let (Ok(shared), Ok(conn)) = (self.shared(), self.connection(peer)) else {
-            return false;
-        };
-        conn.close(
-            crate::event::DisconnectReason::OverMemoryBudget(why),
-            crate::node::outbound::CloseMode::Abort,
-            shared.clock.now(),
-        );
-        true
     }
 
     /// Publishes an event on the node's bus.

@@ -525,6 +525,11 @@ impl Node {
         self.shared.memory.used()
     }
 
+    /// Messages dropped since start because the memory budget refused to hold them.
+    pub fn memory_refusals(&self) -> u64 {
+        self.shared.memory.refusals()
+    }
+
     /// Live connections, including superseded ones still draining.
     pub fn connection_count(&self) -> usize {
         self.shared.connections.len()
