@@ -98,7 +98,8 @@ impl Default for NodeConfig {
             send_queue_bytes: 8 * 1024 * 1024,
             max_message_size: 16 * 1024 * 1024,
             memory_budget: 64 * 1024 * 1024,
-            memory_per_connection: 17 * 1024 * 1024,
+            // A maximum-size message, and a file transfer's window of chunks beside it.
+            memory_per_connection: 24 * 1024 * 1024,
             memory_per_ip: 32 * 1024 * 1024,
             peer_exchange: true,
             connect_strategy: ConnectStrategy::Auto,

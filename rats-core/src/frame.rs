@@ -472,6 +472,94 @@ mod tests {
         assert!(r.push(frame(5, FLAG_CONT | FLAG_END, b"1234")).is_err());
     }
 
+    #[test]
+    fn frame_size_limits_are_inclusive() {
+        let mut buf = BytesMut::new();
+        let full = vec![0u8; MAX_FRAME_PAYLOAD];
+        FrameCodec
+            .encode(frame(1, 0, &full), &mut buf)
+            .expect("exactly the largest payload");
+        let with_total = vec![0u8; MAX_FRAME_PAYLOAD + 4];
+        FrameCodec
+            .encode(frame(1, FLAG_START, &with_total), &mut buf)
+            .expect("a START carries 4 more bytes");
+        for (flags, len) in [
+            (0, MAX_FRAME_PAYLOAD + 1),
+            (FLAG_START, MAX_FRAME_PAYLOAD + 5),
+        ] {
+            let too_big = vec![0u8; len];
+            assert_eq!(
+                FrameCodec.encode(frame(1, flags, &too_big), &mut BytesMut::new()),
+                Err(FrameError::FrameTooLarge(len as u64))
+            );
+        }
+        // Both decode back; a half-arrived frame reserves what it still needs, no more.
+        let whole = buf.clone();
+        assert_eq!(
+            FrameCodec
+                .decode(&mut buf)
+                .expect("ok")
+                .expect("f")
+                .payload
+                .len(),
+            MAX_FRAME_PAYLOAD
+        );
+        assert_eq!(
+            FrameCodec
+                .decode(&mut buf)
+                .expect("ok")
+                .expect("f")
+                .payload
+                .len(),
+            MAX_FRAME_PAYLOAD + 4
+        );
+        let mut half = BytesMut::with_capacity(16);
+        half.extend_from_slice(&whole[..10]);
+        assert_eq!(FrameCodec.decode(&mut half).expect("ok"), None);
+        let frame_len = FRAME_HEADER_LEN + MAX_FRAME_PAYLOAD;
+        assert!(
+            half.capacity() >= frame_len && half.capacity() < frame_len + 1024,
+            "{}",
+            half.capacity()
+        );
+        assert_eq!(frame_len_of(&whole), frame_len);
+    }
+
+    fn frame_len_of(b: &[u8]) -> usize {
+        frame_len(b).expect("valid header")
+    }
+
+    #[test]
+    fn fragment_rules_at_their_boundaries() {
+        let mut r = Reassembler::new(10);
+        // A declared total of exactly the maximum is fine; START with just its total too.
+        r.push(frame(1, FLAG_START, &start_of(10, b"")))
+            .expect("empty START");
+        assert_eq!(r.buffered(), 0);
+        r.push(frame(1, FLAG_CONT, b"abcd")).expect("cont");
+        assert_eq!(r.buffered(), 4);
+        assert_eq!(
+            r.push(frame(1, FLAG_CONT | FLAG_END, b"efghij"))
+                .expect("end")
+                .as_deref(),
+            Some(&b"abcdefghij"[..])
+        );
+        // A START whose data is the whole message, or with fewer than 4 bytes, is refused.
+        assert!(r.push(frame(2, FLAG_START, &start_of(3, b"abc"))).is_err());
+        assert!(r.push(frame(3, FLAG_START, &[0, 0, 1])).is_err());
+        // Flags other than the four defined ones.
+        for flags in [FLAG_END, FLAG_START | FLAG_CONT, FLAG_START | FLAG_END, 7] {
+            assert_eq!(
+                r.push(frame(4, flags, b"x")),
+                Err(FrameError::BadFragment("unknown flags")),
+                "{flags}"
+            );
+        }
+        // A whole message of exactly the maximum passes, one byte more does not.
+        assert!(r.push(frame(5, 0, &[0; 10])).is_ok());
+        assert!(r.push(frame(5, 0, &[0; 11])).is_err());
+    }
+
     fn start_of(total: u32, first: &[u8]) -> Vec<u8> {
         let mut v = total.to_be_bytes().to_vec();
         v.extend_from_slice(first);

@@ -197,6 +197,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn record_limits_are_inclusive_and_buffered_records_are_seen() {
+        let (a, b) = tokio::io::duplex(256 * 1024);
+        let mut writer: BoxedWriter = Box::new(b);
+        let mut reader = RecordReader::new(Box::new(a));
+        write_record(&mut writer, &vec![1; MAX_RECORD_LEN])
+            .await
+            .expect("exactly the largest record");
+        assert!(
+            write_record(&mut writer, &vec![1; MAX_RECORD_LEN + 1])
+                .await
+                .is_err()
+        );
+        // Two small records arrive in one read: after the first, the second is buffered.
+        let mut both = Vec::new();
+        for body in [&b"one"[..], b"two"] {
+            put_record_header(&mut both, body.len());
+            both.extend_from_slice(body);
+        }
+        write_all_flush(&mut writer, &both).await.expect("write");
+        drop(writer);
+        assert_eq!(
+            reader.read_record().await.expect("r").expect("big").len(),
+            MAX_RECORD_LEN
+        );
+        assert_eq!(
+            &reader.read_record().await.expect("r").expect("one")[..],
+            b"one"
+        );
+        assert!(
+            reader.has_buffered_record(),
+            "the second record is already here"
+        );
+        assert_eq!(
+            &reader.read_record().await.expect("r").expect("two")[..],
+            b"two"
+        );
+        assert!(!reader.has_buffered_record());
+        assert!(reader.read_record().await.expect("eof").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_prefixed_reader_yields_the_prefix_first() {
+        use tokio::io::AsyncReadExt;
+        let mut r = PrefixedReader::new(BytesMut::from(&b"head"[..]), &b"tail"[..]);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).await.expect("read");
+        assert_eq!(out, b"headtail");
+    }
+
+    #[tokio::test]
     async fn reads_records_across_partial_writes() {
         let (a, b) = tokio::io::duplex(64);
         let mut writer: BoxedWriter = Box::new(b);

@@ -312,6 +312,86 @@ pub fn encode_error(tid: &[u8], code: i64, message: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    fn query_with(
+        tid: &[u8],
+        method: &[u8],
+        extra: Vec<(&'static [u8], Value<'static>)>,
+    ) -> Vec<u8> {
+        let id = NodeId([7; 20]);
+        let mut args = extra;
+        args.push((b"id", Value::Bytes(&id.0)));
+        Value::Dict(vec![
+            (b"t", Value::Bytes(tid)),
+            (b"y", Value::Bytes(b"q")),
+            (b"q", Value::Bytes(method)),
+            (b"a", Value::Dict(args)),
+        ])
+        .encode()
+    }
+
+    fn query(packet: &[u8]) -> Option<(bool, (bool, bool))> {
+        match Message::parse(packet).ok()?.kind {
+            Kind::Query(q) => Some((q.bad_args, q.want)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn length_limits_are_inclusive() {
+        let ok_tid = [1u8; MAX_TID];
+        assert!(query(&query_with(&ok_tid, b"ping", vec![])).is_some());
+        let long_tid = [1u8; MAX_TID + 1];
+        assert!(query(&query_with(&long_tid, b"ping", vec![])).is_none());
+        let method = [b'm'; 32];
+        assert!(query(&query_with(b"t", &method, vec![])).is_some());
+        let long_method = [b'm'; 33];
+        assert!(query(&query_with(b"t", &long_method, vec![])).is_none());
+    }
+
+    #[test]
+    fn want_and_malformed_arguments_are_read() {
+        let want = Value::List(vec![
+            Value::Bytes(b"n6"),
+            Value::Bytes(b"n4"),
+            Value::Bytes(b"x"),
+        ]);
+        assert_eq!(
+            query(&query_with(b"t", b"find_node", vec![(b"want", want)])),
+            Some((false, (true, true)))
+        );
+        let only6 = Value::List(vec![Value::Bytes(b"n6")]);
+        assert_eq!(
+            query(&query_with(b"t", b"find_node", vec![(b"want", only6)])),
+            Some((false, (false, true)))
+        );
+        // A malformed argument past the id makes the query answerable with 203.
+        for (key, value) in [
+            (&b"port"[..], Value::Int(70000)),
+            (b"token", Value::Int(1)),
+            (b"target", Value::Bytes(b"short")),
+        ] {
+            assert_eq!(
+                query(&query_with(b"t", b"get_peers", vec![(key, value)])).map(|q| q.0),
+                Some(true),
+                "{}",
+                String::from_utf8_lossy(key)
+            );
+        }
+        // Good arguments are not.
+        assert_eq!(
+            query(&query_with(
+                b"t",
+                b"announce_peer",
+                vec![
+                    (b"port", Value::Int(6881)),
+                    (b"token", Value::Bytes(b"tok"))
+                ]
+            ))
+            .map(|q| q.0),
+            Some(false)
+        );
+    }
+
     #[test]
     fn bep5_examples_parse() {
         let ping = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe";
