@@ -1072,6 +1072,37 @@ mod tests {
         assert!(!outside.path().join("ghost").exists());
     }
 
+    // ---- length limits are inclusive ---------------------------------------
+
+    #[test]
+    fn join_and_from_local_take_exactly_the_longest_path() {
+        // 15 components of 255 bytes and one of 200, then a last one to reach the limit.
+        let part = "a".repeat(MAX_COMPONENT_BYTES);
+        let fifteen = format!("{}/{}", vec![part.as_str(); 15].join("/"), "c".repeat(200));
+        let base = rel(&fifteen);
+        let room = MAX_PATH_BYTES - fifteen.len() - 1;
+        let last = "b".repeat(room);
+        assert_eq!(
+            base.join(&rel(&last)).unwrap().as_str().len(),
+            MAX_PATH_BYTES
+        );
+        let over = "b".repeat(room + 1);
+        assert_eq!(
+            base.join(&rel(&over)),
+            Err(PathError::PathTooLong(MAX_PATH_BYTES + 1))
+        );
+        let exact = PathBuf::from(format!("{fifteen}/{last}"));
+        assert_eq!(
+            RelPath::from_local(&exact).unwrap().as_str().len(),
+            MAX_PATH_BYTES
+        );
+        let too_long = PathBuf::from(format!("{fifteen}/{over}"));
+        assert!(matches!(
+            RelPath::from_local(&too_long),
+            Err(PathError::PathTooLong(_))
+        ));
+    }
+
     // ---- resolve_for_reading -----------------------------------------------
 
     #[test]
