@@ -149,8 +149,10 @@ pub fn put_whole(dst: &mut BytesMut, channel: u16, head: &[u8], body: &[u8]) {
 
 /// The smallest step a reassembly buffer grows by.
 const MIN_GROWTH: usize = 64 * 1024;
-/// Messages from this size on are reassembled in their own anonymous memory mapping.
-const MAPPED_FROM: usize = 1024 * 1024;
+/// Messages from this size on are reassembled in their own anonymous memory mapping. Smaller
+/// ones stay on the heap: a fresh mapping costs a page fault per page written, which made
+/// 1 MiB messages ~40 % slower than a reused heap buffer.
+const MAPPED_FROM: usize = 4 * 1024 * 1024;
 /// The unit a mapping is charged in: at least a page on every system rats runs on (4, 16 or
 /// 64 KiB pages), so what is charged is never less than what is resident.
 const MAPPED_GRANULE: usize = 64 * 1024;
