@@ -39,7 +39,9 @@ async fn two_instances_on_one_machine_chat_with_piped_stdin() {
     assert_eq!(msg["from"], b_started["peer_id"]);
     let a_short = &a_started["peer_id"].as_str().expect("id")[..8];
     b.send(&format!("send {a_short} direct to a")).await;
-    assert_eq!(a.expect("message").await["text"], "direct to a");
+    let private = a.expect("message").await;
+    assert_eq!(private["text"], "direct to a");
+    assert_eq!(private["kind"], "private", "told apart from a broadcast");
     a.send("broadcast hi b").await;
     assert_eq!(b.expect("message").await["text"], "hi b");
 

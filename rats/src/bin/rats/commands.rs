@@ -142,7 +142,14 @@ pub async fn run_line(session: &Session, line: &str) -> Flow {
                 return Flow::Continue;
             }
             match find_peer(client, who) {
-                Ok(p) => match client.send_string(&p, text.trim()).await {
+                Ok(p) => match client
+                    .send_to(
+                        &p,
+                        crate::output::PRIVATE_TYPE,
+                        &serde_json::json!({"text": text.trim()}),
+                    )
+                    .await
+                {
                     Ok(()) => out.sent(Some(p), 1),
                     Err(e) => out.error("send", &e.to_string()),
                 },

@@ -50,6 +50,18 @@ pub fn line(v: Value) {
     print_line(v);
 }
 
+/// The message type of a line sent to one peer (`send`), so the receiver can tell it from a
+/// broadcast: a json message `{"text": ...}`.
+pub const PRIVATE_TYPE: &str = "chat.private";
+
+/// The text of a private line, if `body` is one.
+fn private_text(body: &MessageBody) -> Option<&str> {
+    match body {
+        MessageBody::Json { kind, data } if kind == PRIVATE_TYPE => data["text"].as_str(),
+        _ => None,
+    }
+}
+
 /// Peer-supplied text with control characters escaped, so a peer cannot move the cursor,
 /// fake other lines or send terminal commands.
 pub fn clean(text: &str) -> String {
@@ -246,6 +258,11 @@ paths with spaces go in \"double\" or 'single' quotes";
             }
             Event::Message { peer, body } => match body {
                 MessageBody::Text(t) => say!("<{}> {}", peer.short(), clean(t)),
+                body if private_text(body).is_some() => say!(
+                    "<{}> (private) {}",
+                    peer.short(),
+                    clean(private_text(body).unwrap_or_default())
+                ),
                 MessageBody::Json { kind, data } => {
                     say!("<{}> [{}] {data}", peer.short(), clean(kind))
                 }
@@ -309,6 +326,10 @@ pub fn event_json(e: &Event) -> Option<Value> {
             MessageBody::Text(t) => {
                 json!({"event": "message", "from": peer, "kind": "text", "text": t})
             }
+            body if private_text(body).is_some() => json!({
+                "event": "message", "from": peer, "kind": "private",
+                "text": private_text(body).unwrap_or_default(),
+            }),
             MessageBody::Json { kind, data } => {
                 json!({"event": "message", "from": peer, "kind": "json", "type": kind, "data": data})
             }
