@@ -332,7 +332,7 @@ fn process_record(
     mut record: BytesMut,
     st: &mut ReadState<'_>,
 ) -> Result<(), DisconnectReason> {
-    let violation = frame_violation;
+    let violation = |e: FrameError| DisconnectReason::ProtocolViolation(e.to_string());
     if let Some(mut sf) = st.streaming.take() {
         let take = sf.remaining.min(record.len());
         let piece = record.split_to(take).freeze();
@@ -410,11 +410,6 @@ fn process_record(
     Ok(())
 }
 
-/// Why a connection whose frames broke a rule is closed.
-fn frame_violation(e: FrameError) -> DisconnectReason {
-    DisconnectReason::ProtocolViolation(e.to_string())
-}
-
 /// Hands a complete message to the service on its channel.
 fn deliver(
     shared: &Arc<NodeShared>,
@@ -463,7 +458,7 @@ fn dispatch(
     reassembler: &mut Reassembler,
     goodbye: &mut Option<String>,
 ) -> Result<(), DisconnectReason> {
-    let violation = frame_violation;
+    let violation = |e: FrameError| DisconnectReason::ProtocolViolation(e.to_string());
     while let Some(frame) = FrameCodec.decode(plain).map_err(violation)? {
         let channel = frame.channel;
         let service = if channel == CONTROL_CHANNEL {
