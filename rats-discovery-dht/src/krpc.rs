@@ -317,16 +317,7 @@ mod tests {
         method: &[u8],
         extra: Vec<(&'static [u8], Value<'static>)>,
     ) -> Vec<u8> {
-        let id = NodeId([7; 20]);
-        let mut args = extra;
-        args.push((b"id", Value::Bytes(&id.0)));
-        Value::Dict(vec![
-            (b"t", Value::Bytes(tid)),
-            (b"y", Value::Bytes(b"q")),
-            (b"q", Value::Bytes(method)),
-            (b"a", Value::Dict(args)),
-        ])
-        .encode()
+        encode_query(tid, method, extra, &NodeId([7; 20]))
     }
 
     fn query(packet: &[u8]) -> Option<(bool, (bool, bool))> {
