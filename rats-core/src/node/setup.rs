@@ -461,12 +461,19 @@ pub(crate) async fn accept_loop(shared: Arc<NodeShared>, mut listener: Box<dyn L
     }
 }
 
-/// The IP address that per-IP limits and memory shares count a connection against: none for
-/// relayed connections (they all come from the relay's address) and non-IP transports.
+/// The address that per-IP limits and memory shares count a connection against: none for
+/// relayed connections (they all come from the relay's address) and non-IP transports. An
+/// IPv6 address counts as its /64 (one host usually holds a whole /64, so counting single
+/// addresses would give it endless shares); an IPv4-mapped one as its IPv4 address.
 fn peer_ip(addr: &Address) -> Option<IpAddr> {
-    addr.socket_addr()
-        .filter(|_| !is_relayed(addr))
-        .map(|a| a.ip())
+    let ip = addr.socket_addr().filter(|_| !is_relayed(addr))?.ip();
+    Some(match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    })
 }
 
 /// Tells an over-limit dialer why, in the handshake's rejection format, then closes.
@@ -842,6 +849,19 @@ mod tests {
         let _also = handshake(&node, other).await;
         assert_eq!(node.peer_count(), 2);
         node.shutdown().await;
+    }
+
+    #[test]
+    fn per_ip_limits_count_an_ipv6_slash_64_as_one_address() {
+        let ip = |a: &str| peer_ip(&a.parse().unwrap());
+        assert_eq!(
+            ip("tcp:[2001:db8:1:2::1]:5"),
+            ip("tcp:[2001:db8:1:2:ffff::9]:6")
+        );
+        assert_ne!(ip("tcp:[2001:db8:1:2::1]:5"), ip("tcp:[2001:db8:1:3::1]:5"));
+        assert_eq!(ip("tcp:[::ffff:192.0.2.7]:5"), ip("tcp:192.0.2.7:9"));
+        assert_ne!(ip("tcp:192.0.2.7:5"), ip("tcp:192.0.2.8:5"));
+        assert_eq!(ip("mem:3"), None);
     }
 
     #[test]
