@@ -497,24 +497,16 @@ mod tests {
         }
         // Both decode back; a half-arrived frame reserves what it still needs, no more.
         let whole = buf.clone();
-        assert_eq!(
+        let mut next_len = || {
             FrameCodec
                 .decode(&mut buf)
                 .expect("ok")
-                .expect("f")
+                .expect("a frame")
                 .payload
-                .len(),
-            MAX_FRAME_PAYLOAD
-        );
-        assert_eq!(
-            FrameCodec
-                .decode(&mut buf)
-                .expect("ok")
-                .expect("f")
-                .payload
-                .len(),
-            MAX_FRAME_PAYLOAD + 4
-        );
+                .len()
+        };
+        assert_eq!(next_len(), MAX_FRAME_PAYLOAD);
+        assert_eq!(next_len(), MAX_FRAME_PAYLOAD + 4);
         let mut half = BytesMut::with_capacity(16);
         half.extend_from_slice(&whole[..10]);
         assert_eq!(FrameCodec.decode(&mut half).expect("ok"), None);

@@ -102,6 +102,19 @@ fn accept_into(t: &TransferService, dir: PathBuf) {
     });
 }
 
+/// `a` offers directory `src` to `b`, which accepts it into a fresh `inbox`.
+async fn push_directory(p: &Pair, src: &Path) -> (PathBuf, rats_transfer::TransferId) {
+    let inbox = p.path("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    accept_into(&p.tb(), inbox.clone());
+    let id = p
+        .ta()
+        .send_directory(&p.b_id, src, None, true)
+        .await
+        .expect("send dir");
+    (inbox, id)
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
@@ -195,14 +208,7 @@ async fn an_empty_directory_completes_on_both_sides() {
     let p = pair().await;
     let src = p.path("empty");
     std::fs::create_dir_all(src.join("only/empty/dirs")).unwrap();
-    let inbox = p.path("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    accept_into(&p.tb(), inbox.clone());
-    let id = p
-        .ta()
-        .send_directory(&p.b_id, &src, None, true)
-        .await
-        .expect("send dir");
+    let (inbox, id) = push_directory(&p, &src).await;
     let received = p.tb().wait(id, WAIT).await.expect("receiver finished");
     assert_eq!(received.state, TransferState::Completed);
     let sent = p.ta().wait(id, WAIT).await.expect("sender finished");
@@ -807,14 +813,7 @@ async fn a_tree_of_many_small_files_arrives() {
         }
         std::fs::write(dir.join(format!("f{i:04}")), format!("file {i}")).unwrap();
     }
-    let inbox = p.path("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-    accept_into(&p.tb(), inbox.clone());
-    let id = p
-        .ta()
-        .send_directory(&p.b_id, &src, None, true)
-        .await
-        .expect("send");
+    let (inbox, id) = push_directory(&p, &src).await;
     let done = p.ta().wait(id, WAIT).await.expect("finished");
     assert_eq!(done.state, TransferState::Completed);
     assert_eq!(files_in(&src), files_in(&inbox.join("many")));
