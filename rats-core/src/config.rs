@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::encryption::ProtocolId;
 
+/// Most peers one exchange message may list (a wire rule, not a setting, so that nodes
+/// configured differently still agree).
+pub const MAX_EXCHANGE_PEERS: usize = 64;
+
 /// Default application protocol name.
 pub const DEFAULT_PROTOCOL_NAME: &str = "rats";
 /// Default application protocol version.
@@ -181,10 +185,10 @@ impl NodeConfig {
         if self.send_queue_bytes < 64 * 1024 {
             return Err("send_queue_bytes must be at least 64 KiB".into());
         }
-        if self.max_exchange_peers > crate::node::control::MAX_EXCHANGE_PEERS {
+        if self.max_exchange_peers > MAX_EXCHANGE_PEERS {
             return Err(format!(
                 "max_exchange_peers must be at most {}",
-                crate::node::control::MAX_EXCHANGE_PEERS
+                MAX_EXCHANGE_PEERS
             ));
         }
         if self.keepalive_interval >= self.idle_timeout {

@@ -9,6 +9,8 @@ use tokio::sync::broadcast;
 
 use crate::address::Address;
 use crate::identity::PeerId;
+use crate::nat::NatType;
+use crate::peer::ConnectionMethod;
 
 /// Why a peer was disconnected.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +89,7 @@ pub enum Event {
         /// The peer.
         peer: PeerId,
         /// The new method (`punched-udp`, `punched-tcp`, ...).
-        method: String,
+        method: ConnectionMethod,
         /// The new connection's remote address.
         addr: Address,
     },
@@ -119,8 +121,8 @@ pub enum Event {
     NatStatusChanged {
         /// Our public address, when known.
         public_addr: Option<std::net::SocketAddr>,
-        /// The NAT kind (`open`, `full cone`, `port-restricted cone`, `symmetric`, ...).
-        nat_type: String,
+        /// The NAT kind.
+        nat_type: NatType,
     },
     /// One attempt of a connection (one address, one method) ended; `error` is `None` when it
     /// produced a byte stream (the handshake follows).
@@ -128,7 +130,9 @@ pub enum Event {
         /// The address tried.
         addr: Address,
         /// `direct`, `relay`, or a NAT strategy's name.
-        method: String,
+        method: ConnectionMethod,
+        /// Whether it tried to replace a relayed connection with a direct one.
+        upgrade: bool,
         /// Why it failed.
         error: Option<String>,
     },

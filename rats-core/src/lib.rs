@@ -35,15 +35,19 @@
 pub mod address;
 pub mod budget;
 pub mod config;
+pub mod connect;
 pub mod discovery;
 pub mod encryption;
 pub mod event;
 pub mod frame;
+mod host;
 pub mod identity;
 pub mod memory;
 pub mod messaging;
 pub mod nat;
 pub mod node;
+mod outbound;
+pub mod peer;
 pub mod plaintext;
 pub mod record;
 pub mod registry;
@@ -52,17 +56,27 @@ pub mod transport;
 
 pub use address::Address;
 pub use config::{ConnectStrategy, NodeConfig};
-pub use discovery::Discovery;
+pub use connect::{ConnectError, LimitError};
+pub use discovery::{Discovery, DiscoveryContext};
 pub use encryption::{Encryption, ProtocolId};
 pub use event::{DisconnectReason, Event, EventBus, EventStream, MessageBody};
 pub use identity::{Identity, PeerId, PeerPublicKey};
 pub use memory::MemoryTransport;
 pub use messaging::MessageExchange;
-pub use nat::NatStrategy;
-pub use node::{ConnectError, Node, NodeBuilder, PeerInfo, ServiceContext};
+pub use nat::{NatContext, NatStrategy};
+pub use node::{Node, NodeBuilder, NodeError};
+pub use outbound::{Body, Outgoing};
+pub use peer::{ConnectionMethod, PeerInfo};
 pub use plaintext::Plaintext;
-pub use service::{Priority, Service};
+pub use service::{PeerSender, Priority, SendError, Service, ServiceContext};
 pub use transport::Transport;
 
 /// Re-exported so plugin crates submit factories with the same `inventory` version.
 pub use inventory;
+
+/// Wire internals for the workspace's own hostile-peer tests, which craft raw control frames.
+/// Not public API: no stability promise.
+#[doc(hidden)]
+pub mod __wire {
+    pub use crate::node::control::Control;
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mdns_sd::{Receiver, ResolvedService, ServiceDaemon, ServiceEvent};
-use rats_core::node::DiscoveryContext;
+use rats_core::DiscoveryContext;
 use rats_core::{Address, PeerId};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;

@@ -19,7 +19,7 @@
 //! ```
 //!
 //! ```no_run
-//! # async fn demo(node: rats_core::node::Node) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo(node: rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
 //! use rats_discovery_mdns::{MdnsDiscovery, MdnsEvent};
 //! let mdns = node.discovery_plugin::<MdnsDiscovery>().ok_or("no mdns plugin")?;
 //! mdns.start_mdns_discovery(Some("kitchen laptop")).await?;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand::seq::IteratorRandom;
-use rats_core::node::{Outgoing, ServiceContext};
 use rats_core::{Event, PeerId};
+use rats_core::{Outgoing, ServiceContext};
 use tracing::debug;
 
 use crate::config::GossipsubConfig;
@@ -110,7 +110,7 @@ impl Router {
     fn send_encoded(&mut self, peer: &PeerId, bytes: Bytes, publish: bool) -> bool {
         if let Err(e) = self.ctx.try_send(peer, Outgoing::shared(bytes)) {
             self.stats.dropped += 1;
-            if matches!(e, rats_core::node::SendError::QueueFull(_)) {
+            if matches!(e, rats_core::SendError::QueueFull(_)) {
                 self.refused.insert(*peer);
             }
             return false;

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rats_core::PeerId;
 use rats_core::event::DisconnectReason;
-use rats_core::node::{PeerInfo, ServiceContext};
 use rats_core::service::{Priority, Service, ServiceDescriptor, ServiceError};
+use rats_core::{PeerInfo, ServiceContext};
 use tracing::debug;
 
 use crate::config::GossipsubConfig;

@@ -1,6 +1,5 @@
 //! NAT behaviour discovery (RFC 5780 §4.3, §4.4) and a classification users understand.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -8,6 +7,7 @@ use serde::Serialize;
 use tokio::net::UdpSocket;
 
 use crate::stun::{ChangeRequest, Retransmit, StunError, binding};
+pub use rats_core::nat::NatType;
 
 /// How the NAT maps our internal address to external ones (RFC 4787).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -31,40 +31,6 @@ pub enum Filtering {
     AddressDependent,
     /// From IP and port pairs we sent to.
     AddressAndPortDependent,
-}
-
-/// The classic names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NatType {
-    /// No NAT, nothing filtered: directly reachable.
-    Open,
-    /// No NAT, but a firewall filters unsolicited packets.
-    Firewalled,
-    /// Endpoint-independent mapping and filtering.
-    FullCone,
-    /// Endpoint-independent mapping, address-dependent filtering.
-    RestrictedCone,
-    /// Endpoint-independent mapping, address-and-port-dependent filtering.
-    PortRestrictedCone,
-    /// Mapping depends on the destination: hole punching rarely works; use a relay.
-    Symmetric,
-    /// The server could not tell (no alternate address, or answers missing).
-    Unknown,
-}
-
-impl fmt::Display for NatType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            NatType::Open => "open",
-            NatType::Firewalled => "firewalled",
-            NatType::FullCone => "full cone",
-            NatType::RestrictedCone => "restricted cone",
-            NatType::PortRestrictedCone => "port-restricted cone",
-            NatType::Symmetric => "symmetric",
-            NatType::Unknown => "unknown",
-        })
-    }
 }
 
 /// What the tests found.

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use futures::future::select_ok;
 use parking_lot::Mutex;
+use rats_core::NatContext;
 use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget};
-use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 use rats_core::{Address, Event};
 use serde::Serialize;
@@ -42,7 +42,7 @@ pub struct NatStatus {
 pub struct StunPlugin {
     config: StunConfig,
     status: Arc<Mutex<NatStatus>>,
-    ctx: Arc<Mutex<Option<DiscoveryContext>>>,
+    ctx: Arc<Mutex<Option<NatContext>>>,
 }
 
 impl std::fmt::Debug for StunPlugin {
@@ -205,16 +205,13 @@ impl StunPlugin {
             if let Some(ctx) = self.ctx.lock().clone() {
                 ctx.emit(Event::NatStatusChanged {
                     public_addr: s.public_addr,
-                    nat_type: s
-                        .nat_type
-                        .map(|t| t.to_string())
-                        .unwrap_or_else(|| "unknown".into()),
+                    nat_type: s.nat_type.unwrap_or(NatType::Unknown),
                 });
             }
         }
     }
 
-    async fn refresh_loop(self: Arc<Self>, ctx: DiscoveryContext) {
+    async fn refresh_loop(self: Arc<Self>, ctx: NatContext) {
         let every = Duration::from_secs(self.config.refresh_secs.max(10));
         let cancel = ctx.cancellation().clone();
         loop {
@@ -288,7 +285,7 @@ impl NatStrategy for StunPlugin {
         ))
     }
 
-    async fn start(&self, ctx: DiscoveryContext) -> Result<(), NatError> {
+    async fn start(&self, ctx: NatContext) -> Result<(), NatError> {
         *self.ctx.lock() = Some(ctx.clone());
         // A node that listens on loopback only is not reachable from outside: no probing (and no
         // traffic to public servers from tests).

@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use rats_core::budget::Reservation;
-use rats_core::node::{Outgoing, SendError, ServiceContext};
 use rats_core::{Event, PeerId};
+use rats_core::{Outgoing, SendError, ServiceContext};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, trace, warn};
 
@@ -209,9 +209,7 @@ impl Hub {
                     bytes.len()
                 )),
                 SendError::NodeStopped => TransferError::Stopped,
-                SendError::NotConnected(_) | SendError::QueueFull(_) | SendError::Replaced(_) => {
-                    TransferError::NotConnected(peer.short())
-                }
+                _ => TransferError::NotConnected(peer.short()),
             })
     }
 

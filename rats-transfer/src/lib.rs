@@ -24,7 +24,7 @@
 //! use std::time::Duration;
 //! use rats_transfer::{AcceptDecision, TransferService};
 //!
-//! # async fn demo(node: rats_core::node::Node, peer: rats_core::PeerId) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo(node: rats_core::Node, peer: rats_core::PeerId) -> Result<(), Box<dyn std::error::Error>> {
 //! // Linking this crate registers the service; the node creates it from its `transfer`
 //! // config section. (`rats::RatsClient::transfers()` returns the same.)
 //! let transfers = node.service_plugin::<TransferService>().ok_or("no transfer service")?;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rats_core::PeerId;
-use rats_core::node::{Outgoing, PeerSender};
+use rats_core::{Outgoing, PeerSender};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tracing::{Instrument, info_span, warn};

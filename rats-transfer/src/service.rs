@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rats_core::PeerId;
 use rats_core::event::DisconnectReason;
-use rats_core::node::{PeerInfo, ServiceContext};
 use rats_core::service::{Priority, Service, ServiceDescriptor, ServiceError};
+use rats_core::{PeerInfo, ServiceContext};
 use tracing::{debug, warn};
 
 use crate::config::TransferConfig;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rats_core::messaging::{HandlerId, MessageError};
-use rats_core::node::{ConnectError, NodeError};
 use rats_core::{
     Address, EventStream, Identity, MessageExchange, Node, NodeConfig, PeerId, PeerInfo,
 };
+use rats_core::{ConnectError, NodeError};
 
 use crate::data_dir::{DataDirError, DataDirLock};
 
@@ -426,7 +426,7 @@ impl RatsClient {
     }
 
     /// How we are connected to `peer`: `direct`, `relay`, or a NAT strategy's name.
-    pub fn connection_method(&self, peer: &PeerId) -> Option<String> {
+    pub fn connection_method(&self, peer: &PeerId) -> Option<rats_core::ConnectionMethod> {
         self.node.peer_info(peer).map(|i| i.method)
     }
 

@@ -34,8 +34,8 @@ mod data_dir;
 pub use client::{RatsClient, RatsClientBuilder, RatsError};
 pub use data_dir::{DataDirError, DataDirLock};
 pub use rats_core::{
-    self as core, Address, DisconnectReason, Event, EventStream, Identity, MessageBody, Node,
-    NodeConfig, PeerId, PeerInfo,
+    self as core, Address, ConnectError, ConnectionMethod, DisconnectReason, Event, EventStream,
+    Identity, MessageBody, Node, NodeConfig, PeerId, PeerInfo,
 };
 #[cfg(feature = "dht")]
 pub use rats_discovery_dht;

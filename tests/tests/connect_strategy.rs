@@ -23,7 +23,10 @@ async fn the_address_that_connects_wins_and_every_try_is_reported() {
         .await
         .expect("connects through the live address");
     assert_eq!(peer, a.local_peer_id());
-    assert_eq!(b.connection_method(&peer).as_deref(), Some("direct"));
+    assert_eq!(
+        b.connection_method(&peer),
+        Some(rats::ConnectionMethod::Direct)
+    );
     let mut seen = Vec::new();
     while let Ok(Some(Ok(e))) =
         tokio::time::timeout(std::time::Duration::from_millis(200), events.recv()).await
@@ -32,9 +35,10 @@ async fn the_address_that_connects_wins_and_every_try_is_reported() {
             addr,
             method,
             error,
+            ..
         } = e
         {
-            seen.push((addr.to_string(), method, error.is_none()));
+            seen.push((addr.to_string(), method.to_string(), error.is_none()));
         }
     }
     assert!(

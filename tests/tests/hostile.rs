@@ -214,7 +214,7 @@ async fn ping_flood_from_a_peer_that_does_not_read_stays_bounded() {
         rats_core::frame::put_whole(
             &mut batch,
             rats_core::frame::CONTROL_CHANNEL,
-            &rats_core::node::control::Control::Ping(n + 1).encode(),
+            &rats_core::__wire::Control::Ping(n + 1).encode(),
             &[],
         );
     }

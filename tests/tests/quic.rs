@@ -22,7 +22,10 @@ async fn nodes_talk_and_move_a_file_over_quic() {
     });
     let peer = b.connect(&a_addr).await.expect("connect over QUIC");
     assert_eq!(b.is_peer_encrypted(&peer), Some(true));
-    assert_eq!(b.connection_method(&peer).as_deref(), Some("direct"));
+    assert_eq!(
+        b.connection_method(&peer),
+        Some(rats::ConnectionMethod::Direct)
+    );
     let info = b.node().peer_info(&peer).expect("info");
     assert_eq!(info.remote_addr.scheme(), "quic");
     b.send_string(&peer, "hello over quic").await.expect("send");

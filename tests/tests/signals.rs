@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::BytesMut;
 use parking_lot::Mutex;
+use rats_core::__wire::Control;
+use rats_core::NodeBuilder;
 use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget, Signal};
-use rats_core::node::NodeBuilder;
-use rats_core::node::control::Control;
 use rats_core::{Event, ProtocolId};
 use rats_tests::{addr_of, client, next_matching, raw_noise_client, test_config, wait_until};
 

@@ -16,7 +16,8 @@ pub use handlers::HandlerId;
 
 use crate::event::{Event, MessageBody};
 use crate::identity::PeerId;
-use crate::node::{Body, Outgoing, SendError, ServiceContext};
+use crate::outbound::{Body, Outgoing};
+use crate::service::{PeerSender, SendError, ServiceContext};
 use crate::service::{Priority, Service, ServiceDescriptor, ServiceError};
 use codec::{TAG_BINARY, TAG_TEXT};
 use handlers::Handlers;
@@ -203,7 +204,7 @@ impl MessageExchange {
 /// Sends binary messages to one peer without looking it up each time.
 #[derive(Clone, Debug)]
 pub struct BinarySender {
-    inner: crate::node::PeerSender,
+    inner: PeerSender,
 }
 
 impl BinarySender {

@@ -19,8 +19,8 @@ use crate::frame::{
 };
 use crate::identity::PeerId;
 use crate::node::control::Control;
-use crate::node::outbound::{CloseMode, OutboundQueue, Outgoing, Take};
 use crate::node::shared::NodeShared;
+use crate::outbound::{CloseMode, OutboundQueue, Outgoing, Take};
 use crate::service::Priority;
 
 /// Bytes the writer takes from the queue per write call.

@@ -16,7 +16,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::config::MAX_EXCHANGE_PEERS;
 use crate::identity::PeerId;
+use crate::nat::{MAX_SIGNAL_NAME, MAX_SIGNAL_PAYLOAD};
 use crate::node::hello::MAX_HELLO_ADDRS;
 
 const PING: u8 = 1;
@@ -26,14 +28,6 @@ const GOODBYE: u8 = 4;
 const FORWARD: u8 = 5;
 const SIGNAL: u8 = 6;
 
-/// Largest signal payload (a wire rule).
-pub const MAX_SIGNAL_PAYLOAD: usize = 2048;
-/// Longest NAT strategy name in a signal.
-pub const MAX_SIGNAL_NAME: usize = 32;
-
-/// Most peers one exchange message may list (a wire rule, not a setting, so that nodes
-/// configured differently still agree).
-pub const MAX_EXCHANGE_PEERS: usize = 64;
 /// Largest encoded exchange message we send (control messages travel as one frame).
 pub const MAX_EXCHANGE_BYTES: usize = 60 * 1024;
 

@@ -10,6 +10,8 @@ const REPLACEMENT_EXTRA: usize = 4;
 
 use dashmap::DashMap;
 
+use crate::connect::LimitError;
+
 /// The counters. Shared by guards through an `Arc`.
 #[derive(Debug)]
 pub(crate) struct Limits {
@@ -21,23 +23,6 @@ pub(crate) struct Limits {
     pending: AtomicUsize,
     per_ip: DashMap<IpAddr, usize>,
     conns_per_ip: DashMap<IpAddr, usize>,
-}
-
-/// Which limit refused a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
-    /// `max_peers` reached.
-    #[error("too many peers")]
-    TooManyPeers,
-    /// `max_pending_handshakes` reached.
-    #[error("too many pending handshakes")]
-    TooManyPending,
-    /// `max_pending_per_ip` reached for this IP.
-    #[error("too many pending handshakes from this address")]
-    TooManyFromIp,
-    /// `max_connections_per_ip` reached for this IP.
-    #[error("too many connections from this address")]
-    TooManyConnectionsFromIp,
 }
 
 impl Limits {

@@ -4,11 +4,10 @@
 
 mod clock;
 mod connection;
-mod context;
-pub mod control;
-pub mod hello;
+pub(crate) mod control;
+pub(crate) mod hello;
+mod host;
 mod limits;
-pub mod outbound;
 mod peers;
 mod setup;
 mod shared;
@@ -26,23 +25,19 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-pub use context::{DiscoveryContext, PeerSender, ReserveError, SendError, ServiceContext};
-pub use limits::LimitError;
-pub use outbound::{Body, Outgoing};
-pub use peers::PeerInfo;
-pub use setup::ConnectError;
-
 use crate::address::Address;
 use crate::config::NodeConfig;
-use crate::discovery::Discovery;
+use crate::connect::ConnectError;
+use crate::discovery::{Discovery, DiscoveryContext};
 use crate::encryption::{Encryption, ProtocolId};
 use crate::event::{DisconnectReason, EventBus, EventStream};
 use crate::identity::{Identity, PeerId};
-use crate::nat::NatStrategy;
-use crate::node::outbound::CloseMode;
+use crate::nat::{NatContext, NatStrategy};
 use crate::node::shared::{NodeShared, ServiceEntry};
+use crate::outbound::CloseMode;
+use crate::peer::PeerInfo;
 use crate::registry::{Plugin, PluginConfig, PluginError};
-use crate::service::{Priority, Service, ServiceError};
+use crate::service::{Priority, Service, ServiceContext, ServiceError};
 use crate::transport::{Transport, TransportError};
 
 /// Errors starting a node.
@@ -357,7 +352,7 @@ impl Node {
         shared.tasks.spawn(sweeper::run(shared.clone()));
         for s in &shared.services {
             let ctx = ServiceContext {
-                shared: Arc::downgrade(shared),
+                host: shared.host(),
                 channel: s.descriptor.channel,
                 priority: s.descriptor.priority,
                 bulk_channel: s.descriptor.bulk_channel,
@@ -372,7 +367,7 @@ impl Node {
         }
         for d in &shared.discovery {
             let ctx = DiscoveryContext {
-                shared: Arc::downgrade(shared),
+                host: shared.host(),
                 source: d.name(),
                 local: shared.local_id(),
                 protocol: shared.protocol.clone(),
@@ -383,12 +378,14 @@ impl Node {
             }
         }
         for n in &shared.nat {
-            let ctx = DiscoveryContext {
-                shared: Arc::downgrade(shared),
-                source: n.name(),
-                local: shared.local_id(),
-                protocol: shared.protocol.clone(),
-                cancel: shared.cancel.child_token(),
+            let ctx = NatContext {
+                base: DiscoveryContext {
+                    host: shared.host(),
+                    source: n.name(),
+                    local: shared.local_id(),
+                    protocol: shared.protocol.clone(),
+                    cancel: shared.cancel.child_token(),
+                },
             };
             if let Err(e) = n.start(ctx).await {
                 warn!(nat = n.name(), error = %e, "NAT plugin failed to start");
@@ -552,7 +549,7 @@ impl Node {
                 .map_or(Priority::Normal, |s| s.descriptor.priority),
         };
         Some(ServiceContext {
-            shared: Arc::downgrade(&self.shared),
+            host: self.shared.host(),
             channel,
             priority,
             bulk_channel: None,

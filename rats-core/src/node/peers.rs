@@ -7,53 +7,14 @@
 //! sending, still read for a grace period so nothing the remote already sent on it is lost.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-use crate::address::Address;
 use crate::identity::PeerId;
 use crate::node::connection::Connection;
 use crate::node::limits::PeerSlot;
-
-/// What we know about a connected peer.
-#[derive(Clone, Debug)]
-pub struct PeerInfo {
-    /// Authenticated id (from the encryption handshake).
-    pub peer_id: PeerId,
-    /// Remote address of the connection.
-    pub remote_addr: Address,
-    /// Whether we dialed it.
-    pub outbound: bool,
-    /// Its agent string.
-    pub agent: String,
-    /// Where it listens (unspecified IPs replaced by the IP we reach it at).
-    pub listen_addrs: Vec<Address>,
-    /// Services it runs.
-    pub services: Vec<String>,
-    /// Whether the connection is encrypted.
-    pub encrypted: bool,
-    /// How the peer sees our address.
-    pub observed_addr: Option<Address>,
-    /// When it connected.
-    pub connected_at: SystemTime,
-    /// Last measured round-trip time (keepalive pings), if any.
-    pub rtt: Option<Duration>,
-    /// How the connection was made: `direct`, `relay` (through a relaying transport such as
-    /// TURN), or what the NAT strategy that produced it says (`mapped`, `punched-udp`, ...).
-    /// A relayed connection may later be replaced by a direct one: the method then changes.
-    pub method: String,
-    /// The transport carrying it (`tcp`, `quic`, `turn`, ...).
-    pub transport: String,
-}
-
-impl PeerInfo {
-    /// Whether the connection goes through a relay.
-    pub fn is_relayed(&self) -> bool {
-        self.method == "relay" || self.transport == "turn"
-    }
-}
+use crate::peer::PeerInfo;
 
 pub(crate) struct PeerEntry {
     pub(crate) info: Arc<PeerInfo>,

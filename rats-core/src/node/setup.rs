@@ -8,59 +8,20 @@ use std::time::SystemTime;
 use tracing::{Instrument, debug, info_span, warn};
 
 use crate::address::Address;
-use crate::encryption::{EncryptionError, HandshakeParams, Role};
+use crate::connect::ConnectError;
+use crate::encryption::{HandshakeParams, Role};
 use crate::event::{DisconnectReason, Event};
 use crate::identity::PeerId;
 use crate::nat::{NatConnection, NatTarget};
 use crate::node::connection::{Connection, read_loop, write_loop};
 use crate::node::hello::Hello;
-use crate::node::limits::{IpSlot, LimitError, PeerSlot, PendingGuard};
-use crate::node::outbound::CloseMode;
-use crate::node::peers::{PeerEntry, PeerInfo, Registered, register};
+use crate::node::limits::{IpSlot, PeerSlot, PendingGuard};
+use crate::node::peers::{PeerEntry, Registered, register};
 use crate::node::shared::NodeShared;
+use crate::outbound::CloseMode;
+use crate::peer::{ConnectionMethod, PeerInfo};
 use crate::record::write_record;
 use crate::transport::{Listener, RawConnection, TransportError};
-
-/// Why a connection attempt failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// No linked transport handles the address.
-    #[error("no transport for address {0}")]
-    NoTransport(Address),
-    /// The transport failed.
-    #[error("transport: {0}")]
-    Transport(#[from] TransportError),
-    /// The handshake failed (including a protocol mismatch or a remote rejection).
-    #[error("handshake: {0}")]
-    Handshake(#[from] EncryptionError),
-    /// No connection within the dial timeout.
-    #[error("no connection within {0:?} (dial_timeout)")]
-    DialTimeout(std::time::Duration),
-    /// Connected, but the handshake did not finish in time.
-    #[error(
-        "connected, but no handshake within {0:?} (handshake_timeout): is it a rats node, and \
-         reachable both ways?"
-    )]
-    HandshakeTimeout(std::time::Duration),
-    /// The address is our own node.
-    #[error("refusing to connect to ourselves")]
-    SelfConnection,
-    /// A connection limit refused it.
-    #[error("{0}")]
-    Limit(#[from] LimitError),
-    /// The peer's Hello was malformed.
-    #[error("bad hello from peer: {0}")]
-    BadHello(String),
-    /// The node is shutting down.
-    #[error("node is shutting down")]
-    ShuttingDown,
-    /// No address to try, or none that the connect strategy allows.
-    #[error("no address to connect to that the connect strategy allows")]
-    NoAddress,
-    /// The connection reached another peer than the one wanted (and was closed).
-    #[error("reached another peer ({})", .0.short())]
-    UnexpectedPeer(PeerId),
-}
 
 /// Dials `addr` (as [`connect_any`] with one address) and runs the handshake.
 pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<PeerId, ConnectError> {
@@ -293,7 +254,8 @@ async fn race_direct(
             for a in direct.drain(..) {
                 shared.events.emit(Event::ConnectAttempt {
                     addr: a,
-                    method: "direct".into(),
+                    method: ConnectionMethod::Direct,
+                    upgrade: false,
                     error: Some("abandoned: the relay connected first".into()),
                 });
             }
@@ -319,10 +281,16 @@ async fn dial_raw(shared: &Arc<NodeShared>, addr: &Address) -> Result<RawConnect
     }
 }
 
-fn report_attempt(shared: &NodeShared, addr: &Address, method: &str, error: Option<&ConnectError>) {
+fn report_attempt(
+    shared: &NodeShared,
+    addr: &Address,
+    method: &'static str,
+    error: Option<&ConnectError>,
+) {
     shared.events.emit(Event::ConnectAttempt {
         addr: addr.clone(),
-        method: method.to_string(),
+        method: ConnectionMethod::from_name(method),
+        upgrade: false,
         error: error.map(|e| e.to_string()),
     });
 }
@@ -361,7 +329,8 @@ async fn dial_through_nat(
                 if let Some(a) = addrs.first() {
                     shared.events.emit(Event::ConnectAttempt {
                         addr: a.clone(),
-                        method: strategy.name().to_string(),
+                        method: ConnectionMethod::Nat(strategy.name()),
+                        upgrade: false,
                         error: Some(e.to_string()),
                     });
                 }
@@ -371,7 +340,8 @@ async fn dial_through_nat(
                 if let Some(a) = addrs.first() {
                     shared.events.emit(Event::ConnectAttempt {
                         addr: a.clone(),
-                        method: strategy.name().to_string(),
+                        method: ConnectionMethod::Nat(strategy.name()),
+                        upgrade: false,
                         error: Some("timed out".into()),
                     });
                 }
@@ -382,7 +352,7 @@ async fn dial_through_nat(
 }
 
 /// Runs the handshake on a stream a NAT strategy produced (see
-/// [`DiscoveryContext::establish`](crate::node::DiscoveryContext::establish)).
+/// [`NatContext::establish`](crate::nat::NatContext::establish)).
 pub(crate) async fn establish_with(
     shared: &Arc<NodeShared>,
     raw: RawConnection,
@@ -552,7 +522,7 @@ pub(crate) async fn establish(
         observed_addr: remote_hello.observed,
         connected_at: SystemTime::now(),
         rtt: None,
-        method: method.to_string(),
+        method: ConnectionMethod::from_name(method),
         transport: secure.remote_addr.scheme().to_string(),
     });
     let conn_id = shared.next_conn_id.fetch_add(1, Ordering::Relaxed);
@@ -606,7 +576,7 @@ pub(crate) async fn establish(
             if *was_relayed && !info.is_relayed() {
                 shared.events.emit(Event::ConnectionUpgraded {
                     peer,
-                    method: info.method.clone(),
+                    method: info.method,
                     addr: info.remote_addr.clone(),
                 });
             }
@@ -827,7 +797,7 @@ mod tests {
         let second = push(&tx, "198.51.100.1").await;
         assert_eq!(
             rejection(second).await,
-            LimitError::TooManyFromIp.to_string()
+            crate::connect::LimitError::TooManyFromIp.to_string()
         );
         // Another address is not affected.
         let other = push(&tx, "198.51.100.2").await;
@@ -843,7 +813,7 @@ mod tests {
         let second = push(&tx, "198.51.100.1").await;
         assert_eq!(
             rejection(second).await,
-            LimitError::TooManyConnectionsFromIp.to_string()
+            crate::connect::LimitError::TooManyConnectionsFromIp.to_string()
         );
         let other = push(&tx, "198.51.100.2").await;
         let _also = handshake(&node, other).await;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::event::DisconnectReason;
 use crate::node::control::Control;
-use crate::node::outbound::CloseMode;
 use crate::node::shared::NodeShared;
+use crate::outbound::CloseMode;
 
 /// A retired (duplicate) connection is closed this long after it lost.
 const RETIRE_GRACE_MS: u64 = 3_000;

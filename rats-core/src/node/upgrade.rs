@@ -15,6 +15,7 @@ use crate::identity::PeerId;
 use crate::nat::{NatConnection, NatTarget};
 use crate::node::setup::{establish_with, nat_deadline};
 use crate::node::shared::NodeShared;
+use crate::peer::ConnectionMethod;
 
 /// Waits before each round of attempts: soon after connecting, then backing off; after the
 /// last round the connection stays relayed (no punch storms).
@@ -73,7 +74,8 @@ async fn run(shared: Arc<NodeShared>, peer: PeerId, conn_id: u64) {
             let done = error.is_none();
             shared.events.emit(Event::ConnectAttempt {
                 addr: relay_addr.clone(),
-                method: format!("upgrade:{}", strategy.name()),
+                method: ConnectionMethod::Nat(strategy.name()),
+                upgrade: true,
                 error,
             });
             if done {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 use rats_core::Address;
-use rats_core::node::DiscoveryContext;
+use rats_core::DiscoveryContext;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 

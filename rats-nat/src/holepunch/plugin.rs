@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use parking_lot::Mutex;
+use rats_core::NatContext;
 use rats_core::identity::PeerId;
 use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget, Signal};
-use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
-use rats_core::{Address, Event};
+use rats_core::{Address, ConnectionMethod, Event};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tracing::debug;
 
@@ -57,7 +57,7 @@ struct Asked {
 struct Inner {
     config: HolePunchConfig,
     stun: StunConfig,
-    ctx: Mutex<Option<DiscoveryContext>>,
+    ctx: Mutex<Option<NatContext>>,
     /// Our requests waiting for an answer, by session id.
     asked: Mutex<HashMap<u64, Asked>>,
     /// Requests we answered, waiting for the initiator's sync, by (initiator, session id).
@@ -154,7 +154,7 @@ impl HolePunch {
 }
 
 impl Inner {
-    fn ctx(&self) -> Result<DiscoveryContext, NatError> {
+    fn ctx(&self) -> Result<NatContext, NatError> {
         self.ctx
             .lock()
             .clone()
@@ -234,16 +234,17 @@ impl Inner {
 
     /// Reports a step of a punch as a `ConnectAttempt` event.
     fn progress(
-        ctx: &DiscoveryContext,
+        ctx: &NatContext,
         remote: Option<&SocketAddr>,
-        method: &str,
+        method: &'static str,
         error: Option<String>,
     ) {
         let scheme = if method == PUNCHED_TCP { "tcp" } else { "quic" };
         if let Some(addr) = remote.and_then(|a| Address::new(scheme, &a.to_string()).ok()) {
             ctx.emit(Event::ConnectAttempt {
                 addr,
-                method: method.into(),
+                method: ConnectionMethod::Nat(method),
+                upgrade: false,
                 error,
             });
         }
@@ -273,7 +274,7 @@ impl Inner {
     /// as responder on every path the other side brings up (the first to complete wins).
     /// Returns the stream we dialed (for the caller's handshake) or the connected peer.
     async fn punch_and_connect(
-        ctx: &DiscoveryContext,
+        ctx: &NatContext,
         plan: Plan,
         peer: PeerId,
     ) -> Result<PeerId, String> {
@@ -305,7 +306,7 @@ impl Inner {
     /// Starts a punch with `peer` and waits for its outcome.
     async fn initiate(
         self: Arc<Self>,
-        ctx: DiscoveryContext,
+        ctx: NatContext,
         peer: PeerId,
         _permit: OwnedSemaphorePermit,
     ) -> Result<NatConnection, NatError> {
@@ -386,7 +387,7 @@ impl Inner {
     #[allow(clippy::too_many_arguments)]
     async fn respond(
         self: Arc<Self>,
-        ctx: DiscoveryContext,
+        ctx: NatContext,
         from: PeerId,
         via: PeerId,
         id: u64,
@@ -508,7 +509,7 @@ impl Inner {
 /// Runs the initiator handshake on the paths as they come up, one at a time, until one
 /// completes (dropping a path whose handshake failed; the other side sees it close).
 async fn dial_first(
-    ctx: &DiscoveryContext,
+    ctx: &NatContext,
     mut paths: Paths,
     peer: PeerId,
     limit: Duration,
@@ -532,7 +533,7 @@ async fn dial_first(
 /// completes (the dialer only sends its handshake on the path it chose; it drops the others,
 /// which then fail here at once).
 async fn establish_first(
-    ctx: &DiscoveryContext,
+    ctx: &NatContext,
     mut paths: Paths,
     peer: PeerId,
     limit: Duration,
@@ -606,7 +607,7 @@ impl NatStrategy for HolePunch {
         }
     }
 
-    async fn start(&self, ctx: DiscoveryContext) -> Result<(), NatError> {
+    async fn start(&self, ctx: NatContext) -> Result<(), NatError> {
         *self.inner.ctx.lock() = Some(ctx);
         Ok(())
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use parking_lot::Mutex;
+use rats_core::NatContext;
 use rats_core::nat::{NatConnection, NatError, NatStrategy, NatTarget};
-use rats_core::node::DiscoveryContext;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -249,7 +249,7 @@ async fn local_ipv4_toward(gateway: Ipv4Addr) -> Result<Ipv4Addr, PortMapError> 
 /// removes it when told to stop.
 #[allow(clippy::too_many_arguments)]
 async fn keep_mapped(
-    ctx: DiscoveryContext,
+    ctx: NatContext,
     cfg: PortMapConfig,
     local: SocketAddr,
     gateway: Ipv4Addr,
@@ -323,7 +323,7 @@ impl NatStrategy for PortMapper {
         ))
     }
 
-    async fn start(&self, ctx: DiscoveryContext) -> Result<(), NatError> {
+    async fn start(&self, ctx: NatContext) -> Result<(), NatError> {
         // Our TCP listener on a non-loopback IPv4 (or unspecified) address.
         let local = ctx
             .listen_addrs()

@@ -209,6 +209,7 @@ async fn relay_dial(args: &[String]) {
             addr,
             method,
             error,
+            ..
         } = e
         {
             tried.push(json!({"addr": addr, "method": method, "ok": error.is_none()}));

@@ -307,13 +307,15 @@ pub fn event_json(e: &Event) -> Option<Value> {
             public_addr,
             nat_type,
         } => {
-            json!({"event": "nat_status", "public_addr": public_addr, "nat_type": nat_type})
+            json!({"event": "nat_status", "public_addr": public_addr, "nat_type": nat_type.to_string()})
         }
         Event::ConnectAttempt {
             addr,
             method,
+            upgrade,
             error,
         } => {
+            let method = attempt_label(*method, *upgrade);
             json!({"event": "connect_attempt", "addr": addr, "method": method, "error": error})
         }
         Event::PeerLost { peer, source } => {
@@ -339,4 +341,14 @@ pub fn event_json(e: &Event) -> Option<Value> {
         },
         Event::Service { service, .. } => json!({"event": "service", "service": service}),
     })
+}
+
+/// How an attempt is named in the tool's output: the method, `upgrade:` before it when the
+/// attempt tried to replace a relayed connection.
+fn attempt_label(method: rats::ConnectionMethod, upgrade: bool) -> String {
+    if upgrade {
+        format!("upgrade:{method}")
+    } else {
+        method.to_string()
+    }
 }

@@ -133,8 +133,14 @@ async fn node(o: Options) -> Result<(), String> {
                 rats::Event::ConnectAttempt {
                     addr,
                     method,
+                    upgrade,
                     error,
                 } => {
+                    let method = if upgrade {
+                        format!("upgrade:{method}")
+                    } else {
+                        method.to_string()
+                    };
                     say(json!({"event": "attempt", "addr": addr, "method": method, "error": error}))
                 }
                 rats::Event::ConnectionUpgraded { peer, method, .. } => {
@@ -206,7 +212,7 @@ async fn watch_peers(n: RatsClient, rendezvous: Option<PeerId>, greet: bool, sen
         let now: HashMap<PeerId, (String, String)> = n
             .peers()
             .into_iter()
-            .map(|p| (p.peer_id, (p.method, p.transport)))
+            .map(|p| (p.peer_id, (p.method.to_string(), p.transport)))
             .collect();
         for (peer, (method, transport)) in &now {
             if known.get(peer) != Some(method) {

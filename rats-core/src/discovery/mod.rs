@@ -3,8 +3,11 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
+mod context;
+
+pub use context::DiscoveryContext;
+
 use crate::address::Address;
-use crate::node::DiscoveryContext;
 
 /// Errors of discovery plugins.
 #[derive(Debug, thiserror::Error)]

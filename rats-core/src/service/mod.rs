@@ -3,9 +3,13 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
+mod context;
+
+pub use context::{PeerSender, ReserveError, SendError, ServiceContext};
+
 use crate::event::DisconnectReason;
 use crate::identity::PeerId;
-use crate::node::{PeerInfo, ServiceContext};
+use crate::peer::PeerInfo;
 
 /// Scheduling class of a channel's frames. The writer always drains `Control` first, then
 /// `Normal`, then `Bulk`, so chat and control never wait behind file data for longer than one

@@ -2,10 +2,18 @@
 
 use async_trait::async_trait;
 
+mod context;
+
+pub use context::NatContext;
+
 use crate::address::Address;
 use crate::identity::PeerId;
-use crate::node::DiscoveryContext;
 use crate::transport::RawConnection;
+
+/// Largest signal payload (a wire rule).
+pub const MAX_SIGNAL_PAYLOAD: usize = 2048;
+/// Longest NAT strategy name in a signal.
+pub const MAX_SIGNAL_NAME: usize = 32;
 
 /// What is known of the peer we want.
 #[derive(Clone, Debug)]
@@ -16,14 +24,14 @@ pub struct NatTarget {
     pub addrs: Vec<Address>,
 }
 
-/// A payload from another peer for this strategy (see [`DiscoveryContext::send_signal`]).
+/// A payload from another peer for this strategy (see [`NatContext::send_signal`]).
 #[derive(Clone, Debug)]
 pub struct Signal {
     /// Who wrote it.
     pub from: PeerId,
     /// The connected peer that delivered it: `from` itself, or a peer passing it on.
     pub via: PeerId,
-    /// The payload (at most [`MAX_SIGNAL_PAYLOAD`](crate::node::control::MAX_SIGNAL_PAYLOAD) bytes).
+    /// The payload (at most [`MAX_SIGNAL_PAYLOAD`] bytes).
     pub payload: Vec<u8>,
 }
 
@@ -37,7 +45,7 @@ pub enum NatConnection {
         method: &'static str,
     },
     /// The strategy already handed a connection to the node (through
-    /// [`DiscoveryContext::establish`]), e.g. because the other side dialed it: the peer is
+    /// [`NatContext::establish`]), e.g. because the other side dialed it: the peer is
     /// connected.
     Established(PeerId),
 }
@@ -93,10 +101,45 @@ pub trait NatStrategy: std::any::Any + Send + Sync + 'static {
     }
     /// Called once when the node starts (background work: probing, mapping, keepalives).
     /// The context's source name is the strategy's name.
-    async fn start(&self, ctx: DiscoveryContext) -> Result<(), NatError> {
+    async fn start(&self, ctx: NatContext) -> Result<(), NatError> {
         let _ = ctx;
         Ok(())
     }
     /// Called when the node stops.
     async fn stop(&self) {}
+}
+
+/// The classic names of a NAT's behaviour (mapping and filtering), as STUN finds them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum NatType {
+    /// No NAT, nothing filtered: directly reachable.
+    Open,
+    /// No NAT, but a firewall filters unsolicited packets.
+    Firewalled,
+    /// Endpoint-independent mapping and filtering.
+    FullCone,
+    /// Endpoint-independent mapping, address-dependent filtering.
+    RestrictedCone,
+    /// Endpoint-independent mapping, address-and-port-dependent filtering.
+    PortRestrictedCone,
+    /// Mapping depends on the destination: hole punching rarely works; use a relay.
+    Symmetric,
+    /// The server could not tell (no alternate address, or answers missing).
+    Unknown,
+}
+
+impl std::fmt::Display for NatType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NatType::Open => "open",
+            NatType::Firewalled => "firewalled",
+            NatType::FullCone => "full cone",
+            NatType::RestrictedCone => "restricted cone",
+            NatType::PortRestrictedCone => "port-restricted cone",
+            NatType::Symmetric => "symmetric",
+            NatType::Unknown => "unknown",
+        })
+    }
 }
