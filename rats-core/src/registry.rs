@@ -1,5 +1,16 @@
-//! The plugin registry, built on `inventory`: each plugin crate submits a [`PluginFactory`];
-//! the node instantiates every linked factory that configuration does not switch off.
+//! The plugin registry. A plugin crate offers a [`PluginFactory`]; the node instantiates it
+//! unless configuration switches it off (`disabled_plugins`), handing it its config section.
+//! There are two ways to get a factory to the node:
+//!
+//! - **Explicitly**: `Node::builder().plugin(&FACTORY)` (or `RatsClient::builder().plugin(..)`),
+//!   the way libp2p and iroh compose. Always works.
+//! - **Through `inventory`**: the crate submits its factory with `inventory::submit!` and every
+//!   program that links the crate gets it, as the built-in plugins do. The linker only keeps a
+//!   crate the program references, so a program that merely depends on a plugin crate must
+//!   name it once: `use my_plugin as _;`.
+//!
+//! A factory's [`kind`](PluginFactory::kind) must match what it makes; the node refuses to
+//! start otherwise.
 //!
 //! ```
 //! use std::sync::Arc;

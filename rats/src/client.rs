@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rats_core::messaging::{HandlerId, MessageError};
+use rats_core::registry::PluginFactory;
 use rats_core::{
     Address, EventStream, Identity, MessageExchange, Node, NodeConfig, PeerId, PeerInfo,
 };
@@ -56,6 +57,7 @@ pub struct RatsClientBuilder {
     lock: Option<DataDirLock>,
     identity: Option<Identity>,
     plaintext: bool,
+    plugins: Vec<&'static PluginFactory>,
     #[cfg(feature = "log")]
     log_defaults: Option<rats_log::LogConfig>,
 }
@@ -131,6 +133,20 @@ impl RatsClientBuilder {
     /// Uses this identity instead of the data directory's.
     pub fn identity(mut self, id: Identity) -> Self {
         self.identity = Some(id);
+        self
+    }
+
+    /// Adds a plugin from a crate that is not linked through the registry, or that the
+    /// application wants to name explicitly (see [`NodeBuilder::plugin`]). Its config section
+    /// and `disable_plugin` apply as to any plugin.
+    ///
+    /// A plugin crate that submits its factory with `inventory` is found without this, but only
+    /// when the program references the crate: the linker drops a dependency nothing uses, so
+    /// write `use my_plugin as _;` somewhere in the program, or register it here.
+    ///
+    /// [`NodeBuilder::plugin`]: rats_core::NodeBuilder::plugin
+    pub fn plugin(mut self, factory: &'static PluginFactory) -> Self {
+        self.plugins.push(factory);
         self
     }
 
@@ -272,6 +288,9 @@ impl RatsClientBuilder {
         }
         if builder.plaintext {
             node_builder = node_builder.encryption(Arc::new(rats_core::Plaintext));
+        }
+        for factory in builder.plugins {
+            node_builder = node_builder.plugin(factory);
         }
         let node = node_builder
             .start()

@@ -36,7 +36,7 @@ use crate::nat::{NatContext, NatStrategy};
 use crate::node::shared::{NodeShared, ServiceEntry};
 use crate::outbound::CloseMode;
 use crate::peer::PeerInfo;
-use crate::registry::{Plugin, PluginConfig, PluginError};
+use crate::registry::{Plugin, PluginConfig, PluginError, PluginFactory};
 use crate::service::{Priority, Service, ServiceContext, ServiceError};
 use crate::transport::{Transport, TransportError};
 
@@ -79,6 +79,8 @@ pub struct NodeBuilder {
     services: Vec<Arc<dyn Service>>,
     discovery: Vec<Arc<dyn Discovery>>,
     nat: Vec<Arc<dyn NatStrategy>>,
+    /// Factories registered explicitly with [`NodeBuilder::plugin`].
+    factories: Vec<&'static PluginFactory>,
     use_registry: bool,
 }
 
@@ -100,6 +102,7 @@ impl NodeBuilder {
             services: Vec::new(),
             discovery: Vec::new(),
             nat: Vec::new(),
+            factories: Vec::new(),
             use_registry: true,
         }
     }
@@ -146,7 +149,34 @@ impl NodeBuilder {
         self
     }
 
-    /// Whether to instantiate plugins from the registry (default true).
+    /// Registers a plugin factory explicitly: it is instantiated like a linked one (its config
+    /// section, `disabled_plugins`), whether or not the registry is used. This is how a plugin
+    /// crate that does not submit itself to the registry is added, and it works for one that
+    /// does too (the same factory is instantiated once).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
+    ///
+    /// fn make(_: &PluginConfig) -> Result<Plugin, PluginError> {
+    ///     Ok(Plugin::Transport(Arc::new(rats_core::MemoryTransport)))
+    /// }
+    /// static MEMORY: PluginFactory =
+    ///     PluginFactory { name: "my-mem", kind: PluginKind::Transport, create: make };
+    ///
+    /// let builder = rats_core::Node::builder().plugin(&MEMORY);
+    /// # drop(builder);
+    /// ```
+    pub fn plugin(mut self, factory: &'static PluginFactory) -> Self {
+        if !self.factories.iter().any(|f| f.name == factory.name) {
+            self.factories.push(factory);
+        }
+        self
+    }
+
+    /// Whether to instantiate the plugins linked into the program through the registry
+    /// (`inventory`; default true). Plugins added with [`plugin`](Self::plugin) are
+    /// instantiated either way.
     pub fn use_registry(mut self, yes: bool) -> Self {
         self.use_registry = yes;
         self
@@ -163,7 +193,9 @@ impl NodeBuilder {
         &mut self.config
     }
 
-    fn instantiate_registry(&mut self) -> Result<(), NodeError> {
+    /// Instantiates the explicit factories, then the linked ones (unless `use_registry` is
+    /// off); a name is instantiated once.
+    fn instantiate_plugins(&mut self) -> Result<(), NodeError> {
         let protocol = self.config.protocol();
         let all_sections: Arc<serde_json::Map<String, serde_json::Value>> = Arc::new(
             self.config
@@ -172,7 +204,20 @@ impl NodeBuilder {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         );
-        for factory in crate::registry::factories() {
+        let linked: Vec<&'static PluginFactory> = if self.use_registry {
+            crate::registry::factories().collect()
+        } else {
+            Vec::new()
+        };
+        let mut seen = std::collections::HashSet::new();
+        let factories: Vec<&'static PluginFactory> = self
+            .factories
+            .iter()
+            .copied()
+            .chain(linked)
+            .filter(|f| seen.insert(f.name))
+            .collect();
+        for factory in factories {
             if self.config.disabled_plugins.contains(factory.name) {
                 continue;
             }
@@ -188,7 +233,18 @@ impl NodeBuilder {
                 data_dir: self.data_dir.clone(),
                 protocol: protocol.clone(),
             };
-            match (factory.create)(&cfg)? {
+            let plugin = (factory.create)(&cfg)?;
+            if plugin.kind() != factory.kind {
+                return Err(NodeError::Plugin(PluginError::Failed {
+                    plugin: factory.name,
+                    error: format!(
+                        "declared a {:?} plugin but made a {:?}",
+                        factory.kind,
+                        plugin.kind()
+                    ),
+                }));
+            }
+            match plugin {
                 Plugin::Transport(t) => {
                     if !self.transports.iter().any(|x| x.name() == t.name()) {
                         self.transports.push(t);
@@ -215,9 +271,7 @@ impl NodeBuilder {
     /// Builds the node, binds its listeners and starts plugins.
     pub async fn start(mut self) -> Result<Node, NodeError> {
         self.config.validate().map_err(NodeError::Config)?;
-        if self.use_registry {
-            self.instantiate_registry()?;
-        }
+        self.instantiate_plugins()?;
         let encryption = self
             .encryption
             .take()
