@@ -14,7 +14,7 @@ use crate::event::{EventBus, EventStream};
 use crate::identity::PeerId;
 use crate::outbound::OutboundQueue;
 use crate::peer::PeerInfo;
-use crate::transport::RawConnection;
+use crate::transport::{DatagramPath, PathEndpoint, RawConnection, TransportError};
 
 /// The node as its plugins see it.
 pub(crate) trait NodeHost: Send + Sync {
@@ -73,6 +73,14 @@ pub(crate) trait NodeHost: Send + Sync {
     fn introducer(&self, peer: &PeerId) -> Option<PeerId>;
     /// Sends a NAT signal to strategy `name` on `to`, directly or passed on by `via`.
     fn send_signal(&self, via: &PeerId, to: &PeerId, name: &str, payload: &[u8]) -> bool;
+    /// Runs the first transport that can over a datagram path.
+    fn bind_path(
+        &self,
+        path: DatagramPath,
+        accept: bool,
+    ) -> Result<Arc<dyn PathEndpoint>, TransportError>;
+    /// Whether some transport runs over datagram paths.
+    fn runs_over_datagrams(&self) -> bool;
 }
 
 /// One peer's active connection, as a sending service sees it.

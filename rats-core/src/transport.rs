@@ -1,5 +1,8 @@
 //! The [`Transport`] contract: byte streams between two addresses.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -34,6 +37,7 @@ impl std::fmt::Debug for RawConnection {
 
 /// Errors of transports.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// This transport does not handle that address.
     #[error("transport cannot handle address {0}")]
@@ -57,6 +61,17 @@ pub enum TransportError {
     /// The listener was closed.
     #[error("listener closed")]
     Closed,
+    /// No linked transport runs over a datagram path (see [`Transport::bind_path`]).
+    #[error("no transport runs over a datagram path (enable the quic transport)")]
+    NoDatagramTransport,
+    /// A protocol error inside the transport (a QUIC handshake that failed, say).
+    #[error("{context}: {message}")]
+    Protocol {
+        /// What we were doing.
+        context: &'static str,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl TransportError {
@@ -97,4 +112,87 @@ pub trait Transport: Send + Sync + 'static {
     /// Called when the node stops (release what dialing keeps open, such as a relay
     /// allocation). Listeners are dropped by the node.
     async fn stop(&self) {}
+    /// Whether [`bind_path`](Self::bind_path) works: the transport can carry connections over
+    /// a datagram path a NAT strategy opened (QUIC can; TCP cannot).
+    fn runs_over_datagrams(&self) -> bool {
+        false
+    }
+    /// Runs this transport over a datagram path (a punched UDP socket, an ICE pair), so a NAT
+    /// strategy gets byte streams on the path without depending on the transport's crate.
+    /// With `accept` false, sessions the other end opens are refused.
+    fn bind_path(
+        &self,
+        path: DatagramPath,
+        accept: bool,
+    ) -> Result<Arc<dyn PathEndpoint>, TransportError> {
+        let _ = (path, accept);
+        Err(TransportError::NoDatagramTransport)
+    }
+}
+
+impl RawConnection {
+    /// A raw connection on a connected TCP stream (`TCP_NODELAY` on: rats batches frames
+    /// itself), with `tcp:` addresses.
+    pub fn from_tcp(stream: tokio::net::TcpStream) -> std::io::Result<Self> {
+        let (local, remote) = (stream.local_addr()?, stream.peer_addr()?);
+        Ok(Self::tcp(stream, local, remote))
+    }
+
+    /// [`from_tcp`](Self::from_tcp) with the ends already known.
+    pub fn tcp(stream: tokio::net::TcpStream, local: SocketAddr, remote: SocketAddr) -> Self {
+        let _ = stream.set_nodelay(true);
+        let (r, w) = stream.into_split();
+        RawConnection {
+            reader: Box::new(r),
+            writer: Box::new(w),
+            local_addr: Address::tcp(local),
+            remote_addr: Address::tcp(remote),
+        }
+    }
+}
+
+/// Datagrams queued towards a [`DatagramPipe`] at most, by convention; beyond this the
+/// transport is told to wait.
+pub const PIPE_DEPTH: usize = 256;
+
+/// A datagram path that is not one of our UDP sockets (an ICE-nominated candidate pair, a
+/// relay channel), given as a pair of bounded channels: datagrams the transport sends go to
+/// `outgoing`, datagrams that arrive are pushed into `incoming`. Whoever holds the other ends
+/// moves the datagrams. Datagrams sent after the receiving end is gone are dropped (as on UDP);
+/// when the path dies, its owner should [`close`](PathEndpoint::close) the endpoint so its
+/// connections end at once rather than at their idle timeout.
+#[derive(Debug)]
+pub struct DatagramPipe {
+    /// Datagrams to send.
+    pub outgoing: tokio::sync::mpsc::Sender<Vec<u8>>,
+    /// Datagrams received.
+    pub incoming: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    /// Our end's address (reported to the transport).
+    pub local: SocketAddr,
+    /// The other end's address: every datagram is taken to come from it.
+    pub remote: SocketAddr,
+}
+
+/// A datagram path for [`Transport::bind_path`].
+#[derive(Debug)]
+pub enum DatagramPath {
+    /// A UDP socket of ours (one that was punched through a NAT, say); the transport takes it.
+    Socket(std::net::UdpSocket),
+    /// Datagrams moved through channels.
+    Pipe(DatagramPipe),
+}
+
+/// A transport's endpoint on a datagram path: dials the other end, accepts from it.
+#[async_trait]
+pub trait PathEndpoint: Send + Sync {
+    /// Our address on the path.
+    fn local_addr(&self) -> Result<SocketAddr, TransportError>;
+    /// Opens a byte stream to `remote` over the path.
+    async fn dial(&self, remote: SocketAddr) -> Result<RawConnection, TransportError>;
+    /// Starts accepting byte streams the other end opens (needs `accept` at bind time).
+    fn listen(&self) -> Result<Box<dyn Listener>, TransportError>;
+    /// Closes every connection on the endpoint now (the path died).
+    fn close(&self, reason: &[u8]);
+    /// Resolves once no connection is left on the endpoint.
+    async fn wait_idle(&self);
 }

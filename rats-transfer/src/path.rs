@@ -451,7 +451,7 @@ pub fn create_dirs_under(root: &Path, rel: &RelPath) -> Result<PathBuf, PathErro
 /// Both `root` and the result are canonicalized with
 /// [`std::fs::canonicalize`], and the canonical result must lie inside the
 /// canonical root: a symlink inside the share pointing outside of it is
-/// [`PathError::OutsideRoot`], one pointing elsewhere inside is fine. A
+/// [`PathError::NotInShare`], one pointing elsewhere inside is fine. A
 /// missing target is [`PathError::Io`]; that message names only `rel`, not
 /// the local location of the share.
 pub fn resolve_for_reading(root: &Path, rel: &RelPath) -> Result<PathBuf, PathError> {

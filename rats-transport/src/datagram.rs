@@ -1,6 +1,7 @@
 //! QUIC over a datagram path that is not one of our UDP sockets: an ICE-nominated candidate
 //! pair, a relay channel, anything that moves datagrams between two fixed ends. The path is
-//! given as a pair of bounded channels; [`endpoint_on_pipe`] runs a quinn endpoint on it.
+//! given as a pair of bounded channels ([`DatagramPipe`]); [`endpoint_on_pipe`] runs a quinn
+//! endpoint on it.
 
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
@@ -10,29 +11,9 @@ use std::task::{Context, Poll};
 
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
-use rats_core::transport::TransportError;
+use rats_core::transport::{DatagramPipe, TransportError};
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
-
-/// Datagrams queued towards the path at most; beyond this QUIC is told to wait.
-pub const PIPE_DEPTH: usize = 256;
-
-/// The two directions of a datagram path, as channels: datagrams QUIC sends go to
-/// `outgoing`, datagrams that arrive are pushed into `incoming`. Make them with
-/// [`mpsc::channel`] and [`PIPE_DEPTH`] (or any bound); whoever holds the other ends moves
-/// the datagrams. Datagrams sent after the path's receiving end is gone are dropped (as on
-/// UDP); when the path dies, its owner should close the endpoint
-/// ([`quinn::Endpoint::close`]) so connections end at once rather than at their idle timeout.
-pub struct DatagramPipe {
-    /// Datagrams to send.
-    pub outgoing: mpsc::Sender<Vec<u8>>,
-    /// Datagrams received.
-    pub incoming: mpsc::Receiver<Vec<u8>>,
-    /// Our end's address (reported to QUIC).
-    pub local: SocketAddr,
-    /// The other end's address: every datagram is taken to come from it.
-    pub remote: SocketAddr,
-}
 
 struct PipeSocket {
     outgoing: mpsc::Sender<Vec<u8>>,
@@ -125,7 +106,7 @@ impl AsyncUdpSocket for PipeSocket {
 /// A QUIC endpoint on a datagram path, able to dial the path's remote end
 /// ([`QuicTransport::dial_on`](crate::QuicTransport::dial_on) with `pipe.remote`) and to accept
 /// from it ([`QuicTransport::listener_on`](crate::QuicTransport::listener_on)).
-pub fn endpoint_on_pipe(pipe: DatagramPipe) -> Result<quinn::Endpoint, TransportError> {
+pub(crate) fn endpoint_on_pipe(pipe: DatagramPipe) -> Result<quinn::Endpoint, TransportError> {
     let socket = Arc::new(PipeSocket {
         outgoing: pipe.outgoing,
         incoming: parking_lot::Mutex::new(pipe.incoming),

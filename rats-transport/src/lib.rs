@@ -6,12 +6,13 @@
 //! the real one is reported. `TCP_NODELAY` is on: rats batches frames itself.
 //!
 //! With the `quic` feature (default), also QUIC through `quinn` (`quic:IP:PORT`): one QUIC
-//! connection and one stream per rats connection, the rats handshake on top; it can run on an
-//! existing (punched) UDP socket with [`quic::endpoint_on`], or on any datagram path given as a
-//! pair of channels (an ICE-nominated pair) with [`datagram::endpoint_on_pipe`].
+//! connection and one stream per rats connection, the rats handshake on top. QUIC also runs
+//! over a datagram path a NAT strategy opened (a punched UDP socket, an ICE pair given as
+//! channels) through rats-core's [`Transport::bind_path`](rats_core::Transport::bind_path),
+//! so NAT plugins need not depend on this crate.
 //!
-//! Linking this crate registers the `tcp` (and `quic`) transports with the rats-core plugin
-//! registry.
+//! Features: `tcp` and `quic` (both default), each registering its transport with the
+//! rats-core plugin registry when this crate is linked.
 //!
 //! ```
 //! use rats_core::Transport;
@@ -27,11 +28,13 @@
 //! ```
 
 #[cfg(feature = "quic")]
-pub mod datagram;
+mod datagram;
 #[cfg(feature = "quic")]
-pub mod quic;
+mod quic;
+#[cfg(feature = "tcp")]
 mod tcp;
 
 #[cfg(feature = "quic")]
 pub use quic::QuicTransport;
-pub use tcp::{TcpTransport, raw_from_stream};
+#[cfg(feature = "tcp")]
+pub use tcp::TcpTransport;

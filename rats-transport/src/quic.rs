@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rats_core::Address;
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
-use rats_core::transport::{Listener, RawConnection, Transport, TransportError};
+use rats_core::transport::{
+    DatagramPath, Listener, PathEndpoint, RawConnection, Transport, TransportError,
+};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
@@ -241,7 +243,7 @@ fn raw(
 
 /// An endpoint on an existing UDP socket (one that was punched through a NAT, say), able to
 /// accept and to dial; use [`QuicTransport::dial_on`] and [`QuicTransport::listener_on`].
-pub fn endpoint_on(socket: std::net::UdpSocket) -> Result<quinn::Endpoint, TransportError> {
+pub(crate) fn endpoint_on(socket: std::net::UdpSocket) -> Result<quinn::Endpoint, TransportError> {
     socket
         .set_nonblocking(true)
         .map_err(|e| TransportError::io("QUIC socket", e))?;
@@ -305,7 +307,7 @@ impl QuicTransport {
     }
 
     /// Dials `to` from `endpoint` (e.g. one made by [`endpoint_on`] on a punched socket).
-    pub async fn dial_on(
+    pub(crate) async fn dial_on(
         endpoint: &quinn::Endpoint,
         to: SocketAddr,
     ) -> Result<RawConnection, TransportError> {
@@ -326,7 +328,9 @@ impl QuicTransport {
     }
 
     /// A listener accepting on `endpoint`.
-    pub fn listener_on(endpoint: quinn::Endpoint) -> Result<Box<dyn Listener>, TransportError> {
+    pub(crate) fn listener_on(
+        endpoint: quinn::Endpoint,
+    ) -> Result<Box<dyn Listener>, TransportError> {
         let local = endpoint
             .local_addr()
             .map_err(|e| TransportError::io("QUIC endpoint", e))?;
@@ -475,6 +479,25 @@ impl Transport for QuicTransport {
         }
     }
 
+    fn runs_over_datagrams(&self) -> bool {
+        true
+    }
+
+    fn bind_path(
+        &self,
+        path: DatagramPath,
+        accept: bool,
+    ) -> Result<Arc<dyn PathEndpoint>, TransportError> {
+        let endpoint = match path {
+            DatagramPath::Socket(socket) => endpoint_on(socket)?,
+            DatagramPath::Pipe(pipe) => crate::datagram::endpoint_on_pipe(pipe)?,
+        };
+        if !accept {
+            endpoint.set_server_config(None);
+        }
+        Ok(Arc::new(QuicPathEndpoint(endpoint)))
+    }
+
     async fn stop(&self) {
         let endpoints: Vec<quinn::Endpoint> = {
             let mut d = self.dialers.lock().await;
@@ -485,6 +508,34 @@ impl Transport for QuicTransport {
             let _ = tokio::time::timeout(Duration::from_secs(1), ep.wait_idle()).await;
             ep.close(0u32.into(), b"node stopped");
         }
+    }
+}
+
+/// A QUIC endpoint on a datagram path (see [`Transport::bind_path`]).
+struct QuicPathEndpoint(quinn::Endpoint);
+
+#[async_trait]
+impl PathEndpoint for QuicPathEndpoint {
+    fn local_addr(&self) -> Result<SocketAddr, TransportError> {
+        self.0
+            .local_addr()
+            .map_err(|e| TransportError::io("QUIC endpoint", e))
+    }
+
+    async fn dial(&self, remote: SocketAddr) -> Result<RawConnection, TransportError> {
+        QuicTransport::dial_on(&self.0, remote).await
+    }
+
+    fn listen(&self) -> Result<Box<dyn Listener>, TransportError> {
+        QuicTransport::listener_on(self.0.clone())
+    }
+
+    fn close(&self, reason: &[u8]) {
+        self.0.close(0u32.into(), reason);
+    }
+
+    async fn wait_idle(&self) {
+        self.0.wait_idle().await;
     }
 }
 

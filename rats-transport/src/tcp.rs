@@ -73,23 +73,6 @@ fn socket_addr_of(addr: &Address) -> Result<SocketAddr, TransportError> {
         })
 }
 
-/// A rats byte stream on a TCP connection made elsewhere (a punched one, say).
-pub fn raw_from_stream(stream: TcpStream) -> std::io::Result<RawConnection> {
-    let (local, remote) = (stream.local_addr()?, stream.peer_addr()?);
-    Ok(into_raw(stream, local, remote))
-}
-
-fn into_raw(stream: TcpStream, local: SocketAddr, remote: SocketAddr) -> RawConnection {
-    let _ = stream.set_nodelay(true);
-    let (r, w) = stream.into_split();
-    RawConnection {
-        reader: Box::new(r),
-        writer: Box::new(w),
-        local_addr: Address::tcp(local),
-        remote_addr: Address::tcp(remote),
-    }
-}
-
 #[async_trait]
 impl Transport for TcpTransport {
     fn name(&self) -> &'static str {
@@ -132,7 +115,7 @@ impl Transport for TcpTransport {
                     let local = stream
                         .local_addr()
                         .map_err(|e| TransportError::io(format!("dial {addr}"), e))?;
-                    return Ok(into_raw(stream, local, target));
+                    return Ok(RawConnection::tcp(stream, local, target));
                 }
                 Err(e) => {
                     debug!(%target, error = %e, "tcp connect failed");
@@ -176,7 +159,7 @@ impl Listener for TcpListeners {
         .await
         .map_err(|e| TransportError::io("accept", e))?;
         let local = stream.local_addr().unwrap_or(local);
-        Ok(into_raw(stream, local, remote))
+        Ok(RawConnection::tcp(stream, local, remote))
     }
 }
 

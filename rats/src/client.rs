@@ -802,7 +802,7 @@ impl RatsClient {
     ) -> Result<PeerId, RatsError> {
         let conn = session.connect(remote).await?;
         let controlling = session.is_controlling();
-        let raw = rats_nat::ice::stream_over(conn, controlling).await?;
+        let raw = rats_nat::ice::stream_over(&self.node, conn, controlling).await?;
         Ok(self.node.connect_raw(raw, !controlling, "ice").await?)
     }
 

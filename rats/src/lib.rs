@@ -53,7 +53,7 @@ pub use rats_noise;
 pub use rats_persist;
 #[cfg(feature = "transfer")]
 pub use rats_transfer;
-#[cfg(feature = "tcp")]
+#[cfg(any(feature = "tcp", feature = "quic"))]
 pub use rats_transport;
 
 /// Config sections that are not node plugins but are expected in `config.json`.

@@ -78,7 +78,8 @@ pub async fn noise_client_from(
         .connect(target)
         .await
         .map_err(|e| format!("connect {target} from {source}: {e}"))?;
-    let raw = rats_transport::raw_from_stream(stream).map_err(|e| format!("stream: {e}"))?;
+    let raw = rats_core::transport::RawConnection::from_tcp(stream)
+        .map_err(|e| format!("stream: {e}"))?;
     let id = Identity::generate();
     let hello = br#"{"agent":"hostile/1","listen":[],"services":[]}"#;
     let params = HandshakeParams {

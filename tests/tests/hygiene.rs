@@ -77,7 +77,7 @@ fn every_test_node_is_local_or_says_why_not() {
         "tests/src",
         "tests/tests",
         "tests/plugins",
-        "rats/tests",
+        "rats-cli/tests",
         "rats/examples",
     ] {
         rust_files(&root.join(dir), &mut files);

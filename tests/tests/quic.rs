@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use rats_core::Transport;
+use rats_core::transport::DatagramPath;
 use rats_tests::{TempDir, client_with, wait_until};
 use rats_transport::QuicTransport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -70,8 +71,10 @@ async fn an_endpoint_on_an_existing_udp_socket_accepts_and_dials() {
     // A socket as hole punching leaves it: already bound, then handed to QUIC.
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     let addr = sock.local_addr().expect("addr");
-    let ep = rats_transport::quic::endpoint_on(sock).expect("endpoint");
-    let mut listener = QuicTransport::listener_on(ep).expect("listener");
+    let ep = QuicTransport::default()
+        .bind_path(DatagramPath::Socket(sock), true)
+        .expect("endpoint");
+    let mut listener = ep.listen().expect("listener");
     let other = QuicTransport::default();
     let target: rats_core::Address = format!("quic:{addr}").parse().expect("address");
     // A QUIC stream shows up at the other end with its first bytes: the dialer writes first
@@ -120,16 +123,18 @@ async fn a_refusal_reason_arrives_over_quic() {
 async fn accepted_connections_outlive_their_listener() {
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     let addr = sock.local_addr().expect("addr");
-    let ep = rats_transport::quic::endpoint_on(sock).expect("endpoint");
-    let mut listener = QuicTransport::listener_on(ep).expect("listener");
-    let dialer_ep =
-        rats_transport::quic::endpoint_on(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind"))
-            .expect("endpoint");
+    let quic = QuicTransport::default();
+    let ep = quic
+        .bind_path(DatagramPath::Socket(sock), true)
+        .expect("endpoint");
+    let mut listener = ep.listen().expect("listener");
+    let dialer_sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let dialer_ep = quic
+        .bind_path(DatagramPath::Socket(dialer_sock), false)
+        .expect("endpoint");
     let (dialed, accepted) = tokio::join!(
         async {
-            let mut d = QuicTransport::dial_on(&dialer_ep, addr)
-                .await
-                .expect("dial");
+            let mut d = dialer_ep.dial(addr).await.expect("dial");
             d.writer.write_all(b"one").await.expect("write");
             d
         },

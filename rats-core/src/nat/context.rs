@@ -3,12 +3,13 @@
 //! peers and handing the node the connections it makes.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use crate::connect::ConnectError;
 use crate::discovery::DiscoveryContext;
 use crate::identity::PeerId;
 use crate::nat::{MAX_SIGNAL_NAME, MAX_SIGNAL_PAYLOAD};
-use crate::transport::RawConnection;
+use crate::transport::{DatagramPath, PathEndpoint, RawConnection, TransportError};
 
 /// A NAT strategy's handle on the node. Its source name is the strategy's name, which is also
 /// the name its signals travel under.
@@ -45,6 +46,25 @@ impl NatContext {
         self.base
             .host()
             .is_some_and(|h| h.send_signal(via, to, name, payload))
+    }
+
+    /// Runs a linked transport that can (QUIC) over a datagram path the strategy opened (a
+    /// punched UDP socket, an ICE pair): dial or accept byte streams on it, then
+    /// [`establish`](Self::establish) them. With `accept` false, sessions the other end opens
+    /// are refused. Fails with [`TransportError::NoDatagramTransport`] when no linked
+    /// transport can.
+    pub fn bind_path(
+        &self,
+        path: DatagramPath,
+        accept: bool,
+    ) -> Result<Arc<dyn PathEndpoint>, TransportError> {
+        let host = self.base.host().ok_or(TransportError::Closed)?;
+        host.bind_path(path, accept)
+    }
+
+    /// Whether a linked transport runs over datagram paths (see [`bind_path`](Self::bind_path)).
+    pub fn runs_over_datagrams(&self) -> bool {
+        self.base.host().is_some_and(|h| h.runs_over_datagrams())
     }
 
     /// Runs the node's handshake on a byte stream the strategy produced, as the initiator

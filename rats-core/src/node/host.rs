@@ -19,7 +19,7 @@ use crate::node::setup;
 use crate::node::shared::NodeShared;
 use crate::outbound::{CloseMode, OutboundQueue};
 use crate::peer::PeerInfo;
-use crate::transport::RawConnection;
+use crate::transport::{DatagramPath, PathEndpoint, RawConnection, TransportError};
 
 /// Most external addresses told to peers.
 const MAX_EXTERNAL_ADDRS: usize = 8;
@@ -168,6 +168,22 @@ impl NodeHost for NodeShared {
             }
         };
         e.conn.try_send_control(&msg)
+    }
+
+    fn bind_path(
+        &self,
+        path: DatagramPath,
+        accept: bool,
+    ) -> Result<Arc<dyn PathEndpoint>, TransportError> {
+        self.transports
+            .iter()
+            .find(|t| t.runs_over_datagrams())
+            .ok_or(TransportError::NoDatagramTransport)?
+            .bind_path(path, accept)
+    }
+
+    fn runs_over_datagrams(&self) -> bool {
+        self.transports.iter().any(|t| t.runs_over_datagrams())
     }
 }
 

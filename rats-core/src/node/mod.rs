@@ -586,6 +586,17 @@ impl Node {
         self.shared.connections.len()
     }
 
+    /// Runs a linked transport that can (QUIC) over a datagram path the application opened
+    /// (an ICE pair, say): see [`Transport::bind_path`]. Byte
+    /// streams from it become connections with [`connect_raw`](Self::connect_raw).
+    pub fn bind_path(
+        &self,
+        path: crate::transport::DatagramPath,
+        accept: bool,
+    ) -> Result<Arc<dyn crate::transport::PathEndpoint>, TransportError> {
+        crate::host::NodeHost::bind_path(&*self.shared, path, accept)
+    }
+
     /// A context for sending on `channel` from outside a service (tools, benchmarks), with the
     /// priority of the service registered on it (`Normal` if none). `None` for the node's own
     /// control channel. One channel always uses one priority, so fragments never interleave.

@@ -280,7 +280,7 @@ impl Inner {
     ) -> Result<PeerId, String> {
         let (remote_udp, remote_tcp) = (plan.remote_udp.first().copied(), plan.remote_tcp);
         let (window, side) = (plan.window, plan.side);
-        let paths = punch::run(plan).await?;
+        let paths = punch::run(ctx, plan).await?;
         let limit = window + HANDSHAKE_MARGIN;
         let result = match side {
             Side::Dial => dial_first(ctx, paths, peer, limit).await,

@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use rats_core::transport::RawConnection;
-use rats_transport::QuicTransport;
+use rats_core::NatContext;
+use rats_core::transport::{DatagramPath, RawConnection};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -62,12 +62,13 @@ pub(crate) type Paths = mpsc::Receiver<(RawConnection, &'static str)>;
 type Attempt = BoxFuture<'static, Result<(RawConnection, &'static str), String>>;
 
 /// Starts the punch (dialing or accepting, for `plan.window`) and returns the paths it brings
-/// up.
-pub(crate) async fn run(plan: Plan) -> Result<Paths, String> {
+/// up. UDP paths carry the node's datagram transport (QUIC), bound through `ctx`.
+pub(crate) async fn run(ctx: &NatContext, plan: Plan) -> Result<Paths, String> {
     let stop = CancellationToken::new();
     let mut attempts: Vec<Attempt> = Vec::new();
     let (paths_tx, paths_rx) = mpsc::channel(4);
-    if plan.use_udp {
+    // UDP paths need a transport that runs over datagrams (QUIC); without one, TCP only.
+    if plan.use_udp && ctx.runs_over_datagrams() {
         let std = plan
             .udp
             .socket
@@ -77,7 +78,10 @@ pub(crate) async fn run(plan: Plan) -> Result<Paths, String> {
         // spray only sends, so every datagram still reaches QUIC.
         let spray_fd = std.try_clone().map_err(|e| format!("punch socket: {e}"))?;
         let spray_sock = UdpSocket::from_std(spray_fd).map_err(|e| format!("punch socket: {e}"))?;
-        let endpoint = rats_transport::quic::endpoint_on(std).map_err(|e| e.to_string())?;
+        // Only the accepting side takes connections on its socket.
+        let endpoint = ctx
+            .bind_path(DatagramPath::Socket(std), plan.side == Side::Accept)
+            .map_err(|e| e.to_string())?;
         tokio::spawn(spray(
             spray_sock,
             plan.remote_udp.clone(),
@@ -86,13 +90,11 @@ pub(crate) async fn run(plan: Plan) -> Result<Paths, String> {
         ));
         match plan.side {
             Side::Dial => {
-                // Only the accepting side takes connections on its socket.
-                endpoint.set_server_config(None);
                 for a in plan.remote_udp.iter().copied() {
                     let ep = endpoint.clone();
                     attempts.push(Box::pin(async move {
                         tokio::time::sleep(DIAL_DELAY).await;
-                        QuicTransport::dial_on(&ep, a)
+                        ep.dial(a)
                             .await
                             .map(|raw| (raw, PUNCHED_UDP))
                             .map_err(|e| e.to_string())
@@ -100,8 +102,7 @@ pub(crate) async fn run(plan: Plan) -> Result<Paths, String> {
                 }
             }
             Side::Accept => {
-                let mut listener =
-                    QuicTransport::listener_on(endpoint.clone()).map_err(|e| e.to_string())?;
+                let mut listener = endpoint.listen().map_err(|e| e.to_string())?;
                 let (tx, window) = (paths_tx.clone(), plan.window);
                 // Only the dialer's IP (its port may differ: a per-destination mapping).
                 let from: Vec<std::net::IpAddr> = plan.remote_udp.iter().map(|a| a.ip()).collect();
@@ -138,7 +139,7 @@ pub(crate) async fn run(plan: Plan) -> Result<Paths, String> {
             Side::Dial => attempts.push(Box::pin(async move {
                 let stream = tcp_connect(port.local, remote, plan.window).await?;
                 drop(port);
-                rats_transport::raw_from_stream(stream)
+                RawConnection::from_tcp(stream)
                     .map(|raw| (raw, PUNCHED_TCP))
                     .map_err(|e| e.to_string())
             })),
@@ -150,7 +151,7 @@ pub(crate) async fn run(plan: Plan) -> Result<Paths, String> {
                         s = tcp_accept_or_connect(port.local, remote, window) => s.ok(),
                     };
                     drop(port);
-                    if let Some(raw) = got.and_then(|s| rats_transport::raw_from_stream(s).ok()) {
+                    if let Some(raw) = got.and_then(|s| RawConnection::from_tcp(s).ok()) {
                         let _ = tx.send((raw, PUNCHED_TCP)).await;
                     }
                 });

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rats_transport::datagram::{DatagramPipe, PIPE_DEPTH};
+use rats_core::transport::{DatagramPipe, PIPE_DEPTH};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
