@@ -32,13 +32,14 @@ mod router;
 mod score;
 mod seen;
 mod service;
+mod shell;
 pub mod wire;
 
 use std::sync::Arc;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 
-pub use config::{GossipsubConfig, ScoreConfig};
+pub use config::{ConfigError, GossipsubConfig, ScoreConfig};
 pub use event::{GossipEvent, GossipStats};
 pub use message::{MessageId, SignedMessage, signing_bytes};
 pub use service::{AsyncValidator, GossipError, GossipsubService, Validation, Validator};
@@ -51,7 +52,7 @@ fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
     let service = GossipsubService::new(config).map_err(|error| PluginError::Config {
         key: None,
         plugin: SERVICE_NAME,
-        error,
+        error: error.to_string(),
     })?;
     Ok(Plugin::Service(Arc::new(service)))
 }
