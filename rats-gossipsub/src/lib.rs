@@ -15,6 +15,13 @@
 //! first for a peer falling behind, then the peer disconnected); peer exchange on prune;
 //! opportunistic grafting; a replaceable message id function; events and statistics.
 //!
+//! Design: the router (the protocol state) is sans-IO, like the DHT's node: each entry point
+//! takes the time, reads the node's facts (queue load, listen addresses, signing) through a
+//! small trait, and queues actions (send, emit an event, dial, disconnect); the service's
+//! shell reads the clock, runs it under one lock and carries the actions out, reporting
+//! each send's outcome back. So mesh upkeep, backoff, scoring and gossip are unit-tested
+//! with a hand-moved clock, without a node.
+//!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
 //! use rats_gossipsub::GossipsubService;

@@ -44,10 +44,21 @@ fn the_heartbeat_gossips_to_d_lazy_peers_outside_the_mesh() {
         assert!(!mesh.contains(p) && peers.contains(p));
         assert_eq!(ids, &[id]);
     }
-    // Nothing new in the gossip windows (history_gossip = 3): the same ids twice more, then
+    // With D_lazy above their number, every peer outside the mesh and no mesh peer.
+    h.router.config.gossip_lazy = 10;
+    let outside: HashSet<PeerId> = peers
+        .iter()
+        .filter(|p| !mesh.contains(p))
+        .copied()
+        .collect();
+    let got: HashSet<PeerId> = ihaves(&h.heartbeat(), T)
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(got, outside);
+    // Nothing new in the gossip windows (history_gossip = 3): the same ids once more, then
     // no IHAVE at all.
-    assert_eq!(ihaves(&h.heartbeat(), T).len(), 2);
-    assert_eq!(ihaves(&h.heartbeat(), T).len(), 2);
+    assert_eq!(ihaves(&h.heartbeat(), T).len(), 3);
     assert!(ihaves(&h.heartbeat(), T).is_empty());
 }
 
