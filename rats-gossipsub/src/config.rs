@@ -85,22 +85,102 @@ impl Default for GossipsubConfig {
     }
 }
 
+/// Which rule a [`GossipsubConfig`] breaks.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The mesh bounds are out of order, or D is 0.
+    #[error("need 0 < mesh_n and mesh_n_low <= mesh_n <= mesh_n_high")]
+    MeshBounds,
+    /// `heartbeat_ms` is below 10 ms or above one hour.
+    #[error("heartbeat_ms must be between 10 ms and one hour")]
+    Heartbeat,
+    /// `max_topic_len` does not fit the wire's u16 length.
+    #[error("max_topic_len must be at most 65535")]
+    TopicLenTooLarge,
+    /// A limit that must be at least 1 is 0.
+    #[error("{field} must be at least 1")]
+    Zero {
+        /// The setting.
+        field: &'static str,
+    },
+}
+
 impl GossipsubConfig {
-    /// Checks the values; the error says which one is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values; the error names the rule broken.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if !(self.mesh_n_low <= self.mesh_n && self.mesh_n <= self.mesh_n_high) || self.mesh_n == 0
         {
-            return Err("need 0 < mesh_n_low <= mesh_n <= mesh_n_high".into());
+            return Err(ConfigError::MeshBounds);
         }
         if !(10..=3_600_000).contains(&self.heartbeat_ms) {
-            return Err("heartbeat_ms must be between 10 ms and one hour".into());
+            return Err(ConfigError::Heartbeat);
         }
         if self.max_topic_len > u16::MAX as usize {
-            return Err("max_topic_len must be at most 65535".into());
+            return Err(ConfigError::TopicLenTooLarge);
         }
-        if self.seen_max == 0 || self.max_topic_len == 0 || self.max_peer_topics == 0 {
-            return Err("seen_max, max_topic_len and max_peer_topics must be at least 1".into());
+        for (field, value) in [
+            ("seen_max", self.seen_max),
+            ("max_topic_len", self.max_topic_len),
+            ("max_peer_topics", self.max_peer_topics),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero { field });
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_broken_rule_is_named() {
+        assert_eq!(GossipsubConfig::default().validate(), Ok(()));
+        let cases = [
+            (
+                GossipsubConfig {
+                    mesh_n_low: 7,
+                    ..GossipsubConfig::default()
+                },
+                ConfigError::MeshBounds,
+            ),
+            (
+                GossipsubConfig {
+                    mesh_n: 0,
+                    mesh_n_low: 0,
+                    ..GossipsubConfig::default()
+                },
+                ConfigError::MeshBounds,
+            ),
+            (
+                GossipsubConfig {
+                    heartbeat_ms: 9,
+                    ..GossipsubConfig::default()
+                },
+                ConfigError::Heartbeat,
+            ),
+            (
+                GossipsubConfig {
+                    max_topic_len: 65_536,
+                    ..GossipsubConfig::default()
+                },
+                ConfigError::TopicLenTooLarge,
+            ),
+            (
+                GossipsubConfig {
+                    max_peer_topics: 0,
+                    ..GossipsubConfig::default()
+                },
+                ConfigError::Zero {
+                    field: "max_peer_topics",
+                },
+            ),
+        ];
+        for (config, want) in cases {
+            assert_eq!(config.validate(), Err(want));
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::message::MessageId;
 /// A gossipsub event, published as `Event::Service { service: "gossipsub", .. }` (downcast
 /// the payload to `GossipEvent`).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum GossipEvent {
     /// A message on a topic we subscribe to, delivered once.
     Message {

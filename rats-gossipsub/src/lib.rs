@@ -15,6 +15,13 @@
 //! first for a peer falling behind, then the peer disconnected); peer exchange on prune;
 //! opportunistic grafting; a replaceable message id function; events and statistics.
 //!
+//! Design: the router (the protocol state) is sans-IO, like the DHT's node: each entry point
+//! takes the time, reads the node's facts (queue load, listen addresses, signing) through a
+//! small trait, and queues actions (send, emit an event, dial, disconnect); the service's
+//! shell reads the clock, runs it under one lock and carries the actions out, reporting
+//! each send's outcome back. So mesh upkeep, backoff, scoring and gossip are unit-tested
+//! with a hand-moved clock, without a node.
+//!
 //! ```no_run
 //! # fn demo(node: &rats_core::Node) -> Result<(), Box<dyn std::error::Error>> {
 //! use rats_gossipsub::GossipsubService;
@@ -32,13 +39,14 @@ mod router;
 mod score;
 mod seen;
 mod service;
+mod shell;
 pub mod wire;
 
 use std::sync::Arc;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 
-pub use config::{GossipsubConfig, ScoreConfig};
+pub use config::{ConfigError, GossipsubConfig, ScoreConfig};
 pub use event::{GossipEvent, GossipStats};
 pub use message::{MessageId, SignedMessage, signing_bytes};
 pub use service::{AsyncValidator, GossipError, GossipsubService, Validation, Validator};
@@ -51,7 +59,7 @@ fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
     let service = GossipsubService::new(config).map_err(|error| PluginError::Config {
         key: None,
         plugin: SERVICE_NAME,
-        error,
+        error: error.to_string(),
     })?;
     Ok(Plugin::Service(Arc::new(service)))
 }

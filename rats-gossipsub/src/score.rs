@@ -117,18 +117,18 @@ impl PeerScore {
         self.peers.entry(peer).or_default().gone_since = None;
     }
 
-    pub(crate) fn disconnected(&mut self, peer: &PeerId) {
+    pub(crate) fn disconnected(&mut self, peer: &PeerId, now: Instant) {
         if let Some(s) = self.peers.get_mut(peer) {
-            s.gone_since = Some(Instant::now());
+            s.gone_since = Some(now);
             for t in s.topics.values_mut() {
                 t.in_mesh_since = None;
             }
         }
     }
 
-    pub(crate) fn graft(&mut self, peer: PeerId, topic: &str) {
+    pub(crate) fn graft(&mut self, peer: PeerId, topic: &str, now: Instant) {
         if let Some(t) = self.topic(peer, topic) {
-            t.in_mesh_since.get_or_insert_with(Instant::now);
+            t.in_mesh_since.get_or_insert(now);
         }
     }
 
@@ -157,13 +157,12 @@ impl PeerScore {
         }
     }
 
-    /// The peer's score (0 for a peer we know nothing of).
-    pub(crate) fn score(&self, peer: &PeerId) -> f64 {
+    /// The peer's score at `now` (0 for a peer we know nothing of).
+    pub(crate) fn score(&self, peer: &PeerId, now: Instant) -> f64 {
         let Some(s) = self.peers.get(peer) else {
             return 0.0;
         };
         let c = &self.config;
-        let now = Instant::now();
         let mut score = 0.0;
         for t in s.topics.values() {
             if let Some(since) = t.in_mesh_since {
@@ -177,10 +176,9 @@ impl PeerScore {
     }
 
     /// Decays the counters (once per heartbeat) and forgets peers gone for long.
-    pub(crate) fn decay(&mut self) {
+    pub(crate) fn decay(&mut self, now: Instant) {
         let c = &self.config;
         let retain = Duration::from_secs(c.retain_secs);
-        let now = Instant::now();
         self.peers
             .retain(|_, s| s.gone_since.is_none_or(|t| now.duration_since(t) < retain));
         for s in self.peers.values_mut() {
@@ -211,19 +209,24 @@ mod tests {
         let c = ScoreConfig::default();
         let mut s = PeerScore::new(c.clone(), 16);
         let p = rats_core::Identity::generate().peer_id();
-        assert_eq!(s.score(&p), 0.0);
+        let now = Instant::now();
+        assert_eq!(s.score(&p, now), 0.0);
         s.connected(p);
         s.first_delivery(p, "t");
-        assert!(s.score(&p) > 0.0);
+        assert!(s.score(&p, now) > 0.0);
         for _ in 0..4 {
             s.invalid_message(p, "t");
         }
-        assert!(s.score(&p) < c.graylist_threshold, "{}", s.score(&p));
+        assert!(
+            s.score(&p, now) < c.graylist_threshold,
+            "{}",
+            s.score(&p, now)
+        );
         // It decays back over time.
         for _ in 0..2000 {
-            s.decay();
+            s.decay(now);
         }
-        assert!(s.score(&p) > c.gossip_threshold);
+        assert!(s.score(&p, now) > c.gossip_threshold);
     }
 
     #[test]
@@ -236,11 +239,12 @@ mod tests {
             16,
         );
         let p = rats_core::Identity::generate().peer_id();
+        let now = Instant::now();
         s.connected(p);
         s.invalid_message(p, "t");
-        assert!(s.score(&p) < 0.0);
-        s.disconnected(&p);
-        s.decay();
-        assert_eq!(s.score(&p), 0.0, "forgotten after retain_secs");
+        assert!(s.score(&p, now) < 0.0);
+        s.disconnected(&p, now);
+        s.decay(now);
+        assert_eq!(s.score(&p, now), 0.0, "forgotten after retain_secs");
     }
 }

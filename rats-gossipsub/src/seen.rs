@@ -23,12 +23,12 @@ impl SeenCache {
         }
     }
 
-    /// Records `id`; false if it was already there.
-    pub(crate) fn insert(&mut self, id: MessageId) -> bool {
+    /// Records `id`, seen at `now`; false if it was already there.
+    pub(crate) fn insert(&mut self, id: MessageId, now: Instant) -> bool {
         if !self.ids.insert(id) {
             return false;
         }
-        self.order.push_back((Instant::now(), id));
+        self.order.push_back((now, id));
         while self.order.len() > self.max {
             if let Some((_, old)) = self.order.pop_front() {
                 self.ids.remove(&old);
@@ -42,9 +42,8 @@ impl SeenCache {
         self.ids.contains(id)
     }
 
-    /// Forgets ids older than the time to live.
-    pub(crate) fn expire(&mut self) {
-        let now = Instant::now();
+    /// Forgets ids older than the time to live at `now`.
+    pub(crate) fn expire(&mut self, now: Instant) {
         while let Some(&(at, id)) = self.order.front() {
             if now.duration_since(at) < self.ttl {
                 break;
@@ -62,16 +61,19 @@ mod tests {
     #[test]
     fn remembers_within_its_bounds() {
         let id = |n: u8| MessageId([n; 40]);
+        let now = Instant::now();
         let mut seen = SeenCache::new(Duration::from_secs(60), 2);
-        assert!(seen.insert(id(1)));
-        assert!(!seen.insert(id(1)));
-        assert!(seen.insert(id(2)));
-        assert!(seen.insert(id(3)));
+        assert!(seen.insert(id(1), now));
+        assert!(!seen.insert(id(1), now));
+        assert!(seen.insert(id(2), now));
+        assert!(seen.insert(id(3), now));
         // The oldest went to stay within two.
-        assert!(seen.insert(id(1)));
-        let mut short = SeenCache::new(Duration::ZERO, 10);
-        short.insert(id(1));
-        short.expire();
-        assert!(short.insert(id(1)));
+        assert!(seen.insert(id(1), now));
+        let mut timed = SeenCache::new(Duration::from_secs(60), 10);
+        timed.insert(id(1), now);
+        timed.expire(now + Duration::from_secs(59));
+        assert!(timed.contains(&id(1)), "kept within its time to live");
+        timed.expire(now + Duration::from_secs(60));
+        assert!(timed.insert(id(1), now), "forgotten after it");
     }
 }

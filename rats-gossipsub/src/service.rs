@@ -1,7 +1,7 @@
 //! [`GossipsubService`]: the public API and the [`Service`] that feeds the router.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,11 +12,12 @@ use rats_core::service::{Priority, Service, ServiceDescriptor, ServiceError};
 use rats_core::{PeerInfo, ServiceContext};
 use tracing::debug;
 
-use crate::config::GossipsubConfig;
+use crate::config::{ConfigError, GossipsubConfig};
 use crate::event::GossipStats;
 use crate::message::MessageId;
-use crate::router::Router;
-use crate::wire::{CHANNEL, Rpc, WireError};
+use crate::router::{Host, Router};
+use crate::shell::Shell;
+use crate::wire::{CHANNEL, DecodeError, Rpc};
 
 /// A validator's verdict on a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +61,7 @@ enum TopicValidator {
 
 /// Why a publish/subscribe call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GossipError {
     /// The service has not started (or the node stopped).
     #[error("gossipsub is not running")]
@@ -76,8 +78,8 @@ pub enum GossipError {
 /// (`node.service_plugin::<GossipsubService>()`).
 pub struct GossipsubService {
     config: GossipsubConfig,
-    /// Shared with the heartbeat task.
-    router: Arc<Mutex<Option<Router>>>,
+    /// The running router, shared with the heartbeat and validation tasks.
+    router: Arc<Mutex<Option<Shell>>>,
     validators: parking_lot::RwLock<std::collections::HashMap<String, TopicValidator>>,
     /// Messages being validated asynchronously.
     pending_validations: Arc<std::sync::atomic::AtomicUsize>,
@@ -98,7 +100,7 @@ impl std::fmt::Debug for GossipsubService {
 
 impl GossipsubService {
     /// A service with `config`.
-    pub fn new(config: GossipsubConfig) -> Result<Self, String> {
+    pub fn new(config: GossipsubConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(GossipsubService {
             config,
@@ -110,10 +112,21 @@ impl GossipsubService {
         })
     }
 
-    fn with_router<T>(&self, f: impl FnOnce(&mut Router) -> T) -> Result<T, GossipError> {
+    /// Runs `f` on the router at the current time and carries out what it decided.
+    fn with_router<T>(
+        &self,
+        f: impl FnOnce(&mut Router, Instant, &dyn Host) -> T,
+    ) -> Result<T, GossipError> {
         let mut guard = self.router.lock();
-        let router = guard.as_mut().ok_or(GossipError::NotRunning)?;
-        Ok(f(router))
+        let shell = guard.as_mut().ok_or(GossipError::NotRunning)?;
+        Ok(shell.run(f))
+    }
+
+    /// Reads the router.
+    fn read_router<T>(&self, f: impl FnOnce(&Router) -> T) -> Result<T, GossipError> {
+        let guard = self.router.lock();
+        let shell = guard.as_ref().ok_or(GossipError::NotRunning)?;
+        Ok(f(shell.router()))
     }
 
     fn check_topic(&self, topic: &str) -> Result<(), GossipError> {
@@ -131,7 +144,7 @@ impl GossipsubService {
     /// Returns false if already subscribed.
     pub fn subscribe(&self, topic: &str) -> Result<bool, GossipError> {
         self.check_topic(topic)?;
-        self.with_router(|r| r.subscribe(topic))
+        self.with_router(|r, now, _| r.subscribe(now, topic))
     }
 
     /// Sets the validator of `topic`: a message is delivered and forwarded only once it
@@ -173,24 +186,24 @@ impl GossipsubService {
     where
         F: Fn(&crate::message::SignedMessage) -> MessageId + Send + Sync + 'static,
     {
-        self.with_router(|r| r.id_fn = Some(Arc::new(f)))
+        self.with_router(|r, _, _| r.id_fn = Some(Arc::new(f)))
     }
 
     /// Leaves `topic` (peers are told; our mesh peers get a prune). False if not subscribed.
     pub fn unsubscribe(&self, topic: &str) -> Result<bool, GossipError> {
-        self.with_router(|r| r.unsubscribe(topic))
+        self.with_router(|r, now, _| r.unsubscribe(now, topic))
     }
 
     /// Whether we subscribe to `topic`.
     pub fn is_subscribed(&self, topic: &str) -> bool {
-        self.with_router(|r| r.subscribed.contains(topic))
+        self.read_router(|r| r.subscribed.contains(topic))
             .unwrap_or(false)
     }
 
     /// Our topics.
     pub fn subscribed_topics(&self) -> Vec<String> {
         let mut t = self
-            .with_router(|r| r.subscribed.iter().cloned().collect::<Vec<_>>())
+            .read_router(|r| r.subscribed.iter().cloned().collect::<Vec<_>>())
             .unwrap_or_default();
         t.sort();
         t
@@ -198,13 +211,13 @@ impl GossipsubService {
 
     /// Connected peers subscribed to `topic`.
     pub fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
-        self.with_router(|r| r.topic_peers(topic))
+        self.read_router(|r| r.topic_peers(topic))
             .unwrap_or_default()
     }
 
     /// Our mesh peers for `topic`.
     pub fn topic_mesh_peers(&self, topic: &str) -> Vec<PeerId> {
-        self.with_router(|r| {
+        self.read_router(|r| {
             r.mesh
                 .get(topic)
                 .map(|m| m.iter().copied().collect())
@@ -215,7 +228,7 @@ impl GossipsubService {
 
     /// The fanout peers of `topic` (a topic we publish to without subscribing).
     pub fn topic_fanout_peers(&self, topic: &str) -> Vec<PeerId> {
-        self.with_router(|r| {
+        self.read_router(|r| {
             r.fanout
                 .get(topic)
                 .map(|(p, _)| p.iter().copied().collect())
@@ -228,8 +241,8 @@ impl GossipsubService {
     pub fn publish(&self, topic: &str, data: impl Into<Bytes>) -> Result<MessageId, GossipError> {
         self.check_topic(topic)?;
         let data = data.into();
-        self.with_router(|r| r.publish(topic, data))?
-            .map_err(GossipError::Publish)
+        self.with_router(|r, now, host| r.publish(now, host, topic, data))?
+            .map_err(|e| GossipError::Publish(e.to_string()))
     }
 
     /// Publishes a JSON value.
@@ -244,12 +257,13 @@ impl GossipsubService {
 
     /// A peer's score (GossipSub v1.1 style; 0 for a peer we know nothing of).
     pub fn peer_score(&self, peer: &PeerId) -> f64 {
-        self.with_router(|r| r.score.score(peer)).unwrap_or(0.0)
+        self.read_router(|r| r.score.score(peer, Instant::now()))
+            .unwrap_or(0.0)
     }
 
     /// Counters since start, with the current mesh sizes.
     pub fn stats(&self) -> GossipStats {
-        self.with_router(|r| r.stats()).unwrap_or_default()
+        self.read_router(Router::stats).unwrap_or_default()
     }
 }
 
@@ -265,9 +279,9 @@ impl GossipsubService {
     ) {
         use std::sync::atomic::Ordering;
         let duplicate = |s: &Self| {
-            let _ = s.with_router(|r| r.stats.duplicates += 1);
+            let _ = s.with_router(|r, _, _| r.stats.duplicates += 1);
         };
-        if self.with_router(|r| r.seen.contains(&id)).unwrap_or(true) {
+        if self.read_router(|r| r.seen.contains(&id)).unwrap_or(true) {
             duplicate(self);
             return;
         }
@@ -276,7 +290,7 @@ impl GossipsubService {
         let pending = self.pending_validations.clone();
         if pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_VALIDATIONS {
             pending.fetch_sub(1, Ordering::AcqRel);
-            let _ = self.with_router(|r| r.stats.ignored += 1);
+            let _ = self.with_router(|r, _, _| r.stats.ignored += 1);
             return;
         }
         let Some(ctx) = self.ctx.read().clone() else {
@@ -290,11 +304,14 @@ impl GossipsubService {
             Err(e) => {
                 pending.fetch_sub(1, Ordering::AcqRel);
                 debug!(peer = %via.short(), error = %e, "gossipsub message not held for validation");
-                let _ = self.with_router(|r| r.stats.ignored += 1);
+                let _ = self.with_router(|r, _, _| r.stats.ignored += 1);
                 return;
             }
         };
-        if !self.with_router(|r| r.seen.insert(id)).unwrap_or(false) {
+        if !self
+            .with_router(|r, now, _| r.seen.insert(id, now))
+            .unwrap_or(false)
+        {
             // Another copy got in meanwhile.
             pending.fetch_sub(1, Ordering::AcqRel);
             duplicate(self);
@@ -310,12 +327,12 @@ impl GossipsubService {
                 .await
                 .unwrap_or(Validation::Ignore);
             pending.fetch_sub(1, Ordering::AcqRel);
-            if let Some(r) = router.lock().as_mut() {
-                match verdict {
+            if let Some(shell) = router.lock().as_mut() {
+                shell.run(|r, now, _| match verdict {
                     Validation::Accept => r.accept(via, msg),
-                    Validation::Reject => r.on_invalid(via, &msg.topic, Some(id)),
-                    Validation::Ignore => r.on_ignored(id),
-                }
+                    Validation::Reject => r.on_invalid(now, via, &msg.topic, Some(id)),
+                    Validation::Ignore => r.on_ignored(now, id),
+                });
             }
         });
     }
@@ -354,7 +371,12 @@ impl Service for GossipsubService {
 
     async fn start(&self, ctx: ServiceContext) -> Result<(), ServiceError> {
         let cancel = ctx.cancellation().clone();
-        *self.router.lock() = Some(Router::new(self.config.clone(), ctx.clone()));
+        // Sequence numbers start at the clock so a restarted node does not reuse ids.
+        let seqno = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let router = Router::new(self.config.clone(), ctx.local_peer_id(), seqno);
+        *self.router.lock() = Some(Shell::new(router, ctx.clone()));
         *self.ctx.write() = Some(ctx.clone());
         let every = Duration::from_millis(self.config.heartbeat_ms);
         let router = self.router.clone();
@@ -365,8 +387,8 @@ impl Service for GossipsubService {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = tick.tick() => {
-                        if let Some(r) = router.lock().as_mut() {
-                            r.heartbeat();
+                        if let Some(shell) = router.lock().as_mut() {
+                            shell.run(|r, now, host| r.heartbeat(now, host));
                         }
                     }
                 }
@@ -376,30 +398,24 @@ impl Service for GossipsubService {
     }
 
     fn on_peer_connected(&self, peer: &PeerInfo) {
-        let _ = self.with_router(|r| r.peer_connected(peer.peer_id));
+        let _ = self.with_router(|r, _, _| r.peer_connected(peer.peer_id));
     }
 
     fn on_peer_disconnected(&self, peer: &PeerId, _reason: &DisconnectReason) {
-        let _ = self.with_router(|r| r.peer_disconnected(peer));
+        let _ = self.with_router(|r, now, _| r.peer_disconnected(now, peer));
     }
 
     fn on_frame(&self, peer: &PeerId, message: Bytes) -> Result<(), ServiceError> {
         // A graylisted peer is not listened to at all.
         let graylisted = self
-            .with_router(|r| {
-                let low = r.score.score(peer) < r.score.config().graylist_threshold;
-                if low {
-                    r.stats.graylisted += 1;
-                }
-                low
-            })
+            .with_router(|r, now, _| r.graylisted(now, peer))
             .unwrap_or(false);
         if graylisted {
             return Ok(());
         }
         let rpc = match Rpc::decode(message, self.config.max_topic_len) {
             Ok(rpc) => rpc,
-            Err(WireError::UnknownType(t)) => {
+            Err(DecodeError::UnknownType(t)) => {
                 // A newer peer's message type: ignored.
                 debug!(peer = %peer.short(), kind = t, "unknown gossipsub message ignored");
                 return Ok(());
@@ -411,12 +427,13 @@ impl Service for GossipsubService {
                 // Topics we do not subscribe to, our own messages and duplicates stop here;
                 // the signature and the validator run on the connection's task, outside the
                 // router's lock.
-                let Some(id) = self.with_router(|r| r.screen(&msg)).ok().flatten() else {
+                let Some(id) = self.with_router(|r, _, _| r.screen(&msg)).ok().flatten() else {
                     return Ok(());
                 };
                 if msg.data.len() > self.config.max_message_size || !self.verify(&msg) {
                     debug!(peer = %peer.short(), "gossipsub message refused: too large or forged");
-                    let _ = self.with_router(|r| r.on_invalid(*peer, &msg.topic, None));
+                    let _ =
+                        self.with_router(|r, now, _| r.on_invalid(now, *peer, &msg.topic, None));
                     return Ok(());
                 }
                 let validator = self.validators.read().get(&msg.topic).cloned();
@@ -428,30 +445,32 @@ impl Service for GossipsubService {
                         return Ok(());
                     }
                 };
-                let _ = self.with_router(|r| match verdict {
-                    Validation::Accept => r.on_message(*peer, msg),
-                    Validation::Reject => r.on_invalid(*peer, &msg.topic, Some(id)),
-                    Validation::Ignore => r.on_ignored(id),
+                let _ = self.with_router(|r, now, _| match verdict {
+                    Validation::Accept => r.on_message(now, *peer, msg),
+                    Validation::Reject => r.on_invalid(now, *peer, &msg.topic, Some(id)),
+                    Validation::Ignore => r.on_ignored(now, id),
                 });
             }
             Rpc::Subscriptions(subs) => {
-                let _ = self.with_router(|r| r.on_subscriptions(*peer, subs));
+                let _ = self.with_router(|r, now, _| r.on_subscriptions(now, *peer, subs));
             }
             Rpc::Graft(topic) => {
-                let _ = self.with_router(|r| r.on_graft(*peer, topic));
+                let _ = self.with_router(|r, now, host| r.on_graft(now, host, *peer, topic));
             }
             Rpc::Prune {
                 topic,
                 backoff_secs,
                 peers,
             } => {
-                let _ = self.with_router(|r| r.on_prune(*peer, topic, backoff_secs, peers));
+                let _ = self.with_router(|r, now, _| {
+                    r.on_prune(now, *peer, topic, backoff_secs, peers);
+                });
             }
             Rpc::IHave { topic, ids } => {
-                let _ = self.with_router(|r| r.on_ihave(*peer, topic, ids));
+                let _ = self.with_router(|r, now, _| r.on_ihave(now, *peer, topic, ids));
             }
             Rpc::IWant(ids) => {
-                let _ = self.with_router(|r| r.on_iwant(*peer, ids));
+                let _ = self.with_router(|r, now, host| r.on_iwant(now, host, *peer, ids));
             }
         }
         Ok(())

@@ -66,18 +66,43 @@ pub enum Rpc {
     IWant(Vec<MessageId>),
 }
 
-/// Why a message could not be decoded.
+/// Why a message could not be decoded: the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WireError {
+#[non_exhaustive]
+pub enum DecodeError {
     /// Shorter than its fields say.
     #[error("truncated gossipsub message")]
     Truncated,
     /// A type this version does not know (ignored, for forward compatibility).
     #[error("unknown gossipsub message type {0}")]
     UnknownType(u8),
-    /// A field is invalid.
-    #[error("bad gossipsub message: {0}")]
-    Bad(&'static str),
+    /// More subscription changes than [`MAX_SUBSCRIPTIONS`].
+    #[error("bad gossipsub message: too many subscriptions ({0})")]
+    TooManySubscriptions(usize),
+    /// A subscription flag other than 0 (leave) or 1 (join).
+    #[error("bad gossipsub message: subscribe flag {0} is not 0 or 1")]
+    BadSubscribeFlag(u8),
+    /// A publish's origin is not the canonical encoding of a valid key.
+    #[error("bad gossipsub message: origin is not a valid peer id")]
+    BadOrigin,
+    /// More exchanged peers than [`MAX_PX_PEERS`].
+    #[error("bad gossipsub message: too many exchanged peers ({0})")]
+    TooManyPxPeers(usize),
+    /// More addresses for one exchanged peer than [`MAX_PX_ADDRS`].
+    #[error("bad gossipsub message: too many addresses ({0})")]
+    TooManyPxAddrs(usize),
+    /// More message ids than [`MAX_IDS`].
+    #[error("bad gossipsub message: too many message ids ({0})")]
+    TooManyIds(usize),
+    /// A topic or address that is empty or longer than allowed.
+    #[error("bad gossipsub message: string of {0} bytes is empty or too long")]
+    BadStringLength(usize),
+    /// A topic or address that is not UTF-8.
+    #[error("bad gossipsub message: string is not UTF-8")]
+    NotUtf8,
+    /// Bytes after the last field (only a publish's data runs to the end).
+    #[error("bad gossipsub message: trailing bytes")]
+    TrailingBytes,
 }
 
 impl Rpc {
@@ -141,26 +166,26 @@ impl Rpc {
     }
 
     /// Decodes one message (the data of a publish is a zero-copy slice of `msg`).
-    pub fn decode(mut msg: Bytes, max_topic_len: usize) -> Result<Rpc, WireError> {
+    pub fn decode(mut msg: Bytes, max_topic_len: usize) -> Result<Rpc, DecodeError> {
         if msg.is_empty() {
-            return Err(WireError::Truncated);
+            return Err(DecodeError::Truncated);
         }
         let kind = msg.get_u8();
         match kind {
             SUBSCRIPTIONS => {
                 let n = get_u16(&mut msg)? as usize;
                 if n > MAX_SUBSCRIPTIONS {
-                    return Err(WireError::Bad("too many subscriptions"));
+                    return Err(DecodeError::TooManySubscriptions(n));
                 }
                 let mut subs = Vec::with_capacity(n);
                 for _ in 0..n {
                     if msg.is_empty() {
-                        return Err(WireError::Truncated);
+                        return Err(DecodeError::Truncated);
                     }
                     let on = match msg.get_u8() {
                         0 => false,
                         1 => true,
-                        _ => return Err(WireError::Bad("subscribe flag is not 0 or 1")),
+                        flag => return Err(DecodeError::BadSubscribeFlag(flag)),
                     };
                     subs.push((on, get_str(&mut msg, max_topic_len)?));
                 }
@@ -170,10 +195,10 @@ impl Rpc {
             PUBLISH => {
                 let topic = get_str(&mut msg, max_topic_len)?;
                 if msg.len() < 32 + 8 + 64 {
-                    return Err(WireError::Truncated);
+                    return Err(DecodeError::Truncated);
                 }
-                let from = PeerId::from_slice(&msg.split_to(32))
-                    .map_err(|_| WireError::Bad("origin is not a valid peer id"))?;
+                let from =
+                    PeerId::from_slice(&msg.split_to(32)).map_err(|_| DecodeError::BadOrigin)?;
                 let seqno = msg.get_u64();
                 let mut signature = [0u8; 64];
                 signature.copy_from_slice(&msg.split_to(64));
@@ -193,7 +218,7 @@ impl Rpc {
             PRUNE => {
                 let topic = get_str(&mut msg, max_topic_len)?;
                 if msg.len() < 4 {
-                    return Err(WireError::Truncated);
+                    return Err(DecodeError::Truncated);
                 }
                 let backoff_secs = msg.get_u32();
                 // The peer list is optional (absent in the first version of PRUNE).
@@ -201,18 +226,18 @@ impl Rpc {
                 if !msg.is_empty() {
                     let n = msg.get_u8() as usize;
                     if n > MAX_PX_PEERS {
-                        return Err(WireError::Bad("too many exchanged peers"));
+                        return Err(DecodeError::TooManyPxPeers(n));
                     }
                     for _ in 0..n {
                         if msg.len() < 33 {
-                            return Err(WireError::Truncated);
+                            return Err(DecodeError::Truncated);
                         }
                         // An entry whose id is not a valid, canonical key is read and
                         // dropped: never dialed.
                         let peer = PeerId::from_slice(&msg.split_to(32)).ok();
                         let m = msg.get_u8() as usize;
                         if m > MAX_PX_ADDRS {
-                            return Err(WireError::Bad("too many addresses"));
+                            return Err(DecodeError::TooManyPxAddrs(m));
                         }
                         let mut addrs = Vec::with_capacity(m);
                         for _ in 0..m {
@@ -241,17 +266,17 @@ impl Rpc {
                 end(&msg)?;
                 Ok(Rpc::IWant(ids))
             }
-            other => Err(WireError::UnknownType(other)),
+            other => Err(DecodeError::UnknownType(other)),
         }
     }
 }
 
 /// Every message but PUBLISH (whose data runs to the end) must end where its fields do.
-fn end(rest: &Bytes) -> Result<(), WireError> {
+fn end(rest: &Bytes) -> Result<(), DecodeError> {
     if rest.is_empty() {
         Ok(())
     } else {
-        Err(WireError::Bad("trailing bytes"))
+        Err(DecodeError::TrailingBytes)
     }
 }
 
@@ -269,13 +294,13 @@ fn put_ids(b: &mut BytesMut, ids: &[MessageId]) {
     }
 }
 
-fn get_ids(b: &mut Bytes) -> Result<Vec<MessageId>, WireError> {
+fn get_ids(b: &mut Bytes) -> Result<Vec<MessageId>, DecodeError> {
     let n = get_u16(b)? as usize;
     if n > MAX_IDS {
-        return Err(WireError::Bad("too many message ids"));
+        return Err(DecodeError::TooManyIds(n));
     }
     if b.len() < n * 40 {
-        return Err(WireError::Truncated);
+        return Err(DecodeError::Truncated);
     }
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
@@ -286,22 +311,22 @@ fn get_ids(b: &mut Bytes) -> Result<Vec<MessageId>, WireError> {
     Ok(ids)
 }
 
-fn get_u16(b: &mut Bytes) -> Result<u16, WireError> {
+fn get_u16(b: &mut Bytes) -> Result<u16, DecodeError> {
     if b.len() < 2 {
-        return Err(WireError::Truncated);
+        return Err(DecodeError::Truncated);
     }
     Ok(b.get_u16())
 }
 
-fn get_str(b: &mut Bytes, max: usize) -> Result<String, WireError> {
+fn get_str(b: &mut Bytes, max: usize) -> Result<String, DecodeError> {
     let n = get_u16(b)? as usize;
     if n > max || n == 0 {
-        return Err(WireError::Bad("topic empty or too long"));
+        return Err(DecodeError::BadStringLength(n));
     }
     if b.len() < n {
-        return Err(WireError::Truncated);
+        return Err(DecodeError::Truncated);
     }
-    String::from_utf8(b.split_to(n).to_vec()).map_err(|_| WireError::Bad("topic is not UTF-8"))
+    String::from_utf8(b.split_to(n).to_vec()).map_err(|_| DecodeError::NotUtf8)
 }
 
 #[cfg(test)]
@@ -346,24 +371,37 @@ mod tests {
     }
 
     #[test]
-    fn garbage_is_an_error_not_a_panic() {
-        for bad in [
-            &b""[..],
-            b"\x01\xff\xff",
-            b"\x02\x00\x01a",
-            b"\x03\x00\x00",
-            b"\x09",
-        ] {
-            assert!(
-                Rpc::decode(Bytes::copy_from_slice(bad), 256).is_err(),
+    fn garbage_is_refused_by_the_rule_it_breaks() {
+        use DecodeError::*;
+        let cases: [(&[u8], DecodeError); 10] = [
+            (b"", Truncated),
+            (b"\x01\xff\xff", TooManySubscriptions(0xffff)),
+            (b"\x01\x00\x01", Truncated),
+            (b"\x02\x00\x01a", Truncated),
+            (b"\x03\x00\x00", BadStringLength(0)),
+            (b"\x03\x00\x02\xff\xfe", NotUtf8),
+            (b"\x05\x00\x01t\x13\x89", TooManyIds(5001)),
+            (b"\x06\x00\x02", Truncated),
+            (b"\x04\x00\x01t\x00\x00\x00\x01\x11", TooManyPxPeers(17)),
+            (b"\x09", UnknownType(9)),
+        ];
+        for (bad, want) in cases {
+            assert_eq!(
+                Rpc::decode(Bytes::copy_from_slice(bad), 256),
+                Err(want),
                 "{bad:?}"
             );
         }
         let long = Rpc::Graft("x".repeat(300)).encode();
-        assert!(Rpc::decode(long, 256).is_err());
+        assert_eq!(Rpc::decode(long, 256), Err(BadStringLength(300)));
+        // One exchanged peer with five addresses.
+        let mut px = b"\x04\x00\x01t\x00\x00\x00\x01\x01".to_vec();
+        px.extend_from_slice(rats_core::Identity::generate().peer_id().as_bytes());
+        px.push(5);
+        assert_eq!(decode(px), Err(TooManyPxAddrs(5)));
     }
 
-    fn decode(b: Vec<u8>) -> Result<Rpc, WireError> {
+    fn decode(b: Vec<u8>) -> Result<Rpc, DecodeError> {
         Rpc::decode(Bytes::from(b), 256)
     }
 
@@ -386,7 +424,7 @@ mod tests {
 
     #[test]
     fn origins_that_are_not_one_key_s_canonical_encoding_are_refused() {
-        let origin_bad = Err(WireError::Bad("origin is not a valid peer id"));
+        let origin_bad = Err(DecodeError::BadOrigin);
         // The identity point (small order: anyone can "sign" for it).
         let mut identity_point = [0u8; 32];
         identity_point[0] = 1;
@@ -406,11 +444,8 @@ mod tests {
             .to_vec();
         let mut two = subs.clone();
         two[3] = 2;
-        assert_eq!(
-            decode(two),
-            Err(WireError::Bad("subscribe flag is not 0 or 1"))
-        );
-        let trailing = Err(WireError::Bad("trailing bytes"));
+        assert_eq!(decode(two), Err(DecodeError::BadSubscribeFlag(2)));
+        let trailing = Err(DecodeError::TrailingBytes);
         for m in [
             Rpc::Subscriptions(vec![(false, "a".into())]),
             Rpc::Graft("t".into()),

@@ -53,6 +53,8 @@ impl Ui {
                 let ours = self.service.is_subscribed(topic);
                 self.out.topic_peer(peer, topic, false, ours);
             }
+            // Kinds added later are not shown.
+            _ => return false,
         }
         true
     }
