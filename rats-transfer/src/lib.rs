@@ -60,6 +60,7 @@ mod sender;
 mod service;
 mod state;
 mod store;
+mod transfer_core;
 pub mod wire;
 
 use std::sync::Arc;
