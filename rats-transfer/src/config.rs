@@ -90,33 +90,85 @@ impl TransferConfig {
         std::time::Duration::from_millis(self.offer_timeout_ms.saturating_add(60_000))
     }
 
-    /// Checks the values; the error says which one is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values; the error names the key that is out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&self.chunk_size) {
-            return Err(format!(
-                "chunk_size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}"
-            ));
+            return Err(ConfigError::ChunkSize(self.chunk_size));
         }
-        if self.window == 0 || self.window > 1024 {
-            return Err("window must be between 1 and 1024".into());
+        if !(1..=MAX_WINDOW).contains(&self.window) {
+            return Err(ConfigError::Window(self.window));
         }
-        const DAY_MS: u64 = 24 * 3600 * 1000;
-        for (name, ms) in [
+        for (key, ms) in [
             ("offer_timeout_ms", self.offer_timeout_ms),
             ("chunk_timeout_ms", self.chunk_timeout_ms),
             ("save_interval_ms", self.save_interval_ms),
         ] {
-            if !(100..=DAY_MS).contains(&ms) {
-                return Err(format!("{name} must be between 100 ms and one day"));
+            if !(MIN_TIMER_MS..=DAY_MS).contains(&ms) {
+                return Err(ConfigError::Timer { key, ms });
             }
         }
         if self.progress_interval_ms > DAY_MS {
-            return Err("progress_interval_ms must be at most one day".into());
+            return Err(ConfigError::ProgressInterval(self.progress_interval_ms));
         }
-        if self.max_pending_per_peer == 0 || self.max_transfers == 0 {
-            return Err("max_pending_per_peer and max_transfers must be at least 1".into());
+        for (key, n) in [
+            ("max_pending_per_peer", self.max_pending_per_peer),
+            ("max_transfers", self.max_transfers),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::Zero { key });
+            }
         }
         Ok(())
+    }
+}
+
+/// Most chunks in flight a configuration may ask for.
+const MAX_WINDOW: u32 = 1024;
+/// Shortest timeout or save interval accepted, in ms.
+const MIN_TIMER_MS: u64 = 100;
+/// Longest timer accepted, in ms.
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+/// Why [`TransferConfig::validate`] refused a configuration: each variant is one rule, and
+/// [`key`](Self::key) names the value that broke it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `chunk_size` is outside [`MIN_CHUNK_SIZE`]..=[`MAX_CHUNK_SIZE`].
+    #[error("chunk_size must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}, not {0}")]
+    ChunkSize(u32),
+    /// `window` is outside 1..=1024.
+    #[error("window must be between 1 and {MAX_WINDOW}, not {0}")]
+    Window(u32),
+    /// A timeout or interval (`offer_timeout_ms`, `chunk_timeout_ms`, `save_interval_ms`) is
+    /// outside 100 ms..=one day.
+    #[error("{key} must be between {MIN_TIMER_MS} ms and one day, not {ms} ms")]
+    Timer {
+        /// The key.
+        key: &'static str,
+        /// Its value.
+        ms: u64,
+    },
+    /// `progress_interval_ms` is longer than one day.
+    #[error("progress_interval_ms must be at most one day, not {0} ms")]
+    ProgressInterval(u64),
+    /// A limit that must be at least 1 (`max_pending_per_peer`, `max_transfers`) is 0.
+    #[error("{key} must be at least 1")]
+    Zero {
+        /// The key.
+        key: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// The key of the `transfer` section whose value was refused.
+    pub fn key(&self) -> &'static str {
+        match self {
+            ConfigError::ChunkSize(_) => "chunk_size",
+            ConfigError::Window(_) => "window",
+            ConfigError::Timer { key, .. } | ConfigError::Zero { key } => key,
+            ConfigError::ProgressInterval(_) => "progress_interval_ms",
+        }
     }
 }
 
@@ -125,27 +177,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn out_of_range_values_are_refused() {
-        assert!(TransferConfig::default().validate().is_ok());
-        for bad in [
+    fn out_of_range_values_are_refused_by_the_rule_they_break() {
+        assert_eq!(TransferConfig::default().validate(), Ok(()));
+        let check = |bad: TransferConfig, key: &str| {
+            let e = bad.validate().expect_err("refused");
+            assert_eq!(e.key(), key, "{e}");
+            assert!(e.to_string().contains(key), "{e}");
+            e
+        };
+        let e = check(
             TransferConfig {
                 chunk_timeout_ms: 0,
                 ..TransferConfig::default()
             },
+            "chunk_timeout_ms",
+        );
+        assert!(matches!(e, ConfigError::Timer { ms: 0, .. }));
+        let e = check(
             TransferConfig {
                 offer_timeout_ms: u64::MAX,
                 ..TransferConfig::default()
             },
+            "offer_timeout_ms",
+        );
+        assert!(matches!(e, ConfigError::Timer { ms: u64::MAX, .. }));
+        let e = check(
             TransferConfig {
                 window: 0,
                 ..TransferConfig::default()
             },
+            "window",
+        );
+        assert_eq!(e, ConfigError::Window(0));
+        let e = check(
             TransferConfig {
                 chunk_size: 1,
                 ..TransferConfig::default()
             },
-        ] {
-            assert!(bad.validate().is_err(), "{bad:?}");
-        }
+            "chunk_size",
+        );
+        assert_eq!(e, ConfigError::ChunkSize(1));
+        let e = check(
+            TransferConfig {
+                progress_interval_ms: u64::MAX,
+                ..TransferConfig::default()
+            },
+            "progress_interval_ms",
+        );
+        assert_eq!(e, ConfigError::ProgressInterval(u64::MAX));
+        let e = check(
+            TransferConfig {
+                max_transfers: 0,
+                ..TransferConfig::default()
+            },
+            "max_transfers",
+        );
+        assert!(matches!(e, ConfigError::Zero { .. }));
     }
 }

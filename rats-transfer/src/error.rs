@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
+use crate::config::ConfigError;
 use crate::id::TransferId;
 use crate::path::PathError;
 
 /// Why a transfer operation failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransferError {
     /// A local file could not be read or written.
     #[error("{path}: {error}")]
@@ -84,6 +86,9 @@ pub enum TransferError {
     /// No answer within the time limit.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The service's configuration breaks a rule.
+    #[error("invalid transfer configuration")]
+    Config(#[from] ConfigError),
 }
 
 impl TransferError {

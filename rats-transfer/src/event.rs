@@ -145,6 +145,7 @@ pub struct OfferedFile {
 /// A transfer event, published on the node's bus as `Event::Service { service: "transfer",
 /// .. }` (downcast the payload to `TransferEvent`).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum TransferEvent {
     /// A peer offers something; the accept callback decides.
     Offered(IncomingOffer),

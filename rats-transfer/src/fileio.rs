@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use sha2::{Digest, Sha256};
+
 /// Reads exactly `buf.len()` bytes at `offset`.
 pub(crate) fn read_exact_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
     while !buf.is_empty() {
@@ -20,6 +22,28 @@ pub(crate) fn read_exact_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> io
     }
     Ok(())
 }
+
+/// The SHA-256 state over the first `len` bytes of the file at `path` (not opened when `len`
+/// is 0): a receiver's verified prefix, and the sender's bytes it is compared with.
+pub(crate) fn sha256_prefix(path: &Path, len: u64) -> io::Result<Sha256> {
+    let mut hasher = Sha256::new();
+    if len == 0 {
+        return Ok(hasher);
+    }
+    let file = File::open(path)?;
+    let mut buf = vec![0u8; len.min(PREFIX_READ_BYTES as u64) as usize];
+    let mut offset = 0u64;
+    while offset < len {
+        let n = (len - offset).min(buf.len() as u64) as usize;
+        read_exact_at(&file, &mut buf[..n], offset)?;
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+    }
+    Ok(hasher)
+}
+
+/// Bytes read at once when hashing a prefix.
+const PREFIX_READ_BYTES: usize = 1 << 20;
 
 /// Writes all of `buf` at `offset`.
 pub(crate) fn write_all_at(f: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {

@@ -60,13 +60,14 @@ mod sender;
 mod service;
 mod state;
 mod store;
+mod transfer_core;
 pub mod wire;
 
 use std::sync::Arc;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 
-pub use config::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TransferConfig};
+pub use config::{ConfigError, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TransferConfig};
 pub use error::TransferError;
 pub use event::{
     Direction, IncomingOffer, OfferedFile, Progress, StatsSnapshot, TransferEvent, TransferInfo,
@@ -82,12 +83,19 @@ pub const SERVICE_NAME: &str = "transfer";
 
 fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
     let config: TransferConfig = cfg.parse()?;
-    let service =
-        TransferService::new(config, cfg.data_dir.as_deref()).map_err(|e| PluginError::Config {
+    let service = TransferService::new(config, cfg.data_dir.as_deref()).map_err(|e| match e {
+        // The key that broke a rule, as `transfer.window`.
+        TransferError::Config(e) => PluginError::Config {
+            key: Some(format!("{SERVICE_NAME}.{}", e.key())),
+            plugin: SERVICE_NAME,
+            error: e.to_string(),
+        },
+        e => PluginError::Config {
             key: None,
             plugin: SERVICE_NAME,
             error: e.to_string(),
-        })?;
+        },
+    })?;
     Ok(Plugin::Service(Arc::new(service)))
 }
 

@@ -49,6 +49,7 @@ const ERROR_PREVIEW_CHARS: usize = 40;
 /// characters or other oddities sent by a peer are escaped rather than
 /// written raw to a terminal or a log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PathError {
     /// The path or name is the empty string.
     #[error("path is empty")]

@@ -13,16 +13,16 @@ use rats_core::PeerId;
 use rats_core::{Outgoing, PeerSender};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, warn};
 
 use crate::error::TransferError;
 use crate::event::{TransferEvent, TransferInfo, TransferState, TransferStats};
-use crate::fileio::read_exact_at;
+use crate::fileio::{read_exact_at, sha256_prefix};
 use crate::hub::{Hub, TaskMsg, TaskRx};
 use crate::id::TransferId;
 use crate::manifest::{ChunkHashes, Manifest, mtime_secs};
-use crate::progress::Tracker;
-use crate::state::{self, SavedRole, SavedTransfer};
+use crate::state::SavedTransfer;
+use crate::transfer_core::{TransferCore, ended_by_peer};
 use crate::wire::{CHUNK_HEADER_LEN, ChunkHeader, Control, FileProgress, FileStart, clip_reason};
 
 /// Times a chunk is sent before the transfer fails.
@@ -47,16 +47,12 @@ struct InFlight {
 
 /// The sending side of one transfer.
 pub(crate) struct OutgoingTransfer {
-    hub: Arc<Hub>,
-    id: TransferId,
-    peer: PeerId,
-    manifest: Arc<Manifest>,
+    core: TransferCore,
     sources: Arc<Vec<PathBuf>>,
     /// Chunk hashes from the offer's hashing pass (not for chunks sent again after a Nack:
     /// those are hashed from what is read).
     chunk_hashes: Arc<ChunkHashes>,
     rx: TaskRx,
-    info: watch::Sender<TransferInfo>,
     phase: Phase,
     window: usize,
     /// Next chunk to send of each file (`chunk_count` when all sent).
@@ -68,9 +64,6 @@ pub(crate) struct OutgoingTransfer {
     tries: HashMap<(u32, u64), u32>,
     done: Vec<bool>,
     done_count: usize,
-    paused_local: bool,
-    paused_remote: bool,
-    tracker: Tracker,
     sender: Option<PeerSender>,
     open: Option<(usize, Arc<File>)>,
     /// Last sign of life from the receiver (an ack, a file done, a start).
@@ -93,16 +86,9 @@ impl OutgoingTransfer {
         offered: bool,
     ) -> Self {
         let n = manifest.files.len();
-        let tracker = Tracker::new(
-            manifest.total_size(),
-            manifest.total_chunks(),
-            Duration::from_millis(hub.config.progress_interval_ms),
-        );
         OutgoingTransfer {
             window: hub.config.window as usize,
-            hub,
-            id,
-            peer,
+            core: TransferCore::new(hub, id, peer, manifest, info),
             next: vec![0; n],
             cursor: 0,
             resend: VecDeque::new(),
@@ -110,18 +96,13 @@ impl OutgoingTransfer {
             tries: HashMap::new(),
             done: vec![false; n],
             done_count: 0,
-            paused_local: false,
-            paused_remote: false,
-            tracker,
             sender: None,
             open: None,
             last_progress: Instant::now(),
             last_continue: None,
-            manifest,
             sources,
             chunk_hashes,
             rx,
-            info,
             phase: if offered {
                 Phase::Offered
             } else {
@@ -132,39 +113,25 @@ impl OutgoingTransfer {
 
     /// Restores this side's pause after a restart.
     pub(crate) fn set_paused(&mut self, paused: bool) {
-        self.paused_local = paused;
+        self.core.paused_local = paused;
     }
 
     /// The saved form, so a restarted node can continue.
     pub(crate) fn saved(&self) -> SavedTransfer {
         SavedTransfer {
-            id: self.id,
-            peer: self.peer,
-            role: SavedRole::Sender,
-            manifest: self.manifest.clone(),
-            local_path: self.info.borrow().local_path.clone(),
             sources: (*self.sources).clone(),
-            files_done: Vec::new(),
-            prefixes: Vec::new(),
-            paused: self.paused_local,
-            saved_at: state::now_secs(),
+            ..self.core.saved()
         }
     }
 
     /// Saves the state again (its time stamp counts for `resume_ttl_secs`).
     async fn save(&self) {
-        let saved = self.saved();
-        let temp = self.hub.temp().to_path_buf();
-        let result = tokio::task::spawn_blocking(move || state::save(&temp, &saved)).await;
-        if let Ok(Err(e)) = result {
-            warn!(error = %e, "could not save transfer state");
-        }
+        self.core.save(self.saved(), None).await;
     }
 
     /// Runs until the transfer finishes or the node stops.
     pub(crate) async fn run(mut self) {
-        let span =
-            info_span!("transfer", id = %self.id.short(), peer = %self.peer.short(), dir = "out");
+        let span = self.core.span();
         async move {
             let outcome = self.main_loop().await;
             self.finish(outcome).await;
@@ -174,25 +141,25 @@ impl OutgoingTransfer {
     }
 
     async fn main_loop(&mut self) -> Option<Result<(), TransferError>> {
-        let Ok(ctx) = self.hub.ctx().cloned() else {
+        let Ok(ctx) = self.core.hub.ctx().cloned() else {
             return None;
         };
         let cancel = ctx.cancellation().clone();
-        let chunk_timeout = Duration::from_millis(self.hub.config.chunk_timeout_ms);
+        let chunk_timeout = Duration::from_millis(self.core.hub.config.chunk_timeout_ms);
         // The receiver rejects an offer it has not answered after `offer_timeout_ms`; a peer
         // without the transfer service never answers at all.
-        let answer_by = Instant::now() + self.hub.config.answer_timeout();
+        let answer_by = Instant::now() + self.core.hub.config.answer_timeout();
         loop {
             if self.phase == Phase::Running && self.sender.is_none() {
                 // The connection we sent on was replaced (a duplicate connection lost the
                 // tie-break): continue on the current one. Unacknowledged chunks time out.
-                self.sender = ctx.bulk_sender(&self.peer).ok();
+                self.sender = ctx.bulk_sender(&self.core.peer).ok();
             }
             if let Err(e) = self.fill_window().await {
                 return Some(Err(e));
             }
             let waiting_connected =
-                self.phase == Phase::Waiting && ctx.peer_info(&self.peer).is_some();
+                self.phase == Phase::Waiting && ctx.peer_info(&self.core.peer).is_some();
             let deadline = if self.phase == Phase::Offered {
                 Some(answer_by)
             } else if self.stalled_candidate() || waiting_connected {
@@ -227,8 +194,8 @@ impl OutgoingTransfer {
                         // if it does not know the transfer).
                         self.phase = Phase::Waiting;
                         self.last_progress = Instant::now();
-                        self.set_state(TransferState::WaitingForPeer);
-                        let _ = self.hub.send(&self.peer, &Control::Where { id: self.id }).await;
+                        self.core.set_state(TransferState::WaitingForPeer);
+                        self.core.tell(&Control::Where { id: self.core.id }).await;
                         continue;
                     }
                     if let Err(e) = self.resend_timed_out(chunk_timeout) {
@@ -244,17 +211,15 @@ impl OutgoingTransfer {
         self.phase == Phase::Running
             && self.in_flight.is_empty()
             && self.resend.is_empty()
-            && !self.paused_local
-            && !self.paused_remote
+            && !self.core.is_paused()
             && self.done_count < self.done.len()
             && (self.cursor..self.next.len())
-                .all(|f| self.done[f] || self.next[f] >= self.manifest.chunk_count(f))
+                .all(|f| self.done[f] || self.next[f] >= self.core.manifest.chunk_count(f))
     }
 
     fn can_send(&self) -> bool {
         self.phase == Phase::Running
-            && !self.paused_local
-            && !self.paused_remote
+            && !self.core.is_paused()
             && self.sender.is_some()
             && self.in_flight.len() < self.window
     }
@@ -266,7 +231,7 @@ impl OutgoingTransfer {
         }
         while self.cursor < self.next.len() {
             let f = self.cursor;
-            if !self.done[f] && self.next[f] < self.manifest.chunk_count(f) {
+            if !self.done[f] && self.next[f] < self.core.manifest.chunk_count(f) {
                 let c = self.next[f];
                 self.next[f] += 1;
                 return Some((f as u32, c));
@@ -285,7 +250,7 @@ impl OutgoingTransfer {
                 let Some((f, c)) = self.next_chunk() else {
                     break;
                 };
-                bytes += self.manifest.chunk_span(f as usize, c).1;
+                bytes += self.core.manifest.chunk_span(f as usize, c).1;
                 let cached = if self.tries.contains_key(&(f, c)) {
                     None
                 } else {
@@ -299,10 +264,10 @@ impl OutgoingTransfer {
             if batch.is_empty() {
                 return Ok(());
             }
-            let manifest = self.manifest.clone();
+            let manifest = self.core.manifest.clone();
             let sources = self.sources.clone();
             let open = self.open.take();
-            let id = self.id;
+            let id = self.core.id;
             let (read, open) = tokio::task::spawn_blocking(move || {
                 read_chunks(id, &manifest, &sources, &batch, open)
             })
@@ -322,7 +287,7 @@ impl OutgoingTransfer {
                     self.resend.push_back((f, c));
                     continue;
                 }
-                TransferStats::add(&self.hub.stats.bytes_sent, len);
+                TransferStats::add(&self.core.hub.stats.bytes_sent, len);
                 self.in_flight.insert(
                     (f, c),
                     InFlight {
@@ -377,144 +342,66 @@ impl OutgoingTransfer {
     }
 
     fn file_name(&self, f: u32) -> String {
-        self.manifest
+        self.core
+            .manifest
             .files
             .get(f as usize)
             .map_or_else(|| format!("file {f}"), |m| m.rel.to_string())
     }
 
-    /// Tells the peer again that we have paused (it forgets a pause with the connection).
-    async fn announce_pause(&self) {
-        if self.paused_local {
-            let _ = self
-                .hub
-                .send(&self.peer, &Control::Pause { id: self.id })
-                .await;
-        }
-    }
-
-    fn set_state(&self, state: TransferState) {
-        self.info.send_modify(|i| i.state = state);
-    }
-
-    fn progress(&mut self, force: bool) {
-        if let Some(p) = self.tracker.due(force) {
-            self.info.send_modify(|i| i.progress = p.clone());
-            self.hub.emit(TransferEvent::Progress {
-                id: self.id,
-                peer: self.peer,
-                progress: p,
-            });
-        }
-    }
-
-    fn running_state(&self) -> TransferState {
-        if self.paused_local {
-            TransferState::Paused { by_peer: false }
-        } else if self.paused_remote {
-            TransferState::Paused { by_peer: true }
-        } else {
-            TransferState::Active
-        }
+    fn running(&self) -> bool {
+        self.phase == Phase::Running
     }
 
     fn start_running(&mut self) {
         self.phase = Phase::Running;
         self.last_progress = Instant::now();
         self.sender = self
+            .core
             .hub
             .ctx()
             .ok()
-            .and_then(|ctx| ctx.bulk_sender(&self.peer).ok());
-        self.set_state(self.running_state());
-        let info = self.info.borrow().clone();
-        self.hub.emit(TransferEvent::Started(info));
+            .and_then(|ctx| ctx.bulk_sender(&self.core.peer).ok());
+        self.core.started();
     }
 
     /// Handles one message; `Some` ends the transfer.
     async fn handle(&mut self, msg: TaskMsg) -> Option<Result<(), TransferError>> {
         match msg {
-            TaskMsg::Chunk(..) => {
-                TransferStats::add(&self.hub.stats.chunks_dropped, 1);
-            }
+            TaskMsg::Chunk(..) => self.core.dropped(),
             TaskMsg::PeerUp => {
                 if self.phase == Phase::Waiting {
                     self.last_progress = Instant::now();
                     // The receiver continues by itself; if it forgot the transfer, it answers
                     // this with `cancel` instead of leaving us waiting.
-                    let _ = self
-                        .hub
-                        .send(&self.peer, &Control::Where { id: self.id })
-                        .await;
+                    self.core.tell(&Control::Where { id: self.core.id }).await;
                 }
             }
             TaskMsg::PeerDown => {
                 // The peer says again after a reconnect whether it has paused.
-                self.paused_remote = false;
+                self.core.lift_peer_pause();
                 // Also an unanswered offer waits: the receiver may still accept it (its user
                 // is deciding), or says it forgot it when asked (`where`).
                 self.phase = Phase::Waiting;
                 self.sender = None;
                 self.in_flight.clear();
                 self.resend.clear();
-                self.set_state(TransferState::WaitingForPeer);
+                self.core.set_state(TransferState::WaitingForPeer);
             }
             TaskMsg::Pause => {
-                self.paused_local = true;
-                let _ = self
-                    .hub
-                    .send(&self.peer, &Control::Pause { id: self.id })
-                    .await;
-                self.paused_event(false);
+                self.core.pause_local().await;
+                self.core.paused(self.running(), false, None);
                 self.save().await;
             }
             TaskMsg::Resume => {
-                self.paused_local = false;
-                let _ = self
-                    .hub
-                    .send(&self.peer, &Control::Resume { id: self.id })
-                    .await;
-                self.resumed_event();
+                self.core.resume_local(self.running()).await;
+                self.last_progress = Instant::now();
                 self.save().await;
             }
-            TaskMsg::Cancel => {
-                let _ = self
-                    .hub
-                    .send(
-                        &self.peer,
-                        &Control::Cancel {
-                            id: self.id,
-                            reason: "cancelled by the sender".into(),
-                        },
-                    )
-                    .await;
-                return Some(Err(TransferError::Cancelled));
-            }
+            TaskMsg::Cancel => return Some(Err(self.core.cancel().await)),
             TaskMsg::Control(c) => return self.handle_control(c).await,
         }
         None
-    }
-
-    fn paused_event(&self, by_peer: bool) {
-        if self.phase == Phase::Running {
-            self.set_state(self.running_state());
-        }
-        self.hub.emit(TransferEvent::Paused {
-            id: self.id,
-            by_peer,
-            reason: None,
-        });
-    }
-
-    fn resumed_event(&mut self) {
-        self.last_progress = Instant::now();
-        if self.phase == Phase::Running {
-            self.set_state(self.running_state());
-        }
-        let p = self.tracker.snapshot();
-        self.tracker
-            .restart(p.bytes_done, p.chunks_done, p.files_done);
-        self.hub.emit(TransferEvent::Resumed { id: self.id });
     }
 
     async fn handle_control(&mut self, c: Control) -> Option<Result<(), TransferError>> {
@@ -522,14 +409,14 @@ impl OutgoingTransfer {
             // A sender restored after a restart does not know whether its offer was answered:
             // an accept or reject then still counts.
             Control::Accept { .. } | Control::Reject { .. }
-                if self.phase == Phase::Running || self.tracker.bytes_done() > 0 => {}
+                if self.phase == Phase::Running || self.core.tracker.bytes_done() > 0 => {}
             Control::Accept { window, .. } => {
                 self.window = self.window.min(window.clamp(1, 1024) as usize);
                 if let Err(e) = self.check_sources().await {
                     return Some(Err(e));
                 }
                 // Our pause outlives reconnects, restarts and the wait for the data phase.
-                self.announce_pause().await;
+                self.core.announce_pause().await;
                 self.start_running();
                 if self.done_count == self.done.len() {
                     // Nothing to send (an empty directory): accepted is done; no `file_done`
@@ -544,8 +431,8 @@ impl OutgoingTransfer {
                 self.last_progress = Instant::now();
                 self.tries.remove(&(file, chunk));
                 if let Some(f) = self.in_flight.remove(&(file, chunk)) {
-                    self.tracker.add_chunk(f.len);
-                    self.progress(false);
+                    self.core.tracker.add_chunk(f.len);
+                    self.core.progress(false);
                 }
             }
             Control::Nack { file, chunk, .. } => {
@@ -562,7 +449,7 @@ impl OutgoingTransfer {
                 if f < self.done.len() && !self.done[f] {
                     self.done[f] = true;
                     self.done_count += 1;
-                    self.tracker.file_done();
+                    self.core.tracker.file_done();
                     // Nothing of a finished file is waited for any more (a lost ack must not
                     // hold a window slot).
                     self.in_flight.retain(|&(fi, _), _| fi != file);
@@ -573,12 +460,9 @@ impl OutgoingTransfer {
                     }
                 }
             }
-            Control::Pause { .. } => {
-                self.paused_remote = true;
-                self.paused_event(true);
-            }
+            Control::Pause { .. } => self.core.peer_paused(self.running()),
             Control::Resume { .. } => {
-                if !std::mem::replace(&mut self.paused_remote, false) {
+                if !self.core.lift_peer_pause() {
                     // Not paused by the peer: nothing to lift, nothing to send again.
                     return None;
                 }
@@ -588,32 +472,31 @@ impl OutgoingTransfer {
                 let mut unacked: Vec<(u32, u64)> = self.in_flight.drain().map(|(k, _)| k).collect();
                 unacked.sort_unstable();
                 self.resend.extend(unacked);
-                self.resumed_event();
+                self.last_progress = Instant::now();
+                self.core.resumed(self.running());
             }
-            Control::Cancel { reason, .. } => {
-                return Some(Err(TransferError::CancelledByPeer(clip_reason(&reason))));
-            }
-            Control::Failed { reason, .. } => {
-                return Some(Err(TransferError::Remote(clip_reason(&reason))));
+            c @ (Control::Cancel { .. } | Control::Failed { .. }) => {
+                return ended_by_peer(&c).map(Err);
             }
             Control::Continue { window, files, .. } => {
                 // After the peers met again, or when the receiver found the transfer stalled;
                 // while running at most once per chunk timeout (each one makes us read our
                 // sources' prefixes again).
-                let timeout = Duration::from_millis(self.hub.config.chunk_timeout_ms);
+                let timeout = Duration::from_millis(self.core.hub.config.chunk_timeout_ms);
                 let may = match self.phase {
                     Phase::Waiting => true,
                     Phase::Running => self.last_continue.is_none_or(|t| t.elapsed() >= timeout),
                     Phase::Offered => false,
                 };
                 if !may {
-                    TransferStats::add(&self.hub.stats.chunks_dropped, 1);
+                    self.core.dropped();
                     return None;
                 }
-                self.window = (self.hub.config.window as usize).min(window.clamp(1, 1024) as usize);
+                self.window =
+                    (self.core.hub.config.window as usize).min(window.clamp(1, 1024) as usize);
                 // The receiver says again after `continue_from` whether it has paused; a
                 // stale pause must not outlive the reconnect.
-                self.paused_remote = false;
+                self.core.lift_peer_pause();
                 self.last_progress = Instant::now();
                 let continued = self.continue_from(files).await;
                 // Stamped after hashing the prefixes, so `continue`s that queued up meanwhile
@@ -622,18 +505,18 @@ impl OutgoingTransfer {
                 match continued {
                     Ok(starts) => {
                         let msg = Control::ContinueFrom {
-                            id: self.id,
+                            id: self.core.id,
                             files: starts,
                         };
                         if self.done_count == self.done.len() {
                             // The receiver has everything (it lists no unfinished file).
                             return Some(Ok(()));
                         }
-                        if self.hub.send(&self.peer, &msg).await.is_ok() {
+                        if self.core.send(&msg).await.is_ok() {
                             // Our pause outlives reconnects, restarts and the wait for the data phase.
-                            self.announce_pause().await;
+                            self.core.announce_pause().await;
                             self.start_running();
-                            self.hub.emit(TransferEvent::Resumed { id: self.id });
+                            self.core.emit(TransferEvent::Resumed { id: self.core.id });
                             self.save().await;
                         }
                     }
@@ -643,16 +526,14 @@ impl OutgoingTransfer {
             Control::Offer(_)
             | Control::Request { .. }
             | Control::ContinueFrom { .. }
-            | Control::Where { .. } => {
-                TransferStats::add(&self.hub.stats.chunks_dropped, 1);
-            }
+            | Control::Where { .. } => self.core.dropped(),
         }
         None
     }
 
     /// Checks that the sources are still what the manifest says.
     async fn check_sources(&self) -> Result<(), TransferError> {
-        let manifest = self.manifest.clone();
+        let manifest = self.core.manifest.clone();
         let sources = self.sources.clone();
         tokio::task::spawn_blocking(move || {
             for (f, src) in manifest.files.iter().zip(sources.iter()) {
@@ -677,7 +558,7 @@ impl OutgoingTransfer {
             // Nothing to read when the receiver has everything.
             self.check_sources().await?;
         }
-        let manifest = self.manifest.clone();
+        let manifest = self.core.manifest.clone();
         let sources = self.sources.clone();
         let n = manifest.files.len();
         let mut seen = vec![false; n];
@@ -698,8 +579,8 @@ impl OutgoingTransfer {
                     let chunks = p.chunks.min(manifest.chunk_count(f));
                     let same = p.size == m.size
                         && p.mtime == m.mtime
-                        && prefix_sha256(&sources[f], chunks * u64::from(manifest.chunk_size))
-                            .is_ok_and(|h| hex::encode(h) == p.prefix_sha256);
+                        && sha256_prefix(&sources[f], chunks * u64::from(manifest.chunk_size))
+                            .is_ok_and(|h| hex::encode(h.finalize()) == p.prefix_sha256);
                     FileStart {
                         file: p.file,
                         chunk: if same { chunks } else { 0 },
@@ -715,22 +596,17 @@ impl OutgoingTransfer {
             listed[s.file as usize] = true;
             self.next[s.file as usize] = s.chunk;
         }
-        let (mut bytes, mut chunks) = (0u64, 0u64);
-        self.done_count = 0;
         for (f, listed) in listed.iter().enumerate() {
             self.done[f] = !listed;
-            if self.done[f] {
-                self.done_count += 1;
-                bytes += manifest_size(&self.manifest, f);
-                chunks += self.manifest.chunk_count(f);
-            }
         }
-        for s in &starts {
-            let (off, _) = self.manifest.chunk_span(s.file as usize, s.chunk);
-            bytes += off;
-            chunks += s.chunk;
-        }
-        self.tracker.restart(bytes, chunks, self.done_count);
+        self.done_count = self.done.iter().filter(|d| **d).count();
+        let next = &self.next;
+        self.core.restart_progress(
+            self.done
+                .iter()
+                .enumerate()
+                .map(|(f, done)| (!done).then(|| next[f])),
+        );
         self.cursor = 0;
         self.in_flight.clear();
         self.resend.clear();
@@ -742,15 +618,8 @@ impl OutgoingTransfer {
             // The node stops: keep the saved state so a restart continues.
             return;
         };
-        self.progress(true);
-        self.hub
-            .finish_transfer(self.id, self.peer, &self.info, outcome)
-            .await;
+        self.core.finish(outcome).await;
     }
-}
-
-fn manifest_size(m: &Manifest, f: usize) -> u64 {
-    m.files.get(f).map_or(0, |f| f.size)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -805,19 +674,4 @@ fn read_chunks(
         out.push((f, c, buf.freeze()));
     }
     (Ok(out), open)
-}
-
-/// SHA-256 of the first `len` bytes of a file.
-pub(crate) fn prefix_sha256(path: &std::path::Path, len: u64) -> std::io::Result<[u8; 32]> {
-    let file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut offset = 0u64;
-    while offset < len {
-        let n = (len - offset).min(buf.len() as u64) as usize;
-        read_exact_at(&file, &mut buf[..n], offset)?;
-        hasher.update(&buf[..n]);
-        offset += n as u64;
-    }
-    Ok(hasher.finalize().into())
 }

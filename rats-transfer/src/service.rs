@@ -44,7 +44,7 @@ impl TransferService {
     /// A service with `config`; partial data goes to `config.temp_dir`, else
     /// `<data_dir>/transfers`, else a per-node folder in the system temp directory.
     pub fn new(config: TransferConfig, data_dir: Option<&Path>) -> Result<Self, TransferError> {
-        config.validate().map_err(TransferError::Refused)?;
+        config.validate()?;
         let (base, shared) = match (&config.temp_dir, data_dir) {
             (Some(t), _) => (t.clone(), false),
             (None, Some(d)) => (d.join("transfers"), false),
@@ -661,7 +661,9 @@ impl Service for TransferService {
             Err(e) => {
                 // A newer peer's message type, or garbage: ignored (and counted), so that
                 // versions can add messages without cutting older peers off.
-                debug!(peer = %peer.short(), error = %e, "transfer message ignored");
+                // As an error value, so the subscriber also shows its source (serde's detail).
+                let error: &dyn std::error::Error = &e;
+                debug!(peer = %peer.short(), error, "transfer message ignored");
                 TransferStats::add(&hub.stats.chunks_dropped, 1);
                 return Ok(());
             }

@@ -6,6 +6,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
 
 use crate::id::TransferId;
 
@@ -258,22 +259,107 @@ impl Control {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// Decodes from JSON.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("bad transfer message: {e}"))
+    /// Decodes from JSON; the error names the rule the bytes broke.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let msg = Control::deserialize(&mut de).map_err(|e| DecodeError::classify(bytes, e))?;
+        de.end().map_err(|_| DecodeError::TrailingBytes)?;
+        Ok(msg)
+    }
+
+    /// Every message type (`t`) this version knows.
+    pub const TYPES: [&'static str; 14] = [
+        "offer",
+        "request",
+        "accept",
+        "reject",
+        "ack",
+        "nack",
+        "file_done",
+        "pause",
+        "resume",
+        "cancel",
+        "failed",
+        "continue",
+        "where",
+        "continue_from",
+    ];
+}
+
+/// Why a control message or a chunk could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ends inside the message: JSON cut short, or a chunk shorter than its header.
+    #[error("truncated transfer message")]
+    Truncated,
+    /// Not JSON.
+    #[error("transfer message is not JSON")]
+    NotJson(#[source] serde_json::Error),
+    /// JSON, but not an object with a string `t`.
+    #[error("transfer message has no type (`t`)")]
+    MissingType,
+    /// A type this version does not know (a newer peer's: ignored, so versions can add
+    /// messages). Holds the type, clipped to [`MAX_TYPE_BYTES`].
+    #[error("unknown transfer message type {0:?}")]
+    UnknownType(String),
+    /// A known type whose fields are missing or of the wrong kind.
+    #[error("bad fields in transfer message {kind:?}")]
+    BadFields {
+        /// The message type.
+        kind: &'static str,
+        /// What serde found wrong.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Bytes after the message.
+    #[error("trailing bytes after transfer message")]
+    TrailingBytes,
+}
+
+/// Longest unknown message type kept in [`DecodeError::UnknownType`].
+pub const MAX_TYPE_BYTES: usize = 64;
+
+impl DecodeError {
+    /// Names the rule a message that serde refused broke. Only on this (rare) path is the
+    /// message looked at a second time, for its type.
+    fn classify(bytes: &[u8], e: serde_json::Error) -> Self {
+        match e.classify() {
+            Category::Eof => return DecodeError::Truncated,
+            Category::Syntax | Category::Io => return DecodeError::NotJson(e),
+            Category::Data => {}
+        }
+        // Serde read the whole value before refusing it, so this parse (which, like serde
+        // then, does not look past the value) succeeds.
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let Ok(value) = serde_json::Value::deserialize(&mut de) else {
+            return DecodeError::NotJson(e);
+        };
+        let Some(t) = value.get("t").and_then(serde_json::Value::as_str) else {
+            return DecodeError::MissingType;
+        };
+        match Control::TYPES.iter().find(|known| **known == t).copied() {
+            Some(kind) => DecodeError::BadFields { kind, source: e },
+            None => DecodeError::UnknownType(clip(t, MAX_TYPE_BYTES)),
+        }
     }
 }
 
 /// Cuts a peer-supplied reason to a sane length (on a character boundary).
 pub fn clip_reason(reason: &str) -> String {
-    if reason.len() <= MAX_REASON_BYTES {
-        return reason.to_string();
+    clip(reason, MAX_REASON_BYTES)
+}
+
+/// Cuts a peer-supplied string to at most `max` bytes, on a character boundary.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
     }
-    let mut end = MAX_REASON_BYTES;
-    while !reason.is_char_boundary(end) {
+    let mut end = max;
+    while !s.is_char_boundary(end) {
         end -= 1;
     }
-    reason[..end].to_string()
+    s[..end].to_string()
 }
 
 /// The fixed part of a chunk message: id (16 bytes), file (u32), chunk (u64), SHA-256 of the
@@ -324,10 +410,11 @@ impl ChunkHeader {
         out
     }
 
-    /// Splits a chunk message into header and data.
-    pub fn decode(mut msg: Bytes) -> Result<(ChunkHeader, Bytes), String> {
+    /// Splits a chunk message into header and data; a message shorter than the header is
+    /// [`DecodeError::Truncated`].
+    pub fn decode(mut msg: Bytes) -> Result<(ChunkHeader, Bytes), DecodeError> {
         if msg.len() < CHUNK_HEADER_LEN {
-            return Err(format!("chunk message of {} bytes is too short", msg.len()));
+            return Err(DecodeError::Truncated);
         }
         let head = msg.split_to(CHUNK_HEADER_LEN);
         let mut id = [0u8; 16];
@@ -372,19 +459,160 @@ mod tests {
         let (back, data) = ChunkHeader::decode(h.message(b"abc")).unwrap();
         assert_eq!(back, h);
         assert_eq!(&data[..], b"abc");
-        assert!(ChunkHeader::decode(Bytes::from_static(b"short")).is_err());
+        let short = ChunkHeader::decode(Bytes::from_static(b"short")).unwrap_err();
+        assert!(matches!(short, DecodeError::Truncated), "{short}");
+        let header_only = h.message(b"");
+        let cut = header_only.slice(..CHUNK_HEADER_LEN - 1);
+        assert!(matches!(
+            ChunkHeader::decode(cut),
+            Err(DecodeError::Truncated)
+        ));
+        assert!(ChunkHeader::decode(header_only).is_ok_and(|(_, d)| d.is_empty()));
     }
 
     #[test]
-    fn control_round_trips_and_rejects_garbage() {
+    fn control_round_trips() {
         let m = Control::Ack {
             id: TransferId::random(),
             file: 1,
             chunk: 2,
         };
         assert_eq!(Control::decode(&m.encode()).unwrap(), m);
-        assert!(Control::decode(b"{\"t\":\"ack\",\"id\":\"zz\"}").is_err());
-        assert!(Control::decode(b"\xff").is_err());
+        // Whitespace around the object is JSON, not trailing bytes.
+        let mut spaced = m.encode();
+        spaced.extend_from_slice(b" \n");
+        assert_eq!(Control::decode(&spaced).unwrap(), m);
+    }
+
+    #[test]
+    fn control_decode_names_the_rule_that_refused() {
+        let ack = br#"{"t":"ack","id":"000102030405060708090a0b0c0d0e0f","file":0,"chunk":0}"#;
+        let refused = |bytes: &[u8]| Control::decode(bytes).unwrap_err();
+        assert!(matches!(
+            refused(&ack[..ack.len() - 1]),
+            DecodeError::Truncated
+        ));
+        assert!(matches!(refused(b""), DecodeError::Truncated));
+        assert!(matches!(refused(b"\xff"), DecodeError::NotJson(_)));
+        assert!(matches!(refused(b"{\"t\" 1}"), DecodeError::NotJson(_)));
+        let mut trailing = ack.to_vec();
+        trailing.extend_from_slice(b"{}");
+        assert!(matches!(refused(&trailing), DecodeError::TrailingBytes));
+        assert!(matches!(
+            refused(b"{\"id\":\"00\"}"),
+            DecodeError::MissingType
+        ));
+        assert!(matches!(refused(b"[1,2]"), DecodeError::MissingType));
+        assert!(matches!(refused(b"{\"t\":7}"), DecodeError::MissingType));
+        assert!(matches!(
+            refused(b"{\"t\":\"teleport\",\"id\":\"00\"}"),
+            DecodeError::UnknownType(t) if t == "teleport"
+        ));
+        let long = format!(r#"{{"t":"{}"}}"#, "x".repeat(1000));
+        assert!(matches!(
+            refused(long.as_bytes()),
+            DecodeError::UnknownType(t) if t.len() == MAX_TYPE_BYTES
+        ));
+        assert!(matches!(
+            refused(b"{\"t\":\"ack\",\"id\":\"zz\"}"),
+            DecodeError::BadFields { kind: "ack", .. }
+        ));
+        // The first rule broken is named: bad fields before trailing bytes.
+        assert!(matches!(
+            refused(b"{\"t\":\"ack\",\"id\":\"zz\"} x"),
+            DecodeError::BadFields { kind: "ack", .. }
+        ));
+        let e = refused(b"{\"t\":\"file_done\",\"id\":\"000102030405060708090a0b0c0d0e0f\"}");
+        assert!(
+            matches!(
+                e,
+                DecodeError::BadFields {
+                    kind: "file_done",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // The serde error is kept as the source, not flattened into the message.
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn every_message_type_is_known() {
+        let id = TransferId::random();
+        let offer = Offer {
+            id,
+            kind: Kind::File,
+            name: "n".into(),
+            files: Vec::new(),
+            dirs: Vec::new(),
+            chunk_size: 4096,
+        };
+        let reason = String::new();
+        // One of each: a new variant fails to compile here until it is listed.
+        let all = |c: &Control| match c {
+            Control::Offer(_)
+            | Control::Request { .. }
+            | Control::Accept { .. }
+            | Control::Reject { .. }
+            | Control::Ack { .. }
+            | Control::Nack { .. }
+            | Control::FileDone { .. }
+            | Control::Pause { .. }
+            | Control::Resume { .. }
+            | Control::Cancel { .. }
+            | Control::Failed { .. }
+            | Control::Continue { .. }
+            | Control::Where { .. }
+            | Control::ContinueFrom { .. } => (),
+        };
+        let samples = [
+            Control::Offer(offer),
+            Control::Request {
+                id,
+                path: "p".into(),
+                directory: false,
+            },
+            Control::Accept { id, window: 1 },
+            Control::Reject {
+                id,
+                reason: reason.clone(),
+            },
+            Control::Ack {
+                id,
+                file: 0,
+                chunk: 0,
+            },
+            Control::Nack {
+                id,
+                file: 0,
+                chunk: 0,
+            },
+            Control::FileDone { id, file: 0 },
+            Control::Pause { id },
+            Control::Resume { id },
+            Control::Cancel {
+                id,
+                reason: reason.clone(),
+            },
+            Control::Failed { id, reason },
+            Control::Continue {
+                id,
+                window: 1,
+                files: Vec::new(),
+            },
+            Control::Where { id },
+            Control::ContinueFrom {
+                id,
+                files: Vec::new(),
+            },
+        ];
+        assert_eq!(samples.len(), Control::TYPES.len());
+        for (c, t) in samples.iter().zip(Control::TYPES) {
+            all(c);
+            let v: serde_json::Value = serde_json::from_slice(&c.encode()).unwrap();
+            assert_eq!(v["t"], t);
+        }
     }
 
     #[test]

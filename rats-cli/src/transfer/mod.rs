@@ -175,6 +175,8 @@ impl Ui {
                 self.out.transfer_paused(*id, false, false, None);
             }
             TransferEvent::Finished(info) => self.finished(info),
+            // Events a newer rats-transfer adds are not shown.
+            _ => {}
         }
         true
     }
