@@ -3,27 +3,27 @@
 
 use std::path::{Path, PathBuf};
 
-use rats::RatsError;
+use crate::error::CliError;
 
 use crate::args::Args;
 
 /// The `--accept-dir` folder, created if missing, as an absolute path.
 #[cfg(feature = "transfer")]
-pub fn accept_dir(args: &Args) -> Result<Option<PathBuf>, RatsError> {
+pub fn accept_dir(args: &Args) -> Result<Option<PathBuf>, CliError> {
     let Some(dir) = &args.accept_dir else {
         return Ok(None);
     };
-    let bad = |e: std::io::Error| RatsError::Config(format!("--accept-dir {}: {e}", dir.display()));
+    let bad = |e: std::io::Error| CliError::Usage(format!("--accept-dir {}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(bad)?;
     std::fs::canonicalize(dir).map(Some).map_err(bad)
 }
 
 /// Without file transfer, `--accept-dir` is an error.
 #[cfg(not(feature = "transfer"))]
-pub fn accept_dir(args: &Args) -> Result<Option<PathBuf>, RatsError> {
+pub fn accept_dir(args: &Args) -> Result<Option<PathBuf>, CliError> {
     match &args.accept_dir {
         None => Ok(None),
-        Some(_) => Err(RatsError::Config(
+        Some(_) => Err(CliError::Usage(
             "--accept-dir: this rats was built without file transfer".into(),
         )),
     }
@@ -31,8 +31,8 @@ pub fn accept_dir(args: &Args) -> Result<Option<PathBuf>, RatsError> {
 
 /// The `--share-dir` folder as a configuration value (an absolute path).
 #[cfg(feature = "transfer")]
-pub fn shared_root(dir: &Path) -> Result<serde_json::Value, RatsError> {
-    let bad = |why: String| RatsError::Config(format!("--share-dir {}: {why}", dir.display()));
+pub fn shared_root(dir: &Path) -> Result<serde_json::Value, CliError> {
+    let bad = |why: String| CliError::Usage(format!("--share-dir {}: {why}", dir.display()));
     let root = std::fs::canonicalize(dir).map_err(|e| bad(e.to_string()))?;
     if !root.is_dir() {
         return Err(bad("not a directory".into()));
@@ -42,8 +42,8 @@ pub fn shared_root(dir: &Path) -> Result<serde_json::Value, RatsError> {
 
 /// Without file transfer, `--share-dir` is an error.
 #[cfg(not(feature = "transfer"))]
-pub fn shared_root(_dir: &Path) -> Result<serde_json::Value, RatsError> {
-    Err(RatsError::Config(
+pub fn shared_root(_dir: &Path) -> Result<serde_json::Value, CliError> {
+    Err(CliError::Usage(
         "--share-dir: this rats was built without file transfer".into(),
     ))
 }

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 #[cfg(feature = "dht")]
 mod dht;
+mod error;
 mod folders;
 #[cfg(feature = "mdns")]
 mod mdns;
@@ -24,6 +25,8 @@ use clap::Parser;
 use rats::core::node::NodeError;
 use rats::core::transport::TransportError;
 use rats::{DataDirError, DataDirLock, RatsClient, RatsError};
+
+use error::CliError;
 use tokio::io::AsyncBufReadExt;
 
 use args::Args;
@@ -60,7 +63,7 @@ fn lock_data_dir(
     base: &Path,
     explicit: bool,
     out: Option<Output>,
-) -> Result<DataDirLock, RatsError> {
+) -> Result<DataDirLock, CliError> {
     match DataDirLock::acquire(base) {
         Ok(lock) => return Ok(lock),
         Err(e @ DataDirError::InUse { .. }) if explicit => return Err(e.into()),
@@ -91,10 +94,10 @@ fn lock_data_dir(
     .into())
 }
 
-fn port_in_use(e: &RatsError) -> bool {
+fn port_in_use(e: &CliError) -> bool {
     matches!(
         e,
-        RatsError::Node(NodeError::Listen { error: TransportError::Io { source, .. }, .. })
+        CliError::Rats(RatsError::Node(NodeError::Listen { error: TransportError::Io { source, .. }, .. }))
             if source.kind() == ErrorKind::AddrInUse
     )
 }
@@ -105,7 +108,7 @@ async fn start(
     args: &Args,
     out: Option<Output>,
     port: Option<u16>,
-) -> Result<RatsClient, RatsError> {
+) -> Result<RatsClient, CliError> {
     let base = args.data_dir.clone().unwrap_or_else(default_data_dir);
     let lock = lock_data_dir(&base, args.data_dir.is_some(), out)?;
     let mut builder = RatsClient::builder()
@@ -132,7 +135,7 @@ async fn start(
     }
     if let Some(spec) = &args.turn {
         if !cfg!(feature = "nat") {
-            return Err(RatsError::Config(
+            return Err(CliError::Usage(
                 "--turn: this rats was built without NAT support".into(),
             ));
         }
@@ -143,7 +146,7 @@ async fn start(
                 c.plugins.insert("turn".into(), section);
             })
             .port(port.unwrap_or(rats::DEFAULT_PORT))
-            .listen(&format!("turn:{server}"))?;
+            .listen(format!("turn:{server}"))?;
     }
     if let (Some(p), None) = (port, &args.turn) {
         builder = builder.port(p);
@@ -185,27 +188,27 @@ async fn start(
         builder = builder
             .configure(|c| set_section_key(&mut c.plugins, "transfer", "trusted_peers", ids));
     }
-    builder.start().await
+    Ok(builder.start().await?)
 }
 
 /// The `--bootstrap` nodes as the `dht.bootstrap` configuration value.
 #[cfg(feature = "dht")]
-fn bootstrap_list(nodes: &[String]) -> Result<serde_json::Value, RatsError> {
+fn bootstrap_list(nodes: &[String]) -> Result<serde_json::Value, CliError> {
     dht::bootstrap_list(nodes)
 }
 
 /// Without the DHT, `--bootstrap` is an error.
 #[cfg(not(feature = "dht"))]
-fn bootstrap_list(_nodes: &[String]) -> Result<serde_json::Value, RatsError> {
-    Err(RatsError::Config(
+fn bootstrap_list(_nodes: &[String]) -> Result<serde_json::Value, CliError> {
+    Err(CliError::Usage(
         "--bootstrap: this rats was built without the DHT".into(),
     ))
 }
 
 /// `turn:USER:PASS@HOST:PORT` (the `turn:` is optional) as (user, password, host:port).
-fn turn_spec(spec: &str) -> Result<(String, String, String), RatsError> {
+fn turn_spec(spec: &str) -> Result<(String, String, String), CliError> {
     let bad = || {
-        RatsError::Config(format!(
+        CliError::Usage(format!(
             "--turn {spec:?}: expected turn:USER:PASSWORD@HOST:PORT"
         ))
     };
@@ -231,7 +234,7 @@ async fn terminate_signal() {
     std::future::pending::<()>().await
 }
 
-async fn run(args: Args) -> Result<(), RatsError> {
+async fn run(args: Args) -> Result<(), CliError> {
     let out = Output { json: args.json };
     let accept_dir = accept_dir(&args)?;
     let client = match start(&args, Some(out), args.port).await {

@@ -340,6 +340,8 @@ pub fn event_json(e: &Event) -> Option<Value> {
             }
         },
         Event::Service { service, .. } => json!({"event": "service", "service": service}),
+        // Events of a newer library than this tool knows.
+        _ => return None,
     })
 }
 

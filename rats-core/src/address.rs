@@ -144,6 +144,44 @@ impl<'de> serde::Deserialize<'de> for Address {
     }
 }
 
+/// Anything that names an address: an [`Address`], a [`SocketAddr`] (TCP), or text
+/// (`tcp:1.2.3.4:7878`, `quic:[::1]:7878`, or a bare `host:port` for TCP). What
+/// `connect` takes, so callers need no conversion.
+pub trait ToAddress {
+    /// The address, or why the text is not one.
+    fn to_address(&self) -> Result<Address, AddressError>;
+}
+
+impl ToAddress for Address {
+    fn to_address(&self) -> Result<Address, AddressError> {
+        Ok(self.clone())
+    }
+}
+
+impl ToAddress for SocketAddr {
+    fn to_address(&self) -> Result<Address, AddressError> {
+        Ok(Address::tcp(*self))
+    }
+}
+
+impl ToAddress for str {
+    fn to_address(&self) -> Result<Address, AddressError> {
+        self.parse()
+    }
+}
+
+impl ToAddress for String {
+    fn to_address(&self) -> Result<Address, AddressError> {
+        self.parse()
+    }
+}
+
+impl<T: ToAddress + ?Sized> ToAddress for &T {
+    fn to_address(&self) -> Result<Address, AddressError> {
+        (**self).to_address()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 use crate::address::Address;
 use crate::encryption::ProtocolId;
 
+/// A configuration value that breaks a rule: which key, and what the rule is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} {rule}")]
+pub struct ConfigError {
+    /// The key of the offending value (`max_peers`, `memory_per_ip`, ...).
+    pub key: &'static str,
+    /// The rule it breaks.
+    pub rule: String,
+}
+
 /// Most peers one exchange message may list (a wire rule, not a setting, so that nodes
 /// configured differently still agree).
 pub const MAX_EXCHANGE_PEERS: usize = 64;
@@ -154,54 +164,66 @@ impl NodeConfig {
     }
 
     /// Checks values that would make the node misbehave.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.protocol_name.contains('\0') || self.protocol_version.contains('\0') {
-            return Err("protocol name and version must not contain NUL".into());
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, rule: &str| {
+            Err(ConfigError {
+                key,
+                rule: rule.to_string(),
+            })
+        };
+        if self.protocol_name.contains('\0') {
+            return bad("protocol_name", "must not contain NUL");
+        }
+        if self.protocol_version.contains('\0') {
+            return bad("protocol_version", "must not contain NUL");
         }
         if self.protocol_name.trim().is_empty() {
-            return Err("protocol_name must not be empty".into());
+            return bad("protocol_name", "must not be empty");
         }
         if self.max_peers == 0 {
-            return Err("max_peers must be at least 1".into());
+            return bad("max_peers", "must be at least 1");
         }
         if self.max_message_size == 0 || self.max_message_size > u32::MAX as usize {
-            return Err("max_message_size must be between 1 and 4 GiB - 1".into());
+            return bad("max_message_size", "must be between 1 and 4 GiB - 1");
         }
         if self.memory_per_connection < self.max_message_size {
-            return Err(
-                "memory_per_connection must be at least max_message_size (the largest message \
-                 must fit)"
-                    .into(),
+            return bad(
+                "memory_per_connection",
+                "must be at least max_message_size (the largest message must fit)",
             );
         }
-        if self.memory_per_connection > self.memory_per_ip
-            || self.memory_per_ip > self.memory_budget
-        {
-            return Err(
-                "memory limits must grow: memory_per_connection <= memory_per_ip <= memory_budget"
-                    .into(),
+        if self.memory_per_connection > self.memory_per_ip {
+            return bad(
+                "memory_per_ip",
+                "memory limits must grow: memory_per_connection <= memory_per_ip <= memory_budget",
+            );
+        }
+        if self.memory_per_ip > self.memory_budget {
+            return bad(
+                "memory_budget",
+                "memory limits must grow: memory_per_connection <= memory_per_ip <= memory_budget",
             );
         }
         if self.send_queue_bytes < 64 * 1024 {
-            return Err("send_queue_bytes must be at least 64 KiB".into());
+            return bad("send_queue_bytes", "must be at least 64 KiB");
         }
         if self.max_exchange_peers > MAX_EXCHANGE_PEERS {
-            return Err(format!(
-                "max_exchange_peers must be at most {}",
-                MAX_EXCHANGE_PEERS
-            ));
+            return bad(
+                "max_exchange_peers",
+                &format!("must be at most {MAX_EXCHANGE_PEERS}"),
+            );
         }
         if self.keepalive_interval >= self.idle_timeout {
-            return Err("keepalive_interval must be shorter than idle_timeout".into());
+            return bad("keepalive_interval", "must be shorter than idle_timeout");
         }
-        for (name, d) in [
+        for (key, d) in [
             ("handshake_timeout", self.handshake_timeout),
             ("dial_timeout", self.dial_timeout),
             ("write_timeout", self.write_timeout),
             ("keepalive_interval", self.keepalive_interval),
         ] {
             if d < Duration::from_millis(10) {
-                return Err(format!("{name} must be at least 10 ms"));
+                return bad(key, "must be at least 10 ms");
             }
         }
         Ok(())
@@ -247,17 +269,43 @@ mod tests {
         let bad = |edit: fn(&mut NodeConfig)| {
             let mut c = NodeConfig::default();
             edit(&mut c);
-            c.validate().expect_err("invalid")
+            c.validate().expect_err("invalid").key
         };
+        assert_eq!(bad(|c| c.protocol_name = " ".into()), "protocol_name");
         assert_eq!(
-            bad(|c| c.protocol_name = " ".into()),
-            "protocol_name must not be empty"
+            bad(|c| c.protocol_version = "1\0".into()),
+            "protocol_version"
         );
-        assert!(
-            bad(|c| c.memory_per_connection = c.max_message_size - 1)
-                .starts_with("memory_per_connection must be at least max_message_size")
+        assert_eq!(bad(|c| c.max_peers = 0), "max_peers");
+        assert_eq!(bad(|c| c.max_message_size = 0), "max_message_size");
+        assert_eq!(
+            bad(|c| c.memory_per_connection = c.max_message_size - 1),
+            "memory_per_connection"
         );
-        assert!(bad(|c| c.memory_per_ip = c.memory_budget + 1).contains("memory_budget"));
-        assert!(bad(|c| c.memory_per_ip = c.memory_per_connection - 1).contains("memory_per_ip"));
+        assert_eq!(
+            bad(|c| c.memory_per_ip = c.memory_budget + 1),
+            "memory_budget"
+        );
+        assert_eq!(
+            bad(|c| c.memory_per_ip = c.memory_per_connection - 1),
+            "memory_per_ip"
+        );
+        assert_eq!(bad(|c| c.send_queue_bytes = 1), "send_queue_bytes");
+        assert_eq!(bad(|c| c.max_exchange_peers = 1000), "max_exchange_peers");
+        assert_eq!(
+            bad(|c| c.keepalive_interval = c.idle_timeout),
+            "keepalive_interval"
+        );
+        assert_eq!(
+            bad(|c| c.dial_timeout = Duration::from_millis(1)),
+            "dial_timeout"
+        );
+        let e = NodeConfig {
+            max_peers: 0,
+            ..NodeConfig::default()
+        }
+        .validate()
+        .expect_err("invalid");
+        assert_eq!(e.to_string(), "max_peers must be at least 1");
     }
 }

@@ -10,6 +10,9 @@ use crate::transport::TransportError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
+    /// The text given is not an address.
+    #[error(transparent)]
+    BadAddress(#[from] crate::address::AddressError),
     /// No linked transport handles the address.
     #[error("no transport for address {0}")]
     NoTransport(Address),
@@ -36,7 +39,7 @@ pub enum ConnectError {
     Limit(#[from] LimitError),
     /// The peer's Hello was malformed.
     #[error("bad hello from peer: {0}")]
-    BadHello(String),
+    BadHello(#[source] HelloError),
     /// The node is shutting down.
     #[error("node is shutting down")]
     ShuttingDown,
@@ -64,4 +67,16 @@ pub enum LimitError {
     /// `max_connections_per_ip` reached for this IP.
     #[error("too many connections from this address")]
     TooManyConnectionsFromIp,
+}
+
+/// Why a peer's Hello (sent inside the handshake) was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HelloError {
+    /// Not the expected JSON.
+    #[error("not a hello: {0}")]
+    Json(#[source] serde_json::Error),
+    /// More addresses or services than a Hello may list.
+    #[error("hello lists too many addresses or services")]
+    TooMany,
 }

@@ -94,6 +94,7 @@ pub struct HandshakeParams<'a> {
 
 /// Errors of the encryption layer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncryptionError {
     /// The socket failed.
     #[error("i/o: {0}")]
@@ -109,18 +110,19 @@ pub enum EncryptionError {
     /// The remote refused the handshake and said why.
     #[error("rejected by remote: {0}")]
     Rejected(String),
-    /// The handshake bytes were wrong (garbage, a bad key, a failed MAC...).
+    /// The handshake bytes were wrong (garbage, a bad key, a failed MAC...); the
+    /// encryption's own error is the source.
     #[error("handshake failed: {0}")]
-    Handshake(String),
+    Handshake(#[source] crate::BoxError),
     /// The remote proved a key that does not match the identity it claimed.
     #[error("remote identity does not match its handshake key")]
     IdentityMismatch,
     /// The stream ended.
     #[error("connection closed during handshake")]
     Closed,
-    /// A record failed to decrypt after the handshake.
+    /// A record failed to decrypt after the handshake (the cipher's error is the source).
     #[error("decryption failed: {0}")]
-    Decrypt(String),
+    Decrypt(#[source] crate::BoxError),
     /// Early data too large.
     #[error("early data of {0} bytes exceeds {MAX_EARLY_DATA}")]
     EarlyDataTooLarge(usize),
@@ -228,8 +230,8 @@ pub fn split_identity_payload(payload: &[u8]) -> Result<(PeerId, Bytes), Encrypt
             "identity payload too short".into(),
         ));
     }
-    let peer = PeerId::from_slice(&payload[..32])
-        .map_err(|e| EncryptionError::Handshake(e.to_string()))?;
+    let peer =
+        PeerId::from_slice(&payload[..32]).map_err(|e| EncryptionError::Handshake(e.into()))?;
     if !peer.is_canonical() {
         return Err(EncryptionError::Handshake("non-canonical peer id".into()));
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
+use tokio_util::sync::ReusableBoxFuture;
 
 use crate::address::Address;
 use crate::identity::PeerId;
@@ -14,6 +15,7 @@ use crate::peer::ConnectionMethod;
 
 /// Why a peer was disconnected.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// Our node is shutting down.
     LocalShutdown,
@@ -68,6 +70,7 @@ pub enum MessageBody {
 
 /// Everything a node reports.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// A listener is bound.
     Listening {
@@ -203,27 +206,43 @@ impl EventBus {
     pub fn subscribe(&self) -> EventStream {
         self.message_interest
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        EventStream {
-            rx: self.tx.subscribe(),
-            message_interest: Some(self.message_interest.clone()),
-        }
+        EventStream::new(self.tx.subscribe(), Some(self.message_interest.clone()))
     }
 
     /// A subscription that does not ask for `Message` events (they still arrive while another
     /// subscriber wants them; skip them).
     pub fn subscribe_without_messages(&self) -> EventStream {
-        EventStream {
-            rx: self.tx.subscribe(),
-            message_interest: None,
-        }
+        EventStream::new(self.tx.subscribe(), None)
     }
 }
 
-/// A subscription to the event bus.
-#[derive(Debug)]
+/// A subscription to the event bus. Use [`recv`](Self::recv) or, as a
+/// [`futures::Stream`] of `Result<Event, Lagged>`, in `select!` and stream combinators: a
+/// subscriber that falls behind by more than the bus's capacity gets one `Err(Lagged(n))`
+/// saying how many events it missed, then the events that follow. The stream ends when the
+/// node is gone.
 pub struct EventStream {
-    rx: broadcast::Receiver<Event>,
+    /// The pending receive; it owns the receiver and hands it back with each event.
+    next: ReusableBoxFuture<'static, Received>,
     message_interest: Option<Arc<std::sync::atomic::AtomicUsize>>,
+}
+
+type Received = (
+    Result<Event, broadcast::error::RecvError>,
+    broadcast::Receiver<Event>,
+);
+
+async fn receive(mut rx: broadcast::Receiver<Event>) -> Received {
+    let result = rx.recv().await;
+    (result, rx)
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream")
+            .field("wants_messages", &self.message_interest.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for EventStream {
@@ -235,13 +254,19 @@ impl Drop for EventStream {
 }
 
 impl EventStream {
+    fn new(
+        rx: broadcast::Receiver<Event>,
+        message_interest: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    ) -> Self {
+        EventStream {
+            next: ReusableBoxFuture::new(receive(rx)),
+            message_interest,
+        }
+    }
+
     /// The next event; `Err(Lagged)` tells how many were missed; `None` once the node is gone.
     pub async fn recv(&mut self) -> Option<Result<Event, Lagged>> {
-        match self.rx.recv().await {
-            Ok(e) => Some(Ok(e)),
-            Err(broadcast::error::RecvError::Lagged(n)) => Some(Err(Lagged(n))),
-            Err(broadcast::error::RecvError::Closed) => None,
-        }
+        futures::StreamExt::next(self).await
     }
 
     /// Like [`recv`](Self::recv) but skips over lag notices.
@@ -252,5 +277,81 @@ impl EventStream {
                 Err(Lagged(_)) => continue,
             }
         }
+    }
+}
+
+impl futures::Stream for EventStream {
+    type Item = Result<Event, Lagged>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let (result, rx) = std::task::ready!(self.next.poll(cx));
+        match result {
+            Ok(e) => {
+                self.next.set(receive(rx));
+                std::task::Poll::Ready(Some(Ok(e)))
+            }
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                self.next.set(receive(rx));
+                std::task::Poll::Ready(Some(Err(Lagged(n))))
+            }
+            // Keep the closed receiver parked: polling again answers `Closed` at once.
+            Err(broadcast::error::RecvError::Closed) => {
+                self.next.set(receive(rx));
+                std::task::Poll::Ready(None)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn listening(port: u16) -> Event {
+        Event::Listening {
+            addr: Address::tcp(([127, 0, 0, 1], port).into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_reports_lag_then_goes_on() {
+        let bus = EventBus::new(2);
+        let mut events = bus.subscribe();
+        for port in 1..=5 {
+            bus.emit(listening(port));
+        }
+        // Capacity 2: three were missed, the last two arrive.
+        assert!(matches!(events.next().await, Some(Err(Lagged(3)))));
+        for port in [4, 5] {
+            let e = events.next().await.and_then(Result::ok);
+            assert!(
+                matches!(e, Some(Event::Listening { addr }) if addr.socket_addr().is_some_and(|a| a.port() == port))
+            );
+        }
+        drop(bus);
+        assert!(events.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_stream_works_in_combinators() {
+        let bus = EventBus::new(8);
+        let events = bus.subscribe_without_messages();
+        bus.emit(listening(1));
+        bus.emit(listening(2));
+        drop(bus);
+        let ports: Vec<u16> = events
+            .filter_map(|e| async move {
+                match e {
+                    Ok(Event::Listening { addr }) => addr.socket_addr().map(|a| a.port()),
+                    _ => None,
+                }
+            })
+            .collect()
+            .await;
+        assert_eq!(ports, [1, 2]);
     }
 }

@@ -71,6 +71,9 @@ pub use plaintext::Plaintext;
 pub use service::{PeerSender, Priority, SendError, Service, ServiceContext};
 pub use transport::Transport;
 
+/// A boxed error that keeps its type: what plugin errors carry as their source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Re-exported so plugin crates submit factories with the same `inventory` version.
 pub use inventory;
 

@@ -246,7 +246,7 @@ impl Discovery for MdnsDiscovery {
         }
         self.start_mdns_discovery(None).await.map_err(|e| {
             warn!(error = %e, "mDNS failed to start");
-            DiscoveryError::Other(e.to_string())
+            DiscoveryError::Other(e.into())
         })
     }
 

@@ -420,7 +420,7 @@ impl Service for GossipsubService {
                 debug!(peer = %peer.short(), kind = t, "unknown gossipsub message ignored");
                 return Ok(());
             }
-            Err(e) => return Err(ServiceError::BadMessage(e.to_string())),
+            Err(e) => return Err(ServiceError::BadMessage(e.into())),
         };
         match rpc {
             Rpc::Publish(msg) => {

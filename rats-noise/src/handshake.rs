@@ -35,7 +35,7 @@ pub(crate) struct Handshaked {
 }
 
 fn hs_err(e: snow::Error) -> EncryptionError {
-    EncryptionError::Handshake(e.to_string())
+    EncryptionError::Handshake(Box::new(e))
 }
 
 fn verify_remote(
@@ -59,7 +59,7 @@ pub(crate) async fn run(
 ) -> Result<Handshaked, EncryptionError> {
     let noise_params = NOISE_PARAMS
         .parse()
-        .map_err(|e: snow::Error| EncryptionError::Handshake(e.to_string()))?;
+        .map_err(|e: snow::Error| EncryptionError::Handshake(Box::new(e)))?;
     let secret = params.identity.x25519_private();
     let prologue = params.protocol.prologue();
     let builder = snow::Builder::with_resolver(noise_params, Box::new(RatsResolver::new()))

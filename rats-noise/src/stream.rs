@@ -35,7 +35,7 @@ impl SecureReader for NoiseReader {
         let n = self
             .cipher
             .open_in_place(&mut record)
-            .map_err(|e| EncryptionError::Decrypt(e.to_string()))?;
+            .map_err(|e| EncryptionError::Decrypt(e.into()))?;
         record.truncate(n);
         if out.is_empty() {
             // Zero copy: the decrypted record becomes the plaintext buffer.

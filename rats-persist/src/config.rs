@@ -24,6 +24,9 @@ pub enum ConfigError {
     /// A value has the wrong type or is out of range; the message names the key and source.
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    /// A value breaks one of the node's rules (which key, which rule).
+    #[error("invalid configuration: {0}")]
+    Rule(#[from] rats_core::config::ConfigError),
     /// The file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -126,7 +129,7 @@ pub fn load_config(
     let config: NodeConfig = figment
         .extract()
         .map_err(|e| ConfigError::Invalid(describe(e, &file)))?;
-    config.validate().map_err(ConfigError::Invalid)?;
+    config.validate()?;
 
     let known = |k: &str| {
         NodeConfig::field_names().iter().any(|f| f == k)

@@ -633,7 +633,7 @@ impl Service for TransferService {
             hub.temp_base.clone()
         };
         std::fs::create_dir_all(&temp)
-            .map_err(|e| ServiceError::Start(format!("{}: {e}", temp.display())))?;
+            .map_err(|e| ServiceError::Start(format!("{}: {e}", temp.display()).into()))?;
         let _ = hub.temp.set(temp.clone());
         let _ = hub.ctx.set(ctx.clone());
         let ttl = hub.config.resume_ttl_secs;

@@ -28,14 +28,29 @@
 //! # Ok(()) }
 //! ```
 
+mod builder;
 mod client;
+mod config;
 mod data_dir;
+#[cfg(feature = "dht")]
+mod dht;
+mod error;
+#[cfg(feature = "log")]
+mod logging;
+#[cfg(feature = "mdns")]
+mod mdns;
+#[cfg(feature = "nat")]
+mod nat;
 
-pub use client::{RatsClient, RatsClientBuilder, RatsError};
+pub use builder::RatsClientBuilder;
+pub use client::RatsClient;
 pub use data_dir::{DataDirError, DataDirLock};
+pub use error::RatsError;
 pub use rats_core::{
     self as core, Address, ConnectError, ConnectionMethod, DisconnectReason, Event, EventStream,
     Identity, MessageBody, Node, NodeConfig, PeerId, PeerInfo,
+    address::ToAddress,
+    messaging::{MessageStream, TypedMessageError},
 };
 #[cfg(feature = "dht")]
 pub use rats_discovery_dht;

@@ -49,7 +49,7 @@ async fn exchange_all_kinds(listen: &str) {
     b.send_binary(&a_id, Bytes::from_static(b"xyz"))
         .await
         .expect("bin b->a");
-    assert_eq!(a.send("chat", &json!({"n": 3})).expect("broadcast"), 1);
+    assert_eq!(a.broadcast("chat", &json!({"n": 3})).expect("broadcast"), 1);
 
     let mut got = Vec::new();
     for _ in 0..7 {
@@ -187,6 +187,104 @@ async fn messages_of_every_size_arrive_intact_and_in_order() {
         );
     }
     sender.await.expect("sender");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// The application's own types go out with `send_to`/`broadcast` and come back through
+/// `on_message` and the `messages_of` stream; data that is not the type is reported, and a
+/// stream that is not read reports what it dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_messages_round_trip_and_report_misfits_and_lag() {
+    use futures::StreamExt;
+    use rats::TypedMessageError;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Move {
+        x: i32,
+        y: i32,
+    }
+
+    let a = client_with(|_| {}).await;
+    let b = client_with(|_| {}).await;
+    let (tx, mut handled) = mpsc::channel::<(PeerId, Move)>(8);
+    b.on_message("move", move |from, m: Move| {
+        let _ = tx.try_send((from, m));
+    });
+    let mut moves = b.messages_of::<Move>("move", 4);
+    // `connect` takes anything address-like: here a SocketAddr.
+    let b_id = a
+        .connect(b.listen_addrs()[0].socket_addr().expect("socket address"))
+        .await
+        .expect("connect");
+    let a_id = a.local_peer_id();
+
+    a.send_to(&b_id, "move", &Move { x: 1, y: 2 })
+        .await
+        .expect("typed");
+    let (from, m) = handled.recv().await.expect("handler got it");
+    assert_eq!((from, m), (a_id, Move { x: 1, y: 2 }));
+    let next = tokio::time::timeout(Duration::from_secs(5), moves.next()).await;
+    assert!(matches!(next, Ok(Some(Ok((from, Move { x: 1, y: 2 })))) if from == a_id));
+
+    // A message of the type whose data is not a Move: the stream says so, the handler skips it.
+    a.send_to(&b_id, "move", &json!({"x": "left"}))
+        .await
+        .expect("json");
+    let next = tokio::time::timeout(Duration::from_secs(5), moves.next()).await;
+    assert!(
+        matches!(next, Ok(Some(Err(TypedMessageError::Malformed { from, .. }))) if from == a_id),
+        "{next:?}"
+    );
+
+    // Six more while nobody reads: the stream holds four and reports two as lag. The last
+    // one goes through the handler too, so once the handler has it, all six have arrived.
+    for i in 0..6 {
+        assert_eq!(
+            a.broadcast("move", &Move { x: i, y: 0 })
+                .expect("broadcast"),
+            1
+        );
+    }
+    for i in 0..6 {
+        let (_, m) = handled.recv().await.expect("handler");
+        assert_eq!(m.x, i);
+    }
+    let next = moves.next().await;
+    assert!(
+        matches!(next, Some(Err(TypedMessageError::Lagged(2)))),
+        "{next:?}"
+    );
+    let mut kept = Vec::new();
+    for _ in 0..4 {
+        if let Some(Ok((_, m))) = moves.next().await {
+            kept.push(m.x);
+        }
+    }
+    assert_eq!(kept, [0, 1, 2, 3]);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// The event stream works in `select!` and stream combinators.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_is_a_stream() {
+    use futures::StreamExt;
+
+    let a = client_with(|_| {}).await;
+    let b = client_with(|_| {}).await;
+    let connected = a.events().filter_map(|e| async move {
+        match e {
+            Ok(rats::Event::PeerConnected { peer, .. }) => Some(peer),
+            _ => None,
+        }
+    });
+    let mut connected = Box::pin(connected);
+    let b_id = a.connect(&b.listen_addrs()[0]).await.expect("connect");
+    tokio::select! {
+        peer = connected.next() => assert_eq!(peer, Some(b_id)),
+        () = tokio::time::sleep(Duration::from_secs(10)) => panic!("no PeerConnected event"),
+    }
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -56,7 +56,7 @@ async fn forwarded_signals_arrive_with_their_author_and_floods_are_cut() {
         .expect("target starts");
     let target_id = target.local_peer_id();
     target
-        .connect(&addr_of(&relay).parse().expect("addr"))
+        .connect(addr_of(&relay))
         .await
         .expect("target joins the relay");
     let (author, mut conn) =

@@ -147,7 +147,8 @@ impl Ui {
                 }
             }
             TransferEvent::Started(info) => {
-                if self.bars.start(info) {
+                let new_bar = self.bars.start(info);
+                if new_bar {
                     self.out.transfer_started(info);
                 }
             }

@@ -11,13 +11,14 @@ use crate::address::Address;
 
 /// Errors of discovery plugins.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiscoveryError {
     /// Not started or already stopped.
     #[error("discovery {0} is not running")]
     NotRunning(&'static str),
-    /// Anything the mechanism reports.
-    #[error("{0}")]
-    Other(String),
+    /// Anything the mechanism reports (its own error type, as the source).
+    #[error(transparent)]
+    Other(crate::BoxError),
 }
 
 /// A peer-finding mechanism. It reports what it finds through

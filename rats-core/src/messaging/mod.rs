@@ -5,14 +5,16 @@
 
 mod codec;
 mod handlers;
+mod typed;
 
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use codec::MAX_TYPE_LEN;
+pub use codec::{DecodeError, MAX_TYPE_LEN, TypeTooLong};
 pub use handlers::HandlerId;
+pub use typed::{MessageStream, TypedMessageError};
 
 use crate::event::{Event, MessageBody};
 use crate::identity::PeerId;
@@ -27,13 +29,14 @@ pub const MESSAGES_CHANNEL: u16 = 1;
 
 /// Errors of message exchange.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MessageError {
     /// The node has not started this service.
     #[error("message exchange is not running")]
     NotStarted,
     /// The message type is too long.
-    #[error("{0}")]
-    BadType(String),
+    #[error(transparent)]
+    BadType(#[from] codec::TypeTooLong),
     /// The JSON value could not be serialized.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
@@ -81,6 +84,31 @@ impl MessageExchange {
         self.handlers.add_json(kind, Arc::new(handler), true)
     }
 
+    /// Calls `handler` for every JSON message of type `kind` whose data decodes into `T`
+    /// (messages that do not are dropped and logged at debug level; use
+    /// [`subscribe`](Self::subscribe) to see them).
+    pub fn on_typed<T, F>(&self, kind: &str, handler: F) -> HandlerId
+    where
+        T: serde::de::DeserializeOwned,
+        F: Fn(PeerId, T) + Send + Sync + 'static,
+    {
+        let kind_name = kind.to_string();
+        self.on(kind, move |from, data| match T::deserialize(data) {
+            Ok(value) => handler(from, value),
+            Err(e) => tracing::debug!(kind = %kind_name, from = %from.short(), error = %e,
+                "message does not fit the handler's type"),
+        })
+    }
+
+    /// The messages of type `kind`, decoded into `T`, as a stream holding at most `capacity`
+    /// undelivered messages (beyond that they are dropped and reported as lag).
+    pub fn subscribe<T>(self: &Arc<Self>, kind: &str, capacity: usize) -> MessageStream<T>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        MessageStream::new(self, kind, capacity)
+    }
+
     /// Removes every handler of type `kind`; returns how many were removed.
     pub fn off(&self, kind: &str) -> usize {
         self.handlers.remove_type(kind)
@@ -109,36 +137,45 @@ impl MessageExchange {
         self.handlers.add_binary(Arc::new(handler))
     }
 
-    fn json_bytes(kind: &str, data: &serde_json::Value) -> Result<Vec<u8>, MessageError> {
+    fn json_bytes<T: serde::Serialize + ?Sized>(
+        kind: &str,
+        data: &T,
+    ) -> Result<Vec<u8>, MessageError> {
         let mut v = Vec::with_capacity(64);
-        codec::json_head(kind, &mut v).map_err(MessageError::BadType)?;
+        codec::json_head(kind, &mut v)?;
         serde_json::to_writer(&mut v, data)?;
         Ok(v)
     }
 
-    /// Sends a typed JSON message to one peer (waits while its queue is full).
-    pub async fn send_to(
+    /// Sends a JSON message of type `kind` to one peer (waits while its queue is full).
+    /// `data` is anything serializable: a `serde_json::Value` or the application's own type.
+    pub async fn send_to<T: serde::Serialize + ?Sized>(
         &self,
         peer: &PeerId,
         kind: &str,
-        data: &serde_json::Value,
+        data: &T,
     ) -> Result<(), MessageError> {
         let bytes = Self::json_bytes(kind, data)?;
         Ok(self.ctx()?.send(peer, Outgoing::slice(&bytes)).await?)
     }
 
-    /// Sends a typed JSON message to every connected peer; returns how many got it queued.
-    pub fn send(&self, kind: &str, data: &serde_json::Value) -> Result<usize, MessageError> {
+    /// Sends a JSON message of type `kind` to every connected peer without waiting; returns
+    /// how many got it queued.
+    pub fn broadcast<T: serde::Serialize + ?Sized>(
+        &self,
+        kind: &str,
+        data: &T,
+    ) -> Result<usize, MessageError> {
         let bytes = Self::json_bytes(kind, data)?;
         Ok(self.ctx()?.broadcast(Outgoing::slice(&bytes)))
     }
 
-    /// Sends a typed JSON message without waiting (fails when the queue is full).
-    pub fn try_send_to(
+    /// Sends a JSON message without waiting (fails when the queue is full).
+    pub fn try_send_to<T: serde::Serialize + ?Sized>(
         &self,
         peer: &PeerId,
         kind: &str,
-        data: &serde_json::Value,
+        data: &T,
     ) -> Result<(), MessageError> {
         let bytes = Self::json_bytes(kind, data)?;
         Ok(self.ctx()?.try_send(peer, Outgoing::slice(&bytes))?)
@@ -257,7 +294,7 @@ impl Service for MessageExchange {
         {
             return Ok(());
         }
-        let body = codec::decode(message).map_err(ServiceError::BadMessage)?;
+        let body = codec::decode(message).map_err(|e| ServiceError::BadMessage(e.into()))?;
         if let Some(events) = events {
             // Events may sit in a slow subscriber's queue: give them their own small copy
             // rather than a slice pinning a whole receive buffer.

@@ -65,13 +65,14 @@ impl std::fmt::Debug for NatConnection {
 
 /// Errors of NAT strategies.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NatError {
     /// This strategy does not apply to the target.
     #[error("strategy does not apply: {0}")]
     NotApplicable(String),
-    /// It applied and failed.
-    #[error("{0}")]
-    Failed(String),
+    /// It applied and failed (the strategy's own error, as the source).
+    #[error(transparent)]
+    Failed(crate::BoxError),
 }
 
 /// One way of getting a byte stream to a peer through NATs (port mapping, hole punching,

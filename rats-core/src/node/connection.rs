@@ -240,7 +240,7 @@ pub(crate) async fn write_loop(
 
 fn io_reason(e: EncryptionError) -> DisconnectReason {
     match e {
-        EncryptionError::Decrypt(m) => DisconnectReason::ProtocolViolation(m),
+        EncryptionError::Decrypt(e) => DisconnectReason::ProtocolViolation(e.to_string()),
         other => DisconnectReason::Io(other.to_string()),
     }
 }
@@ -483,8 +483,8 @@ fn dispatch(
         match service {
             Some((s, bulk)) => deliver_to(s, bulk, conn, message)?,
             None => {
-                let control =
-                    Control::decode(&message).map_err(DisconnectReason::ProtocolViolation)?;
+                let control = Control::decode(&message)
+                    .map_err(|e| DisconnectReason::ProtocolViolation(e.to_string()))?;
                 handle_control(shared, conn, control, goodbye);
             }
         }

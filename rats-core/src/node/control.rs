@@ -109,11 +109,11 @@ impl Control {
     }
 
     /// Decodes a message from a peer.
-    pub fn decode(b: &[u8]) -> Result<Self, String> {
-        let (&tag, rest) = b.split_first().ok_or("empty control message")?;
+    pub fn decode(b: &[u8]) -> Result<Self, ControlError> {
+        let (&tag, rest) = b.split_first().ok_or(ControlError::Empty)?;
         match tag {
             PING | PONG => {
-                let n = u64::from_be_bytes(rest.try_into().map_err(|_| "bad ping length")?);
+                let n = u64::from_be_bytes(rest.try_into().map_err(|_| ControlError::PingLength)?);
                 Ok(if tag == PING {
                     Control::Ping(n)
                 } else {
@@ -122,11 +122,11 @@ impl Control {
             }
             EXCHANGE => {
                 let entries: Vec<WireExchangedPeer> =
-                    serde_json::from_slice(rest).map_err(|e| format!("bad peer exchange: {e}"))?;
+                    serde_json::from_slice(rest).map_err(ControlError::Exchange)?;
                 if entries.len() > MAX_EXCHANGE_PEERS
                     || entries.iter().any(|p| p.addrs.len() > MAX_HELLO_ADDRS)
                 {
-                    return Err("peer exchange too long".into());
+                    return Err(ControlError::ExchangeTooLong);
                 }
                 // An entry whose id is not a valid, canonical key (PeerId::from_bytes) is
                 // dropped here: never dialed, never passed on.
@@ -159,9 +159,41 @@ impl Control {
                     }
                 })
             }
-            t => Err(format!("unknown control message type {t}")),
+            t => Err(ControlError::UnknownType(t)),
         }
     }
+}
+
+/// Why a control message from a peer was refused: the rule it broke.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No type byte.
+    #[error("empty control message")]
+    Empty,
+    /// A type this version does not know.
+    #[error("unknown control message type {0}")]
+    UnknownType(u8),
+    /// A ping or pong that is not 8 bytes.
+    #[error("bad ping length")]
+    PingLength,
+    /// A peer exchange that is not the expected JSON.
+    #[error("bad peer exchange: {0}")]
+    Exchange(#[source] serde_json::Error),
+    /// A peer exchange over the wire limits.
+    #[error("peer exchange too long")]
+    ExchangeTooLong,
+    /// A signal shorter than its peer id and name length.
+    #[error("truncated signal")]
+    SignalTruncated,
+    /// A signal whose peer id is not a valid key.
+    #[error("bad peer id in signal")]
+    SignalPeer,
+    /// A signal name too long for the rest, too long, or not UTF-8.
+    #[error("bad signal name")]
+    SignalName,
+    /// A signal payload over the limit.
+    #[error("signal payload too long")]
+    SignalPayload,
 }
 
 /// `tag peer:32 name_len:u8 name payload`; callers keep name and payload within the limits
@@ -178,23 +210,23 @@ fn signal_bytes(tag: u8, peer: &PeerId, name: &str, payload: &[u8]) -> Vec<u8> {
     v
 }
 
-fn decode_signal(b: &[u8]) -> Result<(PeerId, String, Vec<u8>), String> {
+fn decode_signal(b: &[u8]) -> Result<(PeerId, String, Vec<u8>), ControlError> {
     const ID: usize = crate::identity::PEER_ID_LEN;
     if b.len() < ID + 1 {
-        return Err("truncated signal".into());
+        return Err(ControlError::SignalTruncated);
     }
-    let peer = PeerId::from_slice(&b[..ID]).map_err(|e| format!("bad peer id in signal: {e}"))?;
+    let peer = PeerId::from_slice(&b[..ID]).map_err(|_| ControlError::SignalPeer)?;
     let name_len = usize::from(b[ID]);
     let rest = &b[ID + 1..];
     if name_len > MAX_SIGNAL_NAME || rest.len() < name_len {
-        return Err("bad signal name".into());
+        return Err(ControlError::SignalName);
     }
     let name = std::str::from_utf8(&rest[..name_len])
-        .map_err(|_| "signal name is not UTF-8")?
+        .map_err(|_| ControlError::SignalName)?
         .to_string();
     let payload = &rest[name_len..];
     if payload.len() > MAX_SIGNAL_PAYLOAD {
-        return Err("signal payload too long".into());
+        return Err(ControlError::SignalPayload);
     }
     Ok((peer, name, payload.to_vec()))
 }
@@ -235,12 +267,17 @@ mod tests {
         ] {
             assert_eq!(Control::decode(&m.encode()).expect("decode"), m);
         }
-        assert!(
-            Control::decode(&Control::Exchange(vec![p.clone(); MAX_EXCHANGE_PEERS + 1]).encode())
-                .is_err()
-        );
-        assert!(Control::decode(&[]).is_err());
-        assert!(Control::decode(&[1, 2]).is_err());
+        let refused = |b: &[u8]| Control::decode(b).expect_err("refused");
+        assert!(matches!(
+            refused(&Control::Exchange(vec![p.clone(); MAX_EXCHANGE_PEERS + 1]).encode()),
+            ControlError::ExchangeTooLong
+        ));
+        assert!(matches!(
+            refused(&[EXCHANGE, b'{']),
+            ControlError::Exchange(_)
+        ));
+        assert!(matches!(refused(&[]), ControlError::Empty));
+        assert!(matches!(refused(&[1, 2]), ControlError::PingLength));
         // Entries whose id is not one key's canonical encoding are dropped, the rest kept.
         let mut flipped = *p.id.as_bytes();
         flipped[31] |= 0x80;
@@ -261,18 +298,25 @@ mod tests {
             Control::decode(&m).expect("decode"),
             Control::Exchange(vec![p.clone()])
         );
-        assert!(Control::decode(&[9]).is_err());
+        assert!(matches!(refused(&[9]), ControlError::UnknownType(9)));
         // Truncated peer id, a name longer than the rest, an oversized payload.
-        assert!(Control::decode(&[FORWARD, 1, 2]).is_err());
+        assert!(matches!(
+            refused(&[FORWARD, 1, 2]),
+            ControlError::SignalTruncated
+        ));
+        let mut m = vec![SIGNAL];
+        m.extend_from_slice(&flipped);
+        m.push(0);
+        assert!(matches!(refused(&m), ControlError::SignalPeer));
         let mut m = vec![SIGNAL];
         m.extend_from_slice(p.id.as_bytes());
         m.push(10);
         m.extend_from_slice(b"abc");
-        assert!(Control::decode(&m).is_err());
+        assert!(matches!(refused(&m), ControlError::SignalName));
         let mut m = vec![SIGNAL];
         m.extend_from_slice(p.id.as_bytes());
         m.push(0);
         m.extend(std::iter::repeat_n(0u8, MAX_SIGNAL_PAYLOAD + 1));
-        assert!(Control::decode(&m).is_err());
+        assert!(matches!(refused(&m), ControlError::SignalPayload));
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
+use crate::connect::HelloError;
 
 /// Most listen addresses accepted in a Hello.
 pub const MAX_HELLO_ADDRS: usize = 16;
@@ -34,10 +35,10 @@ pub struct Hello {
 
 impl Hello {
     /// Parses and bounds a Hello from a peer.
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let mut h: Hello = serde_json::from_slice(bytes).map_err(|e| format!("bad hello: {e}"))?;
+    pub fn decode(bytes: &[u8]) -> Result<Self, HelloError> {
+        let mut h: Hello = serde_json::from_slice(bytes).map_err(HelloError::Json)?;
         if h.listen.len() > MAX_HELLO_ADDRS || h.services.len() > MAX_HELLO_SERVICES {
-            return Err("hello lists too many addresses or services".into());
+            return Err(HelloError::TooMany);
         }
         h.agent.truncate(h.agent.floor_char_boundary(128));
         Ok(h)

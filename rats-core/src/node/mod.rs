@@ -25,7 +25,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::address::Address;
+use crate::address::{Address, ToAddress};
 use crate::config::NodeConfig;
 use crate::connect::ConnectError;
 use crate::discovery::{Discovery, DiscoveryContext};
@@ -42,10 +42,14 @@ use crate::transport::{Transport, TransportError};
 
 /// Errors starting a node.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeError {
     /// Invalid configuration.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] crate::config::ConfigError),
+    /// A service asked for the Control priority, which belongs to the node.
+    #[error("service {0} asks for the Control priority, which belongs to the node")]
+    ControlPriority(&'static str),
     /// A plugin factory failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),
@@ -283,10 +287,7 @@ impl NodeBuilder {
                 return Err(NodeError::ChannelClash("node", d.name, 0));
             }
             if d.priority == Priority::Control {
-                return Err(NodeError::Config(format!(
-                    "service {} asks for the Control priority, which belongs to the node",
-                    d.name
-                )));
+                return Err(NodeError::ControlPriority(d.name));
             }
             let uses = |e: &ServiceEntry, c: u16| {
                 e.descriptor.channel == c || e.descriptor.bulk_channel == Some(c)
@@ -485,8 +486,9 @@ impl Node {
 
     /// Connects to `addr`; returns the authenticated peer id once connected (also when the
     /// peer turned out to be connected already).
-    pub async fn connect(&self, addr: &Address) -> Result<PeerId, ConnectError> {
-        setup::dial(&self.shared, addr).await
+    pub async fn connect(&self, addr: impl ToAddress) -> Result<PeerId, ConnectError> {
+        let addr = addr.to_address()?;
+        setup::dial(&self.shared, &addr).await
     }
 
     /// Connects to a peer known by several addresses, as `connect_strategy` allows: direct

@@ -42,17 +42,20 @@ pub struct ServiceDescriptor {
 }
 
 /// Errors a service reports. Returned from [`Service::on_frame`], it disconnects the peer.
+/// Each keeps the error that caused it as its source (text converts too:
+/// `ServiceError::BadMessage("why".into())`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServiceError {
     /// The peer sent something this service cannot accept.
     #[error("bad message: {0}")]
-    BadMessage(String),
+    BadMessage(#[source] crate::BoxError),
     /// The service could not start.
     #[error("service failed to start: {0}")]
-    Start(String),
+    Start(#[source] crate::BoxError),
     /// Anything else.
-    #[error("{0}")]
-    Other(String),
+    #[error(transparent)]
+    Other(crate::BoxError),
 }
 
 /// A protocol on top of connections. Used as `Arc<dyn Service>`.

@@ -274,7 +274,7 @@ impl DhtDiscovery {
 fn key_to_hash(key: &[u8]) -> Result<NodeId, DiscoveryError> {
     NodeId::from_slice(key)
         .or_else(|| std::str::from_utf8(key).ok().and_then(NodeId::from_hex))
-        .ok_or_else(|| DiscoveryError::Other(DhtError::BadKey(key.len()).to_string()))
+        .ok_or_else(|| DiscoveryError::Other(DhtError::BadKey(key.len()).into()))
 }
 
 #[async_trait]
@@ -287,7 +287,7 @@ impl Discovery for DhtDiscovery {
         *self.ctx.lock() = Some(ctx);
         self.start_dht()
             .await
-            .map_err(|e| DiscoveryError::Other(e.to_string()))
+            .map_err(|e| DiscoveryError::Other(e.into()))
     }
 
     async fn announce(&self, key: &[u8]) -> Result<(), DiscoveryError> {
@@ -305,7 +305,7 @@ impl Discovery for DhtDiscovery {
         self.announce(hash, Some(port))
             .await
             .map(|_| ())
-            .map_err(|e| DiscoveryError::Other(e.to_string()))
+            .map_err(|e| DiscoveryError::Other(e.into()))
     }
 
     async fn find(&self, key: &[u8]) -> Result<BoxStream<'static, Address>, DiscoveryError> {

@@ -333,7 +333,7 @@ impl Inner {
                 "no connected peer to coordinate a hole punch through".into(),
             ));
         }
-        let failed = |e: String| NatError::Failed(format!("hole punch: {e}"));
+        let failed = |e: String| NatError::Failed(format!("hole punch: {e}").into());
         let (sock, tcp) = self.prepare_both().await.map_err(failed)?;
         let id = rand::random::<u64>();
         let (tx, rx) = oneshot::channel();

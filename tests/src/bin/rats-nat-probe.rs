@@ -39,7 +39,7 @@ fn fail(msg: &str) -> ! {
 async fn node(listen_port: u16, plugins: serde_json::Value, disabled: &[&str]) -> RatsClient {
     // network: runs only inside the lab's namespaces; its plugins get the lab's own servers.
     let mut b = RatsClient::builder()
-        .listen(&format!("tcp:0.0.0.0:{listen_port}"))
+        .listen(format!("tcp:0.0.0.0:{listen_port}"))
         .unwrap_or_else(|e| fail(&e.to_string()));
     for d in ["dht", "mdns", "stun", "portmap"] {
         if disabled.contains(&d) {
@@ -129,7 +129,7 @@ async fn relay_node(server: &str, listen: bool) -> RatsClient {
         b = b.disable_plugin(d);
     }
     b = if listen {
-        b.listen(&format!("turn:{server}"))
+        b.listen(format!("turn:{server}"))
             .unwrap_or_else(|e| fail(&e.to_string()))
     } else {
         b.no_listen()

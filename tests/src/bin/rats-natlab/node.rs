@@ -89,7 +89,7 @@ async fn node(o: Options) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     if o.listen_turn {
         b = b
-            .listen(&format!("turn:{}", o.turn))
+            .listen(format!("turn:{}", o.turn))
             .map_err(|e| e.to_string())?;
     }
     for d in ["dht", "mdns", "stun", "portmap"] {
