@@ -157,6 +157,8 @@ impl NatLab {
     /// be created for lack of privilege), saying so: the tests that build a lab are
     /// `#[ignore]`d by default for that reason. A failing setup command cleans up what was
     /// already created and panics with the command and its stderr.
+    // Not `Default`: building a lab creates namespaces and runs commands as root.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> NatLab {
         Self::with_public_net(DEFAULT_PUBLIC_NET)
     }
