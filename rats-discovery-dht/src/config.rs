@@ -105,20 +105,98 @@ impl DhtConfig {
         Duration::from_millis(self.request_timeout_ms.clamp(50, 60_000))
     }
 
-    /// Checks values that would make the node misbehave.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks values that would make the node misbehave; the error names the broken rule.
+    pub fn validate(&self) -> Result<(), DhtConfigError> {
         if !self.ipv4 && !self.ipv6 {
-            return Err("dht: ipv4 and ipv6 are both off".into());
-        }
-        if self.max_queries_per_sec == 0 || self.max_reply_bytes_per_sec < 2048 {
-            return Err("dht: max_queries_per_sec must be at least 1, max_reply_bytes_per_sec at least 2048".into());
+            return Err(DhtConfigError::NoAddressFamily);
         }
         if self.max_queries_per_sec == 0 {
-            return Err("dht: max_queries_per_sec must be at least 1".into());
+            return Err(DhtConfigError::NoQueries);
         }
-        if self.fast_interval_secs == 0 || self.interval_secs == 0 {
-            return Err("dht: lookup intervals must be at least 1 second".into());
+        if self.max_reply_bytes_per_sec < MIN_REPLY_BYTES_PER_SEC {
+            return Err(DhtConfigError::ReplyBudgetTooSmall(
+                self.max_reply_bytes_per_sec,
+            ));
+        }
+        if self.interval_secs == 0 {
+            return Err(DhtConfigError::ZeroInterval("interval_secs"));
+        }
+        if self.fast_interval_secs == 0 {
+            return Err(DhtConfigError::ZeroInterval("fast_interval_secs"));
         }
         Ok(())
+    }
+}
+
+/// The least `max_reply_bytes_per_sec`: below it, not even one full answer fits in a second.
+pub const MIN_REPLY_BYTES_PER_SEC: u32 = 2048;
+
+/// A `dht` section that would make the node misbehave ([`DhtConfig::validate`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DhtConfigError {
+    /// `ipv4` and `ipv6` are both off: the node would have no socket.
+    #[error("ipv4 and ipv6 are both off")]
+    NoAddressFamily,
+    /// `max_queries_per_sec` is 0: the node could not send a single query.
+    #[error("max_queries_per_sec must be at least 1")]
+    NoQueries,
+    /// `max_reply_bytes_per_sec` (the value given) is below [`MIN_REPLY_BYTES_PER_SEC`].
+    #[error("max_reply_bytes_per_sec must be at least {MIN_REPLY_BYTES_PER_SEC}, not {0}")]
+    ReplyBudgetTooSmall(u32),
+    /// A lookup interval (the key named) is 0 seconds.
+    #[error("{0} must be at least 1 second")]
+    ZeroInterval(&'static str),
+}
+
+impl DhtConfigError {
+    /// The key of the `dht` section that breaks the rule (`None` when two keys do together).
+    pub fn key(&self) -> Option<&'static str> {
+        match self {
+            DhtConfigError::NoAddressFamily => None,
+            DhtConfigError::NoQueries => Some("max_queries_per_sec"),
+            DhtConfigError::ReplyBudgetTooSmall(_) => Some("max_reply_bytes_per_sec"),
+            DhtConfigError::ZeroInterval(key) => Some(key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_broken_rule() {
+        assert_eq!(DhtConfig::default().validate(), Ok(()));
+        let check = |edit: fn(&mut DhtConfig)| {
+            let mut c = DhtConfig::default();
+            edit(&mut c);
+            c.validate().expect_err("invalid")
+        };
+        let e = check(|c| {
+            c.ipv4 = false;
+            c.ipv6 = false;
+        });
+        assert_eq!(
+            (e.clone(), e.key()),
+            (DhtConfigError::NoAddressFamily, None)
+        );
+        assert_eq!(
+            check(|c| c.max_queries_per_sec = 0),
+            DhtConfigError::NoQueries
+        );
+        let e = check(|c| c.max_reply_bytes_per_sec = 2047);
+        assert_eq!(e, DhtConfigError::ReplyBudgetTooSmall(2047));
+        assert_eq!(e.key(), Some("max_reply_bytes_per_sec"));
+        assert_eq!(
+            check(|c| c.interval_secs = 0),
+            DhtConfigError::ZeroInterval("interval_secs")
+        );
+        let e = check(|c| c.fast_interval_secs = 0);
+        assert_eq!(e, DhtConfigError::ZeroInterval("fast_interval_secs"));
+        assert_eq!(
+            e.to_string(),
+            "fast_interval_secs must be at least 1 second"
+        );
     }
 }

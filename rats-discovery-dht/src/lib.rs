@@ -51,7 +51,7 @@ mod store;
 mod token;
 
 pub use compact::NodeInfo;
-pub use config::{DhtConfig, PUBLIC_ROUTERS};
+pub use config::{DhtConfig, DhtConfigError, MIN_REPLY_BYTES_PER_SEC, PUBLIC_ROUTERS};
 pub use id::NodeId;
 pub use lookup::LookupSummary;
 pub use node::{DhtError, DhtNode, DhtNodeTask, NodeSettings, PeerLookup};

@@ -69,9 +69,9 @@ pub fn remove_stale_temp_files(path: &Path) {
     }
 }
 
-/// What reading a state file gave.
+/// What reading a state file gave; `E` is the parser's error.
 #[derive(Debug)]
-pub enum Loaded<T> {
+pub enum Loaded<T, E = String> {
     /// No file yet.
     Missing,
     /// The file and its contents.
@@ -79,17 +79,17 @@ pub enum Loaded<T> {
     /// The file did not parse: it was moved to `moved_to`.
     Corrupt {
         /// Why it did not parse.
-        error: String,
+        error: E,
         /// Where the bad file is now.
         moved_to: PathBuf,
     },
 }
 
 /// Reads and parses `path`; a file that does not parse is renamed aside.
-pub fn load_or_quarantine<T>(
+pub fn load_or_quarantine<T, E>(
     path: &Path,
-    parse: impl FnOnce(&[u8]) -> Result<T, String>,
-) -> std::io::Result<Loaded<T>> {
+    parse: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> std::io::Result<Loaded<T, E>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),

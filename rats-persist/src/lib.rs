@@ -38,8 +38,8 @@ pub use atomic::{Loaded, load_or_quarantine, quarantine, remove_stale_temp_files
 pub use backoff::Backoff;
 pub use config::{CONFIG_FILE, ConfigError, ENV_PREFIX, LoadedConfig, load_config};
 pub use peer_files::{
-    EverPeer, FORMAT_VERSION, KnownPeer, PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile,
-    Versioned, parse as parse_peer_file,
+    EverPeer, FORMAT_VERSION, KnownPeer, PEERS_EVER_FILE, PEERS_FILE, PeerFileError, PeersEverFile,
+    PeersFile, Versioned, parse as parse_peer_file,
 };
 pub use store::{PeerStore, PersistSettings};
 

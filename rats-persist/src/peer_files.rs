@@ -62,12 +62,24 @@ pub struct PeersEverFile {
 }
 
 /// Parses either file, checking the version.
-pub fn parse<T: for<'de> Deserialize<'de> + Versioned>(bytes: &[u8]) -> Result<T, String> {
-    let v: T = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+pub fn parse<T: for<'de> Deserialize<'de> + Versioned>(bytes: &[u8]) -> Result<T, PeerFileError> {
+    let v: T = serde_json::from_slice(bytes)?;
     if v.version() != FORMAT_VERSION {
-        return Err(format!("unsupported format version {}", v.version()));
+        return Err(PeerFileError::UnsupportedVersion(v.version()));
     }
     Ok(v)
+}
+
+/// Why `peers.rats` or `peers_ever.rats` did not parse ([`parse`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerFileError {
+    /// Not JSON of the file's shape (torn, edited badly, another file).
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A format version this build does not read (it writes [`FORMAT_VERSION`]).
+    #[error("unsupported format version {0} (this build reads version {FORMAT_VERSION})")]
+    UnsupportedVersion(u32),
 }
 
 /// Files with a format version.
@@ -202,6 +214,13 @@ mod tests {
         let file = t.to_file();
         let back: PeersEverFile = parse(&serde_json::to_vec(&file).expect("json")).expect("parse");
         assert_eq!(back, file);
-        assert!(parse::<PeersFile>(br#"{"version":9,"saved_at":0,"peers":[]}"#).is_err());
+        assert!(matches!(
+            parse::<PeersFile>(br#"{"version":9,"saved_at":0,"peers":[]}"#),
+            Err(PeerFileError::UnsupportedVersion(9))
+        ));
+        assert!(matches!(
+            parse::<PeersFile>(br#"{"version":1,"saved_at":0,"peers":"#),
+            Err(PeerFileError::Json(e)) if e.is_eof()
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! Two peers on loopback: connect, exchange a typed JSON message and a text message, stop.
 //!
-//! `cargo run -p rats --example two_peers` (also builds with
+//! `cargo run -p rats-p2p --example two_peers` (also builds with
 //! `--no-default-features --features tcp,noise`).
 
 use std::time::Duration;

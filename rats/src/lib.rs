@@ -82,7 +82,7 @@ pub const NETWORK_REACHING_PLUGINS: &[&str] = &["dht", "mdns", "stun", "portmap"
 /// The port the `rats` tool listens on by default.
 pub const DEFAULT_PORT: u16 = 7878;
 
-/// The README's examples, compiled and run as doc tests.
-#[doc = include_str!("../../README.md")]
+/// This crate's README (what crates.io shows) examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;

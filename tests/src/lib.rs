@@ -208,3 +208,30 @@ pub async fn next_raw_frame(
         }
     }
 }
+
+/// The crates' READMEs (what crates.io shows), compiled and run as doc tests here: this crate
+/// links every plugin, and the crates' own `lib.rs` docs stay theirs. (`rats-transfer` and
+/// `rats-p2p` include theirs already.) The repository's README too.
+#[cfg(doctest)]
+pub mod readme_doctests {
+    #[doc = include_str!("../../README.md")]
+    pub struct Repository;
+    #[doc = include_str!("../../rats-core/README.md")]
+    pub struct RatsCore;
+    #[doc = include_str!("../../rats-transport/README.md")]
+    pub struct RatsTransport;
+    #[doc = include_str!("../../rats-noise/README.md")]
+    pub struct RatsNoise;
+    #[doc = include_str!("../../rats-persist/README.md")]
+    pub struct RatsPersist;
+    #[doc = include_str!("../../rats-log/README.md")]
+    pub struct RatsLog;
+    #[doc = include_str!("../../rats-gossipsub/README.md")]
+    pub struct RatsGossipsub;
+    #[doc = include_str!("../../rats-discovery-dht/README.md")]
+    pub struct RatsDiscoveryDht;
+    #[doc = include_str!("../../rats-discovery-mdns/README.md")]
+    pub struct RatsDiscoveryMdns;
+    #[doc = include_str!("../../rats-nat/README.md")]
+    pub struct RatsNat;
+}

@@ -24,9 +24,9 @@
 //! the lab: routers and public hosts know only 198.51.100.0/24 and their own LAN; a NAT'd
 //! host's default route leads to its router, which knows nothing more.
 //!
-//! Needs root, `ip` (iproute2) and `nft` (nftables). Without them [`NatLab::new`] returns
-//! `None` (the caller prints SKIPPED), unless `INTEROP_REQUIRED` is set, in which case it
-//! panics. Dropping the lab (also while unwinding from a panic) kills every process left in
+//! Needs root, `ip` (iproute2) and `nft` (nftables). Without them [`NatLab::new`] panics
+//! saying what is missing (tests that use the lab are `#[ignore]`d by default), and
+//! [`NatLab::try_new`] returns why. Dropping the lab (also while unwinding from a panic) kills every process left in
 //! its namespaces and deletes them; labs left by killed test processes are removed by the
 //! next [`NatLab::new`].
 //!
@@ -153,20 +153,34 @@ pub struct NatLab {
 impl NatLab {
     /// Builds the public segment and the server host (no other host yet).
     ///
-    /// Returns `None` when not running as root or when `ip` or `nft` is missing (or
-    /// namespaces cannot be created for lack of privilege), unless the environment variable
-    /// `INTEROP_REQUIRED` is set: then it panics. A failing setup command cleans up what was
+    /// Panics when not running as root or when `ip` or `nft` is missing (or namespaces cannot
+    /// be created for lack of privilege), saying so: the tests that build a lab are
+    /// `#[ignore]`d by default for that reason. A failing setup command cleans up what was
     /// already created and panics with the command and its stderr.
-    pub fn new() -> Option<NatLab> {
+    // Not `Default`: building a lab creates namespaces and runs commands as root.
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> NatLab {
         Self::with_public_net(DEFAULT_PUBLIC_NET)
+    }
+
+    /// Like [`new`](Self::new), but why the lab cannot be built here is an error, not a panic
+    /// (for the `rats-natlab` program).
+    pub fn try_new() -> Result<NatLab, String> {
+        Self::try_with_public_net(DEFAULT_PUBLIC_NET)
     }
 
     /// Like [`new`](Self::new) with another /24 as the public segment (for daemons that refuse
     /// documentation ranges as public addresses, like miniupnpd). Whatever the range, it exists
     /// only inside the lab's namespaces: nothing routes there from outside or out from there.
-    pub fn with_public_net(net: [u8; 3]) -> Option<NatLab> {
+    pub fn with_public_net(net: [u8; 3]) -> NatLab {
+        Self::try_with_public_net(net).unwrap_or_else(|why| unavailable(&why))
+    }
+
+    /// Like [`with_public_net`](Self::with_public_net), but why the lab cannot be built here
+    /// is an error.
+    pub fn try_with_public_net(net: [u8; 3]) -> Result<NatLab, String> {
         if let Err(why) = available() {
-            return unavailable(&format!("the NAT lab is unavailable: {why}"));
+            return Err(format!("the NAT lab is unavailable: {why}"));
         }
         remove_stale();
 
@@ -189,7 +203,7 @@ impl NatLab {
         let sw = lab.switch.clone();
         if let Err(e) = ip(&["netns", "add", &sw]) {
             if e.contains("Operation not permitted") || e.contains("Permission denied") {
-                return unavailable(&format!(
+                return Err(format!(
                     "the NAT lab is unavailable: cannot create network namespaces: {e}"
                 ));
             }
@@ -201,7 +215,7 @@ impl NatLab {
             drop(lab); // kills and deletes whatever was created
             panic!("NAT lab setup failed: {e}");
         }
-        Some(lab)
+        Ok(lab)
     }
 
     /// Everything after the switch namespace exists: the bridge and the server.
@@ -685,9 +699,16 @@ fn output(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, S
     }
 }
 
-/// True when coturn's `turnserver` and `turnutils_natdiscovery` are installed. Otherwise
-/// prints SKIPPED and returns false, or panics when `INTEROP_REQUIRED` is set.
-pub fn coturn_available() -> bool {
+/// Panics unless coturn is installed ([`coturn_installed`]); the tests that call it are
+/// `#[ignore]`d by default for that reason.
+pub fn require_coturn() {
+    if !coturn_installed() {
+        unavailable("coturn (turnserver, turnutils_natdiscovery) is not installed");
+    }
+}
+
+/// True when coturn's `turnserver` and `turnutils_natdiscovery` are installed.
+pub fn coturn_installed() -> bool {
     let runs = |program: &str, arg: &str| {
         Command::new(program)
             .arg(arg)
@@ -697,10 +718,7 @@ pub fn coturn_available() -> bool {
             .status()
             .is_ok() // natdiscovery exits non-zero on usage; existing is enough
     };
-    if runs("turnserver", "--version") && runs("turnutils_natdiscovery", "-h") {
-        return true;
-    }
-    unavailable::<()>("coturn (turnserver, turnutils_natdiscovery) is not installed").is_some()
+    runs("turnserver", "--version") && runs("turnutils_natdiscovery", "-h")
 }
 
 /// coturn's `turnserver` running in a lab's server namespace; killed on drop.

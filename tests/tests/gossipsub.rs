@@ -149,7 +149,20 @@ async fn a_message_crosses_a_line_of_five_exactly_once() {
         .publish("line", b"end to end".to_vec())
         .unwrap();
     wait_until(10, "E receives", || counts.get(4, b"end to end") == 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A duplicate would be a copy sent again over one of the line's links while its sender
+    // handled the message. Later messages from both ends cross every link in both directions
+    // after that, in order: once they have arrived everywhere, any duplicate has too.
+    gossip(&nodes[0])
+        .publish("line", b"from A".to_vec())
+        .unwrap();
+    gossip(&nodes[4])
+        .publish("line", b"from E".to_vec())
+        .unwrap();
+    wait_until(10, "both markers everywhere", || {
+        (1..5).all(|i| counts.get(i, b"from A") == 1)
+            && (0..4).all(|i| counts.get(i, b"from E") == 1)
+    })
+    .await;
     for i in 1..5 {
         assert_eq!(counts.get(i, b"end to end"), 1, "node {i} got it once");
     }
@@ -201,7 +214,22 @@ async fn on_a_random_graph_every_subscriber_gets_every_message_once() {
             .all(|(from, d)| (0..N).all(|i| i == *from || counts.get(i, d) >= 1))
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every node has handled every message, so any duplicate it sends is on its links already.
+    // Now each publishes a marker (flooded to all its peers, forwarded along the mesh like the
+    // messages): a link delivers in order, so once every marker arrived everywhere, a
+    // duplicate sent over any link has arrived before it.
+    for (i, n) in nodes.iter().enumerate() {
+        gossip(n)
+            .publish("room", format!("marker {i}").into_bytes())
+            .unwrap();
+    }
+    wait_until(20, "every marker everywhere", || {
+        (0..N).all(|from| {
+            let d = format!("marker {from}").into_bytes();
+            (0..N).all(|i| i == from || counts.get(i, &d) >= 1)
+        })
+    })
+    .await;
     for (from, d) in &sent {
         for i in 0..N {
             let expected = usize::from(i != *from);
@@ -428,8 +456,12 @@ async fn a_rejected_message_is_not_forwarded_and_counts_against_its_sender() {
     for data in [&b"a bad one"[..], b"meh", b"good"] {
         gossip(&nodes[0]).publish("t", data.to_vec()).unwrap();
     }
-    wait_until(10, "the good one crosses", || counts.get(2, b"good") == 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // "good" was published last: B validated, delivered and forwarded it after the other two,
+    // over the same link to C, so a wrongly delivered or forwarded one has arrived by now.
+    wait_until(10, "the good one crosses", || {
+        counts.get(1, b"good") == 1 && counts.get(2, b"good") == 1
+    })
+    .await;
     for data in [&b"a bad one"[..], b"meh"] {
         assert_eq!(counts.get(1, data), 0, "not delivered at the validator");
         assert_eq!(counts.get(2, data), 0, "not forwarded");
@@ -556,6 +588,8 @@ async fn a_peer_sending_invalid_messages_ends_graylisted_and_ignored() {
     record(std::slice::from_ref(&victim), &counts);
     let mut h = RawPeer::connect(&victim).await;
     let h_id = h.id.peer_id();
+    // A well-behaved peer, for a marker message at the end.
+    let mut fine = RawPeer::connect(&victim).await;
     let someone = rats_core::Identity::generate().peer_id();
     let message = |from: PeerId, seqno: u64, data: &[u8], key: &rats_core::Identity| {
         Rpc::Publish(SignedMessage {
@@ -581,7 +615,11 @@ async fn a_peer_sending_invalid_messages_ends_graylisted_and_ignored() {
     let genuine = message(h_id, 5, b"genuine but graylisted", &h.id);
     h.send(&genuine).await;
     wait_until(5, "ignored", || gossip(&victim).stats().graylisted >= 1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The victim has handled the graylisted message; a message from a peer in good standing
+    // sent now is delivered after it would have been (the bus keeps order).
+    let fine_id = fine.id.peer_id();
+    fine.send(&message(fine_id, 1, b"marker", &fine.id)).await;
+    wait_until(5, "the marker arrives", || counts.get(0, b"marker") == 1).await;
     assert_eq!(counts.get(0, b"genuine but graylisted"), 0);
     victim.shutdown().await;
 }
@@ -644,7 +682,14 @@ async fn an_asynchronous_validator_decides_before_forwarding() {
     gossip(&nodes[0]).publish("t", b"ok".to_vec()).unwrap();
     wait_until(10, "the accepted one crosses", || counts.get(2, b"ok") == 1).await;
     assert_eq!(counts.get(1, b"ok"), 1);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Validations run concurrently, so "no" may be decided after "ok". Once it is decided,
+    // a later message passes B and reaches C after anything B did with "no".
+    wait_until(10, "B decided on \"no\"", || {
+        gossip(&nodes[1]).stats().rejected == 1
+    })
+    .await;
+    gossip(&nodes[0]).publish("t", b"ok".to_vec()).unwrap();
+    wait_until(10, "a later one crosses", || counts.get(2, b"ok") == 2).await;
     assert_eq!(counts.get(1, b"no"), 0);
     assert_eq!(counts.get(2, b"no"), 0);
     assert_eq!(gossip(&nodes[1]).stats().rejected, 1);
@@ -720,11 +765,12 @@ async fn a_content_based_message_id_delivers_repeated_content_once() {
         .publish("t", b"different".to_vec())
         .unwrap();
     gossip(&nodes[0]).publish("t", b"same".to_vec()).unwrap();
-    wait_until(5, "both contents arrive", || {
-        counts.get(1, b"different") == 1
+    // Published after the repeat over the same link: when it is here, so is a second "same".
+    gossip(&nodes[0]).publish("t", b"last".to_vec()).unwrap();
+    wait_until(5, "all contents arrive", || {
+        counts.get(1, b"different") == 1 && counts.get(1, b"last") == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(counts.get(1, b"same"), 1, "repeated content is one message");
     for n in &nodes {
         n.shutdown().await;

@@ -1,5 +1,6 @@
-//! NAT traversal part 2 in the NAT lab (needs root, `ip`, `nft`, coturn; otherwise SKIPPED
-//! unless `INTEROP_REQUIRED` is set): the connectivity matrix, a pair that cannot be punched
+//! NAT traversal part 2 in the NAT lab (needs root, `ip`, `nft`, coturn: `#[ignore]`d by
+//! default, run with `--include-ignored` as CI does; without them each test fails saying what
+//! is missing): the connectivity matrix, a pair that cannot be punched
 //! falling back to the relay and giving up, and a relayed file transfer that survives the
 //! upgrade to a punched path.
 
@@ -21,11 +22,9 @@ struct Trio {
     b: LabNode,
 }
 
-async fn trio(a: NatKind, b: NatKind, a_args: &[&str], b_args: &[&str]) -> Option<Trio> {
-    if !natlab::coturn_available() {
-        return None;
-    }
-    let mut lab = NatLab::new()?;
+async fn trio(a: NatKind, b: NatKind, a_args: &[&str], b_args: &[&str]) -> Trio {
+    natlab::require_coturn();
+    let mut lab = NatLab::new();
     let r = lab.add_host(NatKind::None);
     let ha = lab.add_host(a);
     let hb = lab.add_host(b);
@@ -51,21 +50,22 @@ async fn trio(a: NatKind, b: NatKind, a_args: &[&str], b_args: &[&str]) -> Optio
     let a_id = node_a.ready().await.expect("a ready")["peer_id"].clone();
     let mut node_b = LabNode::spawn(&lab, hb, NATLAB, &args(b_args)).expect("node b");
     node_b.ready().await.expect("b ready");
-    Some(Trio {
+    Trio {
         lab,
         _coturn: coturn,
         _rendezvous: rendezvous,
         a: node_a,
         a_id,
         b: node_b,
-    })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root, ip, nft and coturn (CI runs it with --include-ignored)"]
 async fn connectivity_matrix_matches_what_the_nats_allow() {
-    if !natlab::coturn_available() || NatLab::new().is_none() {
-        return;
-    }
+    // What the matrix needs, checked here so that a missing piece fails with its name.
+    natlab::require_coturn();
+    drop(NatLab::new());
     let out = tokio::process::Command::new(NATLAB)
         .arg("matrix")
         .kill_on_drop(true)
@@ -87,10 +87,9 @@ async fn connectivity_matrix_matches_what_the_nats_allow() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root, ip, nft and coturn (CI runs it with --include-ignored)"]
 async fn symmetric_pair_falls_back_to_the_relay_and_stops_punching() {
-    let Some(mut t) = trio(NatKind::Symmetric, NatKind::Symmetric, &[], &[]).await else {
-        return;
-    };
+    let mut t = trio(NatKind::Symmetric, NatKind::Symmetric, &[], &[]).await;
     let start = Instant::now();
     let mut connected_at = None;
     let mut upgrades: Vec<(Duration, Value)> = Vec::new();
@@ -132,15 +131,14 @@ async fn symmetric_pair_falls_back_to_the_relay_and_stops_punching() {
 /// Each pair of kinds that TCP simultaneous open gets through, with UDP punching switched
 /// off: the relayed connection becomes `punched-tcp`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root, ip, nft and coturn (CI runs it with --include-ignored)"]
 async fn tcp_hole_punch_through_cone_nats() {
     for (a, b) in [
         (NatKind::PortRestrictedCone, NatKind::PortRestrictedCone),
         (NatKind::FullCone, NatKind::Symmetric),
     ] {
         let tcp_only = ["--punch", "tcp"];
-        let Some(mut t) = trio(a, b, &tcp_only, &tcp_only).await else {
-            return;
-        };
+        let mut t = trio(a, b, &tcp_only, &tcp_only).await;
         let start = Instant::now();
         let mut methods: Vec<String> = Vec::new();
         let mut attempts: Vec<Value> = Vec::new();
@@ -166,6 +164,7 @@ async fn tcp_hole_punch_through_cone_nats() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root, ip, nft and coturn (CI runs it with --include-ignored)"]
 async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
     let dir = std::env::temp_dir().join(format!("rats-upgrade-{}", std::process::id()));
     let recv = dir.join("received");
@@ -177,18 +176,14 @@ async fn relay_to_direct_upgrade_keeps_a_running_transfer_intact() {
     std::fs::write(&file, &payload).expect("write payload");
     let recv_arg = recv.to_str().expect("utf-8").to_string();
     let file_arg = file.to_str().expect("utf-8").to_string();
-    let Some(mut t) = trio(
+    let mut t = trio(
         NatKind::FullCone,
         NatKind::PortRestrictedCone,
         // UDP punching only: the QUIC-on-a-punched-socket path (TCP has its own test).
         &["--recv", &recv_arg, "--punch", "udp"],
         &["--send-file", &file_arg, "--punch", "udp"],
     )
-    .await
-    else {
-        let _ = std::fs::remove_dir_all(&dir);
-        return;
-    };
+    .await;
     let start = Instant::now();
     let mut methods: Vec<(Duration, String)> = Vec::new();
     let mut sent: Option<(Duration, Value)> = None;

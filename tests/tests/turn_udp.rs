@@ -2,7 +2,8 @@
 //! UDP allocation, exchange datagrams through the relay: one with ChannelBind and
 //! ChannelData, the other with CreatePermission, Send and Data indications.
 //!
-//! Needs root, `ip`, `nft` and coturn; otherwise SKIPPED (unless `INTEROP_REQUIRED` is set).
+//! Needs root, `ip`, `nft` and coturn: `#[ignore]`d by default, run with `--include-ignored`
+//! (as CI does); without them it fails saying what is missing.
 
 use rats_tests::natlab::{self, LabNode, NatKind, NatLab};
 
@@ -13,13 +14,10 @@ fn probe(lab: &NatLab, host: rats_tests::natlab::HostId, server: &str, role: &st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root, ip, nft and coturn (CI runs it with --include-ignored)"]
 async fn datagrams_cross_the_relay_by_channel_and_by_indication() {
-    let Some(mut lab) = NatLab::new() else {
-        return;
-    };
-    if !natlab::coturn_available() {
-        return;
-    }
+    natlab::require_coturn();
+    let mut lab = NatLab::new();
     let a = lab.add_host(NatKind::Symmetric);
     let b = lab.add_host(NatKind::Symmetric);
     let coturn = natlab::start_coturn(&lab, None).await;

@@ -325,9 +325,9 @@ impl Discovery for DhtDiscovery {
 fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
     let config: DhtConfig = cfg.parse()?;
     config.validate().map_err(|error| PluginError::Config {
-        key: None,
+        key: error.key().map(|k| format!("dht.{k}")),
         plugin: "dht",
-        error,
+        error: error.to_string(),
     })?;
     Ok(Plugin::Discovery(Arc::new(DhtDiscovery::new(
         config,

@@ -29,6 +29,9 @@ mod session;
 mod stream;
 
 pub use config::{IceConfig, IceTurnServer};
-pub use offer::IceOffer;
+pub use offer::{
+    IceOffer, MAX_CANDIDATE_LEN, MAX_CANDIDATES, MAX_CREDENTIAL_LEN, MIN_PWD_LEN, MIN_UFRAG_LEN,
+    OfferError,
+};
 pub use session::{IceConnection, IceError, IceSession};
 pub use stream::stream_over;

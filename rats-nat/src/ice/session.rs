@@ -184,7 +184,9 @@ impl IceSession {
     /// Runs the connectivity checks against the other side's offer until a pair is
     /// nominated (by us when controlling), within the configured time.
     pub async fn connect(&self, remote: &IceOffer) -> Result<IceConnection, IceError> {
-        remote.validate().map_err(IceError::BadOffer)?;
+        remote
+            .validate()
+            .map_err(|e| IceError::BadOffer(e.to_string()))?;
         let mut usable = 0;
         for c in &remote.candidates {
             // Candidates we cannot use (TCP, IPv6, mDNS names) are skipped, as RFC 8445 allows.

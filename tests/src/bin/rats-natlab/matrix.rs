@@ -40,7 +40,7 @@ struct PairResult {
 }
 
 async fn run_pair(ka: (NatKind, &str), kb: (NatKind, &str)) -> Result<PairResult, String> {
-    let mut lab = NatLab::new().ok_or("the NAT lab cannot run here (needs root, ip, nft)")?;
+    let mut lab = NatLab::try_new()?;
     let r = lab.add_host(NatKind::None);
     let a = lab.add_host(ka.0);
     let b = lab.add_host(kb.0);
@@ -141,7 +141,7 @@ async fn run_pair(ka: (NatKind, &str), kb: (NatKind, &str)) -> Result<PairResult
 
 /// Runs the whole matrix; 0 when every pair ended as expected.
 pub(crate) async fn run() -> i32 {
-    if !natlab::coturn_available() {
+    if !natlab::coturn_installed() {
         eprintln!("coturn (turnserver) is not installed");
         return 2;
     }
