@@ -91,12 +91,19 @@ impl Client {
             return;
         };
         client.stop();
-        let _ = client.tx.send(Ev::Quit);
         let thread = client.thread.lock().take();
-        if let Some(t) = thread
-            && t.thread().id() != std::thread::current().id()
-        {
-            let _ = t.join();
+        let own = thread
+            .as_ref()
+            .is_some_and(|t| t.thread().id() == std::thread::current().id());
+        if own {
+            // Inside a callback: the thread ends after it returns (on Quit, or when the
+            // last sender is gone if the queue is full).
+            let _ = client.tx.try_send(Ev::Quit);
+        } else {
+            let _ = client.tx.send(Ev::Quit);
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
         }
     }
 
