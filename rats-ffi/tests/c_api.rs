@@ -236,3 +236,93 @@ fn readme_lists_every_function() {
         );
     }
 }
+
+/// `install.sh` into a prefix, then a C program built with `pkg-config` flags against the
+/// installed shared library, and one linked statically against `librats.a`.
+#[test]
+fn install_and_pkg_config() {
+    if !have("pkg-config") {
+        eprintln!("SKIPPED: pkg-config is not installed");
+        return;
+    }
+    let prefix = profile_dir().join("c-tests").join("prefix");
+    let _ = std::fs::remove_dir_all(&prefix);
+    let status = Command::new(crate_dir().join("install.sh"))
+        .arg(&prefix)
+        .env("RATS_FFI_LIB_DIR", profile_dir())
+        .status()
+        .expect("run install.sh");
+    assert!(status.success(), "install.sh failed");
+    for f in [
+        "include/librats_c.h",
+        "lib/librats.so",
+        "lib/librats.so.0",
+        "lib/librats.a",
+        "lib/pkgconfig/librats.pc",
+    ] {
+        assert!(prefix.join(f).exists(), "{f} not installed");
+    }
+    let pkg = |args: &[&str]| -> Vec<String> {
+        let out = Command::new("pkg-config")
+            .args(args)
+            .arg("librats")
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+            .output()
+            .expect("pkg-config");
+        assert!(out.status.success(), "pkg-config {args:?} failed");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let src = crate_dir().join("tests/c/bad_args.c");
+    let out_dir = profile_dir().join("c-tests").join("installed");
+    std::fs::create_dir_all(&out_dir).expect("create dir");
+    let libdir = prefix.join("lib");
+
+    let shared = out_dir.join("bad_args_shared");
+    let status = Command::new("cc")
+        .args(["-std=c11", "-pthread"])
+        .args(pkg(&["--cflags"]))
+        .arg(&src)
+        .arg("-o")
+        .arg(&shared)
+        .args(pkg(&["--libs"]))
+        .arg(format!("-Wl,-rpath,{}", libdir.display()))
+        .status()
+        .expect("cc");
+    assert!(status.success(), "cc with pkg-config flags failed");
+    run(&mut Command::new(&shared), "bad_args (installed, shared)");
+
+    // rats' plugins register themselves from static constructors in objects nothing else
+    // references: a linker keeps them from an archive only with --whole-archive.
+    let libs_static: Vec<String> = pkg(&["--static", "--libs"])
+        .into_iter()
+        .flat_map(|f| {
+            if f == "-lrats" {
+                vec![
+                    "-Wl,--whole-archive".to_string(),
+                    "-l:librats.a".to_string(),
+                    "-Wl,--no-whole-archive".to_string(),
+                ]
+            } else {
+                vec![f]
+            }
+        })
+        .collect();
+    let statically = out_dir.join("bad_args_static");
+    let status = Command::new("cc")
+        .args(["-std=c11", "-pthread"])
+        .args(pkg(&["--cflags"]))
+        .arg(&src)
+        .arg("-o")
+        .arg(&statically)
+        .args(libs_static)
+        .status()
+        .expect("cc");
+    assert!(status.success(), "cc against librats.a failed");
+    run(
+        &mut Command::new(&statically),
+        "bad_args (installed, static)",
+    );
+}
