@@ -1,0 +1,175 @@
+/*
+ * librats_c.h: librats' C API, implemented by rats (https://github.com/rats-p2p/rats).
+ *
+ * Source-compatible with librats' header of the same name for the functions declared here:
+ * same names, types, constants, error codes and callback typedefs. What each function does
+ * in rats, and which librats functions are not here yet, is in rats-ffi/README.md.
+ * Functions marked "rats extension" do not exist in librats.
+ *
+ * Memory: strings and arrays returned to the caller come from malloc(); release them with
+ * free() or rats_string_free() (arrays: each string, then the array). An empty list is NULL
+ * with *count == 0. Version strings are static: do not free them.
+ *
+ * Errors: NULL handles and NULL arguments never crash; they give RATS_ERROR_INVALID_HANDLE /
+ * RATS_ERROR_INVALID_PARAMETER (functions returning a count give 0, those returning a
+ * pointer give NULL). A handle that was destroyed is also answered with
+ * RATS_ERROR_INVALID_HANDLE.
+ *
+ * Threads: every function may be called from any thread, also at once. Callbacks of a
+ * client run on that client's own callback thread ("rats-cb"), one at a time. A callback may
+ * call any function of this API, including rats_stop() and rats_destroy() of its own
+ * client. After rats_stop() or rats_destroy() returns, no callback of that client runs.
+ * Strings passed to callbacks are valid only during the call.
+ */
+#pragma once
+
+#ifdef _WIN32
+  #if defined(RATS_BUILDING_DLL)
+    #define RATS_API __declspec(dllexport)
+  #elif defined(RATS_USING_DLL)
+    #define RATS_API __declspec(dllimport)
+  #else
+    #define RATS_API
+  #endif
+#else
+  #if defined(__GNUC__) && __GNUC__ >= 4
+    #define RATS_API __attribute__((visibility("default")))
+  #else
+    #define RATS_API
+  #endif
+#endif
+/* The name librats' older headers used. */
+#ifndef RATS_C_API
+  #define RATS_C_API RATS_API
+#endif
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Opaque handle to a client. */
+typedef void* rats_client_t;
+
+/* Memory helpers for returned strings */
+RATS_API void rats_string_free(const char* str);
+
+/* Version / ABI (static strings) */
+RATS_API const char* rats_get_version_string(void);
+RATS_API void rats_get_version(int* major, int* minor, int* patch, int* build);
+RATS_API const char* rats_get_git_describe(void);
+RATS_API uint32_t rats_get_abi(void);
+
+/* Client lifecycle. rats_create: listen_port 0 = any free port; the peer id exists from
+ * here on and setters work before rats_start. NULL for a port outside 0..65535. */
+RATS_API rats_client_t rats_create(int listen_port);
+RATS_API void rats_destroy(rats_client_t client);
+RATS_API int rats_start(rats_client_t client);   /* rats_error_t value */
+RATS_API void rats_stop(rats_client_t client);
+
+/* Basic operations. rats_connect waits until the peer is connected (handshake done) or the
+ * attempt failed: 1 on success, 0 on failure. rats_get_listen_port gives the real port after
+ * starting on port 0. Broadcasts return the number of peers reached. */
+RATS_API int rats_connect(rats_client_t client, const char* host, int port);
+RATS_API int rats_get_listen_port(rats_client_t client);
+RATS_API int rats_broadcast_string(rats_client_t client, const char* message);
+RATS_API int rats_send_string(rats_client_t client, const char* peer_id, const char* message);
+
+/* Info */
+RATS_API int rats_get_peer_count(rats_client_t client);
+RATS_API char* rats_get_our_peer_id(rats_client_t client); /* caller must free */
+RATS_API char** rats_get_validated_peer_ids(rats_client_t client, int* count); /* caller must free array and strings */
+RATS_API char** rats_get_peer_ids(rats_client_t client, int* count); /* caller must free array and strings */
+RATS_API char* rats_get_peer_info_json(rats_client_t client, const char* peer_id); /* caller must free */
+
+/* Error codes */
+typedef enum {
+    RATS_SUCCESS = 0,
+    RATS_ERROR_INVALID_HANDLE = -1,
+    RATS_ERROR_INVALID_PARAMETER = -2,
+    RATS_ERROR_NOT_RUNNING = -3,
+    RATS_ERROR_OPERATION_FAILED = -4,
+    RATS_ERROR_PEER_NOT_FOUND = -5,
+    RATS_ERROR_MEMORY_ALLOCATION = -6,
+    RATS_ERROR_JSON_PARSE = -7
+} rats_error_t;
+
+/* Connection strategy (librats' earlier header; see rats_connect_with_strategy) */
+typedef enum {
+    RATS_STRATEGY_DIRECT_ONLY = 0,
+    RATS_STRATEGY_STUN_ASSISTED = 1,
+    RATS_STRATEGY_ICE_FULL = 2,
+    RATS_STRATEGY_TURN_RELAY = 3,
+    RATS_STRATEGY_AUTO_ADAPTIVE = 4
+} rats_connection_strategy_t;
+
+/* C callbacks (run on the client's callback thread) */
+typedef void (*rats_connection_cb)(void* user_data, const char* peer_id);
+typedef void (*rats_string_cb)(void* user_data, const char* peer_id, const char* message);
+typedef void (*rats_binary_cb)(void* user_data, const char* peer_id, const void* data, size_t size);
+typedef void (*rats_json_cb)(void* user_data, const char* peer_id, const char* json_str);
+typedef void (*rats_disconnect_cb)(void* user_data, const char* peer_id);
+typedef void (*rats_message_cb)(void* user_data, const char* peer_id, const char* message_data);
+
+/* Peer configuration (setters: before rats_start; while running they fail with
+ * RATS_ERROR_OPERATION_FAILED because rats fixes them at start) */
+RATS_API rats_error_t rats_set_max_peers(rats_client_t client, int max_peers);
+RATS_API int rats_get_max_peers(rats_client_t client);
+RATS_API int rats_is_peer_limit_reached(rats_client_t client);
+
+/* Connection methods. DIRECT_ONLY: one direct dial; the other strategies: the node's
+ * connect strategy (direct, relayed, then NAT strategies, as configured). */
+RATS_API rats_error_t rats_connect_with_strategy(rats_client_t client, const char* host, int port,
+                                                 rats_connection_strategy_t strategy);
+RATS_API rats_error_t rats_disconnect_peer_by_id(rats_client_t client, const char* peer_id);
+
+/* Binary data operations */
+RATS_API rats_error_t rats_send_binary(rats_client_t client, const char* peer_id,
+                                       const void* data, size_t size);
+RATS_API int rats_broadcast_binary(rats_client_t client, const void* data, size_t size);
+
+/* JSON operations (a rats typed message of type "json"; the JSON callback receives them) */
+RATS_API rats_error_t rats_send_json(rats_client_t client, const char* peer_id, const char* json_str);
+RATS_API int rats_broadcast_json(rats_client_t client, const char* json_str);
+
+/* Encryption (Noise XX, on by default; off only for debugging, before rats_start) */
+RATS_API rats_error_t rats_set_encryption_enabled(rats_client_t client, int enabled);
+RATS_API int rats_is_encryption_enabled(rats_client_t client);
+RATS_API int rats_is_peer_encrypted(rats_client_t client, const char* peer_id);
+
+/* Protocol configuration (before rats_start) */
+RATS_API rats_error_t rats_set_protocol_name(rats_client_t client, const char* protocol_name);
+RATS_API rats_error_t rats_set_protocol_version(rats_client_t client, const char* protocol_version);
+RATS_API char* rats_get_protocol_name(rats_client_t client); /* caller must free */
+RATS_API char* rats_get_protocol_version(rats_client_t client); /* caller must free */
+
+/* Message Exchange API (typed JSON messages) */
+RATS_API rats_error_t rats_on_message(rats_client_t client, const char* message_type,
+                                      rats_message_cb callback, void* user_data);
+RATS_API rats_error_t rats_send_message(rats_client_t client, const char* peer_id,
+                                        const char* message_type, const char* data);
+RATS_API rats_error_t rats_broadcast_message(rats_client_t client, const char* message_type,
+                                             const char* data);
+
+/* Callbacks (NULL removes; they work before and after rats_start) */
+RATS_API void rats_set_connection_callback(rats_client_t client, rats_connection_cb cb, void* user_data);
+RATS_API void rats_set_string_callback(rats_client_t client, rats_string_cb cb, void* user_data);
+RATS_API void rats_set_binary_callback(rats_client_t client, rats_binary_cb cb, void* user_data);
+RATS_API void rats_set_json_callback(rats_client_t client, rats_json_cb cb, void* user_data);
+RATS_API void rats_set_disconnect_callback(rats_client_t client, rats_disconnect_cb cb, void* user_data);
+
+/* ===================== rats extensions ===================== */
+
+/* rats extension: sets rats node configuration keys from a JSON object, as in rats'
+ * config.json, before rats_start; later calls add to and override earlier ones. Example:
+ * {"disabled_plugins": ["dht", "mdns", "stun", "portmap", "holepunch"]} keeps a client off
+ * the network except for the addresses it is told to connect to.
+ * RATS_ERROR_JSON_PARSE: not JSON; RATS_ERROR_INVALID_PARAMETER: not an object or an invalid
+ * setting; RATS_ERROR_OPERATION_FAILED: the client is running. */
+RATS_API rats_error_t rats_set_config_json(rats_client_t client, const char* json);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif

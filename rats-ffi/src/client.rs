@@ -1,0 +1,237 @@
+//! Client handles: a table from opaque handle values to clients, and a client's life
+//! (settings before start, the running rats client, its callback thread).
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::{Mutex, RwLock};
+use rats_engine::{Identity, RatsClient};
+
+use crate::dispatch::{self, Ev, Shared, Sink};
+use crate::engine::{self, Settings};
+
+/// The message type of `rats_send_json` / `rats_broadcast_json` on the wire; the JSON
+/// callback receives messages of this type (rats' messages are typed; librats' plain JSON
+/// messages are not).
+pub(crate) const JSON_KIND: &str = "json";
+
+/// Handle values: never reused, never dereferenced.
+static NEXT: AtomicUsize = AtomicUsize::new(0x1000);
+static CLIENTS: LazyLock<RwLock<HashMap<usize, Arc<Client>>>> = LazyLock::new(Default::default);
+
+/// A started client.
+struct Running {
+    rc: Arc<RatsClient>,
+    events: tokio::task::JoinHandle<()>,
+    sink: Sink,
+    /// Message types with a rats handler in this run.
+    typed: HashSet<String>,
+}
+
+/// One `rats_client_t`.
+pub(crate) struct Client {
+    identity: Identity,
+    peer_id: String,
+    pub settings: Mutex<Settings>,
+    running: Mutex<Option<Running>>,
+    pub shared: Arc<Shared>,
+    tx: SyncSender<Ev>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Why a call on a client failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Fail {
+    /// Not started (or stopped).
+    NotRunning,
+    /// The runtime could not be created or the operation failed.
+    Failed,
+}
+
+impl Client {
+    /// Creates a client listening on `port` once started, and registers it; returns the
+    /// handle value.
+    pub fn create(port: u16) -> Option<*mut c_void> {
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = dispatch::queue();
+        let thread = dispatch::spawn_thread(shared.clone(), rx).ok()?;
+        let identity = engine::new_identity();
+        let client = Arc::new(Client {
+            peer_id: engine::identity_peer_id(&identity),
+            identity,
+            settings: Mutex::new(Settings::new(port)),
+            running: Mutex::new(None),
+            shared,
+            tx,
+            thread: Mutex::new(Some(thread)),
+        });
+        let key = NEXT.fetch_add(0x10, Ordering::Relaxed);
+        CLIENTS.write().insert(key, client);
+        Some(std::ptr::without_provenance_mut(key))
+    }
+
+    /// The client behind a handle (`None`: NULL, destroyed or never created).
+    pub fn get(handle: *mut c_void) -> Option<Arc<Client>> {
+        if handle.is_null() {
+            return None;
+        }
+        CLIENTS.read().get(&handle.addr()).cloned()
+    }
+
+    /// Removes the handle, stops the client and ends its callback thread (joined, unless
+    /// called from a callback of this client).
+    pub fn destroy(handle: *mut c_void) {
+        if handle.is_null() {
+            return;
+        }
+        let Some(client) = CLIENTS.write().remove(&handle.addr()) else {
+            return;
+        };
+        client.stop();
+        let thread = client.thread.lock().take();
+        let own = thread
+            .as_ref()
+            .is_some_and(|t| t.thread().id() == std::thread::current().id());
+        if own {
+            // Inside a callback: the thread ends after it returns (on Quit, or when the
+            // last sender is gone if the queue is full).
+            let _ = client.tx.try_send(Ev::Quit);
+        } else {
+            let _ = client.tx.send(Ev::Quit);
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// Our peer id (from creation on).
+    pub fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+
+    /// The running rats client.
+    pub fn rc(&self) -> Result<Arc<RatsClient>, Fail> {
+        self.running
+            .lock()
+            .as_ref()
+            .map(|r| r.rc.clone())
+            .ok_or(Fail::NotRunning)
+    }
+
+    /// Whether the client is started.
+    pub fn is_running(&self) -> bool {
+        self.running.lock().is_some()
+    }
+
+    /// Starts the client (no-op when running).
+    pub fn start(&self) -> Result<(), Fail> {
+        let rt = crate::util::runtime().ok_or(Fail::Failed)?;
+        let mut running = self.running.lock();
+        if running.is_some() {
+            return Ok(());
+        }
+        let settings = self.settings.lock().clone();
+        let identity = self.identity.clone();
+        let rc = crate::util::block_on(engine::start(settings, identity))
+            .ok_or(Fail::Failed)?
+            .map_err(|_| Fail::Failed)?;
+        let rc = Arc::new(rc);
+        let epoch = self.shared.gate.open();
+        let sink = Sink::new(self.tx.clone(), self.shared.clone(), epoch);
+        let s = sink.clone();
+        engine::on_string(&rc, move |peer, text| {
+            s.push(Ev::Text {
+                epoch: s.epoch(),
+                peer,
+                text: text.to_string(),
+            })
+        });
+        let s = sink.clone();
+        engine::on_binary(&rc, move |peer, data| {
+            s.push(Ev::Binary {
+                epoch: s.epoch(),
+                peer,
+                data,
+            })
+        });
+        let mut typed = HashSet::new();
+        let kinds: Vec<String> = self
+            .shared
+            .callbacks
+            .lock()
+            .messages
+            .keys()
+            .cloned()
+            .collect();
+        for kind in std::iter::once(JSON_KIND.to_string()).chain(kinds) {
+            if typed.insert(kind.clone()) {
+                register_typed(&rc, &sink, &kind);
+            }
+        }
+        let (s1, s2) = (sink.clone(), sink.clone());
+        let events = engine::spawn_peer_events(
+            rt,
+            &rc,
+            move |peer| {
+                s1.push(Ev::Connected {
+                    epoch: s1.epoch(),
+                    peer,
+                })
+            },
+            move |peer| {
+                s2.push(Ev::Disconnected {
+                    epoch: s2.epoch(),
+                    peer,
+                })
+            },
+        );
+        *running = Some(Running {
+            rc,
+            events,
+            sink,
+            typed,
+        });
+        Ok(())
+    }
+
+    /// Stops the client: no callback runs after this returns (see `dispatch`).
+    pub fn stop(&self) {
+        self.shared.gate.close();
+        let Some(run) = self.running.lock().take() else {
+            return;
+        };
+        run.events.abort();
+        let rc = run.rc;
+        let _ = crate::util::block_on(async move {
+            engine::shutdown(&rc).await;
+            // Dropped on the runtime: the node's parts may expect a runtime context.
+            drop(rc);
+        });
+    }
+
+    /// Makes sure typed messages of `kind` reach the callback thread in this run.
+    pub fn ensure_typed(&self, kind: &str) {
+        let mut running = self.running.lock();
+        if let Some(run) = running.as_mut()
+            && run.typed.insert(kind.to_string())
+        {
+            register_typed(&run.rc, &run.sink, kind);
+        }
+    }
+}
+
+fn register_typed(rc: &RatsClient, sink: &Sink, kind: &str) {
+    let s = sink.clone();
+    let k = kind.to_string();
+    engine::on_typed(rc, kind, move |peer, json| {
+        s.push(Ev::Typed {
+            epoch: s.epoch(),
+            peer,
+            kind: k.clone(),
+            json,
+        })
+    });
+}

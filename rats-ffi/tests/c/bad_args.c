@@ -1,0 +1,200 @@
+/* NULL handles, destroyed handles, NULL and malformed arguments for every function of the
+ * header: librats' error codes (or 0 / NULL), never a crash. Nothing here reaches the
+ * network: the one client started listens on loopback with the network plugins off. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "librats_c.h"
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                             \
+        }                                                                        \
+    } while (0)
+
+static void cb2(void* ud, const char* p) { (void)ud; (void)p; }
+static void cb3(void* ud, const char* p, const char* m) { (void)ud; (void)p; (void)m; }
+static void cbb(void* ud, const char* p, const void* d, size_t n) { (void)ud; (void)p; (void)d; (void)n; }
+
+/* A well-formed peer id of no connected peer (filled in by main). */
+static char PEER[80];
+
+/* Every function with handle `h` (NULL, destroyed or made up). */
+static void all_invalid(rats_client_t h) {
+    int n = 7;
+    CHECK(rats_start(h) == RATS_ERROR_INVALID_HANDLE);
+    rats_stop(h);
+    rats_destroy(h);
+    CHECK(rats_set_config_json(h, "{}") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_connect(h, "127.0.0.1", 1) == 0);
+    CHECK(rats_connect_with_strategy(h, "127.0.0.1", 1, RATS_STRATEGY_AUTO_ADAPTIVE) ==
+          RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_connect_with_strategy(h, "127.0.0.1", 1, 99) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_get_listen_port(h) == 0);
+    CHECK(rats_broadcast_string(h, "x") == 0);
+    CHECK(rats_send_string(h, PEER, "x") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_get_peer_count(h) == 0);
+    CHECK(rats_get_our_peer_id(h) == NULL);
+    CHECK(rats_get_peer_ids(h, &n) == NULL && n == 0);
+    n = 7;
+    CHECK(rats_get_validated_peer_ids(h, &n) == NULL && n == 0);
+    CHECK(rats_get_peer_info_json(h, PEER) == NULL);
+    CHECK(rats_set_max_peers(h, 5) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_get_max_peers(h) == 0);
+    CHECK(rats_is_peer_limit_reached(h) == 0);
+    CHECK(rats_disconnect_peer_by_id(h, PEER) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_send_binary(h, PEER, "x", 1) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_broadcast_binary(h, "x", 1) == 0);
+    CHECK(rats_send_json(h, PEER, "{}") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_broadcast_json(h, "{}") == 0);
+    CHECK(rats_set_encryption_enabled(h, 1) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_is_encryption_enabled(h) == 0);
+    CHECK(rats_is_peer_encrypted(h, PEER) == 0);
+    CHECK(rats_set_protocol_name(h, "x") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_set_protocol_version(h, "1") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_get_protocol_name(h) == NULL);
+    CHECK(rats_get_protocol_version(h) == NULL);
+    CHECK(rats_on_message(h, "t", cb3, NULL) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_send_message(h, PEER, "t", "{}") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_broadcast_message(h, "t", "{}") == RATS_ERROR_INVALID_HANDLE);
+    rats_set_connection_callback(h, cb2, NULL);
+    rats_set_string_callback(h, cb3, NULL);
+    rats_set_binary_callback(h, cbb, NULL);
+    rats_set_json_callback(h, cb3, NULL);
+    rats_set_disconnect_callback(h, cb2, NULL);
+    /* NULL arguments too. */
+    CHECK(rats_get_peer_ids(h, NULL) == NULL);
+    CHECK(rats_get_peer_info_json(h, NULL) == NULL);
+    CHECK(rats_send_string(h, NULL, NULL) == RATS_ERROR_INVALID_HANDLE);
+}
+
+/* A live client, with NULL and malformed arguments; `running` says whether it is started. */
+static void bad_args(rats_client_t c, int running) {
+    int n = 7;
+    CHECK(rats_set_config_json(c, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_config_json(c, "{oops") == RATS_ERROR_JSON_PARSE);
+    CHECK(rats_set_config_json(c, "[1]") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_config_json(c, "{\"max_peers\": \"many\"}") ==
+          (running ? RATS_ERROR_OPERATION_FAILED : RATS_ERROR_INVALID_PARAMETER));
+    CHECK(rats_connect(c, NULL, 1) == 0);
+    CHECK(rats_connect(c, "127.0.0.1", -1) == 0);
+    CHECK(rats_connect(c, "127.0.0.1", 70000) == 0);
+    CHECK(rats_connect(c, "", 1) == 0);
+    CHECK(rats_connect_with_strategy(c, NULL, 1, RATS_STRATEGY_DIRECT_ONLY) ==
+          RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_connect_with_strategy(c, "127.0.0.1", 1, 99) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_connect_with_strategy(c, "127.0.0.1", 1, -1) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_broadcast_string(c, NULL) == 0);
+    CHECK(rats_send_string(c, NULL, "x") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_string(c, PEER, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_string(c, "zz", "x") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_get_peer_ids(c, NULL) == NULL);
+    CHECK(rats_get_validated_peer_ids(c, NULL) == NULL);
+    CHECK(rats_get_peer_ids(c, &n) == NULL && n == 0);
+    CHECK(rats_get_peer_info_json(c, NULL) == NULL);
+    CHECK(rats_get_peer_info_json(c, "zz") == NULL);
+    CHECK(rats_get_peer_info_json(c, PEER) == NULL);
+    CHECK(rats_set_max_peers(c, 0) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_max_peers(c, -3) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_disconnect_peer_by_id(c, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_disconnect_peer_by_id(c, "zz") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_binary(c, PEER, NULL, 3) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_binary(c, PEER, "x", 0) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_binary(c, NULL, "x", 1) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_broadcast_binary(c, NULL, 3) == 0);
+    CHECK(rats_broadcast_binary(c, "x", 0) == 0);
+    CHECK(rats_send_json(c, PEER, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_json(c, PEER, "{x") == RATS_ERROR_JSON_PARSE);
+    CHECK(rats_send_json(c, NULL, "{}") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_broadcast_json(c, NULL) == 0);
+    CHECK(rats_broadcast_json(c, "nope") == 0);
+    CHECK(rats_is_peer_encrypted(c, NULL) == 0);
+    CHECK(rats_is_peer_encrypted(c, "zz") == 0);
+    CHECK(rats_set_protocol_name(c, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_protocol_name(c, "") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_protocol_version(c, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_on_message(c, NULL, cb3, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_on_message(c, "t", NULL, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_on_message(c, "", cb3, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_message(c, PEER, NULL, "{}") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_message(c, PEER, "t", NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_send_message(c, NULL, "t", "{}") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_broadcast_message(c, NULL, "{}") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_broadcast_message(c, "t", NULL) == RATS_ERROR_INVALID_PARAMETER);
+    /* NULL callbacks remove; NULL user data is allowed. */
+    rats_set_connection_callback(c, NULL, NULL);
+    rats_set_string_callback(c, NULL, NULL);
+    rats_set_binary_callback(c, NULL, NULL);
+    rats_set_json_callback(c, NULL, NULL);
+    rats_set_disconnect_callback(c, NULL, NULL);
+    if (running) {
+        /* Setters that rats fixes at start. */
+        CHECK(rats_set_protocol_name(c, "x") == RATS_ERROR_OPERATION_FAILED);
+        CHECK(rats_set_encryption_enabled(c, 0) == RATS_ERROR_OPERATION_FAILED);
+        CHECK(rats_set_config_json(c, "{}") == RATS_ERROR_OPERATION_FAILED);
+        CHECK(rats_send_string(c, PEER, "x") == RATS_ERROR_PEER_NOT_FOUND);
+        CHECK(rats_broadcast_string(c, "x") == 0);
+        CHECK(rats_broadcast_message(c, "t", "{}") == RATS_SUCCESS);
+    } else {
+        CHECK(rats_send_string(c, PEER, "x") == RATS_ERROR_NOT_RUNNING);
+        CHECK(rats_send_binary(c, PEER, "x", 1) == RATS_ERROR_NOT_RUNNING);
+        CHECK(rats_send_json(c, PEER, "{}") == RATS_ERROR_NOT_RUNNING);
+        CHECK(rats_send_message(c, PEER, "t", "{}") == RATS_ERROR_NOT_RUNNING);
+        CHECK(rats_broadcast_message(c, "t", "{}") == RATS_ERROR_NOT_RUNNING);
+        CHECK(rats_disconnect_peer_by_id(c, PEER) == RATS_ERROR_NOT_RUNNING);
+        CHECK(rats_connect(c, "127.0.0.1", 1) == 0);
+        CHECK(rats_connect_with_strategy(c, "127.0.0.1", 1, RATS_STRATEGY_DIRECT_ONLY) ==
+              RATS_ERROR_NOT_RUNNING);
+        CHECK(rats_get_peer_count(c) == 0);
+    }
+}
+
+int main(void) {
+    /* Version strings are static and well-formed. */
+    const char* v = rats_get_version_string();
+    CHECK(v && strlen(v) >= 5);
+    CHECK(rats_get_git_describe() != NULL);
+    CHECK(rats_get_abi() >= 1);
+    int major = -1, minor = -1, patch = -1, build = -1;
+    rats_get_version(&major, &minor, &patch, &build);
+    CHECK(major >= 0 && minor >= 0 && patch >= 0 && build == 0);
+    rats_get_version(NULL, NULL, NULL, NULL);
+    rats_string_free(NULL);
+
+    rats_client_t other = rats_create(0);
+    char* other_id = rats_get_our_peer_id(other);
+    CHECK(other_id && strlen(other_id) == 64);
+    snprintf(PEER, sizeof PEER, "%s", other_id);
+    rats_string_free(other_id);
+    rats_destroy(other);
+
+    CHECK(rats_create(-1) == NULL);
+    CHECK(rats_create(65536) == NULL);
+
+    all_invalid(NULL);
+    all_invalid((rats_client_t)(uintptr_t)0xdead0);
+
+    rats_client_t c = rats_create(0);
+    CHECK(c != NULL);
+    CHECK(rats_set_config_json(c, "{\"disabled_plugins\": [\"dht\", \"mdns\", \"stun\", "
+                                  "\"portmap\", \"holepunch\"], \"listen\": [\"tcp:127.0.0.1:0\"]}") ==
+          RATS_SUCCESS);
+    CHECK(rats_get_listen_port(c) == 0); /* before start: the port asked for */
+    bad_args(c, 0);
+    CHECK(rats_set_encryption_enabled(c, 1) == RATS_SUCCESS);
+    CHECK(rats_is_encryption_enabled(c) == 1);
+    CHECK(rats_start(c) == RATS_SUCCESS);
+    CHECK(rats_get_listen_port(c) > 0);
+    bad_args(c, 1);
+    /* Nothing listens on port 1 of loopback: a failed connect is 0, not a crash. */
+    CHECK(rats_connect(c, "127.0.0.1", 1) == 0);
+    CHECK(rats_connect_with_strategy(c, "127.0.0.1", 1, RATS_STRATEGY_DIRECT_ONLY) ==
+          RATS_ERROR_OPERATION_FAILED);
+    rats_destroy(c);
+    all_invalid(c);
+    printf("bad_args: ok\n");
+    return 0;
+}
