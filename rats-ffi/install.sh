@@ -27,16 +27,17 @@ else
     (cd "$here/.." && cargo build --release -p rats-ffi)
     built=${CARGO_TARGET_DIR:-$here/../target}/release
 fi
-for f in librats.so librats.a; do
+# Cargo names them after the crate's library (rats_ffi); they install as librats.
+for f in librats_ffi.so librats_ffi.a; do
     [ -f "$built/$f" ] || { echo "$built/$f not found" >&2; exit 1; }
 done
 
 install -d "$prefix/include" "$libdir/pkgconfig"
 install -m 0644 "$here/include/librats_c.h" "$prefix/include/librats_c.h"
-install -m 0755 "$built/librats.so" "$libdir/librats.so.$version"
+install -m 0755 "$built/librats_ffi.so" "$libdir/librats.so.$version"
 ln -sf "librats.so.$version" "$libdir/librats.so.0"
 ln -sf "librats.so.0" "$libdir/librats.so"
-install -m 0644 "$built/librats.a" "$libdir/librats.a"
+install -m 0644 "$built/librats_ffi.a" "$libdir/librats.a"
 sed -e "s|@PREFIX@|$prefix|" -e "s|@LIBDIR@|$libdir|" -e "s|@VERSION@|$version|" \
     "$here/librats.pc.in" > "$libdir/pkgconfig/librats.pc"
 echo "installed librats $version under $prefix"

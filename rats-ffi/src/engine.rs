@@ -56,7 +56,7 @@ pub(crate) fn merge_config(
         }
     }
     let config: NodeConfig = serde_json::from_value(v).map_err(|e| e.to_string())?;
-    config.validate()?;
+    config.validate().map_err(|e| e.to_string())?;
     Ok(config)
 }
 

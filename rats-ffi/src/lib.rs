@@ -1,6 +1,8 @@
 //! # rats-ffi: librats' C API on rats
 //!
-//! This crate builds `librats.so` (SONAME `librats.so.0`) and `librats.a` with the functions,
+//! This crate builds `librats.so` (SONAME `librats.so.0`) and `librats.a` (in the target
+//! directory as `librats_ffi.so` and `librats_ffi.a`; `install.sh` installs them under their
+//! librats names) with the functions,
 //! types, error codes and callback typedefs of librats' C header `librats_c.h`, so a C program
 //! (or a binding such as librats' Python ctypes package) written for librats compiles against
 //! `include/librats_c.h`, links against this library and runs on rats' engine. What each
@@ -12,7 +14,7 @@
 //!
 //! ```
 //! use std::ffi::CStr;
-//! use rats::*;
+//! use rats_ffi::*;
 //!
 //! let client = rats_create(0);
 //! assert!(!client.is_null());

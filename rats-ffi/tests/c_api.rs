@@ -22,7 +22,9 @@ fn crate_dir() -> PathBuf {
 }
 
 fn library() -> PathBuf {
-    let lib = profile_dir().join("librats.so");
+    // The crate's library is named rats_ffi (the Rust library `rats` is the umbrella's).
+    // Cargo builds it in deps/ for the tests and copies it up one level only sometimes.
+    let lib = profile_dir().join("deps").join("librats_ffi.so");
     assert!(lib.exists(), "{} was not built", lib.display());
     lib
 }
@@ -249,7 +251,7 @@ fn install_and_pkg_config() {
     let _ = std::fs::remove_dir_all(&prefix);
     let status = Command::new(crate_dir().join("install.sh"))
         .arg(&prefix)
-        .env("RATS_FFI_LIB_DIR", profile_dir())
+        .env("RATS_FFI_LIB_DIR", profile_dir().join("deps"))
         .status()
         .expect("run install.sh");
     assert!(status.success(), "install.sh failed");
