@@ -10,8 +10,8 @@ use tokio_util::sync::ReusableBoxFuture;
 
 use crate::address::Address;
 use crate::identity::PeerId;
-use crate::nat::NatType;
 use crate::peer::ConnectionMethod;
+use crate::reachability::NatType;
 
 /// Why a peer was disconnected.
 #[derive(Clone, Debug, PartialEq, Eq)]

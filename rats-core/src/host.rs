@@ -1,4 +1,4 @@
-//! What the plugin contexts ask of the node. The runtime ([`crate::node`]) implements these
+//! What the plugin contexts ask of the node. The runtime (the `node` module) implements these
 //! traits, so the contract modules (`service`, `discovery`, `nat`) sit below it and never
 //! import it: a context holds a `Weak<dyn NodeHost>`, not the node's internals.
 

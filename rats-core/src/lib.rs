@@ -49,6 +49,7 @@ pub mod node;
 mod outbound;
 pub mod peer;
 pub mod plaintext;
+pub mod reachability;
 pub mod record;
 pub mod registry;
 pub mod service;

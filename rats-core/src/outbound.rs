@@ -11,7 +11,19 @@ use tokio::sync::Notify;
 use crate::frame::{
     FLAG_CONT, FLAG_END, FLAG_START, FRAME_HEADER_LEN, MAX_FRAME_PAYLOAD, put_header, put_whole,
 };
-use crate::service::Priority;
+
+/// Scheduling class of a channel's frames. The writer always drains `Control` first, then
+/// `Normal`, then `Bulk`, so chat and control never wait behind file data for longer than one
+/// write batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Node and protocol control messages.
+    Control = 0,
+    /// Application messages.
+    Normal = 1,
+    /// Bulk data (file chunks).
+    Bulk = 2,
+}
 
 /// Messages up to this size are copied into the shared encode buffer; larger ones are kept
 /// by reference.

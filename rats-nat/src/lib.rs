@@ -27,21 +27,18 @@
 //! `portmap` and `holepunch` plugins and the `turn` transport; their settings are the `stun`,
 //! `portmap`, `holepunch` and `turn` configuration sections.
 
-pub mod behaviour;
-mod config;
 #[cfg(feature = "holepunch")]
 pub mod holepunch;
 #[cfg(feature = "ice")]
 pub mod ice;
-mod plugin;
 pub mod portmap;
 pub mod stun;
 pub mod turn;
 
-pub use behaviour::{Filtering, Mapping, NatBehaviour, NatType};
-pub use config::{PUBLIC_STUN_SERVERS, StunConfig};
 #[cfg(feature = "holepunch")]
 pub use holepunch::{HolePunch, HolePunchConfig};
-pub use plugin::{NatStatus, StunPlugin};
 pub use portmap::{MappingMethod, PortMapConfig, PortMapError, PortMapper, PortMapping};
+pub use stun::behaviour::{self, Filtering, Mapping, NatBehaviour, NatType};
+pub use stun::{NatStatus, StunPlugin};
+pub use stun::{PUBLIC_STUN_SERVERS, StunConfig};
 pub use turn::{TurnConfig, TurnTransport};

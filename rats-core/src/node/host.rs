@@ -15,8 +15,8 @@ use crate::host::{NodeHost, PeerLink};
 use crate::identity::PeerId;
 use crate::node::connection::Connection;
 use crate::node::control::Control;
-use crate::node::setup;
 use crate::node::shared::NodeShared;
+use crate::node::{dial, handshake};
 use crate::outbound::{CloseMode, OutboundQueue};
 use crate::peer::PeerInfo;
 use crate::transport::{DatagramPath, PathEndpoint, RawConnection, TransportError};
@@ -97,7 +97,7 @@ impl NodeHost for NodeShared {
     }
 
     fn connect(self: Arc<Self>, addr: Address) -> BoxFuture<'static, Result<PeerId, ConnectError>> {
-        Box::pin(async move { setup::dial(&self, &addr).await })
+        Box::pin(async move { dial::dial(&self, &addr).await })
     }
 
     fn establish(
@@ -107,7 +107,9 @@ impl NodeHost for NodeShared {
         method: &'static str,
         expected: Option<PeerId>,
     ) -> BoxFuture<'static, Result<PeerId, ConnectError>> {
-        Box::pin(async move { setup::establish_with(&self, raw, inbound, method, expected).await })
+        Box::pin(
+            async move { handshake::establish_with(&self, raw, inbound, method, expected).await },
+        )
     }
 
     fn events(&self) -> &EventBus {

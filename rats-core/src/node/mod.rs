@@ -2,14 +2,16 @@
 //! shutdown. Every task a node starts is tracked and stopped by `shutdown()` or by dropping
 //! the last `Node` handle.
 
+mod accept;
 mod clock;
 mod connection;
 pub(crate) mod control;
+mod dial;
+mod handshake;
 pub(crate) mod hello;
 mod host;
 mod limits;
 mod peers;
-mod setup;
 mod shared;
 mod sweeper;
 mod upgrade;
@@ -402,7 +404,7 @@ impl Node {
             }
             shared
                 .tasks
-                .spawn(setup::accept_loop(shared.clone(), listener));
+                .spawn(accept::accept_loop(shared.clone(), listener));
         }
         shared.tasks.spawn(sweeper::run(shared.clone()));
         for s in &shared.services {
@@ -488,14 +490,14 @@ impl Node {
     /// peer turned out to be connected already).
     pub async fn connect(&self, addr: impl ToAddress) -> Result<PeerId, ConnectError> {
         let addr = addr.to_address()?;
-        setup::dial(&self.shared, &addr).await
+        dial::dial(&self.shared, &addr).await
     }
 
     /// Connects to a peer known by several addresses, as `connect_strategy` allows: direct
     /// addresses all at once (relayed ones joining the race after a head start), then NAT strategies. `ConnectAttempt` events
     /// report each try; `PeerInfo::method` says which way won.
     pub async fn connect_any(&self, addrs: &[Address]) -> Result<PeerId, ConnectError> {
-        setup::connect_any(&self.shared, addrs, None).await
+        dial::connect_any(&self.shared, addrs, None).await
     }
 
     /// Like [`connect_any`](Self::connect_any) for a known peer: a candidate address that
@@ -505,7 +507,7 @@ impl Node {
         peer: PeerId,
         addrs: &[Address],
     ) -> Result<PeerId, ConnectError> {
-        setup::connect_any(&self.shared, addrs, Some(peer)).await
+        dial::connect_any(&self.shared, addrs, Some(peer)).await
     }
 
     /// Disconnects a peer gracefully (queued data is sent first).
@@ -650,7 +652,7 @@ impl Node {
         inbound: bool,
         method: &'static str,
     ) -> Result<PeerId, ConnectError> {
-        setup::establish_with(&self.shared, raw, inbound, method, None).await
+        handshake::establish_with(&self.shared, raw, inbound, method, None).await
     }
 
     /// The NAT plugin of concrete type `T`, to use its own API.

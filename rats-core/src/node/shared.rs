@@ -172,7 +172,7 @@ impl NodeShared {
             .listen_addrs
             .read()
             .iter()
-            .filter(|a| super::setup::is_relayed(a))
+            .filter(|a| super::dial::is_relayed(a))
             .filter_map(|a| a.socket_addr().map(|s| s.ip()))
             .collect();
         for p in peers {
@@ -189,7 +189,7 @@ impl NodeShared {
                 // allocation towards other hosts.
                 .filter(|a| {
                     a.socket_addr().is_some_and(|s| {
-                        !super::setup::is_relayed(a) || our_relays.contains(&s.ip())
+                        !super::dial::is_relayed(a) || our_relays.contains(&s.ip())
                     })
                 })
                 .collect();
@@ -250,7 +250,7 @@ impl NodeShared {
         self.tasks.spawn(async move {
             // All addresses together: direct ones raced, relayed ones after a head start, then
             // NAT strategies; a candidate that turns out to be another peer is dropped.
-            match crate::node::setup::connect_any(&shared, &addrs, peer).await {
+            match crate::node::dial::connect_any(&shared, &addrs, peer).await {
                 Ok(id) => debug!(peer = %id.short(), source, "connected to discovered peer"),
                 Err(e) => debug!(source, error = %e, "dial of discovered peer failed"),
             }

@@ -13,7 +13,8 @@ use tracing::debug;
 use crate::event::Event;
 use crate::identity::PeerId;
 use crate::nat::{NatConnection, NatTarget};
-use crate::node::setup::{establish_with, nat_deadline};
+use crate::node::dial::nat_deadline;
+use crate::node::handshake::establish_with;
 use crate::node::shared::NodeShared;
 use crate::peer::ConnectionMethod;
 

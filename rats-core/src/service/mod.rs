@@ -5,24 +5,12 @@ use bytes::Bytes;
 
 mod context;
 
+pub use crate::outbound::Priority;
 pub use context::{PeerSender, ReserveError, SendError, ServiceContext};
 
 use crate::event::DisconnectReason;
 use crate::identity::PeerId;
 use crate::peer::PeerInfo;
-
-/// Scheduling class of a channel's frames. The writer always drains `Control` first, then
-/// `Normal`, then `Bulk`, so chat and control never wait behind file data for longer than one
-/// write batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    /// Node and protocol control messages.
-    Control = 0,
-    /// Application messages.
-    Normal = 1,
-    /// Bulk data (file chunks).
-    Bulk = 2,
-}
 
 /// Who a service is on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,8 +17,8 @@ use serde::Serialize;
 use tokio::net::UdpSocket;
 use tracing::{debug, info};
 
-use crate::behaviour::{self, NatBehaviour, NatType};
-use crate::config::StunConfig;
+use super::behaviour::{self, NatBehaviour, NatType};
+use super::config::StunConfig;
 use crate::stun::{ChangeRequest, Retransmit, StunError, binding};
 
 /// What we know of our NAT.
