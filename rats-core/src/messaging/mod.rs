@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use codec::{DecodeError, MAX_TYPE_LEN, TypeTooLong};
+pub use codec::{DecodeError, MAX_JSON_BYTES, MAX_TYPE_LEN, TypeTooLong};
 pub use handlers::HandlerId;
 pub use typed::{MessageStream, TypedMessageError};
 
