@@ -1,6 +1,8 @@
 // Callbacks that throw never cross into the library: the error handler gets the exception
 // (or stderr does), the client keeps working. Also: a callback destroying its own client,
 // callbacks replaced while messages arrive, a callback setting callbacks.
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -99,6 +101,28 @@ void throwing_callbacks() {
     CHECK(p.b.get_peer_count() == 1);
 }
 
+// Callbacks and the error handler run on the client's callback thread, "rats-cb".
+void callback_thread() {
+    Pair p;
+    const auto main_thread = std::this_thread::get_id();
+    std::atomic<int> ok{0}, handled{0};
+    auto on_cb_thread = [&] {
+        char name[16] = {};
+        pthread_getname_np(pthread_self(), name, sizeof name);
+        return std::string(name) == "rats-cb" && std::this_thread::get_id() != main_thread;
+    };
+    p.b.set_string_data_callback([&](const std::string&, const std::string&) {
+        if (on_cb_thread()) ++ok;
+        throw std::runtime_error("to the handler");
+    });
+    p.b.set_callback_error_handler([&](const char*, std::exception_ptr) {
+        if (on_cb_thread()) ++handled;
+    });
+    p.start();
+    p.a.send_string_to_peer_id(p.id_b, "x");
+    CHECK(test::wait_count(ok, 1) && test::wait_count(handled, 1));
+}
+
 void destroy_inside_own_callback() {
     Pair p;
     auto owned = std::make_unique<rats::Client>(std::move(p.b));
@@ -133,18 +157,22 @@ void replace_while_receiving() {
     };
     p.b.set_binary_data_callback(counter);
     p.start();
-    const int n = 2000;
-    std::thread sender([&] {
-        std::vector<std::uint8_t> msg(16, 0x42);
-        for (int i = 0; i < n; ++i) p.a.send_binary_to_peer_id(p.id_b, msg);
-    });
-    // Replace the callback (with an equal one) many times while messages arrive.
+    // Four threads send through one Client at once while the main thread replaces the
+    // receiver's callback (with an equal one) many times.
+    const int threads = 4, each = 500;
+    std::vector<std::thread> senders;
+    for (int t = 0; t < threads; ++t) {
+        senders.emplace_back([&] {
+            std::vector<std::uint8_t> msg(16, 0x42);
+            for (int i = 0; i < each; ++i) p.a.send_binary_to_peer_id(p.id_b, msg);
+        });
+    }
     for (int i = 0; i < 200; ++i) {
         p.b.set_binary_data_callback(counter);
         std::this_thread::yield();
     }
-    sender.join();
-    CHECK(test::wait_count(got, n));
+    for (auto& t : senders) t.join();
+    CHECK(test::wait_count(got, threads * each));
 
     // A callback that replaces its own client's callback.
     std::atomic<int> second{0};
@@ -162,6 +190,7 @@ void replace_while_receiving() {
 
 int main() {
     throwing_callbacks();
+    callback_thread();
     destroy_inside_own_callback();
     replace_while_receiving();
     std::printf("callbacks: ok\n");
