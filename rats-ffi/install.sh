@@ -5,7 +5,7 @@
 #   rats-ffi/install.sh PREFIX            builds with `cargo build --release -p rats-ffi`
 #   RATS_FFI_LIB_DIR=DIR install.sh PREFIX   installs the libraries already built in DIR
 #
-# Result: PREFIX/include/librats_c.h, PREFIX/lib/librats.so.X.Y.Z with the links
+# Result: PREFIX/include/librats_c.h and rats.hpp (the C++ wrapper), PREFIX/lib/librats.so.X.Y.Z with the links
 # librats.so.0 (the SONAME) and librats.so, PREFIX/lib/librats.a and
 # PREFIX/lib/pkgconfig/librats.pc; then `pkg-config --cflags --libs librats` works with
 # PKG_CONFIG_PATH=PREFIX/lib/pkgconfig. LIBDIR=... overrides PREFIX/lib.
@@ -34,6 +34,7 @@ done
 
 install -d "$prefix/include" "$libdir/pkgconfig"
 install -m 0644 "$here/include/librats_c.h" "$prefix/include/librats_c.h"
+install -m 0644 "$here/include/rats.hpp" "$prefix/include/rats.hpp"
 install -m 0755 "$built/librats_ffi.so" "$libdir/librats.so.$version"
 ln -sf "librats.so.$version" "$libdir/librats.so.0"
 ln -sf "librats.so.0" "$libdir/librats.so"
