@@ -160,6 +160,84 @@ RATS_API void rats_set_binary_callback(rats_client_t client, rats_binary_cb cb, 
 RATS_API void rats_set_json_callback(rats_client_t client, rats_json_cb cb, void* user_data);
 RATS_API void rats_set_disconnect_callback(rats_client_t client, rats_disconnect_cb cb, void* user_data);
 
+/* File Transfer (rats-transfer: chunked, SHA-256 verified, resumable). Transfer ids are
+ * 32 hex characters. rats_send_* / rats_request_* return the id once the offer or request is
+ * sent (NULL: bad arguments, not running, peer not connected, unreadable source); the
+ * outcome comes through the progress callback. Offers to us are announced by the request
+ * callbacks and answered with rats_accept_* / rats_reject_* (without a request callback they
+ * are refused; unanswered ones are refused after transfer.offer_timeout_ms, 120 s). Pulls
+ * from us are served only below the "transfer": {"shared_root": DIR} setting. */
+RATS_API char* rats_send_file(rats_client_t client, const char* peer_id,
+                              const char* file_path, const char* remote_filename); /* returns transfer_id, caller must free */
+RATS_API char* rats_send_directory(rats_client_t client, const char* peer_id, const char* directory_path, const char* remote_directory_name, int recursive); /* returns transfer_id, caller must free */
+RATS_API char* rats_request_file(rats_client_t client, const char* peer_id, const char* remote_file_path, const char* local_path); /* returns transfer_id, caller must free */
+RATS_API char* rats_request_directory(rats_client_t client, const char* peer_id, const char* remote_directory_path, const char* local_directory_path, int recursive); /* whole tree; returns transfer_id, caller must free */
+RATS_API rats_error_t rats_accept_file_transfer(rats_client_t client, const char* transfer_id,
+                                                const char* local_path); /* saved as local_path */
+RATS_API rats_error_t rats_reject_file_transfer(rats_client_t client, const char* transfer_id,
+                                                const char* reason);
+RATS_API rats_error_t rats_cancel_file_transfer(rats_client_t client, const char* transfer_id);
+RATS_API rats_error_t rats_accept_directory_transfer(rats_client_t client, const char* transfer_id, const char* local_path); /* root saved as local_path */
+RATS_API rats_error_t rats_reject_directory_transfer(rats_client_t client, const char* transfer_id, const char* reason);
+RATS_API rats_error_t rats_pause_file_transfer(rats_client_t client, const char* transfer_id);
+RATS_API rats_error_t rats_resume_file_transfer(rats_client_t client, const char* transfer_id);
+/* librats' keys transfer_id, filename, local_path, peer_id, bytes_transferred, total_bytes,
+ * completion_percentage, status (0 PENDING, 1 STARTING, 2 IN_PROGRESS, 3 PAUSED, 4 COMPLETED,
+ * 5 FAILED, 6 CANCELLED, 7 RESUMING), direction (0 sending, 1 receiving), plus rats'
+ * status_text, state, kind, files, files_completed, rate_bytes_per_sec, eta_secs. NULL for
+ * an unknown transfer. caller must free */
+RATS_API char* rats_get_file_transfer_progress_json(rats_client_t client, const char* transfer_id);
+RATS_API char* rats_get_file_transfer_statistics_json(rats_client_t client); /* caller must free */
+
+/* File transfer callbacks (on the client's callback thread; NULL removes). The progress
+ * callback reports every transfer with librats' status strings "STARTING", "IN_PROGRESS",
+ * "PAUSED", "RESUMING", "COMPLETED", "FAILED", "CANCELLED"; the directory progress callback
+ * reports directory transfers (current_file: the file just completed, or ""). */
+typedef void (*rats_file_request_cb)(void* user_data, const char* peer_id, const char* transfer_id, const char* remote_path, const char* filename);
+typedef void (*rats_directory_request_cb)(void* user_data, const char* peer_id, const char* transfer_id, const char* remote_path, const char* directory_name);
+typedef void (*rats_directory_progress_cb)(void* user_data, const char* transfer_id, int files_completed, int total_files, const char* current_file);
+typedef void (*rats_file_progress_cb)(void* user_data, const char* transfer_id, int progress_percent, const char* status);
+
+RATS_API void rats_set_file_request_callback(rats_client_t client, rats_file_request_cb cb, void* user_data);
+RATS_API void rats_set_directory_request_callback(rats_client_t client, rats_directory_request_cb cb, void* user_data);
+RATS_API void rats_set_file_progress_callback(rats_client_t client, rats_file_progress_cb cb, void* user_data);
+RATS_API void rats_set_directory_progress_callback(rats_client_t client, rats_directory_progress_cb cb, void* user_data);
+
+/* GossipSub (rats-gossipsub). Topics need a started client (RATS_ERROR_NOT_RUNNING before
+ * rats_start); subscribing twice or leaving a topic not joined is RATS_SUCCESS; a topic is
+ * 1..256 bytes (else RATS_ERROR_INVALID_PARAMETER). Messages are signed by their origin and
+ * delivered once. rats_is_gossipsub_available: 1 unless the "gossipsub" plugin is switched
+ * off (disabled_plugins); rats_is_gossipsub_running: started and available. */
+RATS_API int rats_is_gossipsub_available(rats_client_t client);
+RATS_API int rats_is_gossipsub_running(rats_client_t client);
+RATS_API rats_error_t rats_subscribe_to_topic(rats_client_t client, const char* topic);
+RATS_API rats_error_t rats_unsubscribe_from_topic(rats_client_t client, const char* topic);
+RATS_API int rats_is_subscribed_to_topic(rats_client_t client, const char* topic);
+RATS_API char** rats_get_subscribed_topics(rats_client_t client, int* count); /* caller must free array and strings */
+RATS_API rats_error_t rats_publish_to_topic(rats_client_t client, const char* topic, const char* message);
+RATS_API rats_error_t rats_publish_json_to_topic(rats_client_t client, const char* topic, const char* json_str); /* RATS_ERROR_JSON_PARSE if not JSON */
+RATS_API char** rats_get_topic_peers(rats_client_t client, const char* topic, int* count); /* connected peers subscribed to topic; caller must free array and strings */
+RATS_API char** rats_get_topic_mesh_peers(rats_client_t client, const char* topic, int* count); /* our mesh peers for topic; caller must free array and strings */
+/* rats' counters: running, subscribed_topics, topics {topic: {peers, mesh_peers}},
+ * messages_published, messages_delivered, messages_forwarded, duplicates, rejected, ignored,
+ * dropped, copies_sent, graylisted, cached_messages, mesh_sizes; {"running":false} when not
+ * running. caller must free */
+RATS_API char* rats_get_gossipsub_statistics_json(rats_client_t client);
+
+/* GossipSub callbacks: per topic, on the client's callback thread; NULL removes; set before
+ * or after rats_start. peer_id of a message is its origin. The JSON callback gets messages
+ * whose payload is JSON (compact); the message callback gets every message as text. */
+typedef void (*rats_topic_message_cb)(void* user_data, const char* peer_id, const char* topic, const char* message);
+typedef void (*rats_topic_json_message_cb)(void* user_data, const char* peer_id, const char* topic, const char* json_str);
+typedef void (*rats_topic_peer_joined_cb)(void* user_data, const char* peer_id, const char* topic);
+typedef void (*rats_topic_peer_left_cb)(void* user_data, const char* peer_id, const char* topic);
+
+RATS_API void rats_set_topic_message_callback(rats_client_t client, const char* topic, rats_topic_message_cb cb, void* user_data);
+RATS_API void rats_set_topic_json_message_callback(rats_client_t client, const char* topic, rats_topic_json_message_cb cb, void* user_data);
+RATS_API void rats_set_topic_peer_joined_callback(rats_client_t client, const char* topic, rats_topic_peer_joined_cb cb, void* user_data);
+RATS_API void rats_set_topic_peer_left_callback(rats_client_t client, const char* topic, rats_topic_peer_left_cb cb, void* user_data);
+RATS_API void rats_clear_topic_callbacks(rats_client_t client, const char* topic); /* removes the topic's four callbacks */
+
 /* ===================== rats extensions ===================== */
 
 /* rats extension: sets rats node configuration keys from a JSON object, as in rats'

@@ -8,6 +8,11 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
+mod gossip;
+mod transfer;
+pub use gossip::*;
+pub use transfer::*;
+
 use crate::client::{Client, Fail, JSON_KIND};
 use crate::dispatch::Slot;
 use crate::engine;
@@ -96,7 +101,11 @@ const GIT_DESCRIBE: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
 /// The C ABI's version: raised when a function's signature or meaning changes.
 const ABI: u32 = 1;
 
-fn with_client<R>(client: rats_client_t, none: R, f: impl FnOnce(&Arc<Client>) -> R) -> R {
+pub(crate) fn with_client<R>(
+    client: rats_client_t,
+    none: R,
+    f: impl FnOnce(&Arc<Client>) -> R,
+) -> R {
     match Client::get(client) {
         Some(c) => f(&c),
         None => none,
@@ -111,7 +120,7 @@ fn code(r: Result<(), Fail>) -> Code {
     }
 }
 
-fn count(n: usize) -> c_int {
+pub(crate) fn count(n: usize) -> c_int {
     c_int::try_from(n).unwrap_or(c_int::MAX)
 }
 
@@ -329,7 +338,7 @@ pub extern "C" fn rats_get_listen_port(client: rats_client_t) -> c_int {
     })
 }
 
-fn peer_arg(p: *const c_char) -> Result<rats_engine::PeerId, Code> {
+pub(crate) fn peer_arg(p: *const c_char) -> Result<rats_engine::PeerId, Code> {
     // SAFETY: the callers' contract: `p` is NULL or NUL-terminated.
     let s = unsafe { str_arg(p) }.ok_or(RATS_ERROR_INVALID_PARAMETER)?;
     engine::parse_peer(s).ok_or(RATS_ERROR_INVALID_PARAMETER)

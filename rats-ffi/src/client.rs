@@ -11,7 +11,8 @@ use parking_lot::{Mutex, RwLock};
 use rats_engine::{Identity, RatsClient};
 
 use crate::dispatch::{self, Ev, Shared, Sink};
-use crate::engine::{self, Settings};
+use crate::engine::gossip::GossipEv;
+use crate::engine::{self, NodeEv, Settings};
 
 /// The message type of `rats_send_json` / `rats_broadcast_json` on the wire; the JSON
 /// callback receives messages of this type (rats' messages are typed; librats' plain JSON
@@ -171,23 +172,60 @@ impl Client {
                 register_typed(&rc, &sink, &kind);
             }
         }
-        let (s1, s2) = (sink.clone(), sink.clone());
-        let events = engine::spawn_peer_events(
-            rt,
-            &rc,
-            move |peer| {
-                s1.push(Ev::Connected {
-                    epoch: s1.epoch(),
+        let s = sink.clone();
+        let events = engine::spawn_events(rt, &rc, move |ev| {
+            let epoch = s.epoch();
+            s.push(match ev {
+                NodeEv::Connected(peer) => Ev::Connected { epoch, peer },
+                NodeEv::Disconnected(peer) => Ev::Disconnected { epoch, peer },
+                NodeEv::Gossip(GossipEv::Message { peer, topic, data }) => Ev::TopicMessage {
+                    epoch,
                     peer,
-                })
-            },
-            move |peer| {
-                s2.push(Ev::Disconnected {
-                    epoch: s2.epoch(),
+                    topic,
+                    data,
+                },
+                NodeEv::Gossip(GossipEv::Peer {
                     peer,
-                })
-            },
-        );
+                    topic,
+                    joined,
+                }) => Ev::TopicPeer {
+                    epoch,
+                    peer,
+                    topic,
+                    joined,
+                },
+                NodeEv::Transfer(ev) => Ev::TransferProgress { epoch, ev },
+            })
+        });
+        let (s, shared) = (sink.clone(), self.shared.clone());
+        engine::transfer::set_accept(&rc, move |offer| {
+            let has_cb = {
+                let cbs = shared.callbacks.lock();
+                if offer.directory {
+                    cbs.directory_request.is_some()
+                } else {
+                    cbs.file_request.is_some()
+                }
+            };
+            if !has_cb {
+                return None;
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            {
+                let mut pending = shared.pending.lock();
+                // Offers that timed out (the service stopped waiting) are forgotten.
+                pending.retain(|_, (_, tx)| !tx.is_closed());
+                pending.insert(offer.id.clone(), (offer.directory, tx));
+            }
+            s.push(Ev::TransferRequest {
+                epoch: s.epoch(),
+                peer: offer.peer,
+                id: offer.id,
+                name: offer.name,
+                directory: offer.directory,
+            });
+            Some(rx)
+        });
         *running = Some(Running {
             rc,
             events,
@@ -204,6 +242,8 @@ impl Client {
             return;
         };
         run.events.abort();
+        // Offers still waiting are refused (their senders dropped).
+        self.shared.pending.lock().clear();
         let rc = run.rc;
         let _ = crate::util::block_on(async move {
             engine::shutdown(&rc).await;

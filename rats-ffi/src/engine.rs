@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use rats_engine::{Event, Identity, NodeConfig, PeerId, RatsClient};
 
+pub(crate) mod gossip;
+pub(crate) mod transfer;
+
 /// What `rats_start` builds a client from: the setters' values, kept from `rats_create` on.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -42,6 +45,12 @@ impl Settings {
         self.max_peers
             .unwrap_or_else(|| NodeConfig::default().max_peers)
     }
+}
+
+/// Whether plugin `name` is not switched off by the configuration keys set so far.
+pub(crate) fn plugin_enabled(settings: &Settings, name: &str) -> bool {
+    merge_config(&NodeConfig::default(), &settings.config)
+        .map_or(true, |c| !c.disabled_plugins.contains(name))
 }
 
 /// Applies configuration keys (as in rats' `config.json`) to `base`; an error names the key.
@@ -233,21 +242,43 @@ pub(crate) fn on_typed(
     });
 }
 
-/// Runs `on_connected` / `on_disconnected` (with the peer id) for the node's peer events, on
-/// the library runtime, until the node stops or the task is aborted.
-pub(crate) fn spawn_peer_events(
+/// What the node's event bus tells the C side (copied out of rats' events).
+pub(crate) enum NodeEv {
+    /// A peer connected.
+    Connected(String),
+    /// A peer disconnected.
+    Disconnected(String),
+    /// A GossipSub event.
+    Gossip(gossip::GossipEv),
+    /// Transfer progress.
+    Transfer(transfer::TransferEv),
+}
+
+/// Runs `f` for the node's peer and service events, on the library runtime, until the node
+/// stops or the task is aborted. The bus is lossy for a subscriber that falls behind by more
+/// than `event_capacity` events; those are skipped.
+pub(crate) fn spawn_events(
     rt: &tokio::runtime::Runtime,
     rc: &Arc<RatsClient>,
-    on_connected: impl Fn(String) + Send + 'static,
-    on_disconnected: impl Fn(String) + Send + 'static,
+    f: impl Fn(NodeEv) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     // Without message events: those are delivered through the handlers above.
     let mut events = rc.node().event_bus().subscribe_without_messages();
+    let transfers = transfer::service_of(rc);
     rt.spawn(async move {
         while let Some(ev) = events.next_event().await {
             match ev {
-                Event::PeerConnected { peer, .. } => on_connected(peer.to_string()),
-                Event::PeerDisconnected { peer, .. } => on_disconnected(peer.to_string()),
+                Event::PeerConnected { peer, .. } => f(NodeEv::Connected(peer.to_string())),
+                Event::PeerDisconnected { peer, .. } => f(NodeEv::Disconnected(peer.to_string())),
+                Event::Service { service, event } => {
+                    if let Some(g) = gossip::from_event(service, &event) {
+                        f(NodeEv::Gossip(g));
+                    } else if let Some(t) =
+                        transfer::from_event(transfers.as_ref(), service, &event)
+                    {
+                        f(NodeEv::Transfer(t));
+                    }
+                }
                 _ => {}
             }
         }
