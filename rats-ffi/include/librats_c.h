@@ -112,6 +112,9 @@ typedef void (*rats_binary_cb)(void* user_data, const char* peer_id, const void*
 typedef void (*rats_json_cb)(void* user_data, const char* peer_id, const char* json_str);
 typedef void (*rats_disconnect_cb)(void* user_data, const char* peer_id);
 typedef void (*rats_message_cb)(void* user_data, const char* peer_id, const char* message_data);
+/* A discovered peer: its address and the mechanism that found it in service_name ("dht",
+ * "mdns", "exchange", ...). */
+typedef void (*rats_peer_discovered_cb)(void* user_data, const char* host, int port, const char* service_name);
 
 /* Peer configuration (setters: before rats_start; while running they fail with
  * RATS_ERROR_OPERATION_FAILED because rats fixes them at start) */
@@ -133,6 +136,38 @@ RATS_API int rats_broadcast_binary(rats_client_t client, const void* data, size_
 /* JSON operations (a rats typed message of type "json"; the JSON callback receives them) */
 RATS_API rats_error_t rats_send_json(rats_client_t client, const char* peer_id, const char* json_str);
 RATS_API int rats_broadcast_json(rats_client_t client, const char* json_str);
+
+/* DHT Discovery (BitTorrent mainline DHT). rats starts its plugins with the node: before
+ * rats_start, start/stop switch the "dht" plugin on/off for the start (start also sets its
+ * UDP port, 0 = any); while running they start/stop the running DHT (the port stays the one
+ * it started with). The DHT bootstraps from the "dht": {"bootstrap": [...]} setting (default:
+ * the public routers). rats_announce_for_hash: content_hash is 40 hex characters; port <= 0
+ * announces our TCP port; RATS_ERROR_OPERATION_FAILED when no DHT node took it. */
+RATS_API rats_error_t rats_start_dht_discovery(rats_client_t client, int dht_port);
+RATS_API void rats_stop_dht_discovery(rats_client_t client);
+RATS_API int rats_is_dht_running(rats_client_t client);
+RATS_API rats_error_t rats_announce_for_hash(rats_client_t client, const char* content_hash, int port);
+RATS_API size_t rats_get_dht_routing_table_size(rats_client_t client);
+
+/* Automatic discovery: the DHT's discovery loop (announces our discovery hash and looks it
+ * up, connecting to the peers found). Before rats_start: switch the DHT and its loop on or
+ * off for the start; while running: start/stop the DHT. The discovery hash is
+ * SHA-1(protocol_name + "_peer_discovery_v" + protocol_version) in hex, as in librats. */
+RATS_API void rats_start_automatic_peer_discovery(rats_client_t client);
+RATS_API void rats_stop_automatic_peer_discovery(rats_client_t client);
+RATS_API int rats_is_automatic_discovery_running(rats_client_t client);
+RATS_API char* rats_get_discovery_hash(rats_client_t client); /* caller must free */
+RATS_API char* rats_get_rats_peer_discovery_hash(void); /* rats' default protocol; caller must free */
+
+/* mDNS Discovery (local network). service_name becomes rats' mDNS instance name (NULL or
+ * "": rats' default). Before rats_start: start/stop switch the "mdns" plugin on/off for the
+ * start; while running they (re)start/stop it (RATS_ERROR_OPERATION_FAILED when the plugin
+ * is off). rats_query_mdns_services: RATS_ERROR_NOT_RUNNING before start,
+ * RATS_ERROR_OPERATION_FAILED when mDNS does not run. */
+RATS_API rats_error_t rats_start_mdns_discovery(rats_client_t client, const char* service_name);
+RATS_API void rats_stop_mdns_discovery(rats_client_t client);
+RATS_API int rats_is_mdns_running(rats_client_t client);
+RATS_API rats_error_t rats_query_mdns_services(rats_client_t client);
 
 /* Encryption (Noise XX, on by default; off only for debugging, before rats_start) */
 RATS_API rats_error_t rats_set_encryption_enabled(rats_client_t client, int enabled);
@@ -159,6 +194,7 @@ RATS_API void rats_set_string_callback(rats_client_t client, rats_string_cb cb, 
 RATS_API void rats_set_binary_callback(rats_client_t client, rats_binary_cb cb, void* user_data);
 RATS_API void rats_set_json_callback(rats_client_t client, rats_json_cb cb, void* user_data);
 RATS_API void rats_set_disconnect_callback(rats_client_t client, rats_disconnect_cb cb, void* user_data);
+RATS_API void rats_set_peer_discovered_callback(rats_client_t client, rats_peer_discovered_cb cb, void* user_data); /* every discovery source */
 
 /* File Transfer (rats-transfer: chunked, SHA-256 verified, resumable). Transfer ids are
  * 32 hex characters. rats_send_* / rats_request_* return the id once the offer or request is
@@ -247,6 +283,12 @@ RATS_API void rats_clear_topic_callbacks(rats_client_t client, const char* topic
  * RATS_ERROR_JSON_PARSE: not JSON; RATS_ERROR_INVALID_PARAMETER: not an object or an invalid
  * setting; RATS_ERROR_OPERATION_FAILED: the client is running. */
 RATS_API rats_error_t rats_set_config_json(rats_client_t client, const char* json);
+
+/* rats extension: looks content_hash (40 hex characters) up in the DHT and returns the peers
+ * found as "ip:port" ("[v6]:port") strings; NULL with *count == 0 when none were found, the
+ * DHT does not run, or for bad arguments. Waits for the lookup. caller must free array and
+ * strings */
+RATS_API char** rats_find_peers_for_hash(rats_client_t client, const char* content_hash, int* count);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -8,8 +8,10 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
+mod discovery;
 mod gossip;
 mod transfer;
+pub use discovery::*;
 pub use gossip::*;
 pub use transfer::*;
 

@@ -195,6 +195,12 @@ impl Client {
                     joined,
                 },
                 NodeEv::Transfer(ev) => Ev::TransferProgress { epoch, ev },
+                NodeEv::Discovered { host, port, source } => Ev::Discovered {
+                    epoch,
+                    host,
+                    port,
+                    source,
+                },
             })
         });
         let (s, shared) = (sink.clone(), self.shared.clone());

@@ -23,7 +23,7 @@ use crate::api::{
 };
 use crate::api::{
     rats_directory_progress_cb, rats_directory_request_cb, rats_file_progress_cb,
-    rats_file_request_cb,
+    rats_file_request_cb, rats_peer_discovered_cb,
 };
 use crate::engine::transfer::{Decision, TransferEv};
 
@@ -80,6 +80,13 @@ pub(crate) enum Ev {
     },
     /// Transfer progress (file progress callback; directory progress too for directories).
     TransferProgress { epoch: u64, ev: TransferEv },
+    /// A discovery mechanism found a peer.
+    Discovered {
+        epoch: u64,
+        host: String,
+        port: u16,
+        source: String,
+    },
     /// The client is destroyed: the thread ends.
     Quit,
 }
@@ -116,6 +123,8 @@ pub(crate) struct Callbacks {
     pub directory_request: Option<Slot<rats_directory_request_cb>>,
     pub file_progress: Option<Slot<rats_file_progress_cb>>,
     pub directory_progress: Option<Slot<rats_directory_progress_cb>>,
+    /// Discovered peers.
+    pub peer_discovered: Option<Slot<rats_peer_discovered_cb>>,
 }
 
 /// Offers waiting for `rats_accept_*` / `rats_reject_*`: transfer id to (directory?, the
@@ -270,7 +279,8 @@ fn run(shared: &Shared, rx: Receiver<Ev>) {
             | Ev::TopicMessage { epoch, .. }
             | Ev::TopicPeer { epoch, .. }
             | Ev::TransferRequest { epoch, .. }
-            | Ev::TransferProgress { epoch, .. } => *epoch,
+            | Ev::TransferProgress { epoch, .. }
+            | Ev::Discovered { epoch, .. } => *epoch,
             Ev::Quit => return,
         };
         if !shared.gate.begin(epoch) {
@@ -383,6 +393,24 @@ fn deliver(shared: &Shared, ev: Ev) {
             }
         }
         Ev::TransferProgress { ev, .. } => deliver_progress(shared, ev),
+        Ev::Discovered {
+            host, port, source, ..
+        } => {
+            let slot = shared.callbacks.lock().peer_discovered;
+            if let Some(Slot { f: Some(f), ud }) = slot {
+                let (h, s) = (cstr(&host), cstr(&source));
+                // SAFETY: a C function of the registered type, with its user_data and
+                // NUL-terminated strings that outlive the call.
+                unsafe {
+                    f(
+                        ud_ptr(ud),
+                        h.as_ptr(),
+                        std::ffi::c_int::from(port),
+                        s.as_ptr(),
+                    )
+                };
+            }
+        }
         Ev::Quit => {}
     }
 }

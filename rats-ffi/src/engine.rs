@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use rats_engine::{Event, Identity, NodeConfig, PeerId, RatsClient};
 
+pub(crate) mod discovery;
 pub(crate) mod gossip;
 pub(crate) mod transfer;
 
@@ -252,6 +253,12 @@ pub(crate) enum NodeEv {
     Gossip(gossip::GossipEv),
     /// Transfer progress.
     Transfer(transfer::TransferEv),
+    /// A discovery mechanism found a peer at `host:port` (`source`: `dht`, `mdns`, ...).
+    Discovered {
+        host: String,
+        port: u16,
+        source: String,
+    },
 }
 
 /// Runs `f` for the node's peer and service events, on the library runtime, until the node
@@ -270,6 +277,15 @@ pub(crate) fn spawn_events(
             match ev {
                 Event::PeerConnected { peer, .. } => f(NodeEv::Connected(peer.to_string())),
                 Event::PeerDisconnected { peer, .. } => f(NodeEv::Disconnected(peer.to_string())),
+                Event::PeerDiscovered { addr, source, .. } => {
+                    if let Some(sock) = addr.socket_addr() {
+                        f(NodeEv::Discovered {
+                            host: sock.ip().to_string(),
+                            port: sock.port(),
+                            source,
+                        });
+                    }
+                }
                 Event::Service { service, event } => {
                     if let Some(g) = gossip::from_event(service, &event) {
                         f(NodeEv::Gossip(g));

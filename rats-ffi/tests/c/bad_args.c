@@ -22,6 +22,7 @@ static void cb5(void* ud, const char* p, const char* t, const char* r, const cha
 static void cbp(void* ud, const char* t, int pc, const char* s) { (void)ud; (void)t; (void)pc; (void)s; }
 static void cbd(void* ud, const char* t, int d, int n, const char* f) { (void)ud; (void)t; (void)d; (void)n; (void)f; }
 static const char* TID = "0123456789abcdef0123456789abcdef";
+static void cbdisc(void* ud, const char* h, int p, const char* s) { (void)ud; (void)h; (void)p; (void)s; }
 static void cb4(void* ud, const char* p, const char* t, const char* m) { (void)ud; (void)p; (void)t; (void)m; }
 
 /* A well-formed peer id of no connected peer (filled in by main). */
@@ -90,6 +91,24 @@ static void all_invalid(rats_client_t h) {
     rats_set_topic_peer_joined_callback(h, "t", cb3, NULL);
     rats_set_topic_peer_left_callback(h, "t", cb3, NULL);
     rats_clear_topic_callbacks(h, "t");
+    /* DHT, discovery, mDNS */
+    CHECK(rats_start_dht_discovery(h, 0) == RATS_ERROR_INVALID_HANDLE);
+    rats_stop_dht_discovery(h);
+    CHECK(rats_is_dht_running(h) == 0);
+    CHECK(rats_announce_for_hash(h, "0123456789abcdef0123456789abcdef01234567", 1) ==
+          RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_get_dht_routing_table_size(h) == 0);
+    rats_start_automatic_peer_discovery(h);
+    rats_stop_automatic_peer_discovery(h);
+    CHECK(rats_is_automatic_discovery_running(h) == 0);
+    CHECK(rats_get_discovery_hash(h) == NULL);
+    n = 7;
+    CHECK(rats_find_peers_for_hash(h, "0123456789abcdef0123456789abcdef01234567", &n) == NULL && n == 0);
+    CHECK(rats_start_mdns_discovery(h, "x") == RATS_ERROR_INVALID_HANDLE);
+    rats_stop_mdns_discovery(h);
+    CHECK(rats_is_mdns_running(h) == 0);
+    CHECK(rats_query_mdns_services(h) == RATS_ERROR_INVALID_HANDLE);
+    rats_set_peer_discovered_callback(h, cbdisc, NULL);
     /* File transfer */
     CHECK(rats_send_file(h, PEER, "/etc/hostname", NULL) == NULL);
     CHECK(rats_send_directory(h, PEER, "/etc", NULL, 1) == NULL);
@@ -194,6 +213,32 @@ static void bad_args(rats_client_t c, int running) {
     char* gs = rats_get_gossipsub_statistics_json(c);
     CHECK(gs != NULL);
     free(gs);
+    /* DHT, discovery, mDNS (the client's DHT and mDNS plugins are off) */
+    CHECK(rats_start_dht_discovery(c, -1) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_start_dht_discovery(c, 65536) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_announce_for_hash(c, NULL, 1) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_announce_for_hash(c, "xyz", 1) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_announce_for_hash(c, "g123456789abcdef0123456789abcdef01234567", 1) ==
+          RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_announce_for_hash(c, "0123456789abcdef0123456789abcdef01234567", 1) ==
+          (running ? RATS_ERROR_OPERATION_FAILED : RATS_ERROR_NOT_RUNNING));
+    CHECK(rats_find_peers_for_hash(c, NULL, &n) == NULL && n == 0);
+    CHECK(rats_find_peers_for_hash(c, "0123456789abcdef0123456789abcdef01234567", NULL) == NULL);
+    char* dh = rats_get_discovery_hash(c);
+    CHECK(dh && strlen(dh) == 40);
+    free(dh);
+    CHECK(rats_is_dht_running(c) == 0 && rats_is_mdns_running(c) == 0);
+    CHECK(rats_query_mdns_services(c) == (running ? RATS_ERROR_OPERATION_FAILED : RATS_ERROR_NOT_RUNNING));
+    if (running) {
+        CHECK(rats_start_dht_discovery(c, 0) == RATS_ERROR_OPERATION_FAILED);
+        CHECK(rats_start_mdns_discovery(c, NULL) == RATS_ERROR_OPERATION_FAILED);
+        rats_stop_dht_discovery(c);
+        rats_stop_mdns_discovery(c);
+        rats_start_automatic_peer_discovery(c);
+        rats_stop_automatic_peer_discovery(c);
+        CHECK(rats_is_automatic_discovery_running(c) == 0);
+    }
+    rats_set_peer_discovered_callback(c, NULL, NULL);
     /* File transfer */
     CHECK(rats_send_file(c, NULL, "/etc/hostname", NULL) == NULL);
     CHECK(rats_send_file(c, PEER, NULL, NULL) == NULL);
