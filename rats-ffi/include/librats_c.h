@@ -83,6 +83,27 @@ RATS_API char* rats_get_our_peer_id(rats_client_t client); /* caller must free *
 RATS_API char** rats_get_validated_peer_ids(rats_client_t client, int* count); /* caller must free array and strings */
 RATS_API char** rats_get_peer_ids(rats_client_t client, int* count); /* caller must free array and strings */
 RATS_API char* rats_get_peer_info_json(rats_client_t client, const char* peer_id); /* caller must free */
+/* librats' keys total_peers, validated_peers, max_peers, running, listen_port, our_peer_id,
+ * encryption_enabled, dht_running, dht_routing_table_size, mdns_running, plus rats'
+ * gossipsub_running, transfers_active, peers_by_method. caller must free */
+RATS_API char* rats_get_connection_statistics_json(rats_client_t client);
+
+/* Logging controls (rats-log). The logger is process-wide, as librats' is: the functions
+ * taking a client need a valid handle but change logging for the whole process. The first
+ * call installs rats-log (stderr, INFO, timestamps). Levels: "TRACE", "DEBUG", "INFO",
+ * "WARN"/"WARNING", "ERROR" (any case; others ignored). rats_set_log_file_path: "" stops
+ * the file; rats_get_log_file_path: "" when none. */
+RATS_API void rats_set_logging_enabled(int enabled);
+RATS_API void rats_set_log_level(const char* level_str); /* "DEBUG", "INFO", "WARN", "ERROR" */
+RATS_API void rats_set_log_file_path(rats_client_t client, const char* file_path);
+RATS_API char* rats_get_log_file_path(rats_client_t client); /* caller must free */
+RATS_API void rats_set_log_colors_enabled(rats_client_t client, int enabled);
+RATS_API int rats_is_log_colors_enabled(rats_client_t client);
+RATS_API void rats_set_log_timestamps_enabled(rats_client_t client, int enabled);
+RATS_API int rats_is_log_timestamps_enabled(rats_client_t client);
+RATS_API void rats_set_log_rotation_size(rats_client_t client, size_t max_size_bytes); /* 0: never rotate */
+RATS_API void rats_set_log_retention_count(rats_client_t client, int count);
+RATS_API void rats_clear_log_file(rats_client_t client);
 
 /* Error codes */
 typedef enum {
@@ -172,6 +193,14 @@ RATS_API rats_error_t rats_query_mdns_services(rats_client_t client);
 /* Encryption (Noise XX, on by default; off only for debugging, before rats_start) */
 RATS_API rats_error_t rats_set_encryption_enabled(rats_client_t client, int enabled);
 RATS_API int rats_is_encryption_enabled(rats_client_t client);
+/* The "encryption key" is the node's static key: the secret key of its Ed25519 identity, 64
+ * hex characters (Noise's static key and the peer id derive from it). Setting or generating
+ * one replaces the identity (new peer id); before rats_start only (set:
+ * RATS_ERROR_OPERATION_FAILED, generate: NULL while running). Keep the returned strings
+ * secret. caller must free */
+RATS_API char* rats_get_encryption_key(rats_client_t client);
+RATS_API rats_error_t rats_set_encryption_key(rats_client_t client, const char* key_hex);
+RATS_API char* rats_generate_encryption_key(rats_client_t client);
 RATS_API int rats_is_peer_encrypted(rats_client_t client, const char* peer_id);
 
 /* Protocol configuration (before rats_start) */
@@ -273,6 +302,23 @@ RATS_API void rats_set_topic_json_message_callback(rats_client_t client, const c
 RATS_API void rats_set_topic_peer_joined_callback(rats_client_t client, const char* topic, rats_topic_peer_joined_cb cb, void* user_data);
 RATS_API void rats_set_topic_peer_left_callback(rats_client_t client, const char* topic, rats_topic_peer_left_cb cb, void* user_data);
 RATS_API void rats_clear_topic_callbacks(rats_client_t client, const char* topic); /* removes the topic's four callbacks */
+
+/* Configuration persistence (rats-persist). The data directory holds the identity
+ * (identity.key), config.json (read at rats_start) and the peer store (peers.rats,
+ * peers_ever.rats), and is locked by the running client. rats_set_data_directory: before
+ * rats_start only; the client takes the directory's identity (created if missing), so its
+ * peer id changes. Load checks config.json (created with defaults if missing); save writes
+ * the setters' values into it. Historical peers are those of peers.rats (connected when
+ * last saved; rats saves periodically and at stop, and reconnects to them at start). */
+RATS_API rats_error_t rats_load_configuration(rats_client_t client);
+RATS_API rats_error_t rats_save_configuration(rats_client_t client);
+RATS_API rats_error_t rats_set_data_directory(rats_client_t client, const char* directory_path);
+RATS_API char* rats_get_data_directory(rats_client_t client); /* "" when none; caller must free */
+RATS_API int rats_load_and_reconnect_peers(rats_client_t client); /* peers it will try */
+RATS_API int rats_load_historical_peers(rats_client_t client); /* 1: peers.rats readable */
+RATS_API int rats_save_historical_peers(rats_client_t client); /* 1: saved */
+RATS_API void rats_clear_historical_peers(rats_client_t client);
+RATS_API char** rats_get_historical_peer_ids(rats_client_t client, int* count); /* caller must free array and strings */
 
 /* ===================== rats extensions ===================== */
 

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 mod discovery;
 mod gossip;
+mod settings;
 mod transfer;
 pub use discovery::*;
 pub use gossip::*;
+pub use settings::*;
 pub use transfer::*;
 
 use crate::client::{Client, Fail, JSON_KIND};
@@ -387,7 +389,7 @@ pub extern "C" fn rats_get_peer_count(client: rats_client_t) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn rats_get_our_peer_id(client: rats_client_t) -> *mut c_char {
     guard(std::ptr::null_mut(), || {
-        with_client(client, std::ptr::null_mut(), |c| c_string(c.peer_id()))
+        with_client(client, std::ptr::null_mut(), |c| c_string(&c.peer_id()))
     })
 }
 

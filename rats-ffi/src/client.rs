@@ -34,8 +34,8 @@ struct Running {
 
 /// One `rats_client_t`.
 pub(crate) struct Client {
-    identity: Identity,
-    peer_id: String,
+    /// The identity and its peer id (replaced only while stopped: keys, data directory).
+    identity: Mutex<(Identity, String)>,
     pub settings: Mutex<Settings>,
     running: Mutex<Option<Running>>,
     pub shared: Arc<Shared>,
@@ -61,8 +61,7 @@ impl Client {
         let thread = dispatch::spawn_thread(shared.clone(), rx).ok()?;
         let identity = engine::new_identity();
         let client = Arc::new(Client {
-            peer_id: engine::identity_peer_id(&identity),
-            identity,
+            identity: Mutex::new((identity.clone(), engine::identity_peer_id(&identity))),
             settings: Mutex::new(Settings::new(port)),
             running: Mutex::new(None),
             shared,
@@ -109,8 +108,8 @@ impl Client {
     }
 
     /// Our peer id (from creation on).
-    pub fn peer_id(&self) -> &str {
-        &self.peer_id
+    pub fn peer_id(&self) -> String {
+        self.identity.lock().1.clone()
     }
 
     /// The running rats client.
@@ -135,7 +134,7 @@ impl Client {
             return Ok(());
         }
         let settings = self.settings.lock().clone();
-        let identity = self.identity.clone();
+        let identity = self.identity.lock().0.clone();
         let rc = crate::util::block_on(engine::start(settings, identity))
             .ok_or(Fail::Failed)?
             .map_err(|_| Fail::Failed)?;
@@ -256,6 +255,23 @@ impl Client {
             // Dropped on the runtime: the node's parts may expect a runtime context.
             drop(rc);
         });
+    }
+
+    /// The identity (its secret key is librats' "encryption key").
+    pub fn identity(&self) -> Identity {
+        self.identity.lock().0.clone()
+    }
+
+    /// Replaces the identity; fails while running (the node's identity is fixed at start).
+    pub fn set_identity(&self, id: Identity) -> Result<(), Fail> {
+        let running = self.running.lock();
+        if running.is_some() {
+            return Err(Fail::Failed);
+        }
+        let peer = engine::identity_peer_id(&id);
+        *self.identity.lock() = (id, peer);
+        drop(running);
+        Ok(())
     }
 
     /// Makes sure typed messages of `kind` reach the callback thread in this run.

@@ -8,6 +8,8 @@ use rats_engine::{Event, Identity, NodeConfig, PeerId, RatsClient};
 
 pub(crate) mod discovery;
 pub(crate) mod gossip;
+pub(crate) mod logging;
+pub(crate) mod persist;
 pub(crate) mod transfer;
 
 /// What `rats_start` builds a client from: the setters' values, kept from `rats_create` on.
@@ -25,6 +27,8 @@ pub(crate) struct Settings {
     pub plaintext: bool,
     /// Node configuration keys set with `rats_set_config_json`, applied last.
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// The data directory (identity, config.json, peer store), if one is set.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -38,6 +42,7 @@ impl Settings {
             protocol_version: d.protocol_version,
             plaintext: false,
             config: serde_json::Map::new(),
+            data_dir: None,
         }
     }
 
@@ -88,6 +93,9 @@ pub(crate) async fn start(settings: Settings, identity: Identity) -> Result<Rats
         .protocol(&settings.protocol_name, &settings.protocol_version);
     if settings.plaintext {
         builder = builder.insecure_plaintext(true);
+    }
+    if let Some(dir) = &settings.data_dir {
+        builder = builder.data_dir(dir.clone());
     }
     if let Some(n) = settings.max_peers {
         builder = builder.max_peers(n);

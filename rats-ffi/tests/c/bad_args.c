@@ -91,6 +91,30 @@ static void all_invalid(rats_client_t h) {
     rats_set_topic_peer_joined_callback(h, "t", cb3, NULL);
     rats_set_topic_peer_left_callback(h, "t", cb3, NULL);
     rats_clear_topic_callbacks(h, "t");
+    /* Statistics, logging, keys, data directory */
+    CHECK(rats_get_connection_statistics_json(h) == NULL);
+    rats_set_log_file_path(h, "/nonexistent/x.log");
+    CHECK(rats_get_log_file_path(h) == NULL);
+    rats_set_log_colors_enabled(h, 1);
+    CHECK(rats_is_log_colors_enabled(h) == 0);
+    rats_set_log_timestamps_enabled(h, 1);
+    CHECK(rats_is_log_timestamps_enabled(h) == 0);
+    rats_set_log_rotation_size(h, 10);
+    rats_set_log_retention_count(h, 1);
+    rats_clear_log_file(h);
+    CHECK(rats_get_encryption_key(h) == NULL);
+    CHECK(rats_set_encryption_key(h, "00") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_generate_encryption_key(h) == NULL);
+    CHECK(rats_load_configuration(h) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_save_configuration(h) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_set_data_directory(h, "/tmp") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_get_data_directory(h) == NULL);
+    CHECK(rats_load_and_reconnect_peers(h) == 0);
+    CHECK(rats_load_historical_peers(h) == 0);
+    CHECK(rats_save_historical_peers(h) == 0);
+    rats_clear_historical_peers(h);
+    n = 7;
+    CHECK(rats_get_historical_peer_ids(h, &n) == NULL && n == 0);
     /* DHT, discovery, mDNS */
     CHECK(rats_start_dht_discovery(h, 0) == RATS_ERROR_INVALID_HANDLE);
     rats_stop_dht_discovery(h);
@@ -213,6 +237,35 @@ static void bad_args(rats_client_t c, int running) {
     char* gs = rats_get_gossipsub_statistics_json(c);
     CHECK(gs != NULL);
     free(gs);
+    /* Statistics, logging, keys, data directory */
+    char* cs = rats_get_connection_statistics_json(c);
+    CHECK(cs && strstr(cs, running ? "\"running\":true" : "\"running\":false"));
+    free(cs);
+    rats_set_log_level(NULL);
+    rats_set_log_file_path(c, NULL);
+    rats_set_log_retention_count(c, -1);
+    CHECK(rats_set_encryption_key(c, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_encryption_key(c, "abc") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_encryption_key(c, "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef") ==
+          RATS_ERROR_INVALID_PARAMETER);
+    char* key = rats_get_encryption_key(c);
+    CHECK(key && strlen(key) == 64);
+    CHECK(rats_set_encryption_key(c, key) == (running ? RATS_ERROR_OPERATION_FAILED : RATS_SUCCESS));
+    free(key);
+    if (running) CHECK(rats_generate_encryption_key(c) == NULL);
+    CHECK(rats_set_data_directory(c, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_data_directory(c, "") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_set_data_directory(c, "/proc/version/not-a-dir") == RATS_ERROR_OPERATION_FAILED);
+    char* dd = rats_get_data_directory(c);
+    CHECK(dd && dd[0] == 0);
+    free(dd);
+    CHECK(rats_load_configuration(c) == RATS_ERROR_OPERATION_FAILED);
+    CHECK(rats_save_configuration(c) == RATS_ERROR_OPERATION_FAILED);
+    CHECK(rats_load_historical_peers(c) == 0);
+    CHECK(rats_save_historical_peers(c) == 0);
+    rats_clear_historical_peers(c);
+    CHECK(rats_get_historical_peer_ids(c, NULL) == NULL);
+    CHECK(rats_load_and_reconnect_peers(c) == 0);
     /* DHT, discovery, mDNS (the client's DHT and mDNS plugins are off) */
     CHECK(rats_start_dht_discovery(c, -1) == RATS_ERROR_INVALID_PARAMETER);
     CHECK(rats_start_dht_discovery(c, 65536) == RATS_ERROR_INVALID_PARAMETER);
