@@ -15,6 +15,7 @@ const PROGRAMS: &[&str] = &[
     "gossip",
     "transfer",
     "discovery",
+    "settings",
 ];
 
 /// `target/<profile>`: this test runs as `target/<profile>/deps/c_api-<hash>`.
