@@ -303,6 +303,20 @@ RATS_API void rats_set_topic_peer_joined_callback(rats_client_t client, const ch
 RATS_API void rats_set_topic_peer_left_callback(rats_client_t client, const char* topic, rats_topic_peer_left_cb cb, void* user_data);
 RATS_API void rats_clear_topic_callbacks(rats_client_t client, const char* topic); /* removes the topic's four callbacks */
 
+/* NAT Traversal and STUN (the "stun" plugin of rats-nat). rats_discover_and_ignore_public_ip
+ * asks stun_server:stun_port (port <= 0: 3478; NULL server: the configured stun.servers,
+ * default public ones) and waits; the IP is remembered and ignored (rats_connect refuses
+ * ignored addresses). rats_detect_nat_type runs the RFC 5780 tests against the configured
+ * servers and returns librats' numbers: 0 unknown, 1 open internet, 2 full cone,
+ * 3 restricted cone, 4 port-restricted cone, 5 symmetric, 6 blocked. The JSON functions
+ * return NULL when the client is not running. */
+RATS_API rats_error_t rats_discover_and_ignore_public_ip(rats_client_t client, const char* stun_server, int stun_port);
+RATS_API char* rats_get_public_ip(rats_client_t client); /* NULL when unknown; caller must free */
+RATS_API int rats_detect_nat_type(rats_client_t client); /* Returns NAT type as integer */
+RATS_API char* rats_get_nat_characteristics_json(rats_client_t client); /* caller must free */
+RATS_API void rats_add_ignored_address(rats_client_t client, const char* ip_address);
+RATS_API char* rats_get_nat_traversal_statistics_json(rats_client_t client); /* caller must free */
+
 /* Configuration persistence (rats-persist). The data directory holds the identity
  * (identity.key), config.json (read at rats_start) and the peer store (peers.rats,
  * peers_ever.rats), and is locked by the running client. rats_set_data_directory: before

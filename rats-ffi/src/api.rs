@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 mod discovery;
 mod gossip;
+mod nat;
 mod settings;
 mod transfer;
 pub use discovery::*;
 pub use gossip::*;
+pub use nat::*;
 pub use settings::*;
 pub use transfer::*;
 
@@ -274,6 +276,14 @@ fn connect_impl(client: rats_client_t, host: *const c_char, port: c_int, direct:
         };
         if host.is_empty() || port == 0 {
             return RATS_ERROR_INVALID_PARAMETER;
+        }
+        if c.ignored
+            .lock()
+            .iter()
+            .any(|a| a == host.trim_matches(['[', ']']))
+        {
+            // An address of ours (rats_add_ignored_address).
+            return RATS_ERROR_OPERATION_FAILED;
         }
         let addr = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]:{port}")

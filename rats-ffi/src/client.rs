@@ -36,6 +36,11 @@ struct Running {
 pub(crate) struct Client {
     /// The identity and its peer id (replaced only while stopped: keys, data directory).
     identity: Mutex<(Identity, String)>,
+    /// Addresses `rats_add_ignored_address` / `rats_discover_and_ignore_public_ip` added:
+    /// `rats_connect` refuses them.
+    pub ignored: Mutex<Vec<String>>,
+    /// Our public IP as the last `rats_discover_and_ignore_public_ip` found it.
+    pub public_ip: Mutex<Option<String>>,
     pub settings: Mutex<Settings>,
     running: Mutex<Option<Running>>,
     pub shared: Arc<Shared>,
@@ -62,6 +67,8 @@ impl Client {
         let identity = engine::new_identity();
         let client = Arc::new(Client {
             identity: Mutex::new((identity.clone(), engine::identity_peer_id(&identity))),
+            ignored: Mutex::new(Vec::new()),
+            public_ip: Mutex::new(None),
             settings: Mutex::new(Settings::new(port)),
             running: Mutex::new(None),
             shared,

@@ -16,6 +16,7 @@ const PROGRAMS: &[&str] = &[
     "transfer",
     "discovery",
     "settings",
+    "nat",
 ];
 
 /// `target/<profile>`: this test runs as `target/<profile>/deps/c_api-<hash>`.

@@ -115,6 +115,13 @@ static void all_invalid(rats_client_t h) {
     rats_clear_historical_peers(h);
     n = 7;
     CHECK(rats_get_historical_peer_ids(h, &n) == NULL && n == 0);
+    /* STUN / NAT */
+    CHECK(rats_discover_and_ignore_public_ip(h, "127.0.0.1", 1) == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_get_public_ip(h) == NULL);
+    CHECK(rats_detect_nat_type(h) == 0);
+    CHECK(rats_get_nat_characteristics_json(h) == NULL);
+    rats_add_ignored_address(h, "127.0.0.1");
+    CHECK(rats_get_nat_traversal_statistics_json(h) == NULL);
     /* DHT, discovery, mDNS */
     CHECK(rats_start_dht_discovery(h, 0) == RATS_ERROR_INVALID_HANDLE);
     rats_stop_dht_discovery(h);
@@ -266,6 +273,20 @@ static void bad_args(rats_client_t c, int running) {
     rats_clear_historical_peers(c);
     CHECK(rats_get_historical_peer_ids(c, NULL) == NULL);
     CHECK(rats_load_and_reconnect_peers(c) == 0);
+    /* STUN / NAT (the client's stun plugin is off; nothing is sent) */
+    CHECK(rats_discover_and_ignore_public_ip(c, "", 1) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_discover_and_ignore_public_ip(c, "127.0.0.1", 65536) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_discover_and_ignore_public_ip(c, NULL, 0) ==
+          (running ? RATS_ERROR_OPERATION_FAILED : RATS_ERROR_NOT_RUNNING));
+    CHECK(rats_detect_nat_type(c) == 0);
+    rats_add_ignored_address(c, NULL);
+    rats_add_ignored_address(c, "nonsense");
+    char* nj = rats_get_nat_characteristics_json(c);
+    CHECK(running ? nj != NULL : nj == NULL);
+    free(nj);
+    nj = rats_get_nat_traversal_statistics_json(c);
+    CHECK(running ? nj != NULL : nj == NULL);
+    free(nj);
     /* DHT, discovery, mDNS (the client's DHT and mDNS plugins are off) */
     CHECK(rats_start_dht_discovery(c, -1) == RATS_ERROR_INVALID_PARAMETER);
     CHECK(rats_start_dht_discovery(c, 65536) == RATS_ERROR_INVALID_PARAMETER);
