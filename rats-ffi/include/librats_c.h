@@ -317,6 +317,19 @@ RATS_API char* rats_get_nat_characteristics_json(rats_client_t client); /* calle
 RATS_API void rats_add_ignored_address(rats_client_t client, const char* ip_address);
 RATS_API char* rats_get_nat_traversal_statistics_json(rats_client_t client); /* caller must free */
 
+/* ICE (RFC 8445). rats' flow: each side calls rats_create_ice_offer for the other's peer id
+ * and sends the offer (JSON: ufrag, pwd, candidates) over the application's signalling;
+ * then each passes the other's offer to rats_connect_with_ice or rats_handle_ice_answer (the
+ * same), which waits until the rats connection runs over QUIC on the nominated pair. The
+ * side with the smaller peer id controls. Candidates: host ones (loopback only when the
+ * client listens on loopback only), server-reflexive ones from stun.servers when the "stun"
+ * plugin is on, a relay one from the "turn" section. RATS_ERROR_OPERATION_FAILED when no
+ * offer of ours for that peer exists or the checks fail; RATS_ERROR_JSON_PARSE for text that
+ * is not JSON; RATS_ERROR_INVALID_PARAMETER for JSON that is not an offer. */
+RATS_API char* rats_create_ice_offer(rats_client_t client, const char* peer_id); /* caller must free JSON string */
+RATS_API rats_error_t rats_connect_with_ice(rats_client_t client, const char* peer_id, const char* ice_offer_json);
+RATS_API rats_error_t rats_handle_ice_answer(rats_client_t client, const char* peer_id, const char* ice_answer_json);
+
 /* Configuration persistence (rats-persist). The data directory holds the identity
  * (identity.key), config.json (read at rats_start) and the peer store (peers.rats,
  * peers_ever.rats), and is locked by the running client. rats_set_data_directory: before

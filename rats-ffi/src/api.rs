@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 mod discovery;
 mod gossip;
+mod ice;
 mod nat;
 mod settings;
 mod transfer;
 pub use discovery::*;
 pub use gossip::*;
+pub use ice::*;
 pub use nat::*;
 pub use settings::*;
 pub use transfer::*;

@@ -41,6 +41,9 @@ pub(crate) struct Client {
     pub ignored: Mutex<Vec<String>>,
     /// Our public IP as the last `rats_discover_and_ignore_public_ip` found it.
     pub public_ip: Mutex<Option<String>>,
+    /// ICE sessions by peer id: offered (waiting for the other side's offer), then in use by
+    /// the connection; ended at stop.
+    pub ice: Mutex<HashMap<String, engine::ice::Session>>,
     pub settings: Mutex<Settings>,
     running: Mutex<Option<Running>>,
     pub shared: Arc<Shared>,
@@ -69,6 +72,7 @@ impl Client {
             identity: Mutex::new((identity.clone(), engine::identity_peer_id(&identity))),
             ignored: Mutex::new(Vec::new()),
             public_ip: Mutex::new(None),
+            ice: Mutex::new(HashMap::new()),
             settings: Mutex::new(Settings::new(port)),
             running: Mutex::new(None),
             shared,
@@ -254,11 +258,15 @@ impl Client {
             return;
         };
         run.events.abort();
+        let sessions: Vec<_> = self.ice.lock().drain().map(|(_, s)| s).collect();
         // Offers still waiting are refused (their senders dropped).
         self.shared.pending.lock().clear();
         let rc = run.rc;
         let _ = crate::util::block_on(async move {
             engine::shutdown(&rc).await;
+            for s in sessions {
+                engine::ice::close(&s).await;
+            }
             // Dropped on the runtime: the node's parts may expect a runtime context.
             drop(rc);
         });

@@ -8,6 +8,7 @@ use rats_engine::{Event, Identity, NodeConfig, PeerId, RatsClient};
 
 pub(crate) mod discovery;
 pub(crate) mod gossip;
+pub(crate) mod ice;
 pub(crate) mod logging;
 pub(crate) mod nat;
 pub(crate) mod persist;

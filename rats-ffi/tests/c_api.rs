@@ -17,6 +17,7 @@ const PROGRAMS: &[&str] = &[
     "discovery",
     "settings",
     "nat",
+    "ice",
 ];
 
 /// `target/<profile>`: this test runs as `target/<profile>/deps/c_api-<hash>`.

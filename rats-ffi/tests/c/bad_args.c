@@ -115,6 +115,10 @@ static void all_invalid(rats_client_t h) {
     rats_clear_historical_peers(h);
     n = 7;
     CHECK(rats_get_historical_peer_ids(h, &n) == NULL && n == 0);
+    /* ICE */
+    CHECK(rats_create_ice_offer(h, PEER) == NULL);
+    CHECK(rats_connect_with_ice(h, PEER, "{}") == RATS_ERROR_INVALID_HANDLE);
+    CHECK(rats_handle_ice_answer(h, PEER, "{}") == RATS_ERROR_INVALID_HANDLE);
     /* STUN / NAT */
     CHECK(rats_discover_and_ignore_public_ip(h, "127.0.0.1", 1) == RATS_ERROR_INVALID_HANDLE);
     CHECK(rats_get_public_ip(h) == NULL);
@@ -273,6 +277,17 @@ static void bad_args(rats_client_t c, int running) {
     rats_clear_historical_peers(c);
     CHECK(rats_get_historical_peer_ids(c, NULL) == NULL);
     CHECK(rats_load_and_reconnect_peers(c) == 0);
+    /* ICE */
+    CHECK(rats_create_ice_offer(c, NULL) == NULL);
+    CHECK(rats_create_ice_offer(c, "zz") == NULL);
+    CHECK(rats_connect_with_ice(c, NULL, "{}") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_connect_with_ice(c, PEER, NULL) == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_connect_with_ice(c, PEER, "{x") == RATS_ERROR_JSON_PARSE);
+    CHECK(rats_handle_ice_answer(c, PEER, "[1]") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_handle_ice_answer(c, "zz", "{}") == RATS_ERROR_INVALID_PARAMETER);
+    CHECK(rats_connect_with_ice(c, PEER,
+                                "{\"ufrag\":\"abcd\",\"pwd\":\"0123456789012345678901\",\"candidates\":[]}") ==
+          (running ? RATS_ERROR_OPERATION_FAILED : RATS_ERROR_NOT_RUNNING));
     /* STUN / NAT (the client's stun plugin is off; nothing is sent) */
     CHECK(rats_discover_and_ignore_public_ip(c, "", 1) == RATS_ERROR_INVALID_PARAMETER);
     CHECK(rats_discover_and_ignore_public_ip(c, "127.0.0.1", 65536) == RATS_ERROR_INVALID_PARAMETER);
