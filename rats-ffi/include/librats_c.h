@@ -3,7 +3,7 @@
  *
  * Source-compatible with librats' header of the same name for the functions declared here:
  * same names, types, constants, error codes and callback typedefs. What each function does
- * in rats, and which librats functions are not here yet, is in rats-ffi/README.md.
+ * in rats, and how it differs from librats, is in rats-ffi/README.md.
  * Functions marked "rats extension" do not exist in librats.
  *
  * Memory: strings and arrays returned to the caller come from malloc(); release them with
