@@ -8,6 +8,19 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
 
+mod discovery;
+mod gossip;
+mod ice;
+mod nat;
+mod settings;
+mod transfer;
+pub use discovery::*;
+pub use gossip::*;
+pub use ice::*;
+pub use nat::*;
+pub use settings::*;
+pub use transfer::*;
+
 use crate::client::{Client, Fail, JSON_KIND};
 use crate::dispatch::Slot;
 use crate::engine;
@@ -96,7 +109,11 @@ const GIT_DESCRIBE: &std::ffi::CStr = match std::ffi::CStr::from_bytes_with_nul(
 /// The C ABI's version: raised when a function's signature or meaning changes.
 const ABI: u32 = 1;
 
-fn with_client<R>(client: rats_client_t, none: R, f: impl FnOnce(&Arc<Client>) -> R) -> R {
+pub(crate) fn with_client<R>(
+    client: rats_client_t,
+    none: R,
+    f: impl FnOnce(&Arc<Client>) -> R,
+) -> R {
     match Client::get(client) {
         Some(c) => f(&c),
         None => none,
@@ -111,7 +128,7 @@ fn code(r: Result<(), Fail>) -> Code {
     }
 }
 
-fn count(n: usize) -> c_int {
+pub(crate) fn count(n: usize) -> c_int {
     c_int::try_from(n).unwrap_or(c_int::MAX)
 }
 
@@ -262,6 +279,14 @@ fn connect_impl(client: rats_client_t, host: *const c_char, port: c_int, direct:
         if host.is_empty() || port == 0 {
             return RATS_ERROR_INVALID_PARAMETER;
         }
+        if c.ignored
+            .lock()
+            .iter()
+            .any(|a| a == host.trim_matches(['[', ']']))
+        {
+            // An address of ours (rats_add_ignored_address).
+            return RATS_ERROR_OPERATION_FAILED;
+        }
         let addr = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]:{port}")
         } else {
@@ -329,7 +354,7 @@ pub extern "C" fn rats_get_listen_port(client: rats_client_t) -> c_int {
     })
 }
 
-fn peer_arg(p: *const c_char) -> Result<rats_engine::PeerId, Code> {
+pub(crate) fn peer_arg(p: *const c_char) -> Result<rats_engine::PeerId, Code> {
     // SAFETY: the callers' contract: `p` is NULL or NUL-terminated.
     let s = unsafe { str_arg(p) }.ok_or(RATS_ERROR_INVALID_PARAMETER)?;
     engine::parse_peer(s).ok_or(RATS_ERROR_INVALID_PARAMETER)
@@ -376,7 +401,7 @@ pub extern "C" fn rats_get_peer_count(client: rats_client_t) -> c_int {
 #[unsafe(no_mangle)]
 pub extern "C" fn rats_get_our_peer_id(client: rats_client_t) -> *mut c_char {
     guard(std::ptr::null_mut(), || {
-        with_client(client, std::ptr::null_mut(), |c| c_string(c.peer_id()))
+        with_client(client, std::ptr::null_mut(), |c| c_string(&c.peer_id()))
     })
 }
 

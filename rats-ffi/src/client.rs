@@ -11,7 +11,8 @@ use parking_lot::{Mutex, RwLock};
 use rats_engine::{Identity, RatsClient};
 
 use crate::dispatch::{self, Ev, Shared, Sink};
-use crate::engine::{self, Settings};
+use crate::engine::gossip::GossipEv;
+use crate::engine::{self, NodeEv, Settings};
 
 /// The message type of `rats_send_json` / `rats_broadcast_json` on the wire; the JSON
 /// callback receives messages of this type (rats' messages are typed; librats' plain JSON
@@ -33,8 +34,16 @@ struct Running {
 
 /// One `rats_client_t`.
 pub(crate) struct Client {
-    identity: Identity,
-    peer_id: String,
+    /// The identity and its peer id (replaced only while stopped: keys, data directory).
+    identity: Mutex<(Identity, String)>,
+    /// Addresses `rats_add_ignored_address` / `rats_discover_and_ignore_public_ip` added:
+    /// `rats_connect` refuses them.
+    pub ignored: Mutex<Vec<String>>,
+    /// Our public IP as the last `rats_discover_and_ignore_public_ip` found it.
+    pub public_ip: Mutex<Option<String>>,
+    /// ICE sessions by peer id: offered (waiting for the other side's offer), then in use by
+    /// the connection; ended at stop.
+    pub ice: Mutex<HashMap<String, engine::ice::Session>>,
     pub settings: Mutex<Settings>,
     running: Mutex<Option<Running>>,
     pub shared: Arc<Shared>,
@@ -60,8 +69,10 @@ impl Client {
         let thread = dispatch::spawn_thread(shared.clone(), rx).ok()?;
         let identity = engine::new_identity();
         let client = Arc::new(Client {
-            peer_id: engine::identity_peer_id(&identity),
-            identity,
+            identity: Mutex::new((identity.clone(), engine::identity_peer_id(&identity))),
+            ignored: Mutex::new(Vec::new()),
+            public_ip: Mutex::new(None),
+            ice: Mutex::new(HashMap::new()),
             settings: Mutex::new(Settings::new(port)),
             running: Mutex::new(None),
             shared,
@@ -108,8 +119,8 @@ impl Client {
     }
 
     /// Our peer id (from creation on).
-    pub fn peer_id(&self) -> &str {
-        &self.peer_id
+    pub fn peer_id(&self) -> String {
+        self.identity.lock().1.clone()
     }
 
     /// The running rats client.
@@ -134,7 +145,7 @@ impl Client {
             return Ok(());
         }
         let settings = self.settings.lock().clone();
-        let identity = self.identity.clone();
+        let identity = self.identity.lock().0.clone();
         let rc = crate::util::block_on(engine::start(settings, identity))
             .ok_or(Fail::Failed)?
             .map_err(|_| Fail::Failed)?;
@@ -171,23 +182,66 @@ impl Client {
                 register_typed(&rc, &sink, &kind);
             }
         }
-        let (s1, s2) = (sink.clone(), sink.clone());
-        let events = engine::spawn_peer_events(
-            rt,
-            &rc,
-            move |peer| {
-                s1.push(Ev::Connected {
-                    epoch: s1.epoch(),
+        let s = sink.clone();
+        let events = engine::spawn_events(rt, &rc, move |ev| {
+            let epoch = s.epoch();
+            s.push(match ev {
+                NodeEv::Connected(peer) => Ev::Connected { epoch, peer },
+                NodeEv::Disconnected(peer) => Ev::Disconnected { epoch, peer },
+                NodeEv::Gossip(GossipEv::Message { peer, topic, data }) => Ev::TopicMessage {
+                    epoch,
                     peer,
-                })
-            },
-            move |peer| {
-                s2.push(Ev::Disconnected {
-                    epoch: s2.epoch(),
+                    topic,
+                    data,
+                },
+                NodeEv::Gossip(GossipEv::Peer {
                     peer,
-                })
-            },
-        );
+                    topic,
+                    joined,
+                }) => Ev::TopicPeer {
+                    epoch,
+                    peer,
+                    topic,
+                    joined,
+                },
+                NodeEv::Transfer(ev) => Ev::TransferProgress { epoch, ev },
+                NodeEv::Discovered { host, port, source } => Ev::Discovered {
+                    epoch,
+                    host,
+                    port,
+                    source,
+                },
+            })
+        });
+        let (s, shared) = (sink.clone(), self.shared.clone());
+        engine::transfer::set_accept(&rc, move |offer| {
+            let has_cb = {
+                let cbs = shared.callbacks.lock();
+                if offer.directory {
+                    cbs.directory_request.is_some()
+                } else {
+                    cbs.file_request.is_some()
+                }
+            };
+            if !has_cb {
+                return None;
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            {
+                let mut pending = shared.pending.lock();
+                // Offers that timed out (the service stopped waiting) are forgotten.
+                pending.retain(|_, (_, tx)| !tx.is_closed());
+                pending.insert(offer.id.clone(), (offer.directory, tx));
+            }
+            s.push(Ev::TransferRequest {
+                epoch: s.epoch(),
+                peer: offer.peer,
+                id: offer.id,
+                name: offer.name,
+                directory: offer.directory,
+            });
+            Some(rx)
+        });
         *running = Some(Running {
             rc,
             events,
@@ -204,12 +258,35 @@ impl Client {
             return;
         };
         run.events.abort();
+        let sessions: Vec<_> = self.ice.lock().drain().map(|(_, s)| s).collect();
+        // Offers still waiting are refused (their senders dropped).
+        self.shared.pending.lock().clear();
         let rc = run.rc;
         let _ = crate::util::block_on(async move {
             engine::shutdown(&rc).await;
+            for s in sessions {
+                engine::ice::close(&s).await;
+            }
             // Dropped on the runtime: the node's parts may expect a runtime context.
             drop(rc);
         });
+    }
+
+    /// The identity (its secret key is librats' "encryption key").
+    pub fn identity(&self) -> Identity {
+        self.identity.lock().0.clone()
+    }
+
+    /// Replaces the identity; fails while running (the node's identity is fixed at start).
+    pub fn set_identity(&self, id: Identity) -> Result<(), Fail> {
+        let running = self.running.lock();
+        if running.is_some() {
+            return Err(Fail::Failed);
+        }
+        let peer = engine::identity_peer_id(&id);
+        *self.identity.lock() = (id, peer);
+        drop(running);
+        Ok(())
     }
 
     /// Makes sure typed messages of `kind` reach the callback thread in this run.

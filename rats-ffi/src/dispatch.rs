@@ -18,8 +18,14 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::api::{
     rats_binary_cb, rats_connection_cb, rats_disconnect_cb, rats_json_cb, rats_message_cb,
-    rats_string_cb,
+    rats_string_cb, rats_topic_json_message_cb, rats_topic_message_cb, rats_topic_peer_joined_cb,
+    rats_topic_peer_left_cb,
 };
+use crate::api::{
+    rats_directory_progress_cb, rats_directory_request_cb, rats_file_progress_cb,
+    rats_file_request_cb, rats_peer_discovered_cb,
+};
+use crate::engine::transfer::{Decision, TransferEv};
 
 /// Events waiting for the callback thread at most (then the connection that delivers more
 /// waits: backpressure to that peer).
@@ -50,6 +56,37 @@ pub(crate) enum Ev {
         kind: String,
         json: String,
     },
+    /// A GossipSub topic message (`peer`: its origin).
+    TopicMessage {
+        epoch: u64,
+        peer: String,
+        topic: String,
+        data: Vec<u8>,
+    },
+    /// A peer joined (`joined`) or left a GossipSub topic.
+    TopicPeer {
+        epoch: u64,
+        peer: String,
+        topic: String,
+        joined: bool,
+    },
+    /// A peer offers a file or directory; the C side answers with accept/reject.
+    TransferRequest {
+        epoch: u64,
+        peer: String,
+        id: String,
+        name: String,
+        directory: bool,
+    },
+    /// Transfer progress (file progress callback; directory progress too for directories).
+    TransferProgress { epoch: u64, ev: TransferEv },
+    /// A discovery mechanism found a peer.
+    Discovered {
+        epoch: u64,
+        host: String,
+        port: u16,
+        source: String,
+    },
     /// The client is destroyed: the thread ends.
     Quit,
 }
@@ -76,7 +113,23 @@ pub(crate) struct Callbacks {
     pub disconnect: Option<Slot<rats_disconnect_cb>>,
     /// `rats_on_message` handlers by message type.
     pub messages: HashMap<String, Slot<rats_message_cb>>,
+    /// GossipSub callbacks by topic.
+    pub topic_message: HashMap<String, Slot<rats_topic_message_cb>>,
+    pub topic_json: HashMap<String, Slot<rats_topic_json_message_cb>>,
+    pub topic_joined: HashMap<String, Slot<rats_topic_peer_joined_cb>>,
+    pub topic_left: HashMap<String, Slot<rats_topic_peer_left_cb>>,
+    /// File transfer callbacks.
+    pub file_request: Option<Slot<rats_file_request_cb>>,
+    pub directory_request: Option<Slot<rats_directory_request_cb>>,
+    pub file_progress: Option<Slot<rats_file_progress_cb>>,
+    pub directory_progress: Option<Slot<rats_directory_progress_cb>>,
+    /// Discovered peers.
+    pub peer_discovered: Option<Slot<rats_peer_discovered_cb>>,
 }
+
+/// Offers waiting for `rats_accept_*` / `rats_reject_*`: transfer id to (directory?, the
+/// answer's sender).
+pub(crate) type Pending = HashMap<String, (bool, tokio::sync::oneshot::Sender<Decision>)>;
 
 #[derive(Default)]
 struct GateState {
@@ -141,6 +194,8 @@ impl Gate {
 #[derive(Default)]
 pub(crate) struct Shared {
     pub callbacks: Mutex<Callbacks>,
+    /// Offers waiting for the application's answer.
+    pub pending: Mutex<Pending>,
     pub gate: Gate,
 }
 
@@ -220,7 +275,12 @@ fn run(shared: &Shared, rx: Receiver<Ev>) {
             | Ev::Disconnected { epoch, .. }
             | Ev::Text { epoch, .. }
             | Ev::Binary { epoch, .. }
-            | Ev::Typed { epoch, .. } => *epoch,
+            | Ev::Typed { epoch, .. }
+            | Ev::TopicMessage { epoch, .. }
+            | Ev::TopicPeer { epoch, .. }
+            | Ev::TransferRequest { epoch, .. }
+            | Ev::TransferProgress { epoch, .. }
+            | Ev::Discovered { epoch, .. } => *epoch,
             Ev::Quit => return,
         };
         if !shared.gate.begin(epoch) {
@@ -278,7 +338,99 @@ fn deliver(shared: &Shared, ev: Ev) {
         Ev::Typed {
             peer, kind, json, ..
         } => deliver_typed(shared, &peer, &kind, &json),
+        Ev::TopicMessage {
+            peer, topic, data, ..
+        } => deliver_topic_message(shared, &peer, &topic, &data),
+        Ev::TopicPeer {
+            peer,
+            topic,
+            joined,
+            ..
+        } => {
+            let slot = {
+                let cbs = shared.callbacks.lock();
+                if joined {
+                    cbs.topic_joined.get(&topic).map(|s| (s.f, s.ud))
+                } else {
+                    cbs.topic_left.get(&topic).map(|s| (s.f, s.ud))
+                }
+            };
+            if let Some((Some(f), ud)) = slot {
+                let (p, t) = (cstr(&peer), cstr(&topic));
+                // SAFETY: a C function of the registered type (joined and left callbacks
+                // have the same signature), with its user_data and two NUL-terminated
+                // strings that outlive the call.
+                unsafe { f(ud_ptr(ud), p.as_ptr(), t.as_ptr()) };
+            }
+        }
+        Ev::TransferRequest {
+            peer,
+            id,
+            name,
+            directory,
+            ..
+        } => {
+            let (p, i, n) = (cstr(&peer), cstr(&id), cstr(&name));
+            let slot = {
+                let cbs = shared.callbacks.lock();
+                if directory {
+                    cbs.directory_request.map(|s| (s.f, s.ud))
+                } else {
+                    cbs.file_request.map(|s| (s.f, s.ud))
+                }
+            };
+            if let Some((Some(f), ud)) = slot {
+                // SAFETY: a C function of the registered type (file and directory request
+                // callbacks have the same signature), with its user_data and NUL-terminated
+                // strings that outlive the call. remote_path and the name are both the
+                // offered name.
+                unsafe { f(ud_ptr(ud), p.as_ptr(), i.as_ptr(), n.as_ptr(), n.as_ptr()) };
+            } else {
+                // The callback was removed meanwhile: the offer is refused.
+                if let Some((_, tx)) = shared.pending.lock().remove(&id) {
+                    let _ = tx.send(Decision::Reject("no request callback".into()));
+                }
+            }
+        }
+        Ev::TransferProgress { ev, .. } => deliver_progress(shared, ev),
+        Ev::Discovered {
+            host, port, source, ..
+        } => {
+            let slot = shared.callbacks.lock().peer_discovered;
+            if let Some(Slot { f: Some(f), ud }) = slot {
+                let (h, s) = (cstr(&host), cstr(&source));
+                // SAFETY: a C function of the registered type, with its user_data and
+                // NUL-terminated strings that outlive the call.
+                unsafe {
+                    f(
+                        ud_ptr(ud),
+                        h.as_ptr(),
+                        std::ffi::c_int::from(port),
+                        s.as_ptr(),
+                    )
+                };
+            }
+        }
         Ev::Quit => {}
+    }
+}
+
+fn deliver_progress(shared: &Shared, ev: TransferEv) {
+    let (file_cb, dir_cb) = {
+        let cbs = shared.callbacks.lock();
+        (cbs.file_progress, cbs.directory_progress)
+    };
+    let (i, st) = (cstr(&ev.id), cstr(ev.status));
+    if let Some(Slot { f: Some(f), ud }) = file_cb {
+        // SAFETY: a C function of the registered type, with its user_data and NUL-terminated
+        // strings that outlive the call.
+        unsafe { f(ud_ptr(ud), i.as_ptr(), ev.percent, st.as_ptr()) };
+    }
+    if let (Some(Slot { f: Some(f), ud }), Some((done, total, current))) = (dir_cb, ev.directory) {
+        let cur = cstr(&current);
+        let n = |v: usize| std::ffi::c_int::try_from(v).unwrap_or(std::ffi::c_int::MAX);
+        // SAFETY: as above.
+        unsafe { f(ud_ptr(ud), i.as_ptr(), n(done), n(total), cur.as_ptr()) };
     }
 }
 
@@ -301,5 +453,29 @@ fn deliver_typed(shared: &Shared, peer: &str, kind: &str, json: &str) {
     if let Some(Slot { f: Some(f), ud }) = msg_cb {
         // SAFETY: as above.
         unsafe { f(ud_ptr(ud), p.as_ptr(), j.as_ptr()) };
+    }
+}
+
+fn deliver_topic_message(shared: &Shared, peer: &str, topic: &str, data: &[u8]) {
+    let (msg_cb, json_cb) = {
+        let cbs = shared.callbacks.lock();
+        (
+            cbs.topic_message.get(topic).copied(),
+            cbs.topic_json.get(topic).copied(),
+        )
+    };
+    let (p, t) = (cstr(peer), cstr(topic));
+    if let Some(Slot { f: Some(f), ud }) = msg_cb {
+        let m = cstr(&String::from_utf8_lossy(data));
+        // SAFETY: a C function of the registered type, with its user_data and three
+        // NUL-terminated strings that outlive the call.
+        unsafe { f(ud_ptr(ud), p.as_ptr(), t.as_ptr(), m.as_ptr()) };
+    }
+    if let Some(Slot { f: Some(f), ud }) = json_cb
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(data)
+    {
+        let j = cstr(&v.to_string());
+        // SAFETY: as above.
+        unsafe { f(ud_ptr(ud), p.as_ptr(), t.as_ptr(), j.as_ptr()) };
     }
 }

@@ -6,6 +6,14 @@ use std::sync::Arc;
 
 use rats_engine::{Event, Identity, NodeConfig, PeerId, RatsClient};
 
+pub(crate) mod discovery;
+pub(crate) mod gossip;
+pub(crate) mod ice;
+pub(crate) mod logging;
+pub(crate) mod nat;
+pub(crate) mod persist;
+pub(crate) mod transfer;
+
 /// What `rats_start` builds a client from: the setters' values, kept from `rats_create` on.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -21,6 +29,8 @@ pub(crate) struct Settings {
     pub plaintext: bool,
     /// Node configuration keys set with `rats_set_config_json`, applied last.
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// The data directory (identity, config.json, peer store), if one is set.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -34,6 +44,7 @@ impl Settings {
             protocol_version: d.protocol_version,
             plaintext: false,
             config: serde_json::Map::new(),
+            data_dir: None,
         }
     }
 
@@ -42,6 +53,12 @@ impl Settings {
         self.max_peers
             .unwrap_or_else(|| NodeConfig::default().max_peers)
     }
+}
+
+/// Whether plugin `name` is not switched off by the configuration keys set so far.
+pub(crate) fn plugin_enabled(settings: &Settings, name: &str) -> bool {
+    merge_config(&NodeConfig::default(), &settings.config)
+        .map_or(true, |c| !c.disabled_plugins.contains(name))
 }
 
 /// Applies configuration keys (as in rats' `config.json`) to `base`; an error names the key.
@@ -78,6 +95,9 @@ pub(crate) async fn start(settings: Settings, identity: Identity) -> Result<Rats
         .protocol(&settings.protocol_name, &settings.protocol_version);
     if settings.plaintext {
         builder = builder.insecure_plaintext(true);
+    }
+    if let Some(dir) = &settings.data_dir {
+        builder = builder.data_dir(dir.clone());
     }
     if let Some(n) = settings.max_peers {
         builder = builder.max_peers(n);
@@ -233,21 +253,58 @@ pub(crate) fn on_typed(
     });
 }
 
-/// Runs `on_connected` / `on_disconnected` (with the peer id) for the node's peer events, on
-/// the library runtime, until the node stops or the task is aborted.
-pub(crate) fn spawn_peer_events(
+/// What the node's event bus tells the C side (copied out of rats' events).
+pub(crate) enum NodeEv {
+    /// A peer connected.
+    Connected(String),
+    /// A peer disconnected.
+    Disconnected(String),
+    /// A GossipSub event.
+    Gossip(gossip::GossipEv),
+    /// Transfer progress.
+    Transfer(transfer::TransferEv),
+    /// A discovery mechanism found a peer at `host:port` (`source`: `dht`, `mdns`, ...).
+    Discovered {
+        host: String,
+        port: u16,
+        source: String,
+    },
+}
+
+/// Runs `f` for the node's peer and service events, on the library runtime, until the node
+/// stops or the task is aborted. The bus is lossy for a subscriber that falls behind by more
+/// than `event_capacity` events; those are skipped.
+pub(crate) fn spawn_events(
     rt: &tokio::runtime::Runtime,
     rc: &Arc<RatsClient>,
-    on_connected: impl Fn(String) + Send + 'static,
-    on_disconnected: impl Fn(String) + Send + 'static,
+    f: impl Fn(NodeEv) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
     // Without message events: those are delivered through the handlers above.
     let mut events = rc.node().event_bus().subscribe_without_messages();
+    let transfers = transfer::service_of(rc);
     rt.spawn(async move {
         while let Some(ev) = events.next_event().await {
             match ev {
-                Event::PeerConnected { peer, .. } => on_connected(peer.to_string()),
-                Event::PeerDisconnected { peer, .. } => on_disconnected(peer.to_string()),
+                Event::PeerConnected { peer, .. } => f(NodeEv::Connected(peer.to_string())),
+                Event::PeerDisconnected { peer, .. } => f(NodeEv::Disconnected(peer.to_string())),
+                Event::PeerDiscovered { addr, source, .. } => {
+                    if let Some(sock) = addr.socket_addr() {
+                        f(NodeEv::Discovered {
+                            host: sock.ip().to_string(),
+                            port: sock.port(),
+                            source,
+                        });
+                    }
+                }
+                Event::Service { service, event } => {
+                    if let Some(g) = gossip::from_event(service, &event) {
+                        f(NodeEv::Gossip(g));
+                    } else if let Some(t) =
+                        transfer::from_event(transfers.as_ref(), service, &event)
+                    {
+                        f(NodeEv::Transfer(t));
+                    }
+                }
                 _ => {}
             }
         }

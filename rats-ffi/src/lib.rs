@@ -6,8 +6,8 @@
 //! types, error codes and callback typedefs of librats' C header `librats_c.h`, so a C program
 //! (or a binding such as librats' Python ctypes package) written for librats compiles against
 //! `include/librats_c.h`, links against this library and runs on rats' engine. What each
-//! function does in rats, and which librats functions are not there yet, is listed in the
-//! crate's `README.md`.
+//! function does in rats, and how it differs from librats, is listed in the crate's
+//! `README.md` (all 122 of librats' functions are there).
 //!
 //! The same functions are `pub` Rust items of this crate, so Rust can call them too (the
 //! tests do). From Rust, prefer [`rats_engine::RatsClient`] directly; this is the C door.

@@ -8,7 +8,17 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PROGRAMS: &[&str] = &["bad_args", "two_clients", "reentrant"];
+const PROGRAMS: &[&str] = &[
+    "bad_args",
+    "two_clients",
+    "reentrant",
+    "gossip",
+    "transfer",
+    "discovery",
+    "settings",
+    "nat",
+    "ice",
+];
 
 /// `target/<profile>`: this test runs as `target/<profile>/deps/c_api-<hash>`.
 fn profile_dir() -> PathBuf {
