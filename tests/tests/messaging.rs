@@ -207,11 +207,13 @@ async fn typed_messages_round_trip_and_report_misfits_and_lag() {
 
     let a = client_with(|_| {}).await;
     let b = client_with(|_| {}).await;
+    // The stream first: handlers of a type run in the order they were added, so once the
+    // handler below has a message, the stream has seen it too.
+    let mut moves = b.messages_of::<Move>("move", 4);
     let (tx, mut handled) = mpsc::channel::<(PeerId, Move)>(8);
     b.on_message("move", move |from, m: Move| {
         let _ = tx.try_send((from, m));
     });
-    let mut moves = b.messages_of::<Move>("move", 4);
     // `connect` takes anything address-like: here a SocketAddr.
     let b_id = a
         .connect(b.listen_addrs()[0].socket_addr().expect("socket address"))
