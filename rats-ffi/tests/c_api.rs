@@ -8,6 +8,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::{crate_dir, library, profile_dir};
+
 const PROGRAMS: &[&str] = &[
     "bad_args",
     "two_clients",
@@ -20,40 +24,10 @@ const PROGRAMS: &[&str] = &[
     "ice",
 ];
 
-/// `target/<profile>`: this test runs as `target/<profile>/deps/c_api-<hash>`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps directory");
-    deps.parent().expect("profile directory").to_path_buf()
-}
-
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn library() -> PathBuf {
-    // The crate's library is named rats_ffi (the Rust library `rats` is the umbrella's).
-    // Cargo builds it in deps/ for the tests and copies it up one level only sometimes.
-    let lib = profile_dir().join("deps").join("librats_ffi.so");
-    assert!(lib.exists(), "{} was not built", lib.display());
-    lib
-}
-
-/// A directory with `librats.so` and `librats.so.0` (the SONAME the programs record) linking
-/// to the built library, as an installation has them.
+/// The library links, made once per test binary (the tests run in parallel).
 fn lib_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = profile_dir().join("c-tests").join("lib");
-        std::fs::create_dir_all(&dir).expect("create lib dir");
-        for name in ["librats.so", "librats.so.0"] {
-            let link = dir.join(name);
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(library(), &link).expect("symlink the library");
-        }
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| common::lib_dir("c-tests")).clone()
 }
 
 fn have(tool: &str) -> bool {

@@ -7,42 +7,22 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+
+use common::{crate_dir, profile_dir};
+
 const PROGRAMS: &[&str] = &["two_clients", "callbacks", "move"];
 
 const WARNINGS: &[&str] = &["-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror"];
-
-/// `target/<profile>`: this test runs as `target/<profile>/deps/cpp_api-<hash>`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("deps directory");
-    deps.parent().expect("profile directory").to_path_buf()
-}
-
-fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn cxx() -> String {
     std::env::var("CXX").unwrap_or_else(|_| "g++".to_string())
 }
 
-/// A directory with `librats.so` and `librats.so.0` (the SONAME the programs record) linking
-/// to the built library (`deps/librats_ffi.so`), as an installation has them.
+/// The library links, made once per test binary (the tests run in parallel).
 fn lib_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let lib = profile_dir().join("deps").join("librats_ffi.so");
-        assert!(lib.exists(), "{} was not built", lib.display());
-        let dir = profile_dir().join("cpp-tests").join("lib");
-        std::fs::create_dir_all(&dir).expect("create lib dir");
-        for name in ["librats.so", "librats.so.0"] {
-            let link = dir.join(name);
-            let _ = std::fs::remove_file(&link);
-            std::os::unix::fs::symlink(&lib, &link).expect("symlink the library");
-        }
-        dir
-    })
-    .clone()
+    DIR.get_or_init(|| common::lib_dir("cpp-tests")).clone()
 }
 
 /// Compiles `tests/cpp/<name>.cpp` with `extra` flags; returns the binary.

@@ -1,0 +1,38 @@
+//! What the C and C++ test suites share: where cargo put the built library, and a directory
+//! that holds it under the names an installation gives it.
+
+use std::path::PathBuf;
+
+/// `target/<profile>`: a test runs as `target/<profile>/deps/<test>-<hash>`.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let deps = exe.parent().expect("deps directory");
+    deps.parent().expect("profile directory").to_path_buf()
+}
+
+/// This crate's directory.
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The built shared library. The crate's library is named rats_ffi (the Rust library `rats`
+/// is the umbrella's); cargo builds it in deps/ for the tests and copies it up one level
+/// only sometimes.
+pub fn library() -> PathBuf {
+    let lib = profile_dir().join("deps").join("librats_ffi.so");
+    assert!(lib.exists(), "{} was not built", lib.display());
+    lib
+}
+
+/// `target/<profile>/<suite>/lib` with `librats.so` and `librats.so.0` (the SONAME the
+/// programs record) linking to the built library, as an installation has them.
+pub fn lib_dir(suite: &str) -> PathBuf {
+    let dir = profile_dir().join(suite).join("lib");
+    std::fs::create_dir_all(&dir).expect("create lib dir");
+    for name in ["librats.so", "librats.so.0"] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(library(), &link).expect("symlink the library");
+    }
+    dir
+}
