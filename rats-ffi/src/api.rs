@@ -23,7 +23,8 @@ pub use transfer::*;
 
 use crate::client::{Client, Fail, JSON_KIND};
 use crate::dispatch::Slot;
-use crate::engine;
+use crate::engine::{self, SenderOutcome};
+use crate::send_cache;
 use crate::util::{Code, block_on, c_string, c_string_array, guard, set_out, str_arg};
 
 /// Opaque handle to a client (`rats_client_t`).
@@ -703,14 +704,51 @@ pub unsafe extern "C" fn rats_send_binary(
     size: usize,
 ) -> rats_error_t {
     guard(RATS_ERROR_OPERATION_FAILED, || {
-        if Client::get(client).is_some() && (data.is_null() || size == 0) {
-            return RATS_ERROR_INVALID_PARAMETER;
+        if !data.is_null() && size > 0 && !peer_id.is_null() {
+            // SAFETY: non-NULL and valid for `size` bytes by the contract; only read during
+            // this call. `peer_id` is non-NULL and NUL-terminated.
+            let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size) };
+            if unsafe { send_cache::try_send(client.addr(), peer_id, bytes) } {
+                return RATS_SUCCESS;
+            }
         }
-        send_to(client, peer_id, move |rc, peer| {
-            // SAFETY: non-NULL (checked above) and valid for `size` bytes by the contract;
-            // copied before the call returns.
-            let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size) }.to_vec();
-            block_on(async move { engine::send_binary(&rc, &peer, bytes).await })
+        with_client(client, RATS_ERROR_INVALID_HANDLE, |c| {
+            if data.is_null() || size == 0 {
+                return RATS_ERROR_INVALID_PARAMETER;
+            }
+            let peer = match peer_arg(peer_id) {
+                Ok(p) => p,
+                Err(e) => return e,
+            };
+            // SAFETY: as above.
+            let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size) };
+            // The cached sender may belong to a connection that was replaced: one retry
+            // with a fresh one.
+            for _ in 0..2 {
+                let (tx, epoch) = match c.binary_sender(&peer) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => return RATS_ERROR_PEER_NOT_FOUND,
+                    Err(e) => return code(Err(e)),
+                };
+                match engine::send_with(&tx, bytes) {
+                    SenderOutcome::Sent => {
+                        // SAFETY: `peer_id` parsed above: non-NULL and NUL-terminated.
+                        unsafe {
+                            send_cache::remember(
+                                client.addr(),
+                                peer_id,
+                                c.shared.clone(),
+                                epoch,
+                                tx,
+                            )
+                        };
+                        return RATS_SUCCESS;
+                    }
+                    SenderOutcome::Failed => return RATS_ERROR_OPERATION_FAILED,
+                    SenderOutcome::Stale => c.forget_sender(&peer),
+                }
+            }
+            RATS_ERROR_PEER_NOT_FOUND
         })
     })
 }

@@ -4,13 +4,13 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, LazyLock};
 
 use parking_lot::{Mutex, RwLock};
-use rats_engine::{Identity, RatsClient};
+use rats_engine::core::messaging::BinarySender;
+use rats_engine::{Identity, PeerId, RatsClient};
 
-use crate::dispatch::{self, Ev, Shared, Sink};
+use crate::dispatch::{self, Ev, EventQueue, Shared, Sink};
 use crate::engine::gossip::GossipEv;
 use crate::engine::{self, NodeEv, Settings};
 
@@ -30,7 +30,13 @@ struct Running {
     sink: Sink,
     /// Message types with a rats handler in this run.
     typed: HashSet<String>,
+    /// Senders bound to peers' connections (`rats_send_binary`'s fast path), at most
+    /// [`SENDERS`]; a stale one is dropped when a send through it fails.
+    senders: HashMap<PeerId, BinarySender>,
 }
+
+/// Cached senders at most; the cache starts over past this (peers come and go).
+const SENDERS: usize = 1024;
 
 /// One `rats_client_t`.
 pub(crate) struct Client {
@@ -47,7 +53,8 @@ pub(crate) struct Client {
     pub settings: Mutex<Settings>,
     running: Mutex<Option<Running>>,
     pub shared: Arc<Shared>,
-    tx: SyncSender<Ev>,
+    /// Events for the callback thread.
+    queue: Arc<EventQueue>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -65,8 +72,8 @@ impl Client {
     /// handle value.
     pub fn create(port: u16) -> Option<*mut c_void> {
         let shared = Arc::new(Shared::default());
-        let (tx, rx) = dispatch::queue();
-        let thread = dispatch::spawn_thread(shared.clone(), rx).ok()?;
+        let queue = Arc::new(EventQueue::default());
+        let thread = dispatch::spawn_thread(shared.clone(), queue.clone()).ok()?;
         let identity = engine::new_identity();
         let client = Arc::new(Client {
             identity: Mutex::new((identity.clone(), engine::identity_peer_id(&identity))),
@@ -76,7 +83,7 @@ impl Client {
             settings: Mutex::new(Settings::new(port)),
             running: Mutex::new(None),
             shared,
-            tx,
+            queue,
             thread: Mutex::new(Some(thread)),
         });
         let key = NEXT.fetch_add(0x10, Ordering::Relaxed);
@@ -109,9 +116,9 @@ impl Client {
         if own {
             // Inside a callback: the thread ends after it returns (on Quit, or when the
             // last sender is gone if the queue is full).
-            let _ = client.tx.try_send(Ev::Quit);
+            client.queue.push_unbounded(Ev::Quit);
         } else {
-            let _ = client.tx.send(Ev::Quit);
+            client.queue.push_unbounded(Ev::Quit);
             if let Some(t) = thread {
                 let _ = t.join();
             }
@@ -130,6 +137,33 @@ impl Client {
             .as_ref()
             .map(|r| r.rc.clone())
             .ok_or(Fail::NotRunning)
+    }
+
+    /// A sender bound to `peer`'s connection (cached for the run) and the run's epoch:
+    /// `Ok(None)` when the peer is not connected. Cheap to clone; send through it with no
+    /// lock held.
+    pub fn binary_sender(&self, peer: &PeerId) -> Result<Option<(BinarySender, u64)>, Fail> {
+        let mut running = self.running.lock();
+        let run = running.as_mut().ok_or(Fail::NotRunning)?;
+        let epoch = run.sink.epoch();
+        if let Some(tx) = run.senders.get(peer) {
+            return Ok(Some((tx.clone(), epoch)));
+        }
+        let Some(tx) = engine::binary_sender(&run.rc, peer) else {
+            return Ok(None);
+        };
+        if run.senders.len() >= SENDERS {
+            run.senders.clear();
+        }
+        run.senders.insert(*peer, tx.clone());
+        Ok(Some((tx, epoch)))
+    }
+
+    /// Drops the cached sender of `peer` (its connection is gone or was replaced).
+    pub fn forget_sender(&self, peer: &PeerId) {
+        if let Some(run) = self.running.lock().as_mut() {
+            run.senders.remove(peer);
+        }
     }
 
     /// Whether the client is started.
@@ -151,7 +185,7 @@ impl Client {
             .map_err(|_| Fail::Failed)?;
         let rc = Arc::new(rc);
         let epoch = self.shared.gate.open();
-        let sink = Sink::new(self.tx.clone(), self.shared.clone(), epoch);
+        let sink = Sink::new(self.queue.clone(), self.shared.clone(), epoch);
         let s = sink.clone();
         engine::on_string(&rc, move |peer, text| {
             s.push(Ev::Text {
@@ -161,7 +195,7 @@ impl Client {
             })
         });
         let s = sink.clone();
-        engine::on_binary(&rc, move |peer, data| {
+        engine::on_binary(&rc, dispatch::ARENA_MESSAGE, move |peer, data| {
             s.push(Ev::Binary {
                 epoch: s.epoch(),
                 peer,
@@ -247,6 +281,7 @@ impl Client {
             events,
             sink,
             typed,
+            senders: HashMap::new(),
         });
         Ok(())
     }

@@ -7,14 +7,17 @@
 //! waits for a callback that is running on the callback thread, unless `rats_stop` is called
 //! from that callback itself.
 
-use std::collections::HashMap;
-use std::ffi::{CString, c_void};
+use std::collections::{HashMap, VecDeque};
+use std::ffi::{CStr, CString, c_void};
+use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::ThreadId;
 use std::time::Duration;
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
+use rats_engine::PeerId;
 
 use crate::api::{
     rats_binary_cb, rats_connection_cb, rats_disconnect_cb, rats_json_cb, rats_message_cb,
@@ -27,9 +30,11 @@ use crate::api::{
 };
 use crate::engine::transfer::{Decision, TransferEv};
 
-/// Events waiting for the callback thread at most (then the connection that delivers more
-/// waits: backpressure to that peer).
-const QUEUE: usize = 1024;
+mod queue;
+
+pub(crate) use queue::ARENA_MESSAGE;
+pub(crate) use queue::EventQueue;
+use queue::{CAPACITY, PushError, peer_key};
 
 /// What the callback thread delivers. `epoch` is the run (start..stop) it belongs to.
 pub(crate) enum Ev {
@@ -40,14 +45,22 @@ pub(crate) enum Ev {
     /// A text message.
     Text {
         epoch: u64,
-        peer: String,
+        peer: PeerId,
         text: String,
     },
-    /// A binary message.
+    /// A binary message (one up to [`ARENA_MESSAGE`] bytes becomes part of a `BinaryRun`
+    /// when queued).
     Binary {
         epoch: u64,
-        peer: String,
-        data: Vec<u8>,
+        peer: PeerId,
+        data: Bytes,
+    },
+    /// `count` small binary messages in a row, recorded in the batch's arena from `start`
+    /// (made by the queue, see `queue`).
+    BinaryRun {
+        epoch: u64,
+        start: usize,
+        count: usize,
     },
     /// A typed JSON message (`kind` is the JSON callback's own type for `rats_send_json`).
     Typed {
@@ -131,17 +144,15 @@ pub(crate) struct Callbacks {
 /// answer's sender).
 pub(crate) type Pending = HashMap<String, (bool, tokio::sync::oneshot::Sender<Decision>)>;
 
-#[derive(Default)]
-struct GateState {
-    epoch: u64,
-    active: bool,
-    busy: bool,
-}
-
 /// Lets callbacks of the current run through; see the module docs.
 #[derive(Default)]
 pub(crate) struct Gate {
-    state: Mutex<GateState>,
+    /// The run whose events are delivered; 0 while stopped. Read before every callback.
+    open: AtomicU64,
+    /// The last run's epoch.
+    last: AtomicU64,
+    /// Whether the callback thread is delivering a batch.
+    busy: Mutex<bool>,
     idle: Condvar,
     /// The callback thread, to know when `close` is called from a callback.
     thread: parking_lot::Mutex<Option<ThreadId>>,
@@ -150,42 +161,37 @@ pub(crate) struct Gate {
 impl Gate {
     /// Opens the gate for a new run; returns its epoch.
     pub fn open(&self) -> u64 {
-        let mut s = self.state.lock();
-        s.epoch += 1;
-        s.active = true;
-        s.epoch
+        let epoch = self.last.fetch_add(1, Ordering::SeqCst) + 1;
+        self.open.store(epoch, Ordering::SeqCst);
+        epoch
     }
 
     /// Whether events of `epoch` are still wanted.
     pub fn is_open(&self, epoch: u64) -> bool {
-        let s = self.state.lock();
-        s.active && s.epoch == epoch
+        self.open.load(Ordering::SeqCst) == epoch
     }
 
     /// Closes the gate; then waits until no callback runs (unless called from a callback).
     pub fn close(&self) {
-        let mut s = self.state.lock();
-        s.active = false;
+        self.open.store(0, Ordering::SeqCst);
         if *self.thread.lock() == Some(std::thread::current().id()) {
             return;
         }
-        while s.busy {
-            self.idle.wait(&mut s);
+        // A batch that began before the store above may be inside a callback; one that
+        // begins after it sees the gate closed before its first callback.
+        let mut busy = self.busy.lock();
+        while *busy {
+            self.idle.wait(&mut busy);
         }
     }
 
-    fn begin(&self, epoch: u64) -> bool {
-        let mut s = self.state.lock();
-        if s.active && s.epoch == epoch {
-            s.busy = true;
-            true
-        } else {
-            false
-        }
+    /// The callback thread starts delivering a batch (each event is checked with `is_open`).
+    fn begin(&self) {
+        *self.busy.lock() = true;
     }
 
     fn end(&self) {
-        self.state.lock().busy = false;
+        *self.busy.lock() = false;
         self.idle.notify_all();
     }
 }
@@ -202,15 +208,19 @@ pub(crate) struct Shared {
 /// The sending end, cloned into rats' handlers.
 #[derive(Clone)]
 pub(crate) struct Sink {
-    tx: SyncSender<Ev>,
+    queue: Arc<EventQueue>,
     shared: Arc<Shared>,
     epoch: u64,
 }
 
 impl Sink {
     /// A sink for the run `epoch`.
-    pub fn new(tx: SyncSender<Ev>, shared: Arc<Shared>, epoch: u64) -> Self {
-        Sink { tx, shared, epoch }
+    pub fn new(queue: Arc<EventQueue>, shared: Arc<Shared>, epoch: u64) -> Self {
+        Sink {
+            queue,
+            shared,
+            epoch,
+        }
     }
 
     /// The run this sink belongs to.
@@ -221,19 +231,20 @@ impl Sink {
     /// Queues `ev`. When the queue is full, waits (outside the runtime's scheduling, so the
     /// runtime keeps running) until there is room or the run is stopped.
     pub fn push(&self, ev: Ev) {
-        let mut ev = match self.tx.try_send(ev) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => return,
-            Err(TrySendError::Full(ev)) => ev,
+        let (mut ev, mut takes) = match self.queue.try_push(ev) {
+            Ok(()) | Err(PushError::Closed) => return,
+            Err(PushError::Full(ev, takes)) => (ev, takes),
         };
         let wait = move || {
             loop {
                 if !self.shared.gate.is_open(self.epoch) {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(1));
-                ev = match self.tx.try_send(ev) {
-                    Ok(()) | Err(TrySendError::Disconnected(_)) => return,
-                    Err(TrySendError::Full(ev)) => ev,
+                // Bounded, so a stop (gate closed) is seen soon even if nothing is taken.
+                self.queue.wait_for_space(takes, Duration::from_millis(10));
+                (ev, takes) = match self.queue.try_push(ev) {
+                    Ok(()) | Err(PushError::Closed) => return,
+                    Err(PushError::Full(ev, takes)) => (ev, takes),
                 };
             }
         };
@@ -247,49 +258,123 @@ impl Sink {
     }
 }
 
-/// The queue between handlers and the callback thread.
-pub(crate) fn queue() -> (SyncSender<Ev>, Receiver<Ev>) {
-    std::sync::mpsc::sync_channel(QUEUE)
-}
-
-/// Starts a client's callback thread.
+/// Starts a client's callback thread, which takes events from `queue`.
 pub(crate) fn spawn_thread(
     shared: Arc<Shared>,
-    rx: Receiver<Ev>,
+    queue: Arc<EventQueue>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let s2 = shared.clone();
     let handle = std::thread::Builder::new()
         .name("rats-cb".into())
-        .spawn(move || run(&s2, rx))?;
+        .spawn(move || {
+            run(&s2, &queue);
+            queue.close();
+        })?;
     *shared.gate.thread.lock() = Some(handle.thread().id());
     Ok(handle)
 }
 
-fn run(shared: &Shared, rx: Receiver<Ev>) {
-    while let Ok(ev) = rx.recv() {
-        if matches!(ev, Ev::Quit) {
-            return;
+fn run(shared: &Shared, queue: &EventQueue) {
+    let mut names = PeerNames::default();
+    let mut batch = VecDeque::with_capacity(CAPACITY);
+    let mut arena = Vec::new();
+    loop {
+        // Deliver what is queued in one batch: one gate round trip, not one per event.
+        arena.clear();
+        queue.take_all(&mut batch, &mut arena);
+        shared.gate.begin();
+        while let Some(ev) = batch.pop_front() {
+            let Some(epoch) = ev.epoch() else {
+                shared.gate.end();
+                return;
+            };
+            // A panic here is ours (building C strings); it must not end the thread.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if let Ev::BinaryRun { start, count, .. } = ev {
+                    deliver_run(shared, &mut names, &arena, epoch, start, count);
+                } else if shared.gate.is_open(epoch) {
+                    deliver(shared, &mut names, ev);
+                }
+            }));
         }
-        let epoch = match &ev {
+        shared.gate.end();
+    }
+}
+
+impl Ev {
+    /// The bytes of message data the event carries (what the queue bounds).
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Ev::Text { text, .. } => text.len(),
+            Ev::Binary { data, .. } => data.len(),
+            Ev::Typed { kind, json, .. } => kind.len() + json.len(),
+            Ev::TopicMessage { topic, data, .. } => topic.len() + data.len(),
+            _ => 0,
+        }
+    }
+
+    /// The run the event belongs to (`None`: `Quit`).
+    fn epoch(&self) -> Option<u64> {
+        match self {
             Ev::Connected { epoch, .. }
             | Ev::Disconnected { epoch, .. }
             | Ev::Text { epoch, .. }
             | Ev::Binary { epoch, .. }
+            | Ev::BinaryRun { epoch, .. }
             | Ev::Typed { epoch, .. }
             | Ev::TopicMessage { epoch, .. }
             | Ev::TopicPeer { epoch, .. }
             | Ev::TransferRequest { epoch, .. }
             | Ev::TransferProgress { epoch, .. }
-            | Ev::Discovered { epoch, .. } => *epoch,
-            Ev::Quit => return,
-        };
-        if !shared.gate.begin(epoch) {
-            continue;
+            | Ev::Discovered { epoch, .. } => Some(*epoch),
+            Ev::Quit => None,
         }
-        // A panic here is ours (building C strings); it must not end the thread.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(shared, ev)));
-        shared.gate.end();
     }
+}
+
+/// Peer ids as the C strings callbacks receive, kept so that a busy peer's id is not
+/// hex-encoded and allocated for every message.
+#[derive(Default)]
+struct PeerNames {
+    names: HashMap<[u8; 32], Rc<CStr>>,
+    /// The last peer asked for (most messages come from the peer of the one before).
+    last: Option<([u8; 32], Rc<CStr>)>,
+}
+
+impl PeerNames {
+    /// Peers remembered at most; the cache starts over past this.
+    const MAX: usize = 1024;
+
+    /// The C string of a peer id given as its 32 raw bytes (lower-case hex, as rats prints
+    /// peer ids).
+    fn get(&mut self, peer: &[u8; 32]) -> Rc<CStr> {
+        if let Some((p, name)) = &self.last
+            && p == peer
+        {
+            return name.clone();
+        }
+        if self.names.len() >= Self::MAX && !self.names.contains_key(peer) {
+            self.names.clear();
+        }
+        let name = self
+            .names
+            .entry(*peer)
+            .or_insert_with(|| cstr(&hex(peer)).into())
+            .clone();
+        self.last = Some((*peer, name.clone()));
+        name
+    }
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// A C string for a callback argument (cut at an inner NUL, as C reads it).
@@ -299,7 +384,7 @@ fn cstr(s: &str) -> CString {
     CString::new(&bytes[..end]).unwrap_or_default()
 }
 
-fn deliver(shared: &Shared, ev: Ev) {
+fn deliver(shared: &Shared, names: &mut PeerNames, ev: Ev) {
     // Copy the callback out, then call it with no lock held.
     match ev {
         Ev::Connected { peer, .. } => {
@@ -322,7 +407,7 @@ fn deliver(shared: &Shared, ev: Ev) {
         Ev::Text { peer, text, .. } => {
             let slot = shared.callbacks.lock().string;
             if let Some(Slot { f: Some(f), ud }) = slot {
-                let (p, t) = (cstr(&peer), cstr(&text));
+                let (p, t) = (names.get(peer_key(&peer)), cstr(&text));
                 // SAFETY: as above, two strings.
                 unsafe { f(ud_ptr(ud), p.as_ptr(), t.as_ptr()) };
             }
@@ -330,7 +415,7 @@ fn deliver(shared: &Shared, ev: Ev) {
         Ev::Binary { peer, data, .. } => {
             let slot = shared.callbacks.lock().binary;
             if let Some(Slot { f: Some(f), ud }) = slot {
-                let p = cstr(&peer);
+                let p = names.get(peer_key(&peer));
                 // SAFETY: as above; `data` is valid for data.len() bytes during the call.
                 unsafe { f(ud_ptr(ud), p.as_ptr(), data.as_ptr().cast(), data.len()) };
             }
@@ -411,7 +496,31 @@ fn deliver(shared: &Shared, ev: Ev) {
                 };
             }
         }
-        Ev::Quit => {}
+        Ev::BinaryRun { .. } | Ev::Quit => {}
+    }
+}
+
+/// Delivers a run of small binary messages (each only while the gate is open for `epoch`).
+fn deliver_run(
+    shared: &Shared,
+    names: &mut PeerNames,
+    arena: &[u8],
+    epoch: u64,
+    start: usize,
+    count: usize,
+) {
+    for (peer, data) in queue::records(arena, start, count) {
+        if !shared.gate.is_open(epoch) {
+            return;
+        }
+        // Looked up per message: a callback may replace or remove the callback.
+        let slot = shared.callbacks.lock().binary;
+        if let Some(Slot { f: Some(f), ud }) = slot {
+            let p = names.get(peer);
+            // SAFETY: a C function of the registered type, called with its own user_data, a
+            // NUL-terminated string and `data` valid for data.len() bytes during the call.
+            unsafe { f(ud_ptr(ud), p.as_ptr(), data.as_ptr().cast(), data.len()) };
+        }
     }
 }
 

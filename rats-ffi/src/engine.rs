@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use rats_engine::core::messaging::BinarySender;
+use rats_engine::core::service::SendError;
 use rats_engine::{Event, Identity, NodeConfig, PeerId, RatsClient};
 
 pub(crate) mod discovery;
@@ -198,11 +201,6 @@ pub(crate) fn broadcast_string(rc: &RatsClient, text: &str) -> Option<usize> {
     rc.broadcast_string(text).ok()
 }
 
-/// Sends a binary message to one peer.
-pub(crate) async fn send_binary(rc: &RatsClient, peer: &PeerId, data: Vec<u8>) -> bool {
-    rc.send_binary(peer, data).await.is_ok()
-}
-
 /// Sends a binary message to every peer; how many (`None`: failed).
 pub(crate) fn broadcast_binary(rc: &RatsClient, data: &[u8]) -> Option<usize> {
     rc.broadcast_binary(data).ok()
@@ -233,13 +231,61 @@ pub(crate) fn is_peer_encrypted(rc: &RatsClient, peer: &PeerId) -> Option<bool> 
 }
 
 /// Calls `f` for every text message (on the sending peer's connection task).
-pub(crate) fn on_string(rc: &RatsClient, f: impl Fn(String, &str) + Send + Sync + 'static) {
-    rc.on_string(move |peer, text| f(peer.to_string(), text));
+pub(crate) fn on_string(rc: &RatsClient, f: impl Fn(PeerId, &str) + Send + Sync + 'static) {
+    rc.on_string(f);
 }
 
-/// Calls `f` for every binary message.
-pub(crate) fn on_binary(rc: &RatsClient, f: impl Fn(String, Vec<u8>) + Send + Sync + 'static) {
-    rc.on_binary(move |peer, data| f(peer.to_string(), data.to_vec()));
+/// Messages smaller than this are copied out of the receive buffer before they wait for the
+/// callback thread; larger ones are shared (a small message must not pin a whole buffer).
+const COPY_BELOW: usize = 64 * 1024;
+
+/// Calls `f` for every binary message. Up to `small` bytes it gets rats' slice of the
+/// receive buffer (to copy out before it returns); larger messages are already copied out
+/// (below 64 KiB) or shared.
+pub(crate) fn on_binary(
+    rc: &RatsClient,
+    small: usize,
+    f: impl Fn(PeerId, Bytes) + Send + Sync + 'static,
+) {
+    rc.on_binary(move |peer, data| {
+        let data = if data.len() > small && data.len() < COPY_BELOW {
+            Bytes::copy_from_slice(&data)
+        } else {
+            data
+        };
+        f(peer, data)
+    });
+}
+
+/// A sender bound to `peer`'s connection, for sending without looking the peer up each time
+/// (`None`: not connected).
+pub(crate) fn binary_sender(rc: &RatsClient, peer: &PeerId) -> Option<BinarySender> {
+    rc.messages().binary_sender(peer).ok()
+}
+
+/// How a send through a cached [`BinarySender`] ended.
+pub(crate) enum SenderOutcome {
+    /// Queued.
+    Sent,
+    /// The sender's connection is gone or was replaced: get a new sender (nothing was sent).
+    Stale,
+    /// The message is too large, or the node stopped.
+    Failed,
+}
+
+/// Sends `data` through `tx`: without waiting when its queue has room (the common case), else
+/// waiting on the library runtime until it has.
+pub(crate) fn send_with(tx: &BinarySender, data: &[u8]) -> SenderOutcome {
+    let outcome = |r: Result<(), SendError>| match r {
+        Ok(()) => SenderOutcome::Sent,
+        Err(SendError::NotConnected(_) | SendError::Replaced(_)) => SenderOutcome::Stale,
+        Err(_) => SenderOutcome::Failed,
+    };
+    match tx.try_send(data) {
+        Err(SendError::QueueFull(_)) => crate::util::block_on(async { tx.send(data).await })
+            .map_or(SenderOutcome::Failed, outcome),
+        r => outcome(r),
+    }
 }
 
 /// Calls `f` (peer, JSON text) for every typed message of type `kind`.

@@ -63,6 +63,7 @@ mod api;
 mod client;
 mod dispatch;
 mod engine;
+mod send_cache;
 mod util;
 
 pub use api::*;

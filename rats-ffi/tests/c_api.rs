@@ -22,7 +22,16 @@ const PROGRAMS: &[&str] = &[
     "settings",
     "nat",
     "ice",
+    "stream",
 ];
+
+/// Arguments for a program under valgrind (slower by tens of times): fewer messages.
+fn valgrind_args(name: &str) -> &'static [&'static str] {
+    match name {
+        "stream" => &["1800"],
+        _ => &[],
+    }
+}
 
 /// The library links, made once per test binary (the tests run in parallel).
 fn lib_dir() -> PathBuf {
@@ -144,7 +153,8 @@ fn c_programs_valgrind() {
                     "--suppressions={}",
                     crate_dir().join("tests/valgrind.supp").display()
                 ))
-                .arg(&bin),
+                .arg(&bin)
+                .args(valgrind_args(name)),
             &format!("{name} (valgrind)"),
         );
     }

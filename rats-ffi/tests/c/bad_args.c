@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "librats_c.h"
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                             \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static void cb2(void* ud, const char* p) { (void)ud; (void)p; }
 static void cb3(void* ud, const char* p, const char* m) { (void)ud; (void)p; (void)m; }

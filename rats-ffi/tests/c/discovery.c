@@ -17,14 +17,7 @@
 #include <unistd.h>
 
 #include "librats_c.h"
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                             \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static const char* OFF =
     "{\"disabled_plugins\": [\"dht\", \"mdns\", \"stun\", \"portmap\", \"holepunch\"],"
@@ -46,11 +39,6 @@ static void on_discovered(void* ud, const char* host, int port, const char* sour
     pthread_mutex_unlock(&n->lock);
     if (strcmp(source, "dht") == 0) atomic_fetch_add(&n->dht_discovered, 1);
     atomic_fetch_add(&n->discovered, 1);
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* A UDP port of 127.0.0.1 that was free a moment ago. */

@@ -10,14 +10,7 @@
 #include <time.h>
 
 #include "librats_c.h"
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                             \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static const char* LOCAL =
     "{\"disabled_plugins\": [\"dht\", \"mdns\", \"stun\", \"portmap\", \"holepunch\"],"
@@ -68,19 +61,6 @@ static void on_left(void* ud, const char* peer_id, const char* topic) {
     CHECK(strcmp(topic, "news") == 0);
     put(n, n->last_left, sizeof n->last_left, peer_id);
     atomic_fetch_add(&n->left, 1);
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int wait_for(atomic_int* counter, int want) {
-    for (int i = 0; i < 1500; i++) {
-        if (atomic_load(counter) >= want) return 1;
-        sleep_ms(10);
-    }
-    return 0;
 }
 
 static void free_list(char** list, int n) {

@@ -14,14 +14,7 @@
 #include <time.h>
 
 #include "librats_c.h"
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                             \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static char TMP[64];
 
@@ -98,19 +91,6 @@ static void on_dir_progress(void* ud, const char* transfer_id, int done, int tot
     if (current[0]) snprintf(s->last_dir_file, sizeof s->last_dir_file, "%s", current);
     pthread_mutex_unlock(&s->lock);
     atomic_fetch_add(&s->dir_progress_calls, 1);
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static int wait_for(atomic_int* counter, int want) {
-    for (int i = 0; i < 2000; i++) {
-        if (atomic_load(counter) >= want) return 1;
-        sleep_ms(10);
-    }
-    return 0;
 }
 
 /* Waits up to 20 s until `s` saw transfer `id` finish with `status`. */

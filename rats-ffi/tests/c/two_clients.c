@@ -10,14 +10,7 @@
 #include <time.h>
 
 #include "librats_c.h"
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                             \
-        }                                                                        \
-    } while (0)
+#include "check.h"
 
 static const char* LOCAL =
     "{\"disabled_plugins\": [\"dht\", \"mdns\", \"stun\", \"portmap\", \"holepunch\"]}";
@@ -87,20 +80,6 @@ static void on_typed(void* ud, const char* peer_id, const char* data) {
     (void)peer_id;
     copy_str(s, s->last_typed, sizeof s->last_typed, data);
     atomic_fetch_add(&s->typed, 1);
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Waits up to 10 s for *counter >= want. */
-static int wait_for(atomic_int* counter, int want) {
-    for (int i = 0; i < 1000; i++) {
-        if (atomic_load(counter) >= want) return 1;
-        sleep_ms(10);
-    }
-    return 0;
 }
 
 static rats_client_t make(side_t* s, const char* name) {
