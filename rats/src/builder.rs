@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rats_core::address::ToAddress;
 use rats_core::registry::PluginFactory;
-use rats_core::{Address, Identity, MessageExchange, Node, NodeConfig};
+use rats_core::{Address, BoxError, Identity, MessageExchange, Node, NodeConfig};
 
 use crate::config::{Origins, log_warnings_once, name_origin, to_map};
 use crate::data_dir::DataDirLock;
@@ -173,6 +173,42 @@ impl RatsClientBuilder {
                 m.insert(key.to_string(), value);
             }
         })
+    }
+
+    /// Sets configuration keys as `config.json` spells them (`{"max_peers": 10,
+    /// "disabled_plugins": ["dht"]}`), in code (they win over the file and the environment).
+    /// For bindings and tools that take settings as JSON. A key that is unknown or a value
+    /// that is refused is an error naming it; nothing is set then.
+    ///
+    /// ```
+    /// let keys = serde_json::json!({"max_peers": 12, "peer_exchange": false});
+    /// let builder = rats::RatsClient::builder().config_keys(keys.as_object().unwrap())?;
+    /// # Ok::<(), rats::RatsError>(())
+    /// ```
+    pub fn config_keys(
+        self,
+        keys: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, RatsError> {
+        let refused = |key: &str, e: BoxError| RatsError::Config {
+            key: key.to_string(),
+            origin: None,
+            source: e,
+        };
+        let fields = NodeConfig::field_names();
+        let mut merged = to_map(&self.config);
+        for (k, v) in keys {
+            // Not a node setting: a plugin's section (`{"transfer": {...}}`), which that
+            // plugin checks when it starts.
+            if !fields.contains(k) && !v.is_object() {
+                return Err(refused(k, "unknown configuration key".into()));
+            }
+            merged.insert(k.clone(), v.clone());
+        }
+        let config: NodeConfig = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| refused(keys.keys().next().map_or("", |k| k), e.into()))?;
+        config.validate().map_err(|e| refused(e.key, e.into()))?;
+        let names: Vec<&str> = keys.keys().map(String::as_str).collect();
+        Ok(self.set(&names, |c| *c = config))
     }
 
     /// Turns encryption off (debugging only: peers are then not authenticated either).

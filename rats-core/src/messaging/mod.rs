@@ -190,6 +190,15 @@ impl MessageExchange {
         Ok(self.ctx()?.send(peer, msg).await?)
     }
 
+    /// Sends a text message without waiting (fails when the queue is full).
+    pub fn try_send_text(&self, peer: &PeerId, text: &str) -> Result<(), MessageError> {
+        let msg = Outgoing {
+            head: &[TAG_TEXT],
+            body: Body::Slice(text.as_bytes()),
+        };
+        Ok(self.ctx()?.try_send(peer, msg)?)
+    }
+
     /// Sends a text message to every connected peer.
     pub fn broadcast_text(&self, text: &str) -> Result<usize, MessageError> {
         let msg = Outgoing {
