@@ -46,9 +46,9 @@ namespace test {
 inline constexpr const char* LOCAL =
     R"({"disabled_plugins": ["dht", "mdns", "stun", "portmap", "holepunch"]})";
 
-// Waits up to 10 s for `cond`.
-inline bool wait_for(const std::function<bool()>& cond) {
-    for (int i = 0; i < 1000; ++i) {
+// Waits up to `seconds` (10 s) for `cond`.
+inline bool wait_for(const std::function<bool()>& cond, int seconds = 10) {
+    for (int i = 0; i < seconds * 100; ++i) {
         if (cond()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
