@@ -61,6 +61,10 @@ struct Node {
             throw std::runtime_error("discovered " + source); // to the error handler
         });
     }
+    // No callback runs once stop() returns: the members they use outlive them.
+    ~Node() { c.stop(); }
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
 };
 
 void mdns_without_multicast() {

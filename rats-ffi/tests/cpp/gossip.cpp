@@ -58,6 +58,11 @@ struct Node {
             ++left;
         });
     }
+    // No callback runs once stop() returns: the members they use outlive them.
+    ~Node() { c.stop(); }
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
     template <class F>
     void put(F f) {
         std::lock_guard<std::mutex> g(lock);

@@ -75,6 +75,11 @@ struct Side {
         install();
     }
 
+    // No callback runs once stop() returns: the members they use outlive them.
+    ~Side() { c.stop(); }
+    Side(const Side&) = delete;
+    Side& operator=(const Side&) = delete;
+
     void install() {
         c.set_file_request_callback([this](const std::string& peer, const std::string& tid,
                                            const std::string& remote, const std::string& name) {
