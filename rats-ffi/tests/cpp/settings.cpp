@@ -92,7 +92,12 @@ void keys_and_statistics() {
     a.set_encryption_key(key); // back to the first
     CHECK(a.get_our_peer_id() == id1);
     CHECK_THROWS(a.set_encryption_key("xyz"), RATS_ERROR_INVALID_PARAMETER);
+    a.set_encryption_enabled(false);
+    CHECK(!a.is_encryption_enabled());
+    a.set_encryption_enabled(true);
+    CHECK(a.is_encryption_enabled());
     a.start();
+    CHECK_THROWS(a.set_encryption_enabled(false), RATS_ERROR_OPERATION_FAILED);
     CHECK(a.get_our_peer_id() == id1); // the node runs with it
     CHECK_THROWS(a.set_encryption_key(key2), RATS_ERROR_OPERATION_FAILED);
     CHECK_THROWS(a.generate_new_encryption_key(), RATS_ERROR_OPERATION_FAILED);
@@ -100,6 +105,7 @@ void keys_and_statistics() {
     const std::string st = a.get_connection_statistics_json();
     CHECK(has(st, R"("running":true)") && has(st, R"("total_peers":0)"));
     CHECK(has(st, R"("our_peer_id":")" + id1) && has(st, R"("dht_running":false)"));
+    CHECK(has(st, R"("encryption_enabled":true)"));
     CHECK(has(st, R"("listen_port":)" + std::to_string(a.get_listen_port())));
 }
 
