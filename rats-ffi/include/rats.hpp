@@ -18,15 +18,27 @@
  *
  * Differences from librats' RatsClient: no socket_t anywhere (rats names peers by their id:
  * 64 hex characters of an Ed25519 key), so callbacks take the peer id first; JSON is text
- * (std::string), not nlohmann::json; binary data is a `rats::bytes_view` (a span of bytes
- * that a std::vector<uint8_t>, std::string, std::array or pointer and size convert to).
+ * (std::string), not nlohmann::json, and methods that give JSON end in _json
+ * (get_connection_statistics_json, get_gossipsub_statistics_json, ...); binary data is a
+ * `rats::bytes_view` (a span of bytes that a std::vector<uint8_t>, std::string, std::array
+ * or pointer and size convert to). Where the C API's function means something else than
+ * librats' method of that name, the method takes the C name without `rats_`
+ * (find_peers_for_hash, get_historical_peer_ids, set_file_request_callback, ...); see WHAT IS
+ * WRAPPED below.
  *
  * ERRORS: exceptions. Every method that fails throws `rats::Error`, a std::system_error whose
  * code() is in `rats::error_category()` and holds the C API's rats_error_t value
  * (`e.code() == rats::errc::peer_not_found`, or `e.c_code() == RATS_ERROR_PEER_NOT_FOUND`).
  * Methods that return void in librats, or a bool that only said "it worked", return void
  * here and throw on failure. Counts (broadcasts, peers) are returned as in the C API, where
- * 0 also covers "not running". A method called on a moved-from client throws
+ * 0 also covers "not running"; so are the C API's flags that carry no error code
+ * (is_*, load_historical_peers, save_historical_peers). A string the C API returns is a
+ * std::string; where its NULL means "none" it is a std::optional<std::string>
+ * (get_peer_info_json, get_public_ip, get_file_transfer_progress_json), where it means a
+ * failure the method throws (RATS_ERROR_NOT_RUNNING for the statistics JSON that only fail
+ * before start(), else RATS_ERROR_OPERATION_FAILED: send_file, create_ice_offer, ...).
+ * String lists are std::vector<std::string> (empty for the C API's NULL and 0).
+ * A method called on a moved-from client throws
  * rats::Error(RATS_ERROR_INVALID_HANDLE); stop() and the destructor do nothing there.
  * A string argument with a NUL byte inside throws RATS_ERROR_INVALID_PARAMETER (C would cut
  * it silently). std::bad_alloc may come from any method that copies strings.
@@ -45,17 +57,46 @@
  *
  * EXCEPTIONS IN CALLBACKS never cross into the library (which is Rust): the C trampoline
  * catches everything a callback throws and hands it, as a std::exception_ptr together with
- * the callback's name ("string_data", "message:<type>", ...), to the client's callback error
- * handler (set_callback_error_handler), on the callback thread. Without a handler, a line
- * "rats: exception in the <name> callback: <what()>" goes to stderr. Either way the event is
- * dropped, the client keeps running and later callbacks are called as usual. An exception
- * thrown by the error handler itself is caught too and reported to stderr. Nothing calls
- * std::terminate.
+ * the callback's name, to the client's callback error handler (set_callback_error_handler),
+ * on the callback thread. The names: "connection", "disconnect", "string_data",
+ * "binary_data", "json_data", "message:<type>", "peer_discovered", "file_request",
+ * "directory_request", "file_progress", "directory_progress", "topic_message:<topic>",
+ * "topic_json_message:<topic>", "topic_peer_joined:<topic>", "topic_peer_left:<topic>".
+ * Without a handler, a line "rats: exception in the <name> callback: <what()>" goes to
+ * stderr. Either way the event is dropped, the client keeps running and later callbacks are
+ * called as usual (a file or directory offer whose request callback threw stays unanswered
+ * until answered from elsewhere or refused after its timeout). An exception thrown by the
+ * error handler itself is caught too and reported to stderr. Nothing calls std::terminate.
  *
- * WHAT IS WRAPPED: the C API's functions of today (see rats-ffi/README.md, "C++"). To add
- * one: a method that calls it through `handle()` and `detail::check()` (error codes), or
- * for a new callback type a `detail::slot` in `detail::state`, a trampoline and a setter
- * following set_string_data_callback.
+ * WHAT IS WRAPPED: every function of librats_c.h (tests/cpp_api.rs fails when one is not
+ * called here). Methods of rats::Client, by group: lifecycle and connections; messages
+ * (string, binary, JSON, typed: on/off/send); peers and get_connection_statistics_json;
+ * configuration (encryption, protocol, set_config_json) and the encryption key
+ * (get_encryption_key, set_encryption_key, generate_new_encryption_key); logging (member
+ * forms; the process-wide rats::set_logging_enabled and rats::set_log_level take no client);
+ * DHT and automatic discovery (start_dht_discovery, announce_for_hash, find_peers_for_hash,
+ * get_discovery_hash, ...); mDNS; GossipSub (subscribe_to_topic, publish_to_topic, ...) and
+ * its per-topic callbacks on_topic_message, on_topic_json_message, on_topic_peer_joined,
+ * on_topic_peer_left, off_topic; file transfer (send_file, send_directory, request_file,
+ * request_directory, accept/reject/cancel/pause/resume, progress and statistics JSON) and
+ * its callbacks set_file_request_callback, set_directory_request_callback,
+ * set_file_progress_callback, set_directory_progress_callback; set_peer_discovered_callback;
+ * NAT and STUN (discover_and_ignore_public_ip, get_public_ip, detect_nat_type, ...); ICE
+ * (create_ice_offer, connect_with_ice, handle_ice_answer); the data directory, configuration
+ * and historical peers. Free functions: rats::version(), version_string(), git_describe(),
+ * abi(), get_rats_peer_discovery_hash() (also Client's static member, as in librats).
+ * Deliberately unlike librats: start_dht_discovery's port defaults to 0 (any; librats 6881);
+ * discover_and_ignore_public_ip() asks the configured STUN servers (librats defaults to
+ * Google's); get_public_ip() is empty rather than ""; find_peers_for_hash waits and returns
+ * the peers (librats' find_peers_by_hash calls back); start_mdns_discovery takes no TXT
+ * records; the file request callbacks announce offers to us (librats' on_file_request
+ * announces pulls, which rats serves from transfer.shared_root by itself); the progress
+ * callbacks get (id, percent, status) rather than librats' FileTransferProgress. What the C
+ * API lacks is not here either (once(), RatsPeer lists, topic validators, is_running, ...).
+ * A function added to the C API becomes a method that calls it through `handle()` (and
+ * `detail::check()` for error codes); a new callback type becomes a `detail::slot` in
+ * `detail::state` (or `detail::topic_slot`), a trampoline and a setter following
+ * set_string_data_callback.
  */
 #pragma once
 
@@ -637,7 +678,7 @@ public:
         return *this;
     }
 
-    /// The C handle (for C functions this wrapper does not cover yet); NULL after a move.
+    /// The C handle (to mix in C code that takes a rats_client_t); NULL after a move.
     rats_client_t native_handle() const noexcept { return handle_; }
     /// False after a move.
     explicit operator bool() const noexcept { return handle_ != nullptr; }
