@@ -1176,7 +1176,7 @@ public:
     /// rats' transfer counters as JSON text; RATS_ERROR_NOT_RUNNING before start().
     std::string get_file_transfer_statistics_json() const {
         return take(rats_get_file_transfer_statistics_json(handle()),
-                    "get_file_transfer_statistics_json (not running?)", RATS_ERROR_NOT_RUNNING);
+                    "get_file_transfer_statistics_json", RATS_ERROR_NOT_RUNNING);
     }
 
     // ---------------------------------------------------------- NAT traversal and STUN
@@ -1209,7 +1209,7 @@ public:
     /// mapped_address, checked); RATS_ERROR_NOT_RUNNING before start().
     std::string get_nat_characteristics_json() const {
         return take(rats_get_nat_characteristics_json(handle()),
-                    "get_nat_characteristics_json (not running?)", RATS_ERROR_NOT_RUNNING);
+                    "get_nat_characteristics_json", RATS_ERROR_NOT_RUNNING);
     }
     /// An IP of ours: connect_to_peer refuses it (text that is not an IP is ignored).
     void add_ignored_address(str_arg ip_address) {
@@ -1219,7 +1219,7 @@ public:
     /// ...); RATS_ERROR_NOT_RUNNING before start().
     std::string get_nat_traversal_statistics_json() const {
         return take(rats_get_nat_traversal_statistics_json(handle()),
-                    "get_nat_traversal_statistics_json (not running?)", RATS_ERROR_NOT_RUNNING);
+                    "get_nat_traversal_statistics_json", RATS_ERROR_NOT_RUNNING);
     }
 
     // ---------------------------------------------------------- ICE
