@@ -18,15 +18,27 @@
  *
  * Differences from librats' RatsClient: no socket_t anywhere (rats names peers by their id:
  * 64 hex characters of an Ed25519 key), so callbacks take the peer id first; JSON is text
- * (std::string), not nlohmann::json; binary data is a `rats::bytes_view` (a span of bytes
- * that a std::vector<uint8_t>, std::string, std::array or pointer and size convert to).
+ * (std::string), not nlohmann::json, and methods that give JSON end in _json
+ * (get_connection_statistics_json, get_gossipsub_statistics_json, ...); binary data is a
+ * `rats::bytes_view` (a span of bytes that a std::vector<uint8_t>, std::string, std::array
+ * or pointer and size convert to). Where the C API's function means something else than
+ * librats' method of that name, the method takes the C name without `rats_`
+ * (find_peers_for_hash, get_historical_peer_ids, set_file_request_callback, ...); see WHAT IS
+ * WRAPPED below.
  *
  * ERRORS: exceptions. Every method that fails throws `rats::Error`, a std::system_error whose
  * code() is in `rats::error_category()` and holds the C API's rats_error_t value
  * (`e.code() == rats::errc::peer_not_found`, or `e.c_code() == RATS_ERROR_PEER_NOT_FOUND`).
  * Methods that return void in librats, or a bool that only said "it worked", return void
  * here and throw on failure. Counts (broadcasts, peers) are returned as in the C API, where
- * 0 also covers "not running". A method called on a moved-from client throws
+ * 0 also covers "not running"; so are the C API's flags that carry no error code
+ * (is_*, load_historical_peers, save_historical_peers). A string the C API returns is a
+ * std::string; where its NULL means "none" it is a std::optional<std::string>
+ * (get_peer_info_json, get_public_ip, get_file_transfer_progress_json), where it means a
+ * failure the method throws (RATS_ERROR_NOT_RUNNING for the statistics JSON that only fail
+ * before start(), else RATS_ERROR_OPERATION_FAILED: send_file, create_ice_offer, ...).
+ * String lists are std::vector<std::string> (empty for the C API's NULL and 0).
+ * A method called on a moved-from client throws
  * rats::Error(RATS_ERROR_INVALID_HANDLE); stop() and the destructor do nothing there.
  * A string argument with a NUL byte inside throws RATS_ERROR_INVALID_PARAMETER (C would cut
  * it silently). std::bad_alloc may come from any method that copies strings.
@@ -45,17 +57,46 @@
  *
  * EXCEPTIONS IN CALLBACKS never cross into the library (which is Rust): the C trampoline
  * catches everything a callback throws and hands it, as a std::exception_ptr together with
- * the callback's name ("string_data", "message:<type>", ...), to the client's callback error
- * handler (set_callback_error_handler), on the callback thread. Without a handler, a line
- * "rats: exception in the <name> callback: <what()>" goes to stderr. Either way the event is
- * dropped, the client keeps running and later callbacks are called as usual. An exception
- * thrown by the error handler itself is caught too and reported to stderr. Nothing calls
- * std::terminate.
+ * the callback's name, to the client's callback error handler (set_callback_error_handler),
+ * on the callback thread. The names: "connection", "disconnect", "string_data",
+ * "binary_data", "json_data", "message:<type>", "peer_discovered", "file_request",
+ * "directory_request", "file_progress", "directory_progress", "topic_message:<topic>",
+ * "topic_json_message:<topic>", "topic_peer_joined:<topic>", "topic_peer_left:<topic>".
+ * Without a handler, a line "rats: exception in the <name> callback: <what()>" goes to
+ * stderr. Either way the event is dropped, the client keeps running and later callbacks are
+ * called as usual (a file or directory offer whose request callback threw stays unanswered
+ * until answered from elsewhere or refused after its timeout). An exception thrown by the
+ * error handler itself is caught too and reported to stderr. Nothing calls std::terminate.
  *
- * WHAT IS WRAPPED: the C API's functions of today (see rats-ffi/README.md, "C++"). To add
- * one: a method that calls it through `handle()` and `detail::check()` (error codes), or
- * for a new callback type a `detail::slot` in `detail::state`, a trampoline and a setter
- * following set_string_data_callback.
+ * WHAT IS WRAPPED: every function of librats_c.h (tests/cpp_api.rs fails when one is not
+ * called here). Methods of rats::Client, by group: lifecycle and connections; messages
+ * (string, binary, JSON, typed: on/off/send); peers and get_connection_statistics_json;
+ * configuration (encryption, protocol, set_config_json) and the encryption key
+ * (get_encryption_key, set_encryption_key, generate_new_encryption_key); logging (member
+ * forms; the process-wide rats::set_logging_enabled and rats::set_log_level take no client);
+ * DHT and automatic discovery (start_dht_discovery, announce_for_hash, find_peers_for_hash,
+ * get_discovery_hash, ...); mDNS; GossipSub (subscribe_to_topic, publish_to_topic, ...) and
+ * its per-topic callbacks on_topic_message, on_topic_json_message, on_topic_peer_joined,
+ * on_topic_peer_left, off_topic; file transfer (send_file, send_directory, request_file,
+ * request_directory, accept/reject/cancel/pause/resume, progress and statistics JSON) and
+ * its callbacks set_file_request_callback, set_directory_request_callback,
+ * set_file_progress_callback, set_directory_progress_callback; set_peer_discovered_callback;
+ * NAT and STUN (discover_and_ignore_public_ip, get_public_ip, detect_nat_type, ...); ICE
+ * (create_ice_offer, connect_with_ice, handle_ice_answer); the data directory, configuration
+ * and historical peers. Free functions: rats::version(), version_string(), git_describe(),
+ * abi(), get_rats_peer_discovery_hash() (also Client's static member, as in librats).
+ * Deliberately unlike librats: start_dht_discovery's port defaults to 0 (any; librats 6881);
+ * discover_and_ignore_public_ip() asks the configured STUN servers (librats defaults to
+ * Google's); get_public_ip() is empty rather than ""; find_peers_for_hash waits and returns
+ * the peers (librats' find_peers_by_hash calls back); start_mdns_discovery takes no TXT
+ * records; the file request callbacks announce offers to us (librats' on_file_request
+ * announces pulls, which rats serves from transfer.shared_root by itself); the progress
+ * callbacks get (id, percent, status) rather than librats' FileTransferProgress. What the C
+ * API lacks is not here either (once(), RatsPeer lists, topic validators, is_running, ...).
+ * A function added to the C API becomes a method that calls it through `handle()` (and
+ * `detail::check()` for error codes); a new callback type becomes a `detail::slot` in
+ * `detail::state` (or `detail::topic_slot`), a trampoline and a setter following
+ * set_string_data_callback.
  */
 #pragma once
 
@@ -235,6 +276,18 @@ enum class ConnectionStrategy : int {
     AUTO_ADAPTIVE = RATS_STRATEGY_AUTO_ADAPTIVE,
 };
 
+/// librats' NAT types, as rats_detect_nat_type numbers them (rats' "firewalled", no NAT but
+/// filtering, is RESTRICTED_CONE).
+enum class NatType : int {
+    UNKNOWN = 0,
+    OPEN_INTERNET = 1,
+    FULL_CONE = 2,
+    RESTRICTED_CONE = 3,
+    PORT_RESTRICTED_CONE = 4,
+    SYMMETRIC = 5,
+    BLOCKED = 6,
+};
+
 /// A peer connected (after the handshake) / disconnected.
 using ConnectionCallback = std::function<void(const std::string& peer_id)>;
 using DisconnectCallback = std::function<void(const std::string& peer_id)>;
@@ -246,7 +299,40 @@ using BinaryDataCallback = std::function<void(const std::string& peer_id, bytes_
 using JsonDataCallback = std::function<void(const std::string& peer_id, const std::string& json)>;
 /// A typed message (on / send), its data as JSON text.
 using MessageCallback = std::function<void(const std::string& peer_id, const std::string& json)>;
-/// Gets what a callback threw; `callback` names it ("string_data", "message:<type>", ...).
+/// A discovered peer: its address and the mechanism that found it ("dht", "mdns",
+/// "exchange", ...).
+using PeerDiscoveredCallback =
+    std::function<void(const std::string& host, int port, const std::string& source)>;
+/// A peer offers us a file (remote_path and filename are both the offered name): answer with
+/// accept_file_transfer / reject_file_transfer, from the callback or later from any thread.
+using FileRequestCallback =
+    std::function<void(const std::string& peer_id, const std::string& transfer_id,
+                       const std::string& remote_path, const std::string& filename)>;
+/// A peer offers us a directory: answer with accept_directory_transfer /
+/// reject_directory_transfer.
+using DirectoryRequestCallback =
+    std::function<void(const std::string& peer_id, const std::string& transfer_id,
+                       const std::string& remote_path, const std::string& directory_name)>;
+/// Every transfer, both directions: librats' status strings "STARTING", "IN_PROGRESS",
+/// "PAUSED", "RESUMING", "COMPLETED" (100), "FAILED", "CANCELLED".
+using FileProgressCallback = std::function<void(const std::string& transfer_id,
+                                                int progress_percent, const std::string& status)>;
+/// Directory transfers: files completed of total_files; current_file is the file just
+/// completed (relative path) or "".
+using DirectoryProgressCallback =
+    std::function<void(const std::string& transfer_id, int files_completed, int total_files,
+                       const std::string& current_file)>;
+/// A GossipSub message on a topic, as text; peer_id is its origin (checked by signature).
+using TopicMessageCallback = std::function<void(
+    const std::string& peer_id, const std::string& topic, const std::string& message)>;
+/// A GossipSub message on a topic whose payload is JSON, as compact JSON text.
+using TopicJsonMessageCallback = std::function<void(
+    const std::string& peer_id, const std::string& topic, const std::string& json)>;
+/// A peer joined (subscribed to) or left a topic.
+using TopicPeerCallback =
+    std::function<void(const std::string& peer_id, const std::string& topic)>;
+/// Gets what a callback threw; `callback` names it ("string_data", "message:<type>",
+/// "topic_message:<topic>", "file_progress", ...).
 using CallbackErrorHandler = std::function<void(const char* callback, std::exception_ptr error)>;
 
 /// The library's version numbers (rats_get_version).
@@ -277,6 +363,20 @@ struct c_string_deleter {
     void operator()(char* p) const noexcept { rats_string_free(p); }
 };
 using c_string_ptr = std::unique_ptr<char, c_string_deleter>;
+
+/// A malloc'ed C string into a std::string (freed); NULL throws rats::Error(code).
+inline std::string take_string(char* s, const char* what, int code = RATS_ERROR_OPERATION_FAILED) {
+    c_string_ptr p(s);
+    if (!p) throw Error(code, std::string("rats: ") + what + " failed");
+    return std::string(p.get());
+}
+
+/// A malloc'ed C string where NULL means "none".
+inline std::optional<std::string> take_optional(char* s) {
+    c_string_ptr p(s);
+    if (!p) return std::nullopt;
+    return std::string(p.get());
+}
 
 /// A malloc'ed array of malloc'ed strings into a vector (all of it freed, also on bad_alloc).
 inline std::vector<std::string> take_string_array(char** array, int count) {
@@ -328,6 +428,19 @@ struct message_slot {
     slot<MessageCallback> fn;
 };
 
+/// A GossipSub topic's four callbacks: the user_data of that topic's C callbacks.
+struct topic_slot {
+    state* owner;
+    std::string message_name; // "topic_message:<topic>"
+    std::string json_name;    // "topic_json_message:<topic>"
+    std::string joined_name;  // "topic_peer_joined:<topic>"
+    std::string left_name;    // "topic_peer_left:<topic>"
+    slot<TopicMessageCallback> message;
+    slot<TopicJsonMessageCallback> json;
+    slot<TopicPeerCallback> joined;
+    slot<TopicPeerCallback> left;
+};
+
 /// Everything the C callbacks reach through user_data. Heap-allocated once per client, so
 /// moving a Client does not move it; freed after rats_destroy (no callback runs then).
 struct state {
@@ -336,9 +449,18 @@ struct state {
     slot<StringDataCallback> string_data;
     slot<BinaryDataCallback> binary_data;
     slot<JsonDataCallback> json_data;
+    slot<PeerDiscoveredCallback> peer_discovered;
+    slot<FileRequestCallback> file_request;
+    slot<DirectoryRequestCallback> directory_request;
+    slot<FileProgressCallback> file_progress;
+    slot<DirectoryProgressCallback> directory_progress;
     slot<CallbackErrorHandler> error_handler;
     std::mutex messages_mutex;
     std::map<std::string, std::unique_ptr<message_slot>, std::less<>> messages;
+    // Topic slots are added once per topic and kept while the state lives (their address is
+    // the C user_data).
+    std::mutex topics_mutex;
+    std::map<std::string, std::unique_ptr<topic_slot>, std::less<>> topics;
 };
 
 /// One running callback on this thread. If the client is destroyed from inside it, the
@@ -439,8 +561,91 @@ inline void on_message(void* ud, const char* peer_id, const char* json) noexcept
         if (auto fn = ms->fn.get()) (*fn)(str(peer_id), str(json));
     });
 }
+inline void on_peer_discovered(void* ud, const char* host, int port, const char* source) noexcept {
+    auto* st = static_cast<state*>(ud);
+    dispatch(st, "peer_discovered", [&] {
+        if (auto fn = st->peer_discovered.get()) (*fn)(str(host), port, str(source));
+    });
+}
+inline void on_file_request(void* ud, const char* peer_id, const char* transfer_id,
+                            const char* remote_path, const char* filename) noexcept {
+    auto* st = static_cast<state*>(ud);
+    dispatch(st, "file_request", [&] {
+        if (auto fn = st->file_request.get()) {
+            (*fn)(str(peer_id), str(transfer_id), str(remote_path), str(filename));
+        }
+    });
+}
+inline void on_directory_request(void* ud, const char* peer_id, const char* transfer_id,
+                                 const char* remote_path, const char* directory_name) noexcept {
+    auto* st = static_cast<state*>(ud);
+    dispatch(st, "directory_request", [&] {
+        if (auto fn = st->directory_request.get()) {
+            (*fn)(str(peer_id), str(transfer_id), str(remote_path), str(directory_name));
+        }
+    });
+}
+inline void on_file_progress(void* ud, const char* transfer_id, int percent,
+                             const char* status) noexcept {
+    auto* st = static_cast<state*>(ud);
+    dispatch(st, "file_progress", [&] {
+        if (auto fn = st->file_progress.get()) (*fn)(str(transfer_id), percent, str(status));
+    });
+}
+inline void on_directory_progress(void* ud, const char* transfer_id, int files_completed,
+                                  int total_files, const char* current_file) noexcept {
+    auto* st = static_cast<state*>(ud);
+    dispatch(st, "directory_progress", [&] {
+        if (auto fn = st->directory_progress.get()) {
+            (*fn)(str(transfer_id), files_completed, total_files, str(current_file));
+        }
+    });
+}
+// Topic trampolines: user_data is the topic's topic_slot.
+inline void on_topic_message(void* ud, const char* peer_id, const char* topic,
+                             const char* message) noexcept {
+    auto* ts = static_cast<topic_slot*>(ud);
+    dispatch(ts->owner, ts->message_name.c_str(), [&] {
+        if (auto fn = ts->message.get()) (*fn)(str(peer_id), str(topic), str(message));
+    });
+}
+inline void on_topic_json(void* ud, const char* peer_id, const char* topic,
+                          const char* json) noexcept {
+    auto* ts = static_cast<topic_slot*>(ud);
+    dispatch(ts->owner, ts->json_name.c_str(), [&] {
+        if (auto fn = ts->json.get()) (*fn)(str(peer_id), str(topic), str(json));
+    });
+}
+inline void on_topic_joined(void* ud, const char* peer_id, const char* topic) noexcept {
+    auto* ts = static_cast<topic_slot*>(ud);
+    dispatch(ts->owner, ts->joined_name.c_str(), [&] {
+        if (auto fn = ts->joined.get()) (*fn)(str(peer_id), str(topic));
+    });
+}
+inline void on_topic_left(void* ud, const char* peer_id, const char* topic) noexcept {
+    auto* ts = static_cast<topic_slot*>(ud);
+    dispatch(ts->owner, ts->left_name.c_str(), [&] {
+        if (auto fn = ts->left.get()) (*fn)(str(peer_id), str(topic));
+    });
+}
 
 } // namespace detail
+
+// ===================================================================== process-wide functions
+
+/// rats_set_logging_enabled: rats-log on or off for the whole process (installed on first
+/// use: stderr, INFO, timestamps). Also Client::set_logging_enabled, as in librats.
+inline void set_logging_enabled(bool enabled) noexcept {
+    rats_set_logging_enabled(enabled ? 1 : 0);
+}
+/// rats_set_log_level: "TRACE", "DEBUG", "INFO", "WARN"/"WARNING", "ERROR" (any case; another
+/// string is ignored), process-wide.
+inline void set_log_level(str_arg level) { rats_set_log_level(level.c_str()); }
+/// rats_get_rats_peer_discovery_hash: the discovery hash of rats' default protocol ("rats",
+/// "1.0"), 40 hex characters. Also the static Client::get_rats_peer_discovery_hash().
+inline std::string get_rats_peer_discovery_hash() {
+    return detail::take_string(rats_get_rats_peer_discovery_hash(), "get_rats_peer_discovery_hash");
+}
 
 // ===================================================================== the client
 
@@ -473,7 +678,7 @@ public:
         return *this;
     }
 
-    /// The C handle (for C functions this wrapper does not cover yet); NULL after a move.
+    /// The C handle (to mix in C code that takes a rats_client_t); NULL after a move.
     rats_client_t native_handle() const noexcept { return handle_; }
     /// False after a move.
     explicit operator bool() const noexcept { return handle_ != nullptr; }
@@ -602,9 +807,7 @@ public:
     }
     /// The peer's info as JSON text (librats' keys), nothing if not connected.
     std::optional<std::string> get_peer_info_json(str_arg peer_id) const {
-        detail::c_string_ptr p(rats_get_peer_info_json(handle(), peer_id.c_str()));
-        if (!p) return std::nullopt;
-        return std::string(p.get());
+        return detail::take_optional(rats_get_peer_info_json(handle(), peer_id.c_str()));
     }
     bool is_peer_encrypted(str_arg peer_id) const {
         return rats_is_peer_encrypted(handle(), peer_id.c_str()) == 1;
@@ -615,6 +818,14 @@ public:
     }
     int get_max_peers() const { return rats_get_max_peers(handle()); }
     bool is_peer_limit_reached() const { return rats_is_peer_limit_reached(handle()) == 1; }
+    /// librats' get_connection_statistics as JSON text: total_peers, validated_peers,
+    /// max_peers, running, listen_port, our_peer_id, encryption_enabled, dht_running,
+    /// dht_routing_table_size, mdns_running, plus rats' gossipsub_running, transfers_active,
+    /// peers_by_method.
+    std::string get_connection_statistics_json() const {
+        return take(rats_get_connection_statistics_json(handle()),
+                    "get_connection_statistics_json");
+    }
 
     // ---------------------------------------------------------- configuration (before start)
 
@@ -643,22 +854,492 @@ public:
         detail::check(rats_set_config_json(handle(), json.c_str()), "set_config_json failed");
     }
 
+    // ---------------------------------------------------------- encryption keys (before start)
+
+    /// The node's static key: the secret key of its Ed25519 identity, 64 hex characters (the
+    /// peer id derives from it). Keep it secret.
+    std::string get_encryption_key() const {
+        return take(rats_get_encryption_key(handle()), "get_encryption_key");
+    }
+    /// Replaces the identity with the one of this secret key (the peer id changes); before
+    /// start() only (RATS_ERROR_OPERATION_FAILED while running, INVALID_PARAMETER for bad hex).
+    void set_encryption_key(str_arg key_hex) {
+        detail::check(rats_set_encryption_key(handle(), key_hex.c_str()),
+                      "set_encryption_key failed");
+    }
+    /// rats_generate_encryption_key: a fresh identity becomes the node's (new peer id); returns
+    /// its secret key. Before start() only (RATS_ERROR_OPERATION_FAILED while running).
+    std::string generate_new_encryption_key() {
+        return take(rats_generate_encryption_key(handle()), "generate_new_encryption_key");
+    }
+
+    // ---------------------------------------------------------- logging (process-wide)
+
+    /// librats' member form of rats::set_logging_enabled (logging is process-wide).
+    void set_logging_enabled(bool enabled) {
+        (void)handle();
+        rats_set_logging_enabled(enabled ? 1 : 0);
+    }
+    /// librats' member form of rats::set_log_level (process-wide).
+    void set_log_level(str_arg level) {
+        (void)handle();
+        rats_set_log_level(level.c_str());
+    }
+    /// Also logs to this file (directories created); "" stops the file. Process-wide.
+    void set_log_file_path(str_arg file_path) {
+        rats_set_log_file_path(handle(), file_path.c_str());
+    }
+    /// The log file, "" when none.
+    std::string get_log_file_path() const {
+        return take(rats_get_log_file_path(handle()), "get_log_file_path");
+    }
+    /// Colours on stderr (the file never has them).
+    void set_log_colors_enabled(bool enabled) {
+        rats_set_log_colors_enabled(handle(), enabled ? 1 : 0);
+    }
+    bool is_log_colors_enabled() const { return rats_is_log_colors_enabled(handle()) == 1; }
+    void set_log_timestamps_enabled(bool enabled) {
+        rats_set_log_timestamps_enabled(handle(), enabled ? 1 : 0);
+    }
+    bool is_log_timestamps_enabled() const {
+        return rats_is_log_timestamps_enabled(handle()) == 1;
+    }
+    /// Rotates the file before it passes this size (0: never).
+    void set_log_rotation_size(std::size_t max_size_bytes) {
+        rats_set_log_rotation_size(handle(), max_size_bytes);
+    }
+    /// Rotated files kept (negative: ignored).
+    void set_log_retention_count(int count) { rats_set_log_retention_count(handle(), count); }
+    /// Empties the log file (rotated files are kept).
+    void clear_log_file() { rats_clear_log_file(handle()); }
+
+    // ---------------------------------------------------------- DHT and automatic discovery
+
+    /// BitTorrent mainline DHT. Before start(): switches the "dht" plugin on for the start
+    /// with UDP port `dht_port` (0, the default here: any; librats' default is 6881); while
+    /// running: starts the DHT if it was stopped (the port stays the one it started with).
+    /// Bootstrap nodes come from the "dht": {"bootstrap": [...]} setting (default: the public
+    /// routers). Throws RATS_ERROR_OPERATION_FAILED while running with the plugin off.
+    void start_dht_discovery(int dht_port = 0) {
+        detail::check(rats_start_dht_discovery(handle(), dht_port), "start_dht_discovery failed");
+    }
+    /// Before start(): the plugin is switched off for the start; while running: stops it.
+    void stop_dht_discovery() { rats_stop_dht_discovery(handle()); }
+    bool is_dht_running() const { return rats_is_dht_running(handle()) == 1; }
+    /// Announces `port` (0: our TCP port) under `content_hash` (40 hex characters) and waits;
+    /// RATS_ERROR_OPERATION_FAILED when no DHT node took it, NOT_RUNNING before start().
+    void announce_for_hash(str_arg content_hash, int port = 0) {
+        detail::check(rats_announce_for_hash(handle(), content_hash.c_str(), port),
+                      "announce_for_hash failed");
+    }
+    std::size_t get_dht_routing_table_size() const {
+        return rats_get_dht_routing_table_size(handle());
+    }
+    /// rats extension (rats_find_peers_for_hash): looks `content_hash` (40 hex characters) up
+    /// in the DHT, waits, and returns the peers as "ip:port" ("[v6]:port"). Empty when none
+    /// were found, the DHT does not run or the hash is malformed (the C API does not tell
+    /// them apart). librats' find_peers_by_hash takes a callback instead.
+    std::vector<std::string> find_peers_for_hash(str_arg content_hash) const {
+        int n = 0;
+        char** peers = rats_find_peers_for_hash(handle(), content_hash.c_str(), &n);
+        return detail::take_string_array(peers, n);
+    }
+    /// The DHT's discovery loop (announces get_discovery_hash() and connects to the peers
+    /// found). Before start(): switches the DHT and its loop on for the start; while running:
+    /// starts the DHT if it was stopped.
+    void start_automatic_peer_discovery() { rats_start_automatic_peer_discovery(handle()); }
+    /// Before start(): the DHT runs without the loop; while running: stops the DHT.
+    void stop_automatic_peer_discovery() { rats_stop_automatic_peer_discovery(handle()); }
+    bool is_automatic_discovery_running() const {
+        return rats_is_automatic_discovery_running(handle()) == 1;
+    }
+    /// SHA-1(protocol_name + "_peer_discovery_v" + protocol_version) in hex, as librats.
+    std::string get_discovery_hash() const {
+        return take(rats_get_discovery_hash(handle()), "get_discovery_hash");
+    }
+    /// librats' static form of rats::get_rats_peer_discovery_hash().
+    static std::string get_rats_peer_discovery_hash() {
+        return rats::get_rats_peer_discovery_hash();
+    }
+
+    // ---------------------------------------------------------- mDNS
+
+    /// mDNS/DNS-SD on the local network as instance `service_instance_name` ("": rats'
+    /// default). Before start(): the "mdns" plugin is switched on for the start; while
+    /// running: (re)started (RATS_ERROR_OPERATION_FAILED when the plugin is off). mDNS does not
+    /// run on a node that listens on loopback only. librats' TXT records are not supported.
+    void start_mdns_discovery(str_arg service_instance_name = "") {
+        detail::check(rats_start_mdns_discovery(handle(), service_instance_name.c_str()),
+                      "start_mdns_discovery failed");
+    }
+    void stop_mdns_discovery() { rats_stop_mdns_discovery(handle()); }
+    bool is_mdns_running() const { return rats_is_mdns_running(handle()) == 1; }
+    /// Asks the local network now; answers come to the peer discovered callback.
+    /// RATS_ERROR_NOT_RUNNING before start(), OPERATION_FAILED when mDNS does not run.
+    void query_mdns_services() {
+        detail::check(rats_query_mdns_services(handle()), "query_mdns_services failed");
+    }
+
+    // ---------------------------------------------------------- GossipSub
+
+    /// True unless the "gossipsub" plugin is switched off (disabled_plugins).
+    bool is_gossipsub_available() const { return rats_is_gossipsub_available(handle()) == 1; }
+    /// Started and available.
+    bool is_gossipsub_running() const { return rats_is_gossipsub_running(handle()) == 1; }
+    /// Needs a started client (RATS_ERROR_NOT_RUNNING); twice is fine; topics are 1..256
+    /// bytes (else RATS_ERROR_INVALID_PARAMETER); RATS_ERROR_OPERATION_FAILED with the plugin
+    /// off.
+    void subscribe_to_topic(str_arg topic) {
+        detail::check(rats_subscribe_to_topic(handle(), topic.c_str()),
+                      "subscribe_to_topic failed");
+    }
+    /// Not subscribed is fine.
+    void unsubscribe_from_topic(str_arg topic) {
+        detail::check(rats_unsubscribe_from_topic(handle(), topic.c_str()),
+                      "unsubscribe_from_topic failed");
+    }
+    bool is_subscribed_to_topic(str_arg topic) const {
+        return rats_is_subscribed_to_topic(handle(), topic.c_str()) == 1;
+    }
+    /// Our topics, sorted.
+    std::vector<std::string> get_subscribed_topics() const {
+        int n = 0;
+        char** topics = rats_get_subscribed_topics(handle(), &n);
+        return detail::take_string_array(topics, n);
+    }
+    /// Signed with our identity; each subscriber gets it once; no subscribers is not an error.
+    void publish_to_topic(str_arg topic, str_arg message) {
+        detail::check(rats_publish_to_topic(handle(), topic.c_str(), message.c_str()),
+                      "publish_to_topic failed");
+    }
+    /// JSON text, published compact; RATS_ERROR_JSON_PARSE if it is not JSON.
+    void publish_json_to_topic(str_arg topic, str_arg json) {
+        detail::check(rats_publish_json_to_topic(handle(), topic.c_str(), json.c_str()),
+                      "publish_json_to_topic failed");
+    }
+    /// Connected peers subscribed to the topic.
+    std::vector<std::string> get_topic_peers(str_arg topic) const {
+        int n = 0;
+        char** peers = rats_get_topic_peers(handle(), topic.c_str(), &n);
+        return detail::take_string_array(peers, n);
+    }
+    /// Our mesh peers for the topic.
+    std::vector<std::string> get_topic_mesh_peers(str_arg topic) const {
+        int n = 0;
+        char** peers = rats_get_topic_mesh_peers(handle(), topic.c_str(), &n);
+        return detail::take_string_array(peers, n);
+    }
+    /// rats' counters as JSON text ({"running":false} when not running).
+    std::string get_gossipsub_statistics_json() const {
+        return take(rats_get_gossipsub_statistics_json(handle()), "get_gossipsub_statistics_json");
+    }
+    /// Every message on `topic` (subscribed to), as text; replaces the topic's earlier one; an
+    /// empty function removes it. Before or after start(). Errors: "topic_message:<topic>".
+    void on_topic_message(str_arg topic, TopicMessageCallback callback) {
+        rats_client_t h = handle();
+        std::lock_guard<std::mutex> lock(state_->topics_mutex);
+        if (detail::topic_slot* ts = find_topic_slot(topic, static_cast<bool>(callback))) {
+            auto fn = store(ts->message, std::move(callback), &detail::on_topic_message);
+            rats_set_topic_message_callback(h, topic.c_str(), fn, ts);
+        }
+    }
+    /// Messages on `topic` whose payload is JSON, as compact JSON text (the message callback
+    /// gets them too). Errors: "topic_json_message:<topic>".
+    void on_topic_json_message(str_arg topic, TopicJsonMessageCallback callback) {
+        rats_client_t h = handle();
+        std::lock_guard<std::mutex> lock(state_->topics_mutex);
+        if (detail::topic_slot* ts = find_topic_slot(topic, static_cast<bool>(callback))) {
+            auto fn = store(ts->json, std::move(callback), &detail::on_topic_json);
+            rats_set_topic_json_message_callback(h, topic.c_str(), fn, ts);
+        }
+    }
+    /// A connected peer subscribed to `topic`. Errors: "topic_peer_joined:<topic>".
+    void on_topic_peer_joined(str_arg topic, TopicPeerCallback callback) {
+        rats_client_t h = handle();
+        std::lock_guard<std::mutex> lock(state_->topics_mutex);
+        if (detail::topic_slot* ts = find_topic_slot(topic, static_cast<bool>(callback))) {
+            auto fn = store(ts->joined, std::move(callback), &detail::on_topic_joined);
+            rats_set_topic_peer_joined_callback(h, topic.c_str(), fn, ts);
+        }
+    }
+    /// A peer left `topic` (unsubscribed or disconnected). Errors: "topic_peer_left:<topic>".
+    void on_topic_peer_left(str_arg topic, TopicPeerCallback callback) {
+        rats_client_t h = handle();
+        std::lock_guard<std::mutex> lock(state_->topics_mutex);
+        if (detail::topic_slot* ts = find_topic_slot(topic, static_cast<bool>(callback))) {
+            auto fn = store(ts->left, std::move(callback), &detail::on_topic_left);
+            rats_set_topic_peer_left_callback(h, topic.c_str(), fn, ts);
+        }
+    }
+    /// rats_clear_topic_callbacks: removes the topic's four callbacks (the subscription stays).
+    void off_topic(str_arg topic) {
+        rats_client_t h = handle();
+        std::lock_guard<std::mutex> lock(state_->topics_mutex);
+        if (detail::topic_slot* ts = find_topic_slot(topic, false)) {
+            ts->message.set(nullptr);
+            ts->json.set(nullptr);
+            ts->joined.set(nullptr);
+            ts->left.set(nullptr);
+        }
+        rats_clear_topic_callbacks(h, topic.c_str());
+    }
+
+    // ---------------------------------------------------------- file transfer
+
+    /// Offers a file to a connected peer (as `remote_filename`, "": its own name); returns the
+    /// transfer id (32 hex characters) once the offer is sent; the peer answers through its
+    /// file request callback and the outcome comes to the progress callback. Throws
+    /// RATS_ERROR_OPERATION_FAILED when not running, the peer is not connected or the file
+    /// cannot be read (the C API returns NULL for all of them).
+    std::string send_file(str_arg peer_id, str_arg file_path, str_arg remote_filename = "") {
+        return take(rats_send_file(handle(), peer_id.c_str(), file_path.c_str(),
+                                   remote_filename.c_str()),
+                    "send_file");
+    }
+    /// Offers a directory (subdirectories too when `recursive`; symbolic links skipped).
+    std::string send_directory(str_arg peer_id, str_arg directory_path,
+                               str_arg remote_directory_name = "", bool recursive = true) {
+        return take(rats_send_directory(handle(), peer_id.c_str(), directory_path.c_str(),
+                                        remote_directory_name.c_str(), recursive ? 1 : 0),
+                    "send_directory");
+    }
+    /// Pulls the peer's file (a path below its "transfer": {"shared_root": DIR}) into
+    /// `local_path`; the transfer id.
+    std::string request_file(str_arg peer_id, str_arg remote_file_path, str_arg local_path) {
+        return take(rats_request_file(handle(), peer_id.c_str(), remote_file_path.c_str(),
+                                      local_path.c_str()),
+                    "request_file");
+    }
+    /// Pulls a directory below the peer's shared_root (rats: always the whole tree,
+    /// `recursive` is passed on but not used).
+    std::string request_directory(str_arg peer_id, str_arg remote_directory_path,
+                                  str_arg local_directory_path, bool recursive = true) {
+        return take(rats_request_directory(handle(), peer_id.c_str(),
+                                           remote_directory_path.c_str(),
+                                           local_directory_path.c_str(), recursive ? 1 : 0),
+                    "request_directory");
+    }
+    /// Answers a file offer: saved as `local_path` once its SHA-256 matched.
+    /// RATS_ERROR_OPERATION_FAILED when no such offer waits; INVALID_PARAMETER for a
+    /// directory offer.
+    void accept_file_transfer(str_arg transfer_id, str_arg local_path) {
+        detail::check(rats_accept_file_transfer(handle(), transfer_id.c_str(), local_path.c_str()),
+                      "accept_file_transfer failed");
+    }
+    /// Refuses a file offer; the sender sees "rejected" and its transfer ends FAILED.
+    void reject_file_transfer(str_arg transfer_id) {
+        detail::check(rats_reject_file_transfer(handle(), transfer_id.c_str(), nullptr),
+                      "reject_file_transfer failed");
+    }
+    /// Refuses a file offer; the sender sees `reason`.
+    void reject_file_transfer(str_arg transfer_id, str_arg reason) {
+        detail::check(rats_reject_file_transfer(handle(), transfer_id.c_str(), reason.c_str()),
+                      "reject_file_transfer failed");
+    }
+    /// Answers a directory offer: its root is saved as `local_path`.
+    void accept_directory_transfer(str_arg transfer_id, str_arg local_path) {
+        detail::check(
+            rats_accept_directory_transfer(handle(), transfer_id.c_str(), local_path.c_str()),
+            "accept_directory_transfer failed");
+    }
+    void reject_directory_transfer(str_arg transfer_id) {
+        detail::check(rats_reject_directory_transfer(handle(), transfer_id.c_str(), nullptr),
+                      "reject_directory_transfer failed");
+    }
+    void reject_directory_transfer(str_arg transfer_id, str_arg reason) {
+        detail::check(
+            rats_reject_directory_transfer(handle(), transfer_id.c_str(), reason.c_str()),
+            "reject_directory_transfer failed");
+    }
+    /// Both sides; RATS_ERROR_OPERATION_FAILED for an unknown or finished transfer.
+    void cancel_file_transfer(str_arg transfer_id) {
+        detail::check(rats_cancel_file_transfer(handle(), transfer_id.c_str()),
+                      "cancel_file_transfer failed");
+    }
+    /// The peer is told and stops sending.
+    void pause_file_transfer(str_arg transfer_id) {
+        detail::check(rats_pause_file_transfer(handle(), transfer_id.c_str()),
+                      "pause_file_transfer failed");
+    }
+    /// Lifts our own pause (a pause the peer set is the peer's: OPERATION_FAILED).
+    void resume_file_transfer(str_arg transfer_id) {
+        detail::check(rats_resume_file_transfer(handle(), transfer_id.c_str()),
+                      "resume_file_transfer failed");
+    }
+    /// librats' progress keys as JSON text (transfer_id, filename, local_path, peer_id,
+    /// bytes_transferred, total_bytes, completion_percentage, status 0..7, direction, plus
+    /// rats' status_text, state, kind, files, ...); nothing for an unknown transfer.
+    std::optional<std::string> get_file_transfer_progress_json(str_arg transfer_id) const {
+        return detail::take_optional(
+            rats_get_file_transfer_progress_json(handle(), transfer_id.c_str()));
+    }
+    /// rats' transfer counters as JSON text; RATS_ERROR_NOT_RUNNING before start().
+    std::string get_file_transfer_statistics_json() const {
+        return take(rats_get_file_transfer_statistics_json(handle()),
+                    "get_file_transfer_statistics_json", RATS_ERROR_NOT_RUNNING);
+    }
+
+    // ---------------------------------------------------------- NAT traversal and STUN
+
+    /// Asks the configured "stun": {"servers": [...]} (default: public ones; all at once, the
+    /// first answer wins) for our public address and waits (about 8 s at most); the IP is
+    /// remembered and ignored (connect_to_peer refuses it). RATS_ERROR_NOT_RUNNING before
+    /// start(), OPERATION_FAILED without an answer or with the "stun" plugin off.
+    void discover_and_ignore_public_ip() {
+        detail::check(rats_discover_and_ignore_public_ip(handle(), nullptr, 0),
+                      "discover_and_ignore_public_ip failed");
+    }
+    /// The same, asking `stun_server`:`stun_port` (0: 3478). librats' defaults (Google's
+    /// server) are not taken: name the server, or use the form above.
+    void discover_and_ignore_public_ip(str_arg stun_server, int stun_port = 3478) {
+        detail::check(
+            rats_discover_and_ignore_public_ip(handle(), stun_server.c_str(), stun_port),
+            "discover_and_ignore_public_ip failed");
+    }
+    /// The last STUN answer, else what the "stun" plugin or connected peers saw; nothing when
+    /// unknown (librats: "").
+    std::optional<std::string> get_public_ip() const {
+        return detail::take_optional(rats_get_public_ip(handle()));
+    }
+    /// RFC 5780 tests against the configured STUN servers (waits). UNKNOWN before start() or
+    /// without servers.
+    NatType detect_nat_type() { return static_cast<NatType>(rats_detect_nat_type(handle())); }
+    /// librats' NatTypeInfo keys as JSON text (has_nat, filtering_behavior, mapping_behavior,
+    /// preserves_port, hairpin_support, description, plus nat_type, local_address,
+    /// mapped_address, checked); RATS_ERROR_NOT_RUNNING before start().
+    std::string get_nat_characteristics_json() const {
+        return take(rats_get_nat_characteristics_json(handle()),
+                    "get_nat_characteristics_json", RATS_ERROR_NOT_RUNNING);
+    }
+    /// An IP of ours: connect_to_peer refuses it (text that is not an IP is ignored).
+    void add_ignored_address(str_arg ip_address) {
+        rats_add_ignored_address(handle(), ip_address.c_str());
+    }
+    /// rats' keys as JSON text (stun_available, public_address, nat_type, ignored_addresses,
+    /// ...); RATS_ERROR_NOT_RUNNING before start().
+    std::string get_nat_traversal_statistics_json() const {
+        return take(rats_get_nat_traversal_statistics_json(handle()),
+                    "get_nat_traversal_statistics_json", RATS_ERROR_NOT_RUNNING);
+    }
+
+    // ---------------------------------------------------------- ICE
+
+    /// Our ICE offer for `peer_id` as JSON text (ufrag, pwd, candidates); send it to the peer
+    /// over your signalling. Both sides make one; then each passes the other's to
+    /// connect_with_ice or handle_ice_answer. Throws RATS_ERROR_OPERATION_FAILED when not
+    /// running, for our own or a malformed peer id (the C API returns NULL for all).
+    std::string create_ice_offer(str_arg peer_id) {
+        return take(rats_create_ice_offer(handle(), peer_id.c_str()), "create_ice_offer");
+    }
+    /// With the peer's offer (and our own for it): connectivity checks, then a rats
+    /// connection over QUIC on the nominated pair; waits. RATS_ERROR_OPERATION_FAILED without
+    /// our offer or when the checks fail, JSON_PARSE for text that is not JSON,
+    /// INVALID_PARAMETER for JSON that is not an offer.
+    void connect_with_ice(str_arg peer_id, str_arg ice_offer_json) {
+        detail::check(rats_connect_with_ice(handle(), peer_id.c_str(), ice_offer_json.c_str()),
+                      "connect_with_ice failed");
+    }
+    /// The same as connect_with_ice, for the side that offered first.
+    void handle_ice_answer(str_arg peer_id, str_arg ice_answer_json) {
+        detail::check(rats_handle_ice_answer(handle(), peer_id.c_str(), ice_answer_json.c_str()),
+                      "handle_ice_answer failed");
+    }
+
+    // ---------------------------------------------------------- data directory and peers
+
+    /// Checks the data directory's config.json (created with defaults when missing);
+    /// RATS_ERROR_OPERATION_FAILED without a data directory.
+    void load_configuration() {
+        detail::check(rats_load_configuration(handle()), "load_configuration failed");
+    }
+    /// Writes the setters' values into config.json (keeping its other keys).
+    void save_configuration() {
+        detail::check(rats_save_configuration(handle()), "save_configuration failed");
+    }
+    /// Before start(): the directory of identity.key, config.json and the peer store; the
+    /// client takes its identity (the peer id changes). RATS_ERROR_OPERATION_FAILED while
+    /// running or when another client uses it.
+    void set_data_directory(str_arg directory_path) {
+        detail::check(rats_set_data_directory(handle(), directory_path.c_str()),
+                      "set_data_directory failed");
+    }
+    /// "" when none.
+    std::string get_data_directory() const {
+        return take(rats_get_data_directory(handle()), "get_data_directory");
+    }
+    /// Dials the last session's peers in the background; how many it will try.
+    int load_and_reconnect_peers() { return rats_load_and_reconnect_peers(handle()); }
+    /// True when the data directory has a readable peers.rats (rats loads it at start).
+    bool load_historical_peers() { return rats_load_historical_peers(handle()) == 1; }
+    /// Saves the connected peers to peers.rats now; false when that failed (no data
+    /// directory). The C API gives a flag, not an error code, so this returns it.
+    bool save_historical_peers() { return rats_save_historical_peers(handle()) == 1; }
+    /// Stopped: removes peers.rats and peers_ever.rats; running: writes peers.rats empty.
+    void clear_historical_peers() { rats_clear_historical_peers(handle()); }
+    /// The peers of peers.rats (librats' get_historical_peers gives RatsPeer objects).
+    std::vector<std::string> get_historical_peer_ids() const {
+        int n = 0;
+        char** ids = rats_get_historical_peer_ids(handle(), &n);
+        return detail::take_string_array(ids, n);
+    }
+
     // ---------------------------------------------------------- callbacks (empty: remove)
+    // handle() comes first in each: a moved-from client has no state.
 
     void set_connection_callback(ConnectionCallback cb) {
-        set(&detail::state::connection, std::move(cb), rats_set_connection_callback, &detail::on_connection);
+        rats_client_t h = handle();
+        auto fn = store(state_->connection, std::move(cb), &detail::on_connection);
+        rats_set_connection_callback(h, fn, state_.get());
     }
     void set_disconnect_callback(DisconnectCallback cb) {
-        set(&detail::state::disconnect, std::move(cb), rats_set_disconnect_callback, &detail::on_disconnect);
+        rats_client_t h = handle();
+        auto fn = store(state_->disconnect, std::move(cb), &detail::on_disconnect);
+        rats_set_disconnect_callback(h, fn, state_.get());
     }
     void set_string_data_callback(StringDataCallback cb) {
-        set(&detail::state::string_data, std::move(cb), rats_set_string_callback, &detail::on_string);
+        rats_client_t h = handle();
+        auto fn = store(state_->string_data, std::move(cb), &detail::on_string);
+        rats_set_string_callback(h, fn, state_.get());
     }
     void set_binary_data_callback(BinaryDataCallback cb) {
-        set(&detail::state::binary_data, std::move(cb), rats_set_binary_callback, &detail::on_binary);
+        rats_client_t h = handle();
+        auto fn = store(state_->binary_data, std::move(cb), &detail::on_binary);
+        rats_set_binary_callback(h, fn, state_.get());
     }
     void set_json_data_callback(JsonDataCallback cb) {
-        set(&detail::state::json_data, std::move(cb), rats_set_json_callback, &detail::on_json);
+        rats_client_t h = handle();
+        auto fn = store(state_->json_data, std::move(cb), &detail::on_json);
+        rats_set_json_callback(h, fn, state_.get());
+    }
+    /// Every discovered peer, from every source (librats' set_mdns_callback reports mDNS only).
+    void set_peer_discovered_callback(PeerDiscoveredCallback cb) {
+        rats_client_t h = handle();
+        auto fn = store(state_->peer_discovered, std::move(cb), &detail::on_peer_discovered);
+        rats_set_peer_discovered_callback(h, fn, state_.get());
+    }
+    /// Offers of files to us (without this callback they are refused). If the callback throws
+    /// without answering, the offer waits until answered or refused after
+    /// transfer.offer_timeout_ms (120 s).
+    void set_file_request_callback(FileRequestCallback cb) {
+        rats_client_t h = handle();
+        auto fn = store(state_->file_request, std::move(cb), &detail::on_file_request);
+        rats_set_file_request_callback(h, fn, state_.get());
+    }
+    /// Offers of directories to us (without this callback they are refused).
+    void set_directory_request_callback(DirectoryRequestCallback cb) {
+        rats_client_t h = handle();
+        auto fn = store(state_->directory_request, std::move(cb), &detail::on_directory_request);
+        rats_set_directory_request_callback(h, fn, state_.get());
+    }
+    void set_file_progress_callback(FileProgressCallback cb) {
+        rats_client_t h = handle();
+        auto fn = store(state_->file_progress, std::move(cb), &detail::on_file_progress);
+        rats_set_file_progress_callback(h, fn, state_.get());
+    }
+    void set_directory_progress_callback(DirectoryProgressCallback cb) {
+        rats_client_t h = handle();
+        auto fn = store(state_->directory_progress, std::move(cb), &detail::on_directory_progress);
+        rats_set_directory_progress_callback(h, fn, state_.get());
     }
     /// Gets what any callback of this client throws (on the callback thread); empty: the
     /// default, a line on stderr. Not in librats.
@@ -675,20 +1356,33 @@ private:
         return handle_;
     }
 
-    static std::string take(char* s, const char* what) {
-        detail::c_string_ptr p(s);
-        if (!p) throw Error(RATS_ERROR_OPERATION_FAILED, std::string("rats: ") + what + " failed");
-        return std::string(p.get());
+    static std::string take(char* s, const char* what, int code = RATS_ERROR_OPERATION_FAILED) {
+        return detail::take_string(s, what, code);
     }
 
-    template <class F, class Setter, class Trampoline>
-    void set(detail::slot<F> detail::state::*slot, F cb, Setter c_setter, Trampoline trampoline) {
-        rats_client_t h = handle(); // first: a moved-from client has no state
+    /// Puts `cb` into `slot` and returns what the C setter gets: `trampoline`, or NULL for an
+    /// empty function (removing the function removes the C callback too). The C side's
+    /// user_data is the state (or a topic's slot), stable across moves.
+    template <class F, class Trampoline>
+    static Trampoline store(detail::slot<F>& slot, F cb, Trampoline trampoline) {
         const bool present = static_cast<bool>(cb);
-        (state_.get()->*slot).set(std::move(cb));
-        // The C side gets the trampoline with the state (stable across moves) as user_data;
-        // removing the function removes the C callback too.
-        c_setter(h, present ? trampoline : nullptr, state_.get());
+        slot.set(std::move(cb));
+        return present ? trampoline : nullptr;
+    }
+
+    /// The topic's slots (made on first use when `create`, then kept: their address is the C
+    /// user_data); NULL when absent and not `create`. Called with topics_mutex held.
+    detail::topic_slot* find_topic_slot(const str_arg& topic, bool create) {
+        auto it = state_->topics.find(std::string_view(topic.c_str()));
+        if (it != state_->topics.end()) return it->second.get();
+        if (!create) return nullptr; // nothing was set for the topic: nothing to remove
+        auto ts = std::make_unique<detail::topic_slot>();
+        ts->owner = state_.get();
+        ts->message_name = std::string("topic_message:") + topic.c_str();
+        ts->json_name = std::string("topic_json_message:") + topic.c_str();
+        ts->joined_name = std::string("topic_peer_joined:") + topic.c_str();
+        ts->left_name = std::string("topic_peer_left:") + topic.c_str();
+        return state_->topics.emplace(topic.c_str(), std::move(ts)).first->second.get();
     }
 
     /// Stops and destroys the C client; frees the callback state unless called from one of

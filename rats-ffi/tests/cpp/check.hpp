@@ -1,12 +1,17 @@
 // Helpers for the C++ tests: CHECK, waiting for a condition, a client on loopback only.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "rats.hpp"
 
@@ -41,9 +46,9 @@ namespace test {
 inline constexpr const char* LOCAL =
     R"({"disabled_plugins": ["dht", "mdns", "stun", "portmap", "holepunch"]})";
 
-// Waits up to 10 s for `cond`.
-inline bool wait_for(const std::function<bool()>& cond) {
-    for (int i = 0; i < 1000; ++i) {
+// Waits up to `seconds` (10 s) for `cond`.
+inline bool wait_for(const std::function<bool()>& cond, int seconds = 10) {
+    for (int i = 0; i < seconds * 100; ++i) {
         if (cond()) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -53,6 +58,40 @@ inline bool wait_for(const std::function<bool()>& cond) {
 inline bool wait_count(const std::atomic<int>& n, int want) {
     return wait_for([&] { return n.load() >= want; });
 }
+
+// Collects what a client's callbacks throw, as "<callback>: <what()>" lines.
+class Thrown {
+public:
+    void attach(rats::Client& c) {
+        c.set_callback_error_handler([this](const char* callback, std::exception_ptr error) {
+            std::string what = "?";
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                what = e.what();
+            } catch (...) {
+            }
+            std::lock_guard<std::mutex> g(lock_);
+            lines_.push_back(std::string(callback) + ": " + what);
+        });
+    }
+    bool has(const std::string& line) const {
+        std::lock_guard<std::mutex> g(lock_);
+        return std::find(lines_.begin(), lines_.end(), line) != lines_.end();
+    }
+    // Waits up to 10 s for `line`.
+    bool wait(const std::string& line) const {
+        return wait_for([&] { return has(line); });
+    }
+    std::vector<std::string> lines() const {
+        std::lock_guard<std::mutex> g(lock_);
+        return lines_;
+    }
+
+private:
+    mutable std::mutex lock_;
+    std::vector<std::string> lines_;
+};
 
 // A client configured for loopback tests, not started.
 inline rats::Client local_client(const char* protocol = "cpp-test") {
