@@ -44,8 +44,10 @@ static void* stun_server(void* arg) {
         uint32_t ip = ntohl(from.sin_addr.s_addr) ^ 0x2112A442u;
         out[28] = (unsigned char)(ip >> 24); out[29] = (unsigned char)(ip >> 16);
         out[30] = (unsigned char)(ip >> 8); out[31] = (unsigned char)ip;
-        sendto(stun_sock, out, sizeof out, 0, (struct sockaddr*)&from, len);
+        /* Counted before it is sent: the client may return (and main check the count) as
+         * soon as the answer arrives. */
         atomic_fetch_add(&stun_answers, 1);
+        sendto(stun_sock, out, sizeof out, 0, (struct sockaddr*)&from, len);
     }
     return NULL;
 }
