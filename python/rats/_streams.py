@@ -49,7 +49,7 @@ class Stream(Generic[T]):
         convert = self._convert
         return convert(item) if convert is not None else item
 
-    def take_nowait(self, max_items: int = _BATCH) -> list:
+    def take_nowait(self, max_items: int = _BATCH) -> "list[Any]":
         """What is queued now (up to `max_items`), without waiting."""
         out = [self._buf.popleft() for _ in range(min(max_items, len(self._buf)))]
         if len(out) < max_items:

@@ -26,7 +26,7 @@ async def _pair() -> "tuple[Client, Client, str]":
     return receiver, sender, peer
 
 
-async def messages(secs: float, size: int) -> dict:
+async def messages(secs: float, size: int) -> "dict[str, object]":
     """Messages of ``size`` bytes for about ``secs`` seconds, counted by an ``async for``."""
     receiver, sender, peer = await _pair()
     inbox = receiver.binaries(capacity=65536)
@@ -68,7 +68,7 @@ async def messages(secs: float, size: int) -> dict:
     }
 
 
-async def throughput(mib: int) -> dict:
+async def throughput(mib: int) -> "dict[str, object]":
     """``mib`` messages of 1 MiB, timed until the receiver had every byte."""
     receiver, sender, peer = await _pair()
     inbox = receiver.binaries(capacity=64)

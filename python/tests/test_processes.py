@@ -133,3 +133,32 @@ asyncio.run(main())
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == b"ok", r.stderr.decode()
+
+
+CTRL_C = r"""
+import asyncio, rats
+async def main():
+    async with rats.Client(local_only=True, listen=["tcp:127.0.0.1:0"]) as c:
+        async with c.texts() as texts:
+            print("ready", flush=True)
+            async for _ in texts:  # waits for ever
+                pass
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def test_ctrl_c_stops_a_script_cleanly():
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"ready"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0 and out.strip() == b"interrupted"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -10,7 +10,7 @@ use std::process::Command;
 
 mod common;
 
-use common::{crate_dir, library, profile_dir};
+use common::{crate_dir, header_functions, library, profile_dir};
 
 const PROGRAMS: &[&str] = &[
     "bad_args",
@@ -160,27 +160,6 @@ fn c_programs_valgrind() {
     }
 }
 
-/// `RATS_API <type> <name>(` declarations of the header.
-fn header_functions(header: &Path) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(header).expect("read header");
-    let mut names = BTreeSet::new();
-    for line in text.lines() {
-        let line = line.trim_start();
-        let Some(rest) = line.strip_prefix("RATS_API ") else {
-            continue;
-        };
-        let Some(paren) = rest.find('(') else {
-            continue;
-        };
-        let name = rest[..paren]
-            .rsplit(|c: char| c.is_whitespace() || c == '*')
-            .next()
-            .unwrap_or_default();
-        names.insert(name.to_string());
-    }
-    names
-}
-
 /// The library's exported functions named `rats_*`.
 fn exported_functions(lib: &Path) -> BTreeSet<String> {
     let out = Command::new("nm")
@@ -201,7 +180,9 @@ fn exported_functions(lib: &Path) -> BTreeSet<String> {
 
 #[test]
 fn header_matches_exports() {
-    let declared = header_functions(&crate_dir().join("include/librats_c.h"));
+    let declared = header_functions(
+        &std::fs::read_to_string(crate_dir().join("include/librats_c.h")).expect("read header"),
+    );
     let exported = exported_functions(&library());
     assert!(declared.len() > 40, "header parse found only {declared:?}");
     let missing: Vec<_> = declared.difference(&exported).collect();
@@ -217,7 +198,9 @@ fn header_matches_exports() {
 #[test]
 fn readme_lists_every_function() {
     let readme = std::fs::read_to_string(crate_dir().join("README.md")).expect("README.md");
-    let declared = header_functions(&crate_dir().join("include/librats_c.h"));
+    let declared = header_functions(
+        &std::fs::read_to_string(crate_dir().join("include/librats_c.h")).expect("read header"),
+    );
     for f in &declared {
         assert!(
             readme.contains(&format!("| `{f}` |")),

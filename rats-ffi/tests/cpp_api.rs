@@ -5,13 +5,12 @@
 //! C++20, where nothing in it may be deprecated. `wrapper_calls_every_c_function` fails when
 //! `librats_c.h` declares a function that `rats.hpp` does not call.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
 mod common;
 
-use common::{crate_dir, profile_dir};
+use common::{crate_dir, header_functions, profile_dir};
 
 const PROGRAMS: &[&str] = &[
     "two_clients",
@@ -145,26 +144,6 @@ fn header_compiles_as_cpp20() {
     );
 }
 
-/// The functions `librats_c.h` declares: the name before the first `(` of each line that
-/// starts with `RATS_API` (every declaration in the header starts its line so).
-fn c_functions(header: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for line in header.lines() {
-        let Some(rest) = line.trim_start().strip_prefix("RATS_API ") else {
-            continue;
-        };
-        let Some(paren) = rest.find('(') else {
-            continue;
-        };
-        let name = rest[..paren]
-            .rsplit(|c: char| c.is_whitespace() || c == '*')
-            .next()
-            .unwrap_or_default();
-        names.insert(name.to_string());
-    }
-    names
-}
-
 /// C++ source without its comments (`//` and `/* */`), string and character literals kept,
 /// so that a function named only in a comment does not count as called.
 fn strip_comments(src: &str) -> String {
@@ -232,7 +211,7 @@ fn wrapper_calls_every_c_function() {
         std::fs::read_to_string(crate_dir().join("include").join(name))
             .unwrap_or_else(|e| panic!("read include/{name}: {e}"))
     };
-    let declared = c_functions(&read("librats_c.h"));
+    let declared = header_functions(&read("librats_c.h"));
     // librats' 122 and the rats extensions: the parse must find them all.
     assert!(
         declared.len() >= 125,
@@ -269,7 +248,7 @@ fn drift_check_helpers() {
     let header = "#define RATS_API __attribute__((visibility(\"default\")))\n\
                   RATS_API char** rats_get_peer_ids(rats_client_t client, int* count);\n\
                   /* RATS_API in a comment */\n  RATS_API void rats_stop(rats_client_t c);\n";
-    let names: Vec<String> = c_functions(header).into_iter().collect();
+    let names: Vec<String> = header_functions(header).into_iter().collect();
     assert_eq!(names, ["rats_get_peer_ids", "rats_stop"]);
     let code = strip_comments(
         "// rats_stop(h);\n/* rats_start(h); */ f(\"// not a comment\", '\"'); x = my_rats_connect(h);\n",

@@ -223,12 +223,17 @@ fn answer(
             return RATS_ERROR_OPERATION_FAILED;
         };
         drop(pending);
-        if tx.send(decision).is_ok() {
-            RATS_SUCCESS
-        } else {
+        let accepted = matches!(decision, Decision::Accept(_));
+        if tx.send(decision).is_err() {
             // The offer timed out meanwhile.
-            RATS_ERROR_OPERATION_FAILED
+            return RATS_ERROR_OPERATION_FAILED;
         }
+        // The service opens the transfer when it reads the answer: wait (briefly) for that,
+        // so that progress, pause and cancel work on the id as soon as this returns.
+        if accepted && let (Ok(rc), Some(tid)) = (c.rc(), t::parse_id(id)) {
+            let _ = block_on(async move { t::wait_known(&rc, tid).await });
+        }
+        RATS_SUCCESS
     })
 }
 

@@ -170,6 +170,23 @@ pub(crate) fn parse_id(s: &str) -> Option<TransferId> {
     TransferId::from_hex(s)
 }
 
+/// Waits until the transfer service knows transfer `id` (an accepted offer gets its transfer
+/// when the service reads the answer), at most two seconds; whether it does.
+pub(crate) async fn wait_known(rc: &RatsClient, id: TransferId) -> bool {
+    let Some(svc) = service(rc) else {
+        return false;
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    // Polled: the service has no notification for "opened"; it takes a task switch or two.
+    while svc.transfer(id).is_none() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    true
+}
+
 /// Offers a file or a directory to `peer`; the transfer id.
 pub(crate) async fn send(
     rc: &RatsClient,

@@ -1,6 +1,7 @@
 //! What the C and C++ test suites share: where cargo put the built library, and a directory
 //! that holds it under the names an installation gives it.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// `target/<profile>`: a test runs as `target/<profile>/deps/<test>-<hash>`.
@@ -35,4 +36,24 @@ pub fn lib_dir(suite: &str) -> PathBuf {
         std::os::unix::fs::symlink(library(), &link).expect("symlink the library");
     }
     dir
+}
+
+/// The functions `librats_c.h` declares: the name before the first `(` of each line that
+/// starts with `RATS_API` (every declaration in the header starts its line so).
+pub fn header_functions(header: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in header.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("RATS_API ") else {
+            continue;
+        };
+        let Some(paren) = rest.find('(') else {
+            continue;
+        };
+        let name = rest[..paren]
+            .rsplit(|c: char| c.is_whitespace() || c == '*')
+            .next()
+            .unwrap_or_default();
+        names.insert(name.to_string());
+    }
+    names
 }
