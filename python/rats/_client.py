@@ -46,6 +46,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DEFAULT_CAPACITY = 8192
+_SHARE_FROM = 64 * 1024
 _FOREVER = 10.0 * 365 * 24 * 3600
 
 
@@ -285,9 +286,12 @@ class Client:
             await n.send_text(p, t)
 
     async def send_bytes(self, peer_id: str, data: BytesLike) -> None:
-        """Sends a binary message to a peer."""
+        """Sends a binary message to a peer. A large ``bytes`` object is sent without being
+        copied (do not expect to reuse a ``bytearray``'s memory before this returns)."""
         n, p, d = self._n, _peer(peer_id), _bytes(data)
-        if not n.try_send_bytes(p, d):
+        # Small messages go through the queue at once (copied); large ones are handed over
+        # whole.
+        if len(d) >= _SHARE_FROM or not n.try_send_bytes(p, d):
             await n.send_bytes(p, d)
 
     def broadcast(self, kind: str, data: Any) -> int:

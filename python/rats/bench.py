@@ -28,10 +28,11 @@ async def _pair() -> "tuple[Client, Client, str]":
 
 async def messages(secs: float, size: int) -> "dict[str, object]":
     """Messages of ``size`` bytes for about ``secs`` seconds, counted by an ``async for``."""
+    if size < 2:
+        raise ValueError("--size must be at least 2 (a 1-byte message ends the run)")
     receiver, sender, peer = await _pair()
     inbox = receiver.binaries(capacity=65536)
     payload = b"\x5a" * size
-    stop = asyncio.Event()
     sent = 0
 
     async def send() -> None:
@@ -44,17 +45,20 @@ async def messages(secs: float, size: int) -> "dict[str, object]":
                     await native.send_bytes(peer, payload)
                 sent += 1
             await asyncio.sleep(0)
-        stop.set()
+        # The end marker (one byte): the receiver may have caught up already and be waiting.
+        await sender.send_bytes(peer, b"!")
 
     got = 0
     task = asyncio.get_running_loop().create_task(send())
     t0 = time.perf_counter()
-    async for _peer, _data in inbox:
-        got += 1
-        if stop.is_set() and got >= sent:
+    async for _peer, data in inbox:
+        if len(data) != size:
             break
+        got += 1
     elapsed = time.perf_counter() - t0
     await task
+    if got != sent:
+        raise RuntimeError(f"sent {sent} messages, {got} arrived")
     inbox.close()
     await sender.close()
     await receiver.close()

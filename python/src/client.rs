@@ -28,6 +28,9 @@ use crate::stream::{Item, NativeStream, Queue};
 /// Bytes a message stream holds at most before its producers wait.
 const STREAM_BYTES: usize = 64 * 1024 * 1024;
 
+/// Binary messages from this size on are queued as slices of rats' receive buffer.
+const SHARE_FROM: usize = 64 * 1024;
+
 /// How long an offer or a message waits for the application's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -356,7 +359,8 @@ impl NativeClient {
         sent(inner.rc.messages().try_send_binary(&peer, &data))
     }
 
-    /// Sends a binary message, waiting while the peer's queue is full; an awaitable.
+    /// Sends a binary message, waiting while the peer's queue is full; an awaitable. The
+    /// bytes are not copied (a `bytes` object is kept until it is written).
     fn send_bytes<'py>(
         &self,
         py: Python<'py>,
@@ -365,7 +369,8 @@ impl NativeClient {
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner()?;
         let peer = parse_peer(peer_id)?;
-        let data = Bytes::copy_from_slice(&data);
+        // No copy: the queue holds the Python bytes object itself until it is written.
+        let data = Bytes::from_owner(data);
         spawn_into(py, async move {
             inner.rc.send_binary(&peer, data).await.map_err(to_py)
         })
@@ -437,8 +442,14 @@ impl NativeClient {
         let inner = self.inner()?;
         Ok(Self::handler_stream(&inner, capacity, |rc, q| {
             rc.on_binary(move |peer, data| {
-                // Copied out of the receive buffer: a queued message must not pin it.
-                let _ = q.push(Item::Bytes(peer, Bytes::copy_from_slice(&data)));
+                // A small message is copied out of the receive buffer (queued, it must not
+                // pin the whole buffer); a large one is most of its buffer: shared.
+                let data = if data.len() < SHARE_FROM {
+                    Bytes::copy_from_slice(&data)
+                } else {
+                    data
+                };
+                let _ = q.push(Item::Bytes(peer, data));
             })
         }))
     }
