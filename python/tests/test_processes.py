@@ -54,13 +54,13 @@ async def test_python_client_in_another_process(make_client):
 
 
 def rats_tool() -> Path:
-    env = os.environ.get("RATS_BIN")
+    env = os.environ.get("PATH_TO_RATS_TOOL")
     candidates = [Path(env)] if env else []
     candidates += [ROOT / "target" / p / "rats" for p in ("debug", "release")]
     for c in candidates:
         if c.is_file():
             return c
-    pytest.fail("the rats tool is not built (cargo build -p rats-cli, or set RATS_BIN)")
+    pytest.fail("the rats tool is not built (cargo build -p rats-cli, or set PATH_TO_RATS_TOOL)")
 
 
 async def test_python_and_the_rats_tool_talk(make_client, tmp_path):

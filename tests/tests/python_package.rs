@@ -1,7 +1,8 @@
 //! The Python package's own tests (`python/tests`, pytest over real sockets on 127.0.0.1),
 //! run with the interpreter of a virtual environment that has the package installed
 //! (`pip install ./python pytest pytest-asyncio`; `.ci/run` makes one). The Rust `rats` tool
-//! they talk to is this build's (`target/<profile>/rats`).
+//! they talk to is this build's (`target/<profile>/rats`). The variables do not start with
+//! `RATS_`: the `rats` tool reads those as configuration keys.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,11 +22,11 @@ fn rats_tool() -> Option<PathBuf> {
 }
 
 #[test]
-#[ignore = "needs the Python package in a virtual environment: RATS_PYTHON=<venv>/bin/python (see .ci/run)"]
+#[ignore = "needs the Python package in a virtual environment: PYTHON_WITH_RATS=<venv>/bin/python (see .ci/run)"]
 fn python_package_tests() {
-    let python = std::env::var("RATS_PYTHON").unwrap_or_else(|_| {
+    let python = std::env::var("PYTHON_WITH_RATS").unwrap_or_else(|_| {
         panic!(
-            "set RATS_PYTHON to a Python with the package installed: python3 -m venv .venv && \
+            "set PYTHON_WITH_RATS to a Python with the package installed: python3 -m venv .venv && \
              .venv/bin/pip install ./python pytest pytest-asyncio"
         )
     });
@@ -34,7 +35,7 @@ fn python_package_tests() {
     let out = Command::new(&python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(repo_root().join("python/tests"))
-        .env("RATS_BIN", &tool)
+        .env("PATH_TO_RATS_TOOL", &tool)
         .current_dir(repo_root().join("python"))
         .output()
         .unwrap_or_else(|e| panic!("{python}: {e}"));
