@@ -36,7 +36,9 @@ fn python_package_tests() {
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(repo_root().join("python/tests"))
         .env("PATH_TO_RATS_TOOL", &tool)
-        .current_dir(repo_root().join("python"))
+        // Not python/: there `import rats` would find the source folder (no native module)
+        // instead of the installed package.
+        .current_dir(repo_root().join("python/tests"))
         .output()
         .unwrap_or_else(|e| panic!("{python}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
