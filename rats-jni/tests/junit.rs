@@ -15,6 +15,21 @@ fn profile_dir() -> PathBuf {
         .expect("target/<profile>")
 }
 
+/// The directory holding the built `librats_jni.so`: cargo builds it in `deps/` for the
+/// tests and copies it up one level only sometimes.
+fn lib_dir() -> PathBuf {
+    let profile = profile_dir();
+    [profile.join("deps"), profile]
+        .into_iter()
+        .find(|d| d.join("librats_jni.so").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "librats_jni.so was not built (in {})",
+                profile_dir().display()
+            )
+        })
+}
+
 #[test]
 #[ignore = "needs a JDK (javac) and Debian's junit5 (junit-platform-console-standalone.jar)"]
 fn java_tests() {
@@ -22,17 +37,12 @@ fn java_tests() {
         .parent()
         .map(PathBuf::from)
         .expect("repository root");
-    let lib_dir = profile_dir();
-    assert!(
-        lib_dir.join("librats_jni.so").is_file(),
-        "no librats_jni.so in {}",
-        lib_dir.display()
-    );
+    let lib_dir = lib_dir();
     let out = Command::new("bash")
         .arg(repo.join("java/build.sh"))
         .arg("test")
         .env("JNI_LIB_DIR_FOR_RATS", &lib_dir)
-        .env("JAVA_BUILD_DIR", lib_dir.join("java-tests"))
+        .env("JAVA_BUILD_DIR", profile_dir().join("java-tests"))
         .output()
         .expect("run java/build.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -84,7 +94,7 @@ fn java_natives_match_the_library() {
         .join("../java/src/main/java/io/rats/jni/NativeRats.java");
     let source = std::fs::read_to_string(&source_path).expect("read NativeRats.java");
     let declared = java_natives(&source);
-    let exported = exported_natives(&profile_dir().join("librats_jni.so"));
+    let exported = exported_natives(&lib_dir().join("librats_jni.so"));
     assert!(declared.len() > 50, "parsed only {declared:?}");
     let missing: Vec<_> = declared.difference(&exported).collect();
     let extra: Vec<_> = exported.difference(&declared).collect();
