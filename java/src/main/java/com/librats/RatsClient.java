@@ -1066,31 +1066,9 @@ public class RatsClient {
         }
     }
 
-    /**
-     * A warning through {@link System.Logger} ("com.librats") when the runtime has it, else
-     * (older Android runtimes) on {@link System#err}. Never throws.
-     */
+    /** A warning of logger "com.librats" (see {@link io.rats.jni.BindingLog}). */
     static void log(String message, Throwable t) {
-        try {
-            LoggerHolder.LOGGER.log(System.Logger.Level.WARNING, message, t);
-            return;
-        } catch (LinkageError noSystemLogger) {
-            // fall through to stderr
-        } catch (Throwable ignored) {
-            return;
-        }
-        try {
-            System.err.println(message);
-            if (t != null) {
-                t.printStackTrace();
-            }
-        } catch (Throwable ignored) {
-            // nothing left to tell
-        }
-    }
-
-    private static final class LoggerHolder {
-        static final System.Logger LOGGER = System.getLogger("com.librats");
+        io.rats.jni.BindingLog.warn("com.librats", message, t);
     }
 
     static String discoveryHash(String name, String version) {

@@ -852,7 +852,7 @@ public final class Client implements AutoCloseable {
                 t.addSuppressed(again);
             }
         }
-        Logging.warn("rats: exception in the " + what + " listener", t);
+        io.rats.jni.BindingLog.warn("io.rats", "rats: exception in the " + what + " listener", t);
     }
 
     private void offered(String peerId, String id, String remotePath, String name, boolean directory) {
