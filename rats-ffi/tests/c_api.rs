@@ -79,18 +79,7 @@ fn compile(name: &str, variant: &str, extra: &[&str]) -> Result<PathBuf, String>
 }
 
 fn run(cmd: &mut Command, what: &str) {
-    let output = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
-    );
-    assert!(
-        stdout.contains(": ok"),
-        "{what}: no ok line:\n{stdout}\n{stderr}"
-    );
+    common::run_program(cmd, what);
 }
 
 #[test]

@@ -57,3 +57,20 @@ pub fn header_functions(header: &str) -> BTreeSet<String> {
     }
     names
 }
+
+/// Runs a test program: it must exit 0 and print a line with `: ok`. Returns its stderr.
+pub fn run_program(cmd: &mut std::process::Command, what: &str) -> String {
+    let output = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains(": ok"),
+        "{what}: no ok line:\n{stdout}\n{stderr}"
+    );
+    stderr.into_owned()
+}
