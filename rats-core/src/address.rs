@@ -91,9 +91,16 @@ impl FromStr for Address {
         if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(err("contains spaces or control characters"));
         }
-        // `host:port` and `[v6]:port` without a scheme mean TCP.
+        // `host:port` and `[v6]:port` without a scheme mean TCP. The `tcp:` put in front
+        // counts towards the limit too, or the address would not parse back from its text.
+        let bare_tcp = |s: &str| {
+            if s.len() + "tcp:".len() > MAX_ADDRESS_LEN {
+                return Err(err("too long"));
+            }
+            Ok(Self::from_parts_unchecked("tcp", s))
+        };
         if s.starts_with('[') || s.parse::<SocketAddr>().is_ok() {
-            return Ok(Self::from_parts_unchecked("tcp", s));
+            return bare_tcp(s);
         }
         let colon = s.find(':').ok_or_else(|| err("missing ':'"))?;
         let scheme = &s[..colon];
@@ -110,7 +117,7 @@ impl FromStr for Address {
         }
         if body.parse::<u16>().is_ok() && !matches!(scheme, "mem") {
             // `localhost:7878`: a host name and a port, meaning TCP.
-            return Ok(Self::from_parts_unchecked("tcp", s));
+            return bare_tcp(s);
         }
         Ok(Address {
             text: s.to_string(),
