@@ -225,15 +225,23 @@ impl<'a> Decoder<'a> {
         if bad {
             return Err(DecodeError::Malformed(start));
         }
+        // A negative number is summed as a negative: `i64::MIN` has no positive counterpart.
         let mut n: i64 = 0;
         for &d in digits {
+            let d = i64::from(d - b'0');
             n = n
                 .checked_mul(10)
-                .and_then(|n| n.checked_add(i64::from(d - b'0')))
+                .and_then(|n| {
+                    if neg {
+                        n.checked_sub(d)
+                    } else {
+                        n.checked_add(d)
+                    }
+                })
                 .ok_or(DecodeError::Malformed(start))?;
         }
         self.pos += len + 1;
-        Ok(if neg { -n } else { n })
+        Ok(n)
     }
 }
 
