@@ -628,3 +628,56 @@ fn a_very_long_timeout_is_written_as_the_longest_not_wrapped() {
         std::time::Duration::from_millis(u64::MAX)
     );
 }
+
+proptest! {
+    // Each case runs a whole (plaintext) handshake.
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The plaintext handshake (tests' encryption) carries the protocol id, identities and
+    /// early data as sent, and what is written after it is read back.
+    #[test]
+    fn plaintext_handshake_payloads_and_data_round_trip(
+        name in "[^\\x00]{1,12}",
+        version in "[^\\x00]{0,8}",
+        (a, b) in (identity(), identity()),
+        early_a in prop::collection::vec(any::<u8>(), 0..300),
+        early_b in prop::collection::vec(any::<u8>(), 0..300),
+        data in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..70_000), 0..3),
+    ) {
+        use crate::encryption::{Encryption, HandshakeParams, Role};
+        use crate::{MemoryTransport, Plaintext, Transport};
+        let proto = ProtocolId::new(name, version);
+        let total: usize = data.iter().map(Vec::len).sum();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (ca, cb, got) = rt.block_on(async {
+            let mut listener = MemoryTransport.listen(&"mem:0".parse().unwrap()).await.unwrap();
+            let addr = listener.local_addrs()[0].clone();
+            let (dialed, accepted) = tokio::join!(MemoryTransport.dial(&addr), listener.accept());
+            let pa = HandshakeParams { identity: &a, protocol: &proto, role: Role::Initiator, early_data: &early_a };
+            let pb = HandshakeParams { identity: &b, protocol: &proto, role: Role::Responder, early_data: &early_b };
+            let (ca, cb) = tokio::join!(
+                Plaintext.upgrade(dialed.unwrap(), pa),
+                Plaintext.upgrade(accepted.unwrap(), pb)
+            );
+            let (mut ca, mut cb) = (ca.unwrap(), cb.unwrap());
+            let parts: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+            let send = async {
+                ca.writer.write(&parts).await.unwrap();
+                ca.writer.close().await.unwrap();
+            };
+            let receive = async {
+                let mut got = BytesMut::new();
+                while got.len() < total && cb.reader.read_into(&mut got).await.unwrap() {}
+                got.to_vec()
+            };
+            let ((), got) = tokio::join!(send, receive);
+            (ca, cb, got)
+        });
+        prop_assert_eq!(ca.remote_peer, b.peer_id());
+        prop_assert_eq!(cb.remote_peer, a.peer_id());
+        prop_assert_eq!(&ca.remote_early_data[..], &early_b[..]);
+        prop_assert_eq!(&cb.remote_early_data[..], &early_a[..]);
+        prop_assert_eq!(ca.session_id, cb.session_id);
+        prop_assert_eq!(got, data.concat());
+    }
+}
