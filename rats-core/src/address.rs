@@ -7,6 +7,9 @@ use std::str::FromStr;
 
 /// Longest address we accept from a peer or a user, in bytes.
 pub const MAX_ADDRESS_LEN: usize = 256;
+/// Longest scheme, in bytes: short enough that any socket address put in the body
+/// ([`Address::with_socket_addr`]) keeps the address within [`MAX_ADDRESS_LEN`].
+pub const MAX_SCHEME_LEN: usize = 32;
 
 /// An address one transport understands. The scheme picks the transport.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,6 +121,9 @@ impl FromStr for Address {
         if body.parse::<u16>().is_ok() && !matches!(scheme, "mem") {
             // `localhost:7878`: a host name and a port, meaning TCP.
             return bare_tcp(s);
+        }
+        if scheme.len() > MAX_SCHEME_LEN {
+            return Err(err("scheme too long"));
         }
         Ok(Address {
             text: s.to_string(),

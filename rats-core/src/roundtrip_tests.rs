@@ -1,5 +1,7 @@
 //! Round-trip properties of every encoder/decoder pair of rats-core: an arbitrary valid value
 //! encodes to bytes that decode to the same value, and decoding arbitrary bytes never panics.
+//! Test code only: declared `#[cfg(test)]` in lib.rs (which also keeps it out of the layering
+//! check in `tests/layers.rs`, though it reaches into `node`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::OnceLock;
@@ -395,6 +397,21 @@ proptest! {
         }
     }
 
+    /// An address with another socket address put in (a peer's unspecified listen IP
+    /// replaced by the one we see it at) is still an address: its text parses back.
+    #[test]
+    fn addresses_with_a_socket_address_put_in_parse_back(
+        scheme in "[a-z][a-z0-9-]{0,250}",
+        port in any::<u16>(),
+        sa in socket_addr(),
+    ) {
+        if let Ok(a) = Address::new(&scheme, &format!("0.0.0.0:{port}")) {
+            let b = a.with_socket_addr(sa);
+            prop_assert_eq!(b.socket_addr(), Some(sa));
+            prop_assert_eq!(b.as_str().parse::<Address>().unwrap(), b);
+        }
+    }
+
     #[test]
     fn peer_ids_round_trip_through_hex_and_json(id in peer_id()) {
         prop_assert_eq!(id.to_hex().parse::<PeerId>().unwrap(), id);
@@ -680,4 +697,23 @@ proptest! {
         prop_assert_eq!(ca.session_id, cb.session_id);
         prop_assert_eq!(got, data.concat());
     }
+}
+
+/// Found by `addresses_with_a_socket_address_put_in_parse_back`: a peer announcing
+/// `<long scheme>:0.0.0.0:5` got its IP put in, past the length limit, and every peer-exchange
+/// list or peer file holding that address was then refused whole.
+#[test]
+fn a_long_scheme_is_refused_so_a_socket_address_always_fits() {
+    let long = format!(
+        "{}:0.0.0.0:5",
+        "a".repeat(crate::address::MAX_SCHEME_LEN + 1)
+    );
+    assert!(long.parse::<Address>().is_err());
+    let longest = format!("{}:0.0.0.0:5", "a".repeat(crate::address::MAX_SCHEME_LEN));
+    let a: Address = longest.parse().unwrap();
+    let sa: SocketAddr = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535"
+        .parse()
+        .unwrap();
+    let b = a.with_socket_addr(sa);
+    assert_eq!(b.as_str().parse::<Address>().unwrap(), b);
 }
