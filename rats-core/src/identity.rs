@@ -267,7 +267,7 @@ impl Identity {
         }
     }
 
-    fn decode_key_file(path: &Path, text: &str) -> Result<Self, IdentityError> {
+    pub(crate) fn decode_key_file(path: &Path, text: &str) -> Result<Self, IdentityError> {
         let corrupt = |why: &str| IdentityError::Corrupt {
             path: path.display().to_string(),
             why: why.to_string(),
@@ -285,6 +285,11 @@ impl Identity {
         Ok(id)
     }
 
+    /// The key file's text for a secret (without the trailing newline).
+    pub(crate) fn key_file_text(secret: &[u8; 32]) -> String {
+        format!("{KEY_FILE_TAG}{}", hex::encode(secret))
+    }
+
     /// Writes the key file atomically (temporary file, fsync, rename) with mode 0600.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
@@ -299,7 +304,7 @@ impl Identity {
             opts.mode(0o600);
         }
         let mut file = opts.open(&tmp)?;
-        writeln!(file, "{KEY_FILE_TAG}{}", hex::encode(self.secret_bytes()))?;
+        writeln!(file, "{}", Self::key_file_text(&self.secret_bytes()))?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&tmp, path)

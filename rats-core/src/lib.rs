@@ -78,9 +78,16 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Re-exported so plugin crates submit factories with the same `inventory` version.
 pub use inventory;
 
+/// Entry points of the fuzz targets (`fuzz/`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
+
 /// Wire internals for the workspace's own hostile-peer tests, which craft raw control frames.
 /// Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __wire {
     pub use crate::node::control::Control;
 }
+#[cfg(test)]
+mod roundtrip_tests;

@@ -5,6 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// Files at the top of `src/` that sit above everything, like the crate root: the fuzz
+/// targets' entry points and the round-trip property tests reach into the runtime on purpose.
+const ABOVE_EVERYTHING: &[&str] = &["lib", "fuzz_entry", "roundtrip_tests"];
+
 /// Every `.rs` file under `dir`.
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("read src") {
@@ -52,7 +56,9 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
 fn only_the_crate_root_imports_the_runtime() {
     let into_node: Vec<String> = imports()
         .into_iter()
-        .filter(|(m, to)| m != "lib" && m != "node" && to.contains("node"))
+        .filter(|(m, to)| {
+            !ABOVE_EVERYTHING.contains(&m.as_str()) && m != "node" && to.contains("node")
+        })
         .map(|(m, _)| m)
         .collect();
     assert!(
@@ -64,7 +70,9 @@ fn only_the_crate_root_imports_the_runtime() {
 #[test]
 fn the_top_level_modules_import_each_other_without_a_cycle() {
     let mut edges = imports();
-    edges.remove("lib");
+    for m in ABOVE_EVERYTHING {
+        edges.remove(*m);
+    }
     // Depth-first search for a back edge.
     fn visit(
         m: &str,

@@ -45,6 +45,11 @@ mod node;
 mod plugin;
 mod ratelimit;
 pub mod routing;
+
+/// Entry points of the fuzz targets (`fuzz/`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
 mod saved;
 mod stats;
 mod store;
@@ -57,3 +62,5 @@ pub use lookup::LookupSummary;
 pub use node::{DhtError, DhtNode, DhtNodeTask, NodeSettings, PeerLookup};
 pub use plugin::{DhtDiscovery, DhtStatus, LastLookup, discovery_hash};
 pub use stats::DhtStats;
+#[cfg(test)]
+mod roundtrip_tests;

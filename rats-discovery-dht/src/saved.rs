@@ -45,14 +45,17 @@ pub fn load(path: &Path) -> Saved {
     if meta.len() > MAX_FILE {
         return Saved::default();
     }
-    let parsed: Option<File> = std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    let Some(f) = parsed else {
+    let parsed = std::fs::read(path).ok().and_then(|b| parse(&b));
+    parsed.unwrap_or_else(|| {
         debug!(path = %path.display(), "ignoring unreadable DHT node file");
-        return Saved::default();
-    };
-    Saved {
+        Saved::default()
+    })
+}
+
+/// Parses a saved node file's bytes (`None` when they are not one).
+pub fn parse(bytes: &[u8]) -> Option<Saved> {
+    let f: File = serde_json::from_slice(bytes).ok()?;
+    Some(Saved {
         id: NodeId::from_hex(&f.id),
         nodes: f
             .nodes
@@ -65,7 +68,7 @@ pub fn load(path: &Path) -> Saved {
                 })
             })
             .collect(),
-    }
+    })
 }
 
 /// Writes the file atomically (temporary file, then rename).
@@ -73,6 +76,13 @@ pub fn store(path: &Path, id: NodeId, nodes: &[NodeInfo]) -> std::io::Result<()>
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, encode(id, nodes))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The file's bytes for our id and (up to 200 of) these nodes.
+pub fn encode(id: NodeId, nodes: &[NodeInfo]) -> Vec<u8> {
     let f = File {
         id: id.to_hex(),
         nodes: nodes
@@ -81,12 +91,8 @@ pub fn store(path: &Path, id: NodeId, nodes: &[NodeInfo]) -> std::io::Result<()>
             .map(|n| (n.id.to_hex(), n.addr))
             .collect(),
     };
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(&f).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(&tmp, path)
+    // Serializing strings and socket addresses cannot fail.
+    serde_json::to_vec_pretty(&f).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -35,6 +35,11 @@ mod browser;
 mod config;
 mod daemon;
 mod event;
+
+/// Entry point of the fuzz target (`fuzz/`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
 mod names;
 mod plugin;
 
@@ -42,3 +47,5 @@ pub use config::MdnsConfig;
 pub use event::{MdnsEvent, MdnsService};
 pub use names::{NodeTxt, service_type};
 pub use plugin::{MdnsDiscovery, MdnsError};
+#[cfg(test)]
+mod roundtrip_tests;

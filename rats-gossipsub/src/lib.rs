@@ -42,6 +42,11 @@ mod service;
 mod shell;
 pub mod wire;
 
+/// Entry point of the fuzz target (`fuzz/`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
+
 use std::sync::Arc;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
@@ -67,3 +72,5 @@ fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
 rats_core::inventory::submit! {
     PluginFactory { name: SERVICE_NAME, kind: PluginKind::Service, create }
 }
+#[cfg(test)]
+mod roundtrip_tests;

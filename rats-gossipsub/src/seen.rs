@@ -42,6 +42,11 @@ impl SeenCache {
         self.ids.contains(id)
     }
 
+    /// How many ids are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+
     /// Forgets ids older than the time to live at `now`.
     pub(crate) fn expire(&mut self, now: Instant) {
         while let Some(&(at, id)) = self.order.front() {

@@ -451,26 +451,8 @@ impl Service for GossipsubService {
                     Validation::Ignore => r.on_ignored(now, id),
                 });
             }
-            Rpc::Subscriptions(subs) => {
-                let _ = self.with_router(|r, now, _| r.on_subscriptions(now, *peer, subs));
-            }
-            Rpc::Graft(topic) => {
-                let _ = self.with_router(|r, now, host| r.on_graft(now, host, *peer, topic));
-            }
-            Rpc::Prune {
-                topic,
-                backoff_secs,
-                peers,
-            } => {
-                let _ = self.with_router(|r, now, _| {
-                    r.on_prune(now, *peer, topic, backoff_secs, peers);
-                });
-            }
-            Rpc::IHave { topic, ids } => {
-                let _ = self.with_router(|r, now, _| r.on_ihave(now, *peer, topic, ids));
-            }
-            Rpc::IWant(ids) => {
-                let _ = self.with_router(|r, now, host| r.on_iwant(now, host, *peer, ids));
+            other => {
+                let _ = self.with_router(|r, now, host| r.on_control(now, host, *peer, other));
             }
         }
         Ok(())

@@ -35,6 +35,11 @@ pub mod portmap;
 pub mod stun;
 pub mod turn;
 
+/// Entry points of the fuzz targets (`fuzz/`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
+
 #[cfg(feature = "holepunch")]
 pub use holepunch::{HolePunch, HolePunchConfig};
 pub use portmap::{MappingMethod, PortMapConfig, PortMapError, PortMapper, PortMapping};
@@ -42,3 +47,5 @@ pub use stun::behaviour::{self, Filtering, Mapping, NatBehaviour, NatType};
 pub use stun::{NatStatus, StunPlugin};
 pub use stun::{PUBLIC_STUN_SERVERS, StunConfig};
 pub use turn::{TurnConfig, TurnTransport};
+#[cfg(test)]
+mod roundtrip_tests;

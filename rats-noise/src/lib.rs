@@ -99,3 +99,5 @@ fn create(_: &PluginConfig) -> Result<Plugin, PluginError> {
 rats_core::inventory::submit! {
     PluginFactory { name: "noise", kind: PluginKind::Encryption, create }
 }
+#[cfg(test)]
+mod roundtrip_tests;

@@ -53,17 +53,21 @@ fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Removes temporary files that an interrupted [`write_atomic`] of `path` left behind.
+/// Removes temporary files that an interrupted [`write_atomic`] of `path` left behind (a
+/// process killed part-way). This process's own are kept: they may be writes in flight.
 pub fn remove_stale_temp_files(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
     };
     let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let ours = format!("{prefix}{}-", std::process::id());
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with(&prefix) {
+        let file = e.file_name();
+        let file = file.to_string_lossy();
+        if file.starts_with(&prefix) && !file.starts_with(&ours) {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -90,7 +94,7 @@ pub fn load_or_quarantine<T, E>(
     path: &Path,
     parse: impl FnOnce(&[u8]) -> Result<T, E>,
 ) -> std::io::Result<Loaded<T, E>> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_bounded(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::Missing),
         Err(e) => return Err(e),
@@ -102,6 +106,26 @@ pub fn load_or_quarantine<T, E>(
             Ok(Loaded::Corrupt { error, moved_to })
         }
     }
+}
+
+/// Largest file [`load_or_quarantine`] reads: the files it loads are a few KiB to a few MiB,
+/// and a huge one (a mistake, a full disk's garbage) must not take all memory.
+pub const MAX_LOADED_FILE: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole file of at most [`MAX_LOADED_FILE`] bytes (`InvalidData` past that).
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_LOADED_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_LOADED_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_LOADED_FILE} bytes"),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Renames a bad file to `<name>.corrupt-<unix seconds>` and returns the new path.

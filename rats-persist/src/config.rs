@@ -7,11 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Json, Serialized};
+use figment::providers::{Format, Json, Serialized};
 use rats_core::NodeConfig;
 use serde_json::{Map, Value};
 
-use crate::atomic::{Loaded, load_or_quarantine, write_atomic};
+use crate::atomic::{Loaded, load_or_quarantine, remove_stale_temp_files, write_atomic};
 
 /// The configuration file's name inside the data directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -88,6 +88,17 @@ pub fn load_config(
     overrides: &Map<String, Value>,
     known_sections: &[&str],
 ) -> Result<LoadedConfig, ConfigError> {
+    load_config_with_env(data_dir, overrides, known_sections, &process_env())
+}
+
+/// [`load_config`] with the `RATS_*` variables given (name, value) instead of read from the
+/// process environment.
+pub(crate) fn load_config_with_env(
+    data_dir: &Path,
+    overrides: &Map<String, Value>,
+    known_sections: &[&str],
+    env: &[(String, String)],
+) -> Result<LoadedConfig, ConfigError> {
     let file = std::path::absolute(data_dir.join(CONFIG_FILE))
         .unwrap_or_else(|_| data_dir.join(CONFIG_FILE));
     let io = |source| ConfigError::Io {
@@ -95,6 +106,8 @@ pub fn load_config(
         source,
     };
     let mut warnings = Vec::new();
+    // What a writer killed part-way (a settings save, a first start) left beside the file.
+    remove_stale_temp_files(&file);
     let parse = |b: &[u8]| match serde_json::from_slice::<Value>(b) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err("not a JSON object".to_string()),
@@ -124,7 +137,7 @@ pub fn load_config(
         figment = figment.merge(Json::file(&file));
     }
     let figment = figment
-        .merge(EnvLayer::from_env())
+        .merge(EnvLayer::from_vars(env))
         .merge(Serialized::defaults(Value::Object(overrides.clone())));
     let config: NodeConfig = figment
         .extract()
@@ -143,15 +156,10 @@ pub fn load_config(
     {
         warnings.push(format!("unknown key {k:?} in {} (ignored)", file.display()));
     }
-    for (var, _) in std::env::vars() {
-        let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+    for (var, _) in env {
+        let Some(key) = env_key(var).and_then(|path| path.into_iter().next()) else {
             continue;
         };
-        let key = rest
-            .split("__")
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
         if !known(&key) {
             warnings.push(format!(
                 "unknown key {key:?} from environment variable {var} (ignored)"
@@ -175,11 +183,38 @@ struct EnvLayer {
     dict: figment::value::Dict,
 }
 
+/// The `RATS_*` variables of the process environment. Names or values that are not UTF-8 are
+/// skipped (`std::env::vars` would panic on them, wherever they are in the environment).
+fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| env_key(k).is_some())
+        .collect()
+}
+
+/// The key path a configuration variable sets (`RATS_LOG__LEVEL` is `["log", "level"]`);
+/// `None` for other variables and for names with an empty part. The prefix matches in any
+/// case, and keys are lowercase, as figment's `Env::prefixed` did.
+fn env_key(var: &str) -> Option<Vec<String>> {
+    let prefix = var.get(..ENV_PREFIX.len())?;
+    if !prefix.eq_ignore_ascii_case(ENV_PREFIX) {
+        return None;
+    }
+    let path: Vec<String> = var[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    (!path.iter().any(String::is_empty)).then_some(path)
+}
+
 impl EnvLayer {
-    fn from_env() -> Self {
+    fn from_vars(vars: &[(String, String)]) -> Self {
         let mut root = Map::new();
-        for (key, raw) in Env::prefixed(ENV_PREFIX).split("__").iter() {
-            let path: Vec<String> = key.as_str().split('.').map(str::to_string).collect();
+        for (var, raw) in vars {
+            let Some(path) = env_key(var) else {
+                continue;
+            };
+            let raw = raw.clone();
             let value = if path.len() == 1 && TEXT_KEYS.contains(&path[0].as_str()) {
                 Value::String(raw)
             } else {
@@ -317,6 +352,24 @@ mod tests {
         assert_eq!(loaded.origin_of("transfer.list.1.x"), file);
         assert_eq!(loaded.origin_of("transfer.chunk_size"), None);
         assert_eq!(loaded.origin_of("dht.bootstrap"), None);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn temporary_files_of_a_killed_writer_are_removed_and_ours_kept() {
+        let d = dir();
+        load_config(&d, &Map::new(), &[]).expect("defaults");
+        let dead = d.join(format!(".{CONFIG_FILE}.tmp-4194305-17"));
+        let ours = d.join(format!(".{CONFIG_FILE}.tmp-{}-18", std::process::id()));
+        std::fs::write(&dead, "{\"max_pe").expect("write");
+        std::fs::write(&ours, "{").expect("write");
+        let loaded = load_config(&d, &Map::new(), &[]).expect("loads");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert!(
+            !dead.exists(),
+            "a killed writer's temporary file is removed"
+        );
+        assert!(ours.exists(), "a write of this process may be in flight");
         let _ = std::fs::remove_dir_all(d);
     }
 

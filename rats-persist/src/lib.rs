@@ -32,6 +32,11 @@ mod config;
 mod peer_files;
 mod store;
 
+/// Entry points of the fuzz targets (`fuzz/`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
+
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
 
 pub use atomic::{Loaded, load_or_quarantine, quarantine, remove_stale_temp_files, write_atomic};
@@ -57,3 +62,5 @@ fn create(cfg: &PluginConfig) -> Result<Plugin, PluginError> {
 rats_core::inventory::submit! {
     PluginFactory { name: "persist", kind: PluginKind::Discovery, create }
 }
+#[cfg(test)]
+mod roundtrip_tests;

@@ -63,6 +63,11 @@ mod store;
 mod transfer_core;
 pub mod wire;
 
+/// Entry points of the fuzz targets (`fuzz/`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
+
 use std::sync::Arc;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};
@@ -107,3 +112,5 @@ pub struct ReadmeDoctests;
 rats_core::inventory::submit! {
     PluginFactory { name: SERVICE_NAME, kind: PluginKind::Service, create }
 }
+#[cfg(test)]
+mod roundtrip_tests;

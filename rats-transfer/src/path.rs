@@ -269,7 +269,7 @@ impl RelPath {
     }
 
     /// `base` with every component of `self` pushed onto it.
-    fn under(&self, base: &Path) -> PathBuf {
+    pub(crate) fn under(&self, base: &Path) -> PathBuf {
         let mut out = base.to_path_buf();
         out.extend(self.components());
         out

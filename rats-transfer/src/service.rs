@@ -636,8 +636,8 @@ impl Service for TransferService {
             .map_err(|e| ServiceError::Start(format!("{}: {e}", temp.display()).into()))?;
         let _ = hub.temp.set(temp.clone());
         let _ = hub.ctx.set(ctx.clone());
-        let ttl = hub.config.resume_ttl_secs;
-        let saved = blocking(move || Ok(state::load_all(&temp, ttl)))
+        let limits = hub.config.clone();
+        let saved = blocking(move || Ok(state::load_all(&temp, &limits)))
             .await
             .unwrap_or_default();
         for s in saved {

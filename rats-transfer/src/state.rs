@@ -11,6 +11,7 @@ use rats_core::PeerId;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
+use crate::config::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TransferConfig};
 use crate::id::TransferId;
 use crate::manifest::Manifest;
 
@@ -170,7 +171,8 @@ pub(crate) fn remove(temp: &Path, id: TransferId) {
 }
 
 /// Loads every saved transfer; removes the unreadable ones and those older than `ttl_secs`.
-pub(crate) fn load_all(temp: &Path, ttl_secs: u64) -> Vec<SavedTransfer> {
+pub(crate) fn load_all(temp: &Path, limits: &TransferConfig) -> Vec<SavedTransfer> {
+    let ttl_secs = limits.resume_ttl_secs;
     let Ok(entries) = std::fs::read_dir(temp) else {
         return Vec::new();
     };
@@ -180,7 +182,7 @@ pub(crate) fn load_all(temp: &Path, ttl_secs: u64) -> Vec<SavedTransfer> {
         let Some(id) = entry.file_name().to_str().and_then(TransferId::from_hex) else {
             continue;
         };
-        match read(&entry.path()) {
+        match read(&entry.path(), limits) {
             Some(s) if s.id == id && now.saturating_sub(s.saved_at) <= ttl_secs => out.push(s),
             _ => {
                 debug!(transfer = %id.short(), "removing stale or unreadable transfer data");
@@ -191,7 +193,7 @@ pub(crate) fn load_all(temp: &Path, ttl_secs: u64) -> Vec<SavedTransfer> {
     out
 }
 
-fn read(dir: &Path) -> Option<SavedTransfer> {
+fn read(dir: &Path, limits: &TransferConfig) -> Option<SavedTransfer> {
     let read_json = |name: &str| -> Option<Vec<u8>> {
         let path = dir.join(name);
         if std::fs::metadata(&path).ok()?.len() > MAX_STATE_BYTES {
@@ -199,8 +201,45 @@ fn read(dir: &Path) -> Option<SavedTransfer> {
         }
         std::fs::read(path).ok()
     };
-    let file: StateFile = serde_json::from_slice(&read_json(STATE_FILE)?).ok()?;
-    let manifest: Manifest = serde_json::from_slice(&read_json(MANIFEST_FILE)?).ok()?;
+    parse(&read_json(STATE_FILE)?, &read_json(MANIFEST_FILE)?, limits)
+}
+
+/// Parses a transfer's `state.json` and `manifest.json`. The files are ours, but a disk, an
+/// editor or a crash can change them: anything the resume code could trip over (a chunk size
+/// of 0 divides by zero, sizes that overflow, more progress than the manifest has) makes the
+/// state unreadable rather than trusted.
+///
+/// A receiver's manifest must also pass the checks an offer passes under today's `limits`
+/// (the receiver keeps per-chunk state: a size past the limits would be memory it never
+/// agreed to hold).
+pub(crate) fn parse(
+    state: &[u8],
+    manifest: &[u8],
+    limits: &TransferConfig,
+) -> Option<SavedTransfer> {
+    let file: StateFile = serde_json::from_slice(state).ok()?;
+    let manifest: Manifest = serde_json::from_slice(manifest).ok()?;
+    if file.role == SavedRole::Receiver
+        && Manifest::from_offer(&manifest.to_offer(file.id), limits).ok()? != manifest
+    {
+        return None;
+    }
+    if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&manifest.chunk_size)
+        || manifest
+            .files
+            .iter()
+            .try_fold(0u64, |total, f| total.checked_add(f.size))
+            .is_none()
+        || file.files_done.len() > manifest.files.len()
+        || file.prefixes.len() > manifest.files.len()
+        || file
+            .prefixes
+            .iter()
+            .enumerate()
+            .any(|(i, &p)| p > manifest.chunk_count(i))
+    {
+        return None;
+    }
     Some(SavedTransfer {
         id: file.id,
         peer: file.peer,

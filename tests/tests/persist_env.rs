@@ -4,10 +4,16 @@
 use std::time::Duration;
 
 #[allow(unsafe_code)]
-fn set_env(key: &str, value: &str) {
+fn set_env(key: &str, value: impl AsRef<std::ffi::OsStr>) {
     // SAFETY: this binary has a single test; it sets variables before starting any runtime, so
     // no other thread reads or writes the environment at the same time.
     unsafe { std::env::set_var(key, value) }
+}
+
+/// A value that is not UTF-8.
+fn non_utf8() -> std::ffi::OsString {
+    use std::os::unix::ffi::OsStringExt;
+    std::ffi::OsString::from_vec(vec![b'x', 0xff, 0xfe])
 }
 
 /// Starts a node on `dir` in a fresh runtime; it must fail, and this is its message.
@@ -40,6 +46,10 @@ fn env_overrides_file_and_code_overrides_both() {
     set_env("RATS_AGENT", "from-env");
     // Looks like a number, is text.
     set_env("RATS_PROTOCOL_VERSION", "2.0");
+    // Not UTF-8, and not ours: ignored (std::env::vars() panicked on it while loading the
+    // configuration; seen while writing the `config` fuzz target).
+    set_env("SOME_OTHER_PROGRAMS_VARIABLE", non_utf8());
+    set_env("RATS_NOT_UTF8", non_utf8());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -3,7 +3,7 @@
 //! Handlers run on the sending peer's connection task and see the Noise-authenticated sender,
 //! never a sender field a peer wrote. Keep them short; spawn for long work.
 
-mod codec;
+pub(crate) mod codec;
 mod handlers;
 mod typed;
 

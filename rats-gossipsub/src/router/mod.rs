@@ -243,6 +243,24 @@ impl Router {
         true
     }
 
+    /// An RPC from `peer` other than a publish (a publish is screened, verified and validated
+    /// by the service first: [`Router::screen`], then [`Router::on_message`] or
+    /// [`Router::on_invalid`]).
+    pub(crate) fn on_control(&mut self, now: Instant, host: &dyn Host, peer: PeerId, rpc: Rpc) {
+        match rpc {
+            Rpc::Subscriptions(subs) => self.on_subscriptions(now, peer, subs),
+            Rpc::Graft(topic) => self.on_graft(now, host, peer, topic),
+            Rpc::Prune {
+                topic,
+                backoff_secs,
+                peers,
+            } => self.on_prune(now, peer, topic, backoff_secs, peers),
+            Rpc::IHave { topic, ids } => self.on_ihave(now, peer, topic, ids),
+            Rpc::IWant(ids) => self.on_iwant(now, host, peer, ids),
+            Rpc::Publish(_) => {}
+        }
+    }
+
     pub(crate) fn on_subscriptions(
         &mut self,
         now: Instant,

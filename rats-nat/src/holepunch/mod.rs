@@ -27,7 +27,7 @@ mod config;
 mod plugin;
 mod punch;
 mod socket;
-mod wire;
+pub(crate) mod wire;
 
 pub use config::HolePunchConfig;
 pub use plugin::HolePunch;

@@ -24,7 +24,7 @@
 //! ```
 
 mod config;
-mod offer;
+pub(crate) mod offer;
 mod session;
 mod stream;
 

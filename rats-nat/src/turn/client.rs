@@ -16,6 +16,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
+use super::inbound::{self, Inbound};
 use crate::stun::message::{self as msg, Class, Message, MessageBuilder, attr, message_len};
 
 /// RFC 6062 methods and attributes.
@@ -95,7 +96,7 @@ pub struct Credentials {
 }
 
 /// A peer trying to reach our relayed address (RFC 6062 ConnectionAttempt).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionAttempt {
     /// Its connection id, for ConnectionBind.
     pub id: u32,
@@ -170,28 +171,17 @@ impl TurnClient {
             // Answers go to their transaction; ConnectionAttempts to the listener; anything
             // malformed is dropped. Ends when the server closes the connection.
             while let Ok(m) = read_message(&mut reader).await {
-                let Ok(parsed) = Message::decode(&m) else {
-                    debug!("dropping a malformed TURN message");
-                    continue;
-                };
-                match parsed.class {
-                    Class::Success | Class::Error => {
-                        let waiter = dispatch.lock().remove(&parsed.tid);
+                match inbound::control_message(&m) {
+                    Inbound::Answer { tid } => {
+                        let waiter = dispatch.lock().remove(&tid);
                         if let Some(w) = waiter {
-                            let _ = w.send(m.clone());
+                            let _ = w.send(m);
                         }
                     }
-                    Class::Indication if parsed.method == tcp::CONNECTION_ATTEMPT => {
-                        let id = parsed
-                            .attr(tcp::CONNECTION_ID)
-                            .and_then(|v| v.try_into().ok())
-                            .map(u32::from_be_bytes);
-                        let peer = parsed.xor_address(attr::XOR_PEER_ADDRESS);
-                        if let (Some(id), Some(peer)) = (id, peer) {
-                            let _ = attempts_tx.try_send(ConnectionAttempt { id, peer });
-                        }
+                    Inbound::ConnectionAttempt(attempt) => {
+                        let _ = attempts_tx.try_send(attempt);
                     }
-                    _ => {}
+                    _ => debug!("dropping a malformed or unexpected TURN message"),
                 }
             }
             alive_flag.store(false, Ordering::Release);
@@ -259,32 +249,21 @@ impl TurnClient {
                     continue;
                 }
                 let packet = &buf[..n];
-                if packet[0] & 0xC0 == 0x40 {
-                    // ChannelData: number, length, data.
-                    let number = u16::from_be_bytes([packet[0], packet[1]]);
-                    let len = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
-                    let peer = channels.lock().by_number.get(&number).copied();
-                    if let (Some(peer), Some(data)) = (peer, packet.get(4..4 + len)) {
-                        let _ = data_tx.try_send((peer, data.to_vec()));
+                match inbound::datagram(packet) {
+                    Inbound::ChannelData { number, data } => {
+                        let peer = channels.lock().by_number.get(&number).copied();
+                        if let Some(peer) = peer {
+                            let _ = data_tx.try_send((peer, data.to_vec()));
+                        }
                     }
-                    continue;
-                }
-                let Ok(m) = Message::decode(packet) else {
-                    continue;
-                };
-                match m.class {
-                    Class::Success | Class::Error => {
-                        let waiter = pending.lock().remove(&m.tid);
+                    Inbound::Answer { tid } => {
+                        let waiter = pending.lock().remove(&tid);
                         if let Some(w) = waiter {
                             let _ = w.send(packet.to_vec());
                         }
                     }
-                    Class::Indication if m.method == msg::method::DATA => {
-                        if let (Some(peer), Some(data)) =
-                            (m.xor_address(attr::XOR_PEER_ADDRESS), m.attr(attr::DATA))
-                        {
-                            let _ = data_tx.try_send((peer, data.to_vec()));
-                        }
+                    Inbound::Data { peer, data } => {
+                        let _ = data_tx.try_send((peer, data.to_vec()));
                     }
                     _ => {}
                 }
