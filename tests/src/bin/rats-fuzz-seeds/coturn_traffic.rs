@@ -41,10 +41,8 @@ pub struct Coturn {
     pub addr: SocketAddr,
 }
 
-/// Starts coturn listening on 127.0.0.1 and 127.0.0.2 only (no configuration file: `-n`
-/// and flags), with long-term credentials `rats`/`secret` in realm `lab`, loopback peers
-/// allowed. Fails saying so when turnserver is not installed.
-pub async fn start_coturn(work: &Path) -> Result<Coturn, Error> {
+/// Fails, saying what to install, without coturn's turnserver.
+pub fn require_turnserver() -> Result<(), Error> {
     let installed = std::process::Command::new("turnserver")
         .arg("--help")
         .stdout(Stdio::null())
@@ -58,6 +56,14 @@ pub async fn start_coturn(work: &Path) -> Result<Coturn, Error> {
                 .into(),
         );
     }
+    Ok(())
+}
+
+/// Starts coturn listening on 127.0.0.1 and 127.0.0.2 only (no configuration file: `-n`
+/// and flags), with long-term credentials `rats`/`secret` in realm `lab`, loopback peers
+/// allowed. Fails saying so when turnserver is not installed.
+pub async fn start_coturn(work: &Path) -> Result<Coturn, Error> {
+    require_turnserver()?;
     for attempt in 0..8u16 {
         let port = 21_000 + (std::process::id() as u16 % 2_000) * 2 + attempt * 4;
         if !free(port).await || !free(port + 1).await {

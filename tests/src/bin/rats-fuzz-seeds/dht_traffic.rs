@@ -34,19 +34,7 @@ impl Libtorrent {
         nodes: usize,
         bootstrap: SocketAddr,
     ) -> Result<(Libtorrent, Vec<SocketAddr>), Error> {
-        let have = Command::new("python3")
-            .args(["-c", "import libtorrent"])
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .is_ok_and(|s| s.success());
-        if !have {
-            return Err(
-                "python3 module libtorrent is missing (python3 -m pip install libtorrent): \
-                        needed for the dht_krpc seeds"
-                    .into(),
-            );
-        }
+        require_libtorrent().await?;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/libtorrent_dht.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -96,6 +84,24 @@ impl Libtorrent {
         let _ = self.ask(json!({"cmd": "quit"})).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
+}
+
+/// Fails, saying what to install, without python3 and its libtorrent module.
+pub async fn require_libtorrent() -> Result<(), Error> {
+    let have = Command::new("python3")
+        .args(["-c", "import libtorrent"])
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success());
+    if !have {
+        return Err(
+            "python3 or its libtorrent module is missing (python3 -m pip install \
+                    libtorrent): needed for the dht_krpc seeds"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Runs the exchange and writes the `dht_krpc`, `dht_compact` and `dht_saved_nodes` seeds.

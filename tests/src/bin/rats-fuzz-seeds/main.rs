@@ -13,9 +13,11 @@
 //! ```
 
 mod coturn_traffic;
+mod data_dir_seeds;
 mod dht_traffic;
 mod nat_signals;
 mod rats_traffic;
+mod recorded_seeds;
 mod replay;
 mod seeds;
 mod split;
@@ -23,7 +25,7 @@ mod tcp_recorder;
 mod transfer_files;
 mod udp_relay;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use rats_core::__wire::Control;
@@ -36,9 +38,10 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Parser)]
 #[command(about = "Writes fuzz seed corpora from real traffic on loopback")]
 struct Args {
-    /// Output directory (one folder per fuzz target below it).
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds"))]
-    out: PathBuf,
+    /// Output directory (one folder per fuzz target below it) [default: fuzz/seeds of this
+    /// workspace].
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -51,17 +54,27 @@ async fn main() {
 }
 
 async fn run(args: &Args) -> Result<(), Error> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| workspace.join("fuzz").join("seeds"));
     // Each target's folder is emptied first: never point this at a fuzzer's live corpus.
-    if args.out.ends_with("corpus") || args.out.ends_with("artifacts") {
+    if out.ends_with("corpus") || out.ends_with("artifacts") {
         return Err(format!(
             "{} looks like a fuzzer's own folder; refusing",
-            args.out.display()
+            out.display()
         )
         .into());
     }
+    // The foreign tools first: fail before anything is written.
+    dht_traffic::require_libtorrent().await?;
+    coturn_traffic::require_turnserver()?;
     let work = rats_tests::TempDir::new("rats-fuzz-seeds");
-    std::fs::create_dir_all(&args.out)?;
-    let mut seeds = Seeds::create(&args.out)?;
+    std::fs::create_dir_all(&out)?;
+    let mut seeds = Seeds::create(&out)?;
 
     eprintln!("rats traffic (three plaintext clients through a recording proxy)...");
     rats_traffic::capture(&mut seeds, work.path()).await?;
@@ -84,8 +97,8 @@ async fn run(args: &Args) -> Result<(), Error> {
         println!("{target:20} {n:4}");
         total += n;
     }
-    println!("{:20} {total:4} seeds in {}", "total", args.out.display());
-    let failed = replay::replay_all(&args.out)?;
+    println!("{:20} {total:4} seeds in {}", "total", out.display());
+    let failed = replay::replay_all(&out)?;
     if !failed.is_empty() {
         return Err(format!(
             "{} seed(s) already fail their fuzz target (a bug to fix, see the panics above): {}",
