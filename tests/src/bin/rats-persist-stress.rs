@@ -1,65 +1,62 @@
-//! Writes the peer-store files in a tight loop, as fast as it can, until killed. The crash
-//! safety test kills it with SIGKILL at random moments and checks the files still parse.
+//! Writes one kind of the files rats keeps on disk in a loop, as fast as it can, until
+//! killed. The crash-safety tests kill it with SIGKILL at random moments and check, with the
+//! library's own loaders, that every file is still valid.
 //!
-//! Usage: `rats-persist-stress <data dir>`
+//! Usage: `rats-persist-stress [MODE] <dir>`, MODE one of
+//! - `peers` (the default): `peers.rats` and `peers_ever.rats`, through the peer store's own
+//!   save and through `write_atomic` directly (with tables that vary in size);
+//! - `config`: `config.json`, as a first start writes its defaults (`load_config`) and as a
+//!   settings save rewrites it (read, change keys, `write_atomic`: what `rats_save_config`
+//!   of the C API does);
+//! - `identity`: `identity.key`, rewritten with `Identity::save` (rats writes it once, at
+//!   the first start; rewriting it exercises the same writer many times);
+//! - `transfer-state`: two nodes in this process push a directory tree to each other again
+//!   and again, so the transfer service writes its `state.json`, `manifest.json` and chunk
+//!   logs (see `transfer_state.rs` for what it prints).
+//!
+//! It prints `writing` once the first file is complete.
 
-use rats_core::Identity;
-use rats_persist::{
-    EverPeer, FORMAT_VERSION, KnownPeer, PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile,
-    write_atomic,
-};
+#[path = "rats-persist-stress/config.rs"]
+mod config;
+#[path = "rats-persist-stress/identity.rs"]
+mod identity;
+#[path = "rats-persist-stress/peers.rs"]
+mod peers;
+#[path = "rats-persist-stress/transfer_state.rs"]
+mod transfer_state;
+
+use std::path::PathBuf;
+
+const USAGE: &str =
+    "usage: rats-persist-stress [peers|config|identity|transfer-state|transfer-drain] <dir>";
 
 fn main() {
-    let Some(dir) = std::env::args().nth(1).map(std::path::PathBuf::from) else {
-        eprintln!("usage: rats-persist-stress <data dir>");
-        std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, dir) = match args.as_slice() {
+        [dir] => ("peers", PathBuf::from(dir)),
+        [mode, dir] => (mode.as_str(), PathBuf::from(dir)),
+        _ => fail(USAGE),
     };
-    let ids: Vec<_> = (0..64).map(|_| Identity::generate().peer_id()).collect();
-    let addr = |i: usize| format!("tcp:10.0.{}.{}:7878", i / 250, i % 250 + 1);
-    let mut round = 0usize;
-    loop {
-        round += 1;
-        // Vary the size so a torn write would show as a truncated document.
-        let n = 1 + round % ids.len();
-        let peers = PeersFile {
-            version: FORMAT_VERSION,
-            saved_at: round as u64,
-            peers: (0..n)
-                .map(|i| KnownPeer {
-                    id: ids[i],
-                    addrs: vec![addr(i).parse().unwrap_or_else(|_| unreachable!())],
-                })
-                .collect(),
-        };
-        let ever = PeersEverFile {
-            version: FORMAT_VERSION,
-            peers: (0..n)
-                .map(|i| EverPeer {
-                    id: ids[i],
-                    addrs: vec![addr(i).parse().unwrap_or_else(|_| unreachable!())],
-                    first_seen: 1,
-                    last_seen: round as u64,
-                    successes: round as u32,
-                    failures: 0,
-                })
-                .collect(),
-        };
-        let write = |name: &str, bytes: Vec<u8>| {
-            if let Err(e) = write_atomic(&dir.join(name), &bytes) {
-                eprintln!("write {name}: {e}");
-                std::process::exit(1);
-            }
-        };
-        write(
-            PEERS_FILE,
-            serde_json::to_vec_pretty(&peers).unwrap_or_default(),
-        );
-        write(
-            PEERS_EVER_FILE,
-            serde_json::to_vec_pretty(&ever).unwrap_or_default(),
-        );
-        if round == 1 {
-            println!("writing");
-        }
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        fail(&format!("{}: {e}", dir.display()));
     }
+    match mode {
+        "peers" => peers::run(&dir),
+        "config" => config::run(&dir),
+        "identity" => identity::run(&dir),
+        "transfer-state" => transfer_state::run(&dir, false),
+        "transfer-drain" => transfer_state::run(&dir, true),
+        _ => fail(USAGE),
+    }
+}
+
+/// Says why on stderr and exits with status 2: a test sees an exit, not the SIGKILL it sent.
+fn fail(why: &str) -> ! {
+    eprintln!("{why}");
+    std::process::exit(2);
+}
+
+/// Prints `writing` (the tests wait for it before they start killing).
+fn started() {
+    println!("writing");
 }
