@@ -631,6 +631,17 @@ async fn a_full_download_disk_keeps_consistent_files_and_resumes_after_a_restart
         verified
     };
     check_disk();
+    // A new offer while the disk is full is refused up front, saying why.
+    let late = dir.path().join("late.bin");
+    std::fs::write(&late, vec![7u8; 100_000]).expect("source");
+    let late_id = ta.send_file(&b_id, &late, None).await.expect("offer");
+    let refused = ta.wait(late_id, WAIT).await.expect("answered");
+    let refusal = refused.state.to_string();
+    assert!(
+        refusal.contains("not enough free space"),
+        "the sender is told: {refusal}"
+    );
+    assert!(!inbox.join("late.bin").exists());
     let received = tb.stats().bytes_received;
     assert!(received > 0 && received < data.len() as u64, "{received}");
     // The receiver stops while the disk is still full (its last save fails as well) and
@@ -672,11 +683,12 @@ async fn a_full_download_disk_keeps_consistent_files_and_resumes_after_a_restart
     );
     println!(
         "FAULT full disk during a transfer (16 MiB tmpfs filled up, 12 MiB file): paused with \"{}\" \
-         on the receiver, \"paused by peer\" on the sender; no file at the destination, the \
-         verified prefix ({} KiB) on disk intact; after a restart with room it continued from \
-         there ({} KiB sent again) and the SHA-256 matched, recovered in {:.2} s, data lost: \
-         none",
+         on the receiver, \"paused by peer\" on the sender; a new offer meanwhile was \
+         refused (\"{}\"); no file at the destination, the verified prefix ({} KiB) on disk \
+         intact; after a restart with room it continued from there ({} KiB sent again) and the \
+         SHA-256 matched, recovered in {:.2} s, data lost: none",
         reason.replace(&*disk.0.to_string_lossy(), "<disk>"),
+        refusal,
         verified / 1024,
         sent_again / 1024,
         recovered.as_secs_f64()
