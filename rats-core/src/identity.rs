@@ -290,7 +290,8 @@ impl Identity {
         format!("{KEY_FILE_TAG}{}", hex::encode(secret))
     }
 
-    /// Writes the key file atomically (temporary file, fsync, rename) with mode 0600.
+    /// Writes the key file atomically (temporary file, fsync, rename) with mode 0600. When
+    /// that fails (a full disk), the temporary file is removed: no stray copy of a key.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -304,10 +305,16 @@ impl Identity {
             opts.mode(0o600);
         }
         let mut file = opts.open(&tmp)?;
-        writeln!(file, "{}", Self::key_file_text(&self.secret_bytes()))?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
+        let written = writeln!(file, "{}", Self::key_file_text(&self.secret_bytes()))
+            .and_then(|()| file.sync_all())
+            .and_then(|()| {
+                drop(file);
+                std::fs::rename(&tmp, path)
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 }
 
@@ -330,6 +337,20 @@ mod tests {
         assert_eq!(id, parsed);
         assert!("zz".parse::<PeerId>().is_err());
         assert!("00".repeat(31).parse::<PeerId>().is_err());
+    }
+
+    #[test]
+    fn a_failed_save_leaves_no_temporary_key_file() {
+        let dir = std::env::temp_dir().join(format!("rats-id-{}", rand::random::<u64>()));
+        // A non-empty directory where the key file should go: the rename fails.
+        let path = dir.join("identity.key");
+        std::fs::create_dir_all(path.join("in-the-way")).expect("dir");
+        assert!(Identity::generate().save(&path).is_err());
+        assert!(
+            !dir.join("identity.tmp").exists(),
+            "no stray copy of the key"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -788,6 +788,7 @@ async fn a_full_data_directory_keeps_the_old_files_and_reports_the_error() {
     let err = err.to_string();
     assert!(err.contains("No space left on device"), "{err}");
     let litter = names_containing(&fresh, "tmp");
+    assert!(litter.is_empty(), "temporary files left: {litter:?}");
     // Room again: the node starts from the files kept.
     std::fs::remove_file(&filler).expect("room again");
     let freed = Instant::now();
@@ -808,13 +809,10 @@ async fn a_full_data_directory_keeps_the_old_files_and_reports_the_error() {
         "FAULT full data directory (1 MiB tmpfs): peer-store and settings saves failed with \
          \"No space left on device\" (the shutdown save logged as a warning), peers.rats, \
          peers_ever.rats and config.json stayed as they were, no temporary file left; a first \
-         start there failed with \"{err}\"{}; once freed the node started from the kept files, \
-         recovered in {:.2} s, data lost: the peers met while the disk was full",
-        if litter.is_empty() {
-            String::new()
-        } else {
-            format!(" (left {litter:?})")
-        },
+         start there failed with \"{}\" and left no temporary file; once freed the node \
+         started from the kept files, recovered in {:.3} s, data lost: the peers met while the \
+         disk was full",
+        err.replace(&*disk.0.to_string_lossy(), "<disk>"),
         recovered.as_secs_f64()
     );
     node.shutdown().await;
