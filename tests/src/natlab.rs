@@ -125,6 +125,8 @@ struct Host {
 struct Shaping {
     loss_percent: u8,
     rate_kbytes: Option<u32>,
+    /// Every packet dropped: the link is down.
+    down: bool,
 }
 
 /// A public segment with a STUN/TURN server host, plus hosts behind NATs of chosen kinds.
@@ -497,6 +499,123 @@ impl NatLab {
         self.shape(id, |s| s.rate_kbytes = kbytes_per_sec);
     }
 
+    /// Cuts a host's link to the public segment: every IPv4 packet to or from its bridge port
+    /// (router WAN or public host `eth0`) is dropped, silently, like a cable pulled somewhere
+    /// along the path (the host's own interface stays up). [`link_up`](Self::link_up) undoes it.
+    pub fn link_down(&self, id: HostId) {
+        self.shape(id, |s| s.down = true);
+    }
+
+    /// Restores a link cut by [`link_down`](Self::link_down).
+    pub fn link_up(&self, id: HostId) {
+        self.shape(id, |s| s.down = false);
+    }
+
+    /// Makes a NAT'd host's router forget every mapping at once, like a NAT that reboots:
+    /// flushes its conntrack table (`conntrack -F`, package `conntrack`) and the cone NATs'
+    /// mapping sets. Packets of existing flows arriving from outside are then dropped until
+    /// the host sends again and a new mapping is made. No-op for a public host; panics when
+    /// `conntrack` is missing or fails.
+    pub fn forget_mappings(&self, id: HostId) {
+        let Some(r) = self.router_ns(id) else {
+            return;
+        };
+        let set = match self.kind(id) {
+            NatKind::FullCone => Some("mapped"),
+            NatKind::RestrictedCone => Some("contacted"),
+            _ => None,
+        };
+        if let Some(set) = set {
+            exec(r, &["nft", "flush", "set", "ip", "natlab", set], None)
+                .unwrap_or_else(|e| panic!("NAT lab: flushing set {set} failed: {e}"));
+        }
+        // conntrack -F prints "connection tracking table has been emptied" on stderr.
+        exec(r, &["conntrack", "-F"], None)
+            .unwrap_or_else(|e| panic!("NAT lab: conntrack -F failed (package conntrack): {e}"));
+    }
+
+    /// Like [`forget_mappings`](Self::forget_mappings), and the public ports of the host's UDP
+    /// flows are then taken by flows of the router's own (conntrack entries inserted with
+    /// `conntrack -I`), so the host's next packets leave from new public ports: a NAT that
+    /// reboots without keeping ports. Packets of the old flows arriving from outside reach
+    /// the router itself and are dropped. Only for the NATs without port-keyed sets
+    /// ([`NatKind::PortRestrictedCone`], [`NatKind::Symmetric`]); returns how many public
+    /// ports were taken.
+    pub fn forget_mappings_and_ports(&self, id: HostId) -> usize {
+        assert!(
+            matches!(
+                self.kind(id),
+                NatKind::PortRestrictedCone | NatKind::Symmetric
+            ),
+            "forget_mappings_and_ports needs a masquerading NAT, not {:?}",
+            self.kind(id)
+        );
+        let r = self.router_ns(id).expect("a NAT'd host").to_string();
+        let host = self.host_ip(id).to_string();
+        let listing = exec(&r, &["conntrack", "-L", "-p", "udp"], None)
+            .unwrap_or_else(|e| panic!("NAT lab: conntrack -L failed (package conntrack): {e}"));
+        // "udp 17 117 src=H dst=R sport=h dport=r src=R dst=W sport=r dport=P [ASSURED] ..."
+        let taken: Vec<[String; 4]> = listing
+            .lines()
+            .filter_map(|line| {
+                let v: Vec<&str> = ["src=", "dst=", "sport=", "dport="]
+                    .iter()
+                    .flat_map(|k| {
+                        line.split_whitespace()
+                            .filter_map(move |w| w.strip_prefix(k))
+                            .take(2)
+                    })
+                    .collect();
+                // v = [orig src, reply src, orig dst, reply dst, orig sport, reply sport, ...]
+                (v.len() == 8 && v[0] == host).then(|| {
+                    [v[1], v[3], v[5], v[7]].map(str::to_string) // reply: R, W, r, P
+                })
+            })
+            .collect();
+        // While the ports are handed over, the host's packets must not make new mappings on
+        // them: the router drops what the host sends for those few milliseconds.
+        let pause = "table ip natlab_pause {\n  chain forward {\n    \
+                     type filter hook forward priority -10; policy accept;\n    \
+                     iifname \"lan\" drop\n  }\n}\n";
+        exec(&r, &["nft", "-f", "-"], Some(pause))
+            .unwrap_or_else(|e| panic!("NAT lab: pausing the router failed: {e}"));
+        self.forget_mappings(id);
+        for [remote, wan, rport, port] in &taken {
+            exec(
+                &r,
+                &[
+                    "conntrack",
+                    "-I",
+                    "-p",
+                    "udp",
+                    "-s",
+                    wan,
+                    "-d",
+                    remote,
+                    "--sport",
+                    port,
+                    "--dport",
+                    rport,
+                    "-r",
+                    remote,
+                    "-q",
+                    wan,
+                    "--reply-port-src",
+                    rport,
+                    "--reply-port-dst",
+                    port,
+                    "-t",
+                    "300",
+                ],
+                None,
+            )
+            .unwrap_or_else(|e| panic!("NAT lab: conntrack -I failed: {e}"));
+        }
+        exec(&r, &["nft", "delete", "table", "ip", "natlab_pause"], None)
+            .unwrap_or_else(|e| panic!("NAT lab: resuming the router failed: {e}"));
+        taken.len()
+    }
+
     /// Updates a port's shaping and reloads the switch's `bridge natlab_shape` table.
     fn shape(&self, id: HostId, edit: impl FnOnce(&mut Shaping)) {
         let port = self.host(id).port.clone();
@@ -509,6 +628,9 @@ impl NatLab {
         );
         for (port, s) in all.iter() {
             for dir in ["iifname", "oifname"] {
+                if s.down {
+                    rules += &format!("    {dir} \"{port}\" ether type ip drop\n");
+                }
                 if s.loss_percent > 0 {
                     rules += &format!(
                         "    {dir} \"{port}\" ether type ip numgen random mod 100 < {} drop\n",

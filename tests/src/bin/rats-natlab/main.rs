@@ -10,8 +10,11 @@
 //!                             JSON lines for its peers, methods, messages and attempts
 //! rats-natlab ice ...         an ICE agent exchanging datagrams with another (the aioice
 //!                             interop test); offers through stdin/stdout
+//! rats-natlab dht-serve|dht-lookup|stun-bind ...
+//!                             DHT and STUN clients for the fault tests (see `faults.rs`)
 //! ```
 
+mod faults;
 mod ice;
 mod matrix;
 mod node;
@@ -23,9 +26,13 @@ async fn main() {
         Some("matrix") => matrix::run().await,
         Some("node") => node::run(&args[1..]).await,
         Some("ice") => ice::run(&args[1..]).await,
+        Some(mode @ ("dht-serve" | "dht-lookup" | "stun-bind")) => {
+            faults::run(mode, &args[1..]).await
+        }
         _ => {
             eprintln!(
-                "usage: rats-natlab matrix | node [options] | ice controlling|controlled ..."
+                "usage: rats-natlab matrix | node [options] | ice controlling|controlled ... \
+                 | dht-serve | dht-lookup | stun-bind ..."
             );
             2
         }

@@ -1,20 +1,32 @@
 //! The lab node: one rats node in a lab namespace, reporting what happens as JSON lines.
 //!
 //! ```text
-//! node --stun IP:PORT --turn IP:PORT [--listen-turn] [--rendezvous tcp:IP:PORT]
-//!      [--greet] [--send-file FILE] [--recv DIR] [--punch udp|tcp|both]
+//! node [--stun IP:PORT] [--turn IP:PORT] [--listen-turn] [--rendezvous tcp:IP:PORT]
+//!      [--greet] [--send-file FILE] [--recv DIR] [--punch udp|tcp|both] [--quic]
+//!      [--keepalive-ms N] [--idle-ms N] [--write-timeout-ms N]
 //! stdin:  send <peer id> <file>    sends a file, prints {"event":"sent",...} when done
+//!         connect <address>        dials, prints {"event":"connected"|"connect_failed",...}
+//!         msgs <peer id> <n> <tag> sends strings "<tag>-0".."<tag>-<n-1>" in order (each
+//!                                  awaited), prints {"event":"msgs_sent",...}
+//!         subscribe <topic>        prints {"event":"subscribed","topic":..}
+//!         publish <topic> <text>   prints {"event":"published","ok":..,"error":..}
+//!         addrs                    prints {"event":"addrs","listen":[..]}
 //!         quit                     stops; with --recv prints {"event":"files",...} first
-//! stdout: {"event":"ready","peer_id":..,"listen":[..]}
+//! stdout: (every line also has "at_ms": when, in ms since the Unix epoch)
+//!         {"event":"ready","peer_id":..,"listen":[..]}
 //!         {"event":"peer","peer":..,"method":..,"transport":..}   (new peer or new method)
 //!         {"event":"gone","peer":..}
 //!         {"event":"message","from":..,"text":..}
+//!         {"event":"gossip","topic":..,"origin":..,"text":..}
 //!         {"event":"attempt","addr":..,"method":..,"error":..}
 //!         {"event":"upgraded","peer":..,"method":..}            (relayed -> direct)
+//!         {"event":"disconnected","peer":..,"reason":..}
 //! ```
 //!
-//! With `--greet` the node sends "hello" to every peer other than the rendezvous as soon as
-//! it is connected; with `--send-file` it also sends them FILE (then prints `sent`).
+//! Without `--stun`/`--turn` the node has no STUN or TURN server. `--quic` adds a QUIC
+//! listener on UDP port 7001 beside TCP 7000. With `--greet` the node sends "hello" to every
+//! peer other than the rendezvous as soon as it is connected; with `--send-file` it also sends
+//! them FILE (then prints `sent`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,6 +48,11 @@ struct Options {
     recv: Option<PathBuf>,
     /// Which paths hole punching tries (default both).
     punch: Option<String>,
+    /// Also listen on QUIC (UDP 7001).
+    quic: bool,
+    keepalive_ms: Option<u64>,
+    idle_ms: Option<u64>,
+    write_timeout_ms: Option<u64>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -52,16 +69,32 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--send-file" => o.send_file = Some(value()?),
             "--recv" => o.recv = Some(PathBuf::from(value()?)),
             "--punch" => o.punch = Some(value()?),
+            "--quic" => o.quic = true,
+            "--keepalive-ms" => o.keepalive_ms = Some(millis(&value()?)?),
+            "--idle-ms" => o.idle_ms = Some(millis(&value()?)?),
+            "--write-timeout-ms" => o.write_timeout_ms = Some(millis(&value()?)?),
             other => return Err(format!("unknown option {other}")),
         }
     }
-    if o.stun.is_empty() || o.turn.is_empty() {
-        return Err("--stun and --turn are required".into());
+    if o.listen_turn && o.turn.is_empty() {
+        return Err("--listen-turn needs --turn".into());
     }
     Ok(o)
 }
 
-fn say(v: serde_json::Value) {
+fn millis(v: &str) -> Result<u64, String> {
+    v.parse()
+        .map_err(|_| format!("{v:?} is not a number of milliseconds"))
+}
+
+/// Prints one JSON line, stamped with `at_ms` (milliseconds since the Unix epoch) so that a
+/// test can tell when it happened, not only when it read it.
+fn say(mut v: serde_json::Value) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    v["at_ms"] = json!(now);
     println!("{v}");
 }
 
@@ -87,6 +120,9 @@ async fn node(o: Options) -> Result<(), String> {
     let mut b = RatsClient::builder()
         .listen("tcp:0.0.0.0:7000")
         .map_err(|e| e.to_string())?;
+    if o.quic {
+        b = b.listen("quic:0.0.0.0:7001").map_err(|e| e.to_string())?;
+    }
     if o.listen_turn {
         b = b
             .listen(format!("turn:{}", o.turn))
@@ -101,14 +137,26 @@ async fn node(o: Options) -> Result<(), String> {
         Some("tcp") => (false, true),
         Some(other) => return Err(format!("--punch {other}: expected udp, tcp or both")),
     };
-    let sections = json!({
-        "stun": {"servers": [o.stun], "auto": false, "rto_ms": 100, "tries": 4},
-        "turn": {"server": o.turn, "username": "rats", "password": "secret"},
-        "holepunch": {"udp": udp, "tcp": tcp},
-    });
+    let mut sections = json!({"holepunch": {"udp": udp, "tcp": tcp}});
+    if !o.stun.is_empty() {
+        sections["stun"] = json!({"servers": [o.stun], "auto": false, "rto_ms": 100, "tries": 4});
+    }
+    if !o.turn.is_empty() {
+        sections["turn"] = json!({"server": o.turn, "username": "rats", "password": "secret"});
+    }
+    let (keepalive, idle, write) = (o.keepalive_ms, o.idle_ms, o.write_timeout_ms);
     let n = b
         .configure(move |c| {
             c.dial_timeout = Duration::from_secs(5);
+            if let Some(ms) = keepalive {
+                c.keepalive_interval = Duration::from_millis(ms);
+            }
+            if let Some(ms) = idle {
+                c.idle_timeout = Duration::from_millis(ms);
+            }
+            if let Some(ms) = write {
+                c.write_timeout = Duration::from_millis(ms);
+            }
             if let serde_json::Value::Object(m) = sections {
                 c.plugins.extend(m);
             }
@@ -146,6 +194,25 @@ async fn node(o: Options) -> Result<(), String> {
                 rats::Event::ConnectionUpgraded { peer, method, .. } => {
                     say(json!({"event": "upgraded", "peer": peer, "method": method}))
                 }
+                rats::Event::PeerDisconnected { peer, reason, .. } => say(
+                    json!({"event": "disconnected", "peer": peer, "reason": reason.to_string()}),
+                ),
+                rats::Event::Service { service, event }
+                    if service == rats_gossipsub::SERVICE_NAME =>
+                {
+                    if let Some(rats_gossipsub::GossipEvent::Message {
+                        topic,
+                        origin,
+                        data,
+                        ..
+                    }) = event.downcast_ref()
+                    {
+                        let text = String::from_utf8_lossy(data);
+                        say(
+                            json!({"event": "gossip", "topic": topic, "origin": origin, "text": text}),
+                        )
+                    }
+                }
                 _ => {}
             }
         }
@@ -173,10 +240,61 @@ async fn node(o: Options) -> Result<(), String> {
                 let n = n.clone();
                 let file = file.to_string();
                 tokio::spawn(async move {
+                    let t = std::time::Instant::now();
                     let r = send_file(&n, &peer, &file).await;
-                    say(json!({"event": "sent", "peer": peer, "ok": r.is_ok(), "error": r.err()}));
+                    let ms = t.elapsed().as_millis() as u64;
+                    say(
+                        json!({"event": "sent", "peer": peer, "ok": r.is_ok(), "error": r.err(), "ms": ms}),
+                    );
                 });
             }
+            ["connect", addr] => {
+                let (n, addr) = (n.clone(), addr.to_string());
+                tokio::spawn(async move {
+                    let t = std::time::Instant::now();
+                    let ms = || t.elapsed().as_millis() as u64;
+                    match n.connect(addr.as_str()).await {
+                        Ok(peer) => say(json!({"event": "connected", "peer": peer, "ms": ms()})),
+                        Err(e) => say(
+                            json!({"event": "connect_failed", "addr": addr, "error": e.to_string(), "ms": ms()}),
+                        ),
+                    }
+                });
+            }
+            ["msgs", peer, count, tag] => {
+                let (Ok(peer), Ok(count)) = (peer.parse::<PeerId>(), count.parse::<u32>()) else {
+                    say(json!({"event": "error", "error": "msgs <peer id> <count> <tag>"}));
+                    continue;
+                };
+                let (n, tag) = (n.clone(), tag.to_string());
+                tokio::spawn(async move {
+                    let t = std::time::Instant::now();
+                    let mut sent = 0;
+                    let mut errors = Vec::new();
+                    for i in 0..count {
+                        match n.send_string(&peer, &format!("{tag}-{i}")).await {
+                            Ok(()) => sent += 1,
+                            Err(e) => errors.push(format!("{tag}-{i}: {e}")),
+                        }
+                    }
+                    let ms = t.elapsed().as_millis() as u64;
+                    say(
+                        json!({"event": "msgs_sent", "tag": tag, "sent": sent, "errors": errors, "ms": ms}),
+                    );
+                });
+            }
+            ["subscribe", topic] => {
+                let r = gossip(&n).and_then(|g| g.subscribe(topic).map_err(|e| e.to_string()));
+                say(json!({"event": "subscribed", "topic": topic, "error": r.err()}));
+            }
+            ["publish", topic, text] => {
+                let r = gossip(&n).and_then(|g| {
+                    g.publish(topic, text.as_bytes().to_vec())
+                        .map_err(|e| e.to_string())
+                });
+                say(json!({"event": "published", "text": text, "ok": r.is_ok(), "error": r.err()}));
+            }
+            ["addrs"] => say(json!({"event": "addrs", "listen": n.listen_addrs()})),
             ["quit"] => break,
             _ => say(json!({"event": "error", "error": format!("unknown command {line:?}")})),
         }
@@ -186,6 +304,10 @@ async fn node(o: Options) -> Result<(), String> {
     }
     n.shutdown().await;
     Ok(())
+}
+
+fn gossip(n: &RatsClient) -> Result<std::sync::Arc<rats_gossipsub::GossipsubService>, String> {
+    n.gossip().ok_or_else(|| "no gossipsub service".to_string())
 }
 
 async fn send_file(n: &RatsClient, peer: &PeerId, file: &str) -> Result<(), String> {
