@@ -221,10 +221,11 @@ impl<'a> Message<'a> {
             return None;
         }
         let code = u16::from(v[2] & 0x07) * 100 + u16::from(v[3]);
-        Some((
-            code,
-            String::from_utf8_lossy(&v[4..v.len().min(4 + 128)]).into_owned(),
-        ))
+        // coturn counts the reason's NUL padding in the attribute length.
+        let reason = String::from_utf8_lossy(&v[4..v.len().min(4 + 128)])
+            .trim_end_matches('\0')
+            .to_string();
+        Some((code, reason))
     }
 
     /// Whether MESSAGE-INTEGRITY is present and right for `key` (RFC 8489 §14.5).
@@ -468,6 +469,22 @@ mod tests {
         assert_eq!(
             Message::decode(&bad).err(),
             Some(StunParseError::BadFingerprint)
+        );
+    }
+
+    #[test]
+    fn error_reason_without_nul_padding() {
+        // As coturn sends it: the padding counted in the length.
+        let b = MessageBuilder::new(method::ALLOCATE, Class::Error)
+            .attr(
+                attr::ERROR_CODE,
+                b"\0\0\x04\x2fConnection Timeout or Failure\0\0\0",
+            )
+            .build(None);
+        let m = Message::decode(&b).expect("decodes");
+        assert_eq!(
+            m.error_code(),
+            Some((447, "Connection Timeout or Failure".to_string()))
         );
     }
 
