@@ -6,8 +6,9 @@
 //!   `config.json` ← `RATS_*` environment variables ← values set in code ([`load_config`]);
 //! - `peers.rats`: the peers connected at the last stop; `peers_ever.rats`: every peer ever
 //!   seen (bounded), with last-seen times and success counts;
-//! - the [`PeerStore`] discovery plugin: reconnects to remembered peers on start with backoff
-//!   and jitter, saves periodically and on shutdown.
+//! - the [`PeerStore`] discovery plugin: reconnects to remembered peers on start, and to a peer
+//!   whose connection dropped without a goodbye (timeouts, socket errors), with backoff and
+//!   jitter; saves periodically and on shutdown.
 //!
 //! Every file is written crash-safely (temporary file, flush, rename); a corrupt file is moved
 //! aside with a warning and the node starts without it. The identity key lives in its own file

@@ -156,6 +156,14 @@ impl EverTable {
         }
     }
 
+    /// Where `id` listened when last seen (empty if unknown).
+    pub fn addrs_of(&self, id: &PeerId) -> Vec<Address> {
+        self.peers
+            .get(id)
+            .map(|e| e.addrs.clone())
+            .unwrap_or_default()
+    }
+
     /// Records a failed attempt to reach `id`.
     pub fn failed(&mut self, id: &PeerId) {
         if let Some(e) = self.peers.get_mut(id) {

@@ -1,7 +1,8 @@
 //! The peer store: a discovery plugin that remembers peers across restarts and reconnects to
-//! them on start. It saves on shutdown and periodically, on a blocking thread, off the network
+//! them on start, and to a peer whose connection dropped (timeouts, socket errors). It saves on shutdown and periodically, on a blocking thread, off the network
 //! path.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -12,7 +13,7 @@ use futures::stream::BoxStream;
 use parking_lot::Mutex;
 use rats_core::DiscoveryContext;
 use rats_core::discovery::{Discovery, DiscoveryError};
-use rats_core::{Address, Event};
+use rats_core::{Address, DisconnectReason, Event, PeerId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
@@ -36,6 +37,10 @@ pub struct PersistSettings {
     pub min_peers: usize,
     /// Most peers kept in `peers_ever.rats`.
     pub max_known_peers: usize,
+    /// Redial a peer whose connection dropped without a goodbye (idle or write timeout,
+    /// socket error, closed without a reason), with the `reconnect` backoff; a peer that said
+    /// goodbye, that we disconnected, or that broke the protocol is not redialed.
+    pub reconnect_on_drop: bool,
     /// Reconnection dials in flight at once.
     pub max_parallel_dials: usize,
     /// Retry timing.
@@ -49,6 +54,7 @@ impl Default for PersistSettings {
             reconnect_on_start: true,
             min_peers: 3,
             max_known_peers: 1_000,
+            reconnect_on_drop: true,
             max_parallel_dials: 4,
             reconnect: Backoff::default(),
         }
@@ -72,6 +78,10 @@ pub struct PeerStore {
     stopped: AtomicBool,
     me: Weak<PeerStore>,
     last_reconnect: AtomicUsize,
+    /// Peers being redialed after a drop (one task per peer).
+    redialing: Mutex<HashSet<PeerId>>,
+    /// Limits redials in flight, like the dials on start.
+    redial_gate: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for PeerStore {
@@ -93,6 +103,7 @@ impl PeerStore {
     /// A store keeping its files in `dir` (`None`: remembers nothing across restarts).
     pub fn new(dir: Option<PathBuf>, settings: PersistSettings) -> Arc<Self> {
         let max = settings.max_known_peers;
+        let settings_dials = settings.max_parallel_dials.max(1);
         Arc::new_cyclic(|me| PeerStore {
             dir,
             settings,
@@ -106,6 +117,8 @@ impl PeerStore {
             stopped: AtomicBool::new(false),
             me: me.clone(),
             last_reconnect: AtomicUsize::new(0),
+            redialing: Mutex::new(HashSet::new()),
+            redial_gate: Arc::new(Semaphore::new(settings_dials)),
         })
     }
 
@@ -248,6 +261,25 @@ impl PeerStore {
         }
     }
 
+    /// Starts redialing `peer` after its connection dropped, unless that is already under
+    /// way or we know no address of it (then it is the one to dial us).
+    fn redial_dropped(self: &Arc<Self>, ctx: &DiscoveryContext, peer: PeerId) {
+        let addrs = self.state.lock().ever.addrs_of(&peer);
+        if addrs.is_empty() || !self.redialing.lock().insert(peer) {
+            return;
+        }
+        debug!(peer = %peer.short(), "connection dropped; redialing");
+        let (store, ctx2) = (self.clone(), ctx.clone());
+        ctx.spawn(async move {
+            let target = KnownPeer { id: peer, addrs };
+            tokio::select! {
+                _ = ctx2.cancellation().cancelled() => {}
+                _ = store.reconnect_one(&ctx2, target, &store.redial_gate) => {}
+            }
+            store.redialing.lock().remove(&peer);
+        });
+    }
+
     /// Records the connected peers into the tables.
     fn note_connected(&self, ctx: &DiscoveryContext) {
         let now = now_secs();
@@ -313,12 +345,31 @@ impl PeerStore {
                 }
                 e = events.recv() => match e {
                     Some(Ok(Event::PeerConnected { .. })) | Some(Err(_)) => self.note_connected(&ctx),
+                    Some(Ok(Event::PeerDisconnected { peer, reason }))
+                        if self.settings.reconnect_on_drop
+                            && dropped_unexpectedly(&reason)
+                            && !self.stopped.load(Ordering::Acquire) =>
+                    {
+                        self.redial_dropped(&ctx, peer);
+                    }
                     Some(Ok(_)) => {}
                     None => return,
                 },
             }
         }
     }
+}
+
+/// Whether a disconnect looks like the network or the peer's process failing (worth a
+/// redial) rather than a decision of either side.
+fn dropped_unexpectedly(reason: &DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::IdleTimeout
+            | DisconnectReason::SlowPeer
+            | DisconnectReason::Io(_)
+            | DisconnectReason::RemoteClosed(None)
+    )
 }
 
 #[async_trait]

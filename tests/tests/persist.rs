@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rats::RatsClient;
 use rats_persist::{PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile, parse_peer_file};
-use rats_tests::{addr_of, client, local_builder, test_config, wait_until};
+use rats_tests::{addr_of, client, local_builder, next_matching, test_config, wait_until};
 use tokio::io::AsyncBufReadExt;
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -244,4 +244,89 @@ async fn kill_9_during_saves_never_leaves_an_unreadable_file() {
     assert_eq!(temp_left, 0);
     node.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A TCP relay between two local addresses whose connections can be cut at once (both ends
+/// see the socket close without a goodbye, as when a NAT or a link drops the connection).
+struct CuttableRelay {
+    addr: std::net::SocketAddr,
+    cut: tokio_util::sync::CancellationToken,
+}
+
+impl CuttableRelay {
+    async fn to(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let cut = tokio_util::sync::CancellationToken::new();
+        let stop = cut.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+        });
+        CuttableRelay { addr, cut }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_is_redialed_and_a_goodbye_is_not() {
+    let edit = |c: &mut rats_core::NodeConfig| {
+        c.plugins.insert(
+            "persist".into(),
+            serde_json::json!({"reconnect": {"base_ms": 100, "max_ms": 400, "max_attempts": 20}}),
+        );
+    };
+    let a = rats_tests::client_with(edit).await;
+    let b = rats_tests::client_with(edit).await;
+    let b_addr: std::net::SocketAddr = addr_of(&b)
+        .trim_start_matches("tcp:")
+        .parse()
+        .expect("socket address");
+    let relay = CuttableRelay::to(b_addr).await;
+    let mut events = a.events();
+    a.connect(format!("tcp:{}", relay.addr))
+        .await
+        .expect("connect through the relay");
+    wait_until(5, "connected", || b.peer_count() == 1).await;
+    // The relay drops the connection: no goodbye, the sockets just close.
+    relay.cut.cancel();
+    let dropped = next_matching(&mut events, 10, |e| match e {
+        rats::Event::PeerDisconnected { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        matches!(
+            dropped,
+            rats::DisconnectReason::RemoteClosed(None) | rats::DisconnectReason::Io(_)
+        ),
+        "{dropped:?}"
+    );
+    // A dials B again by itself, at the address B announced (not through the relay).
+    next_matching(&mut events, 10, |e| match e {
+        rats::Event::PeerConnected { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    wait_until(5, "reconnected", || {
+        a.peer_count() == 1 && b.peer_count() == 1
+    })
+    .await;
+    // A peer that says goodbye is not redialed.
+    b.shutdown().await;
+    wait_until(5, "gone", || a.peer_count() == 0).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(a.peer_count(), 0);
+    a.shutdown().await;
 }
