@@ -85,18 +85,7 @@ pub(crate) fn move_into_place(from: &Path, to: &Path) -> io::Result<()> {
     match std::fs::rename(from, to) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(18) || e.kind() == io::ErrorKind::CrossesDevices => {
-            let name = to.file_name().map_or_else(
-                || std::ffi::OsString::from("file"),
-                std::ffi::OsStr::to_os_string,
-            );
-            // Unique: several files (even ones whose names differ only in case) may be moved
-            // at once.
-            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut hidden = std::ffi::OsString::from(".");
-            hidden.push(name);
-            hidden.push(format!(".{}-{n}.rats-part", std::process::id()));
-            let tmp = to.with_file_name(hidden);
+            let tmp = hidden_copy_path(from, to);
             let copied = std::fs::copy(from, &tmp)
                 .and_then(|_| File::open(&tmp)?.sync_all())
                 .and_then(|()| std::fs::rename(&tmp, to));
@@ -110,6 +99,27 @@ pub(crate) fn move_into_place(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
+/// The hidden name beside `to` that a move across file systems copies `from` into. Unique per
+/// partial file and target (several files, even ones whose names differ only in case, and
+/// several transfers may be moved at once); the same every time for them, so a move cut short
+/// by a crash is redone over its leftover after the restart (and renamed away) instead of
+/// leaving a partial copy beside the user's files.
+fn hidden_copy_path(from: &Path, to: &Path) -> std::path::PathBuf {
+    let name = to.file_name().map_or_else(
+        || std::ffi::OsString::from("file"),
+        std::ffi::OsStr::to_os_string,
+    );
+    let mut both = Sha256::new();
+    both.update(from.as_os_str().as_encoded_bytes());
+    both.update([0]);
+    both.update(to.as_os_str().as_encoded_bytes());
+    let tag = hex::encode(&both.finalize()[..6]);
+    let mut hidden = std::ffi::OsString::from(".");
+    hidden.push(name);
+    hidden.push(format!(".{tag}.rats-part"));
+    to.with_file_name(hidden)
+}
+
 /// Free bytes on the file system of `path` (or of its nearest existing ancestor).
 pub(crate) fn available_space(path: &Path) -> io::Result<u64> {
     let mut p = path;
@@ -120,6 +130,36 @@ pub(crate) fn available_space(path: &Path) -> io::Result<u64> {
         match p.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => p = parent,
             _ => return fs4::available_space("."),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hidden_copy_of_a_move_is_named_the_same_after_a_restart_and_never_shared() {
+        let part = Path::new("/tmp/rats/0123/4.part");
+        let to = Path::new("/home/u/Downloads/Report.pdf");
+        let hidden = hidden_copy_path(part, to);
+        // A restarted receiver redoes the move over the leftover of the one a crash cut.
+        assert_eq!(hidden, hidden_copy_path(part, to));
+        assert_eq!(hidden.parent(), to.parent());
+        let name = hidden.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".Report.pdf.") && name.ends_with(".rats-part"),
+            "{name}"
+        );
+        // Other files, targets differing only in case, other transfers: other names.
+        let others = [
+            hidden_copy_path(Path::new("/tmp/rats/0123/5.part"), to),
+            hidden_copy_path(part, Path::new("/home/u/Downloads/report.pdf")),
+            hidden_copy_path(Path::new("/tmp/rats/4567/4.part"), to),
+        ];
+        for other in &others {
+            assert_ne!(&hidden, other);
         }
     }
 }

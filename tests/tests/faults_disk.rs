@@ -57,14 +57,20 @@ fn stress_writer(mode: &str) -> (TempDir, PathBuf) {
     (dir, copy)
 }
 
-/// Runs the stress writer `exe` in `mode` on `dir` until it says `writing`, lets it write
-/// for a random 1..=`max_ms` ms and kills it with SIGKILL. Returns what it printed before
-/// `writing`, and how long it took to get there (its start, with the loading it does).
-async fn run_and_kill(exe: &Path, mode: &str, dir: &Path, max_ms: u64) -> (Vec<String>, Duration) {
+/// Runs the stress writer `exe` in `mode` on `dirs` (its directory, and for the transfer
+/// modes optionally the transfer state's) until it says `writing`, lets it write for a random
+/// 1..=`max_ms` ms and kills it with SIGKILL. Returns what it printed before `writing`, and
+/// how long it took to get there (its start, with the loading it does).
+async fn run_and_kill(
+    exe: &Path,
+    mode: &str,
+    dirs: &[&Path],
+    max_ms: u64,
+) -> (Vec<String>, Duration) {
     let spawned = Instant::now();
     let mut child = tokio::process::Command::new(exe)
         .arg(mode)
-        .arg(dir)
+        .args(dirs)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -181,7 +187,7 @@ async fn kill_9_during_peer_file_writes_leaves_valid_files() {
     let mut mid_write = MidWrite::default();
     let (mut interrupted, mut slowest_check) = (0, Duration::ZERO);
     for round in 0..KILLS {
-        run_and_kill(&writer, "peers", dir.path(), 40).await;
+        run_and_kill(&writer, "peers", &[dir.path()], 40).await;
         interrupted += mid_write.note(dir.path(), &|n| n.starts_with(".peers"));
         let checked = Instant::now();
         let peers = std::fs::read(dir.path().join(PEERS_FILE)).expect("peers.rats exists");
@@ -229,7 +235,7 @@ async fn kill_9_during_config_writes_leaves_a_valid_config() {
     let mut mid_write = MidWrite::default();
     let (mut interrupted, mut missing, mut slowest) = (0, 0, Duration::ZERO);
     for round in 0..KILLS {
-        run_and_kill(&writer, "config", dir.path(), 40).await;
+        run_and_kill(&writer, "config", &[dir.path()], 40).await;
         interrupted += mid_write.note(dir.path(), &|n| n.starts_with(".config.json.tmp-"));
         // The writer deletes the file to play a first start; killed right then, there is
         // none and the defaults are written again.
@@ -272,7 +278,7 @@ async fn kill_9_during_identity_writes_leaves_a_valid_key() {
     let mut mid_write = MidWrite::default();
     let (mut interrupted, mut slowest) = (0, Duration::ZERO);
     for round in 0..KILLS {
-        run_and_kill(&writer, "identity", dir.path(), 20).await;
+        run_and_kill(&writer, "identity", &[dir.path()], 20).await;
         interrupted += mid_write.note(dir.path(), &|n| n == "identity.tmp");
         let loading = Instant::now();
         // What a start does (`DataDirLock::identity`), without the lock: a writer spawned
@@ -312,12 +318,12 @@ fn restored_counts(lines: &[String]) -> [(usize, usize); 2] {
     out
 }
 
-/// What the transfer folders of one side hold: those with both state files (checked: JSON
-/// documents of the expected shape) and those without (a kill before the first save, or in
-/// the middle of a removal; the library drops them).
-fn check_transfer_folders(data_dir: &Path) -> (usize, usize) {
+/// What the transfer folders of one side (under `temp`) hold: those with both state files
+/// (checked: JSON documents of the expected shape) and those without (a kill before the
+/// first save, or in the middle of a removal; the library drops them).
+fn check_transfer_folders(temp: &Path) -> (usize, usize) {
     let (mut with_state, mut without) = (0, 0);
-    let Ok(entries) = std::fs::read_dir(data_dir.join("transfers")) else {
+    let Ok(entries) = std::fs::read_dir(temp) else {
         return (0, 0);
     };
     for e in entries.flatten() {
@@ -348,41 +354,83 @@ fn check_transfer_folders(data_dir: &Path) -> (usize, usize) {
     (with_state, without)
 }
 
-/// Compares every received file under `<dir>/inbox/<transfer>/` with its source; how many.
-fn check_inbox(dir: &Path) -> usize {
+/// A copy into place that a move across file systems had under way (hidden, beside the
+/// file it becomes).
+fn is_partial_copy(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(".rats-part"))
+}
+
+/// Compares every received file under `<dir>/inbox/<transfer>/` with its source (partial
+/// copies aside); how many files, and the partial copies.
+fn check_inbox(dir: &Path) -> (usize, Vec<PathBuf>) {
     let (src, inbox) = (dir.join("src"), dir.join("inbox"));
-    let mut n = 0;
+    let (mut files, mut partial) = (0, Vec::new());
     for got in files_under(&inbox) {
+        if is_partial_copy(&got) {
+            partial.push(got);
+            continue;
+        }
         let rel: PathBuf = got
             .strip_prefix(&inbox)
             .expect("under inbox")
             .components()
             .skip(1)
             .collect();
-        let want = std::fs::read(src.join(&rel)).expect("source");
+        let want = std::fs::read(src.join(&rel))
+            .unwrap_or_else(|e| panic!("{}: no source ({e})", got.display()));
         assert!(
             std::fs::read(&got).expect("received") == want,
             "{} differs from its source",
             got.display()
         );
-        n += 1;
+        files += 1;
     }
-    n
+    (files, partial)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_during_transfer_state_writes_leaves_resumable_transfers() {
+/// What `transfer_state_kills` saw.
+struct TransferKills {
+    interrupted: usize,
+    restored: usize,
+    without_state: usize,
+    /// Partial copies seen after kills (each counted once).
+    partial_copies: HashSet<PathBuf>,
+    files_checked: usize,
+    slowest_start: Duration,
+    drain_time: Duration,
+    summary: String,
+}
+
+/// Kills the transfer stress writer `KILLS` times (transfer state in `temp`, else in the
+/// data directories) and checks after each kill that every state file left is whole, that
+/// the next start restores exactly those transfers, and that every file in the inbox is its
+/// source; then lets the restored transfers finish and checks that the receiver's all
+/// completed, with no partial copy left beside the files.
+async fn transfer_state_kills(tag: &str, temp: Option<&Path>) -> TransferKills {
     let (_bin, writer) = stress_writer("transfer-drain");
-    let dir = TempDir::new("rats-fault-kill9-transfer");
-    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let dir = TempDir::new(&format!("rats-fault-kill9-{tag}"));
+    let temp_of =
+        |side: &str| temp.map_or_else(|| dir.path().join(side).join("transfers"), |t| t.join(side));
+    let (a, b) = (temp_of("a"), temp_of("b"));
+    let mut args = vec![dir.path()];
+    args.extend(temp);
     let mut mid_write = MidWrite::default();
     let is_temp = |n: &str| n.ends_with(".json.tmp");
-    let (mut interrupted, mut restored, mut without_state, mut files_checked) = (0, 0, 0, 0);
-    let mut slowest_start = Duration::ZERO;
+    let mut seen = TransferKills {
+        interrupted: 0,
+        restored: 0,
+        without_state: 0,
+        partial_copies: HashSet::new(),
+        files_checked: 0,
+        slowest_start: Duration::ZERO,
+        drain_time: Duration::ZERO,
+        summary: String::new(),
+    };
     let mut on_disk: Option<[usize; 2]> = None;
     for round in 0..KILLS {
-        let (lines, ready) = run_and_kill(&writer, "transfer-state", dir.path(), 500).await;
-        slowest_start = slowest_start.max(ready);
+        let (lines, ready) = run_and_kill(&writer, "transfer-state", &args, 500).await;
+        seen.slowest_start = seen.slowest_start.max(ready);
         // The library's own loader (the writer's start) restored every transfer whose state
         // files the last kill left, the ones this test checked.
         assert!(
@@ -392,18 +440,20 @@ async fn kill_9_during_transfer_state_writes_leaves_resumable_transfers() {
         let counts = restored_counts(&lines);
         for (side, (listed, found)) in ["a", "b"].iter().zip(counts) {
             assert_eq!(listed, found, "kill {round}, side {side}: {lines:?}");
-            restored += listed;
+            seen.restored += listed;
         }
         if let Some(expected) = on_disk {
             assert_eq!([counts[0].1, counts[1].1], expected, "kill {round}");
         }
         let (sa, wa) = check_transfer_folders(&a);
         let (sb, wb) = check_transfer_folders(&b);
-        without_state += wa + wb;
+        seen.without_state += wa + wb;
         on_disk = Some([sa, sb]);
-        files_checked += check_inbox(dir.path());
-        interrupted += mid_write.note(&a.join("transfers"), &is_temp);
-        interrupted += mid_write.note(&b.join("transfers"), &is_temp);
+        let (files, partial) = check_inbox(dir.path());
+        seen.files_checked += files;
+        seen.partial_copies.extend(partial);
+        seen.interrupted += mid_write.note(&a, &is_temp);
+        seen.interrupted += mid_write.note(&b, &is_temp);
     }
     // Last, every transfer left is finished: the receiver's all complete, with the right
     // content.
@@ -412,14 +462,14 @@ async fn kill_9_during_transfer_state_writes_leaves_resumable_transfers() {
         Duration::from_secs(90),
         tokio::process::Command::new(&writer)
             .arg("transfer-drain")
-            .arg(dir.path())
+            .args(&args)
             .kill_on_drop(true)
             .output(),
     )
     .await
     .expect("drained in time")
     .expect("run the drain");
-    let drain_time = drained.elapsed();
+    seen.drain_time = drained.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -440,22 +490,91 @@ async fn kill_9_during_transfer_state_writes_leaves_resumable_transfers() {
             *outcomes.entry(format!("{side} {state}")).or_default() += 1;
         }
     }
-    files_checked += check_inbox(dir.path());
-    println!(
-        "kills: transfer state {KILLS} ({interrupted} in the middle of a state write, \
-         {restored} transfers restored after kills, {without_state} folders without a \
-         state yet or half removed); last drain: restored a {} b {}, outcomes {outcomes:?}; \
-         {files_checked} received files compared with their sources",
+    let (files, partial) = check_inbox(dir.path());
+    seen.files_checked += files;
+    assert!(
+        partial.is_empty(),
+        "partial copies left beside the received files: {partial:?}"
+    );
+    seen.summary = format!(
+        "last drain: restored a {} b {}, outcomes {outcomes:?}",
         counts[0].0, counts[1].0
     );
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_transfer_state_writes_leaves_resumable_transfers() {
+    let k = transfer_state_kills("transfer", None).await;
     println!(
-        "FAULT kill -9 during transfer-state writes ({KILLS}x, {interrupted} mid-write): \
-         every state.json/manifest.json parsed, every saved transfer was restored by the next \
-         start and the receiver's all completed with the right content, recovered in {:.2} s \
+        "kills: transfer state {KILLS} ({} in the middle of a state write, {} transfers \
+         restored after kills, {} folders without a state yet or half removed); {}; {} file \
+         comparisons with the sources",
+        k.interrupted, k.restored, k.without_state, k.summary, k.files_checked
+    );
+    println!(
+        "FAULT kill -9 during transfer-state writes ({KILLS}x, {} mid-write): every \
+         state.json/manifest.json parsed, every saved transfer was restored by the next start \
+         and the receiver's all completed with the right content, recovered in {:.2} s \
          (restart with restore; all restored transfers finished in {:.1} s), data lost: none \
-         (chunks written after the last save are sent again)",
-        slowest_start.as_secs_f64(),
-        drain_time.as_secs_f64()
+         (what was verified is kept, through the chunk log; chunks in flight are sent again)",
+        k.interrupted,
+        k.slowest_start.as_secs_f64(),
+        k.drain_time.as_secs_f64()
+    );
+}
+
+/// A directory on another file system than the system temp directory (`/dev/shm`),
+/// removed when dropped.
+struct OtherFileSystem(PathBuf);
+
+impl OtherFileSystem {
+    fn new(tag: &str) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let shm = Path::new("/dev/shm");
+        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+        assert!(
+            dev(shm).is_some() && dev(shm) != dev(&std::env::temp_dir()),
+            "this test needs /dev/shm on another file system than {}",
+            std::env::temp_dir().display()
+        );
+        let dir = shm.join(format!(
+            "{tag}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).expect("create");
+        OtherFileSystem(dir)
+    }
+}
+
+impl Drop for OtherFileSystem {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_files_move_across_file_systems_leaves_no_partial_copy() {
+    let temp = OtherFileSystem::new("rats-fault-kill9-xfs");
+    let k = transfer_state_kills("xfs", Some(&temp.0)).await;
+    println!(
+        "kills: transfer state across file systems {KILLS} ({} in the middle of a state \
+         write, {} with a copy into place under way, {} transfers restored after kills); {}; \
+         {} file comparisons with the sources",
+        k.interrupted,
+        k.partial_copies.len(),
+        k.restored,
+        k.summary,
+        k.files_checked
+    );
+    println!(
+        "FAULT kill -9 while finished files are copied into place across file systems \
+         ({KILLS}x, {} with a copy under way): no file at its real name was ever partial, the \
+         restarted receiver redid each cut copy over its leftover and every transfer completed \
+         with the right content and no hidden copy left, recovered in {:.2} s, data lost: none",
+        k.partial_copies.len(),
+        k.slowest_start.as_secs_f64()
     );
 }
 

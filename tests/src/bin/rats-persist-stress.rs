@@ -12,7 +12,9 @@
 //!   the first start; rewriting it exercises the same writer many times);
 //! - `transfer-state`: two nodes in this process push a directory tree to each other again
 //!   and again, so the transfer service writes its `state.json`, `manifest.json` and chunk
-//!   logs (see `transfer_state.rs` for what it prints).
+//!   logs (see `transfer_state.rs` for what it prints). A third argument puts the transfer
+//!   state and partial data there (another file system: finished files are then copied into
+//!   place rather than renamed).
 //!
 //! It prints `writing` once the first file is complete.
 
@@ -27,14 +29,17 @@ mod transfer_state;
 
 use std::path::PathBuf;
 
-const USAGE: &str =
-    "usage: rats-persist-stress [peers|config|identity|transfer-state|transfer-drain] <dir>";
+const USAGE: &str = "usage: rats-persist-stress [peers|config|identity] <dir>\n       \
+     rats-persist-stress transfer-state|transfer-drain <dir> [<transfer temp dir>]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mode, dir) = match args.as_slice() {
-        [dir] => ("peers", PathBuf::from(dir)),
-        [mode, dir] => (mode.as_str(), PathBuf::from(dir)),
+    let (mode, dir, temp) = match args.as_slice() {
+        [dir] => ("peers", PathBuf::from(dir), None),
+        [mode, dir] => (mode.as_str(), PathBuf::from(dir), None),
+        [mode, dir, temp] if mode.starts_with("transfer-") => {
+            (mode.as_str(), PathBuf::from(dir), Some(PathBuf::from(temp)))
+        }
         _ => fail(USAGE),
     };
     if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -44,8 +49,8 @@ fn main() {
         "peers" => peers::run(&dir),
         "config" => config::run(&dir),
         "identity" => identity::run(&dir),
-        "transfer-state" => transfer_state::run(&dir, false),
-        "transfer-drain" => transfer_state::run(&dir, true),
+        "transfer-state" => transfer_state::run(&dir, temp, false),
+        "transfer-drain" => transfer_state::run(&dir, temp, true),
         _ => fail(USAGE),
     }
 }

@@ -1,6 +1,6 @@
 //! `transfer-state` and `transfer-drain` modes: two nodes in this process (data directories
 //! `<dir>/a`, the sender, and `<dir>/b`, the receiver; transfer state in each one's
-//! `transfers/`) push the tree `<dir>/src` (made on the first run) from a to b, again and
+//! `transfers/`, or in `<temp>/a` and `<temp>/b` when a temporary directory is given) push the tree `<dir>/src` (made on the first run) from a to b, again and
 //! again, into `<dir>/inbox/<transfer id>/`. The receiver saves its state when a transfer
 //! begins, after each file and every 100 ms; both sides on pauses and disconnects.
 //!
@@ -31,23 +31,29 @@ const FILES: usize = 24;
 /// Longest a drain or a transfer may take.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-pub fn run(dir: &Path, drain: bool) {
+pub fn run(dir: &Path, temp: Option<PathBuf>, drain: bool) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap_or_else(|e| super::fail(&format!("runtime: {e}")));
-    runtime.block_on(stress(dir, drain));
+    runtime.block_on(stress(dir, temp, drain));
 }
 
-async fn stress(dir: &Path, drain: bool) {
+async fn stress(dir: &Path, temp: Option<PathBuf>, drain: bool) {
     let src = dir.join("src");
     let inbox = dir.join("inbox");
     make_tree(&src);
     let (a_dir, b_dir) = (dir.join("a"), dir.join("b"));
-    let on_disk = (saved_transfers(&a_dir), saved_transfers(&b_dir));
-    let a = start(&a_dir).await;
-    let b = start(&b_dir).await;
+    // Each side's transfer folder: in its data directory, or under `temp`.
+    let temp_of = |side: &str, data_dir: &Path| {
+        temp.as_ref()
+            .map_or_else(|| data_dir.join("transfers"), |t| t.join(side))
+    };
+    let (a_temp, b_temp) = (temp_of("a", &a_dir), temp_of("b", &b_dir));
+    let on_disk = (saved_transfers(&a_temp), saved_transfers(&b_temp));
+    let a = start(&a_dir, &a_temp).await;
+    let b = start(&b_dir, &b_temp).await;
     let (ta, tb) = match (a.transfers(), b.transfers()) {
         (Some(ta), Some(tb)) => (ta, tb),
         _ => super::fail("no transfer service"),
@@ -89,8 +95,8 @@ async fn stress(dir: &Path, drain: bool) {
     }
 }
 
-/// Starts a node on `data_dir` (its identity and transfer state kept there).
-async fn start(data_dir: &Path) -> RatsClient {
+/// Starts a node on `data_dir` (its identity kept there) with its transfer state in `temp`.
+async fn start(data_dir: &Path, temp: &Path) -> RatsClient {
     let started = rats_tests::local_builder()
         .data_dir(data_dir)
         .configure(|c| {
@@ -102,6 +108,7 @@ async fn start(data_dir: &Path) -> RatsClient {
                     "save_interval_ms": 100,
                     "free_space_margin": 0,
                     "progress_interval_ms": 1000,
+                    "temp_dir": temp,
                 }),
             );
             c.plugins.insert(
@@ -114,9 +121,9 @@ async fn start(data_dir: &Path) -> RatsClient {
     started.unwrap_or_else(|e| super::fail(&format!("start {}: {e}", data_dir.display())))
 }
 
-/// The transfer folders under `<data_dir>/transfers` that hold both state files.
-pub fn saved_transfers(data_dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(data_dir.join("transfers")) else {
+/// The transfer folders under `temp` that hold both state files.
+fn saved_transfers(temp: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(temp) else {
         return 0;
     };
     entries
@@ -166,7 +173,7 @@ fn check_inbox(src: &Path, inbox: &Path, remove: bool) {
 }
 
 /// Compares the files of one received tree with the sources.
-pub fn check_received(src: &Path, root: &Path) {
+fn check_received(src: &Path, root: &Path) {
     for rel in files_under(root) {
         let (got, want) = (
             std::fs::read(root.join(&rel)),
@@ -180,7 +187,7 @@ pub fn check_received(src: &Path, root: &Path) {
 }
 
 /// The files (not folders) under `root`, relative to it.
-pub fn files_under(root: &Path) -> Vec<PathBuf> {
+fn files_under(root: &Path) -> Vec<PathBuf> {
     fn walk(root: &Path, d: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(d) else {
             return;
