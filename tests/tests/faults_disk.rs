@@ -4,6 +4,11 @@
 //! `FAULT <name>: <what rats did>, recovered in <s> s, data lost: <what>` for the README's
 //! reliability table.
 //!
+//! The kill tests run the `rats-persist-stress` program (one mode per kind of file; for
+//! transfer state, two nodes in one process pushing a tree again and again, once with the
+//! state on the same file system as the downloads and once on another, `/dev/shm`), kill it
+//! 100 times at random moments and check the files with the library's own loaders.
+//!
 //! The full-disk tests mount a small tmpfs (root): `#[ignore]`d by default, run with
 //! `--include-ignored`. What `transfer.rs` already covers is not repeated here: its
 //! `a_full_disk_pauses_the_transfer_and_keeps_what_arrived` resumes in the same process; the
