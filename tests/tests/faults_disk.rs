@@ -606,10 +606,10 @@ impl SmallDisk {
         SmallDisk(at)
     }
 
-    /// Fills the disk with `filler` until a write fails for want of space.
-    fn fill(&self) -> PathBuf {
+    /// Fills the disk with the file `name` until a write fails for want of space.
+    fn fill(&self, name: &str) -> PathBuf {
         use std::io::Write;
-        let filler = self.0.join("filler");
+        let filler = self.0.join(name);
         let mut f = std::fs::File::create(&filler).expect("filler");
         let block = vec![0u8; 64 * 1024];
         let err = loop {
@@ -716,7 +716,7 @@ async fn a_full_download_disk_keeps_consistent_files_and_resumes_after_a_restart
             .is_some_and(|i| i.state == TransferState::Paused { by_peer: true })
     })
     .await;
-    let filler = disk.fill();
+    let filler = disk.fill("filler");
     tb.resume(id).expect("resume");
     // A clear error: the transfer pauses, saying why.
     let reason = next_matching(&mut events, 30, |e| match transfer_event(e) {
@@ -863,7 +863,7 @@ async fn a_full_data_directory_keeps_the_old_files_and_reports_the_error() {
     let (peers, ever, config) = (read(PEERS_FILE), read(PEERS_EVER_FILE), read(CONFIG_FILE));
     // The disk fills; another peer comes; saving fails and says why, the files stay as
     // they were.
-    let filler = disk.fill();
+    let filler = disk.fill("filler");
     let second = local_builder().start().await.expect("peer");
     node.connect(&addr_of(&second)).await.expect("connect");
     let err = store
@@ -899,6 +899,24 @@ async fn a_full_data_directory_keeps_the_old_files_and_reports_the_error() {
                 && l.contains("No space left on device")),
         "{logged}"
     );
+    // A start whose config.json is gone cannot write the defaults: a warning, it runs.
+    std::fs::remove_file(data.join(CONFIG_FILE)).expect("remove config.json");
+    let refill = disk.fill("refill");
+    let node = start().await.expect("starts without its defaults written");
+    let warnings = node.config_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("could not write default") && w.contains("No space left")),
+        "{warnings:?}"
+    );
+    assert!(!data.join(CONFIG_FILE).exists());
+    assert!(
+        names_containing(&data, ".tmp-").is_empty(),
+        "no temporary file"
+    );
+    node.shutdown().await;
+    drop(node);
     // A first start on the full disk fails with a clear error.
     let fresh = disk.0.join("fresh");
     let err = local_builder()
@@ -912,6 +930,7 @@ async fn a_full_data_directory_keeps_the_old_files_and_reports_the_error() {
     assert!(litter.is_empty(), "temporary files left: {litter:?}");
     // Room again: the node starts from the files kept.
     std::fs::remove_file(&filler).expect("room again");
+    std::fs::remove_file(&refill).expect("room again");
     let freed = Instant::now();
     let node = start().await.expect("starts again");
     let recovered = freed.elapsed();
@@ -929,7 +948,8 @@ async fn a_full_data_directory_keeps_the_old_files_and_reports_the_error() {
     println!(
         "FAULT full data directory (1 MiB tmpfs): peer-store and settings saves failed with \
          \"No space left on device\" (the shutdown save logged as a warning), peers.rats, \
-         peers_ever.rats and config.json stayed as they were, no temporary file left; a first \
+         peers_ever.rats and config.json stayed as they were, no temporary file left; a start \
+         without config.json warned that it could not write the defaults and ran; a first \
          start there failed with \"{}\" and left no temporary file; once freed the node \
          started from the kept files, recovered in {:.3} s, data lost: the peers met while the \
          disk was full",
