@@ -50,9 +50,17 @@ fn stress_writer(mode: &str) -> (TempDir, PathBuf) {
     let dir = TempDir::new("rats-fault-writer");
     let copy = dir.path().join("rats-persist-stress");
     std::fs::copy(STRESS, &copy).expect("copy the writer");
-    let usage = std::process::Command::new(&copy)
-        .output()
-        .expect("run the writer");
+    // A child that another test forked while the copy was open for writing holds it open
+    // until it execs: the copy is "busy" for that moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let usage = loop {
+        match std::process::Command::new(&copy).output() {
+            Err(e) if e.raw_os_error() == Some(26) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            run => break run.expect("run the writer"),
+        }
+    };
     let usage = String::from_utf8_lossy(&usage.stderr);
     assert!(
         usage.contains(mode),
