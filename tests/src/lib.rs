@@ -235,3 +235,46 @@ pub mod readme_doctests {
     #[doc = include_str!("../../rats-nat/README.md")]
     pub struct RatsNat;
 }
+
+/// A small tmpfs mounted for one test (as root), unmounted when dropped: a disk that fills up.
+#[derive(Debug)]
+pub struct SmallDisk(pub std::path::PathBuf);
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (`"8m"`) at `at`; panics naming what is missing (root).
+    pub fn mount(at: std::path::PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&at).expect("create the mount point");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "cannot mount a tmpfs at {} ({status:?}; needs root); this test needs one (it is \
+             #[ignore]d by default)",
+            at.display()
+        );
+        SmallDisk(at)
+    }
+
+    /// Fills the disk with the file `name` until a write fails for want of space.
+    pub fn fill(&self, name: &str) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.0.join(name);
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        let block = vec![0u8; 64 * 1024];
+        let err = loop {
+            if let Err(e) = f.write_all(&block) {
+                break e;
+            }
+        };
+        assert_eq!(err.raw_os_error(), Some(28), "filled: {err}");
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}

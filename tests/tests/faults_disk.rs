@@ -27,7 +27,7 @@ use rats_persist::{
     CONFIG_FILE, KnownPeer, PEERS_EVER_FILE, PEERS_FILE, PeersEverFile, PeersFile, load_config,
     parse_peer_file, write_atomic,
 };
-use rats_tests::{TempDir, addr_of, local_builder, next_matching, wait_until};
+use rats_tests::{SmallDisk, TempDir, addr_of, local_builder, next_matching, wait_until};
 use rats_transfer::{AcceptDecision, TransferEvent, TransferService, TransferState};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncBufReadExt;
@@ -594,47 +594,6 @@ async fn kill_9_while_files_move_across_file_systems_leaves_no_partial_copy() {
 // ---------------------------------------------------------------------------------------
 // full disk
 // ---------------------------------------------------------------------------------------
-
-/// A small tmpfs mounted for one test (as root), unmounted when dropped (`transfer.rs` has
-/// the same helper).
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(at: PathBuf, size: &str) -> SmallDisk {
-        std::fs::create_dir_all(&at).expect("create the mount point");
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&at)
-            .status();
-        assert!(
-            status.as_ref().is_ok_and(|s| s.success()),
-            "cannot mount a tmpfs at {} ({status:?}; needs root)",
-            at.display()
-        );
-        SmallDisk(at)
-    }
-
-    /// Fills the disk with the file `name` until a write fails for want of space.
-    fn fill(&self, name: &str) -> PathBuf {
-        use std::io::Write;
-        let filler = self.0.join(name);
-        let mut f = std::fs::File::create(&filler).expect("filler");
-        let block = vec![0u8; 64 * 1024];
-        let err = loop {
-            if let Err(e) = f.write_all(&block) {
-                break e;
-            }
-        };
-        assert_eq!(err.raw_os_error(), Some(28), "filled: {err}");
-        filler
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
 
 fn transfer_event(e: &Event) -> Option<TransferEvent> {
     match e {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::RngCore;
 use rats::RatsClient;
 use rats_core::{Event, PeerId};
-use rats_tests::{TempDir, addr_of, client_with, wait_until};
+use rats_tests::{SmallDisk, TempDir, addr_of, client_with, wait_until};
 use rats_transfer::{AcceptDecision, ServeDecision, TransferEvent, TransferService, TransferState};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -615,36 +615,6 @@ async fn a_pause_outlives_a_restart_of_the_side_that_paused() {
     assert!(std::fs::read(inbox.join("big")).unwrap() == data);
     sender.shutdown().await;
     receiver.shutdown().await;
-}
-
-/// A small tmpfs mounted for one test (Linux, as root), unmounted when dropped. Mounting
-/// fails the test when it cannot be done: the tests that use it are `#[ignore]`d by default.
-#[cfg(target_os = "linux")]
-struct SmallDisk(PathBuf);
-
-#[cfg(target_os = "linux")]
-impl SmallDisk {
-    fn mount(at: PathBuf, size: &str) -> SmallDisk {
-        std::fs::create_dir_all(&at).expect("create the mount point");
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&at)
-            .status();
-        assert!(
-            status.as_ref().is_ok_and(|s| s.success()),
-            "cannot mount a tmpfs at {} ({status:?}; needs root); this test needs one (it is \
-             #[ignore]d by default)",
-            at.display()
-        );
-        SmallDisk(at)
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[cfg(target_os = "linux")]
