@@ -518,7 +518,7 @@ async fn decide_offer(
         manifest.total_size(),
     );
     let (rx, info_tx) = hub.open_slot(info).map_err(|e| e.to_string())?;
-    let task = IncomingTransfer::new(
+    let mut task = IncomingTransfer::new(
         hub.clone(),
         id,
         peer,
@@ -527,6 +527,10 @@ async fn decide_offer(
         rx,
         info_tx,
     );
+    // Saved before the sender hears of the accept: killed right after, we still know the
+    // transfer when we come back, and it continues. On an error the task tries again and
+    // fails the transfer.
+    let _ = task.prepare().await;
     // Accept first, then start: the task may answer at once (empty files are complete
     // immediately), and chunks that arrive meanwhile wait in its queue.
     let accept = Control::Accept {

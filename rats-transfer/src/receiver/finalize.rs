@@ -23,8 +23,21 @@ pub(super) struct Finalized {
 }
 
 impl IncomingTransfer {
-    /// First start of the data phase: directories, empty files, saved state, `Started`.
+    /// First start of the data phase: directories, empty files, saved state (unless
+    /// [`prepare`](Self::prepare) did that already), `Started`.
     pub(super) async fn begin(&mut self) -> Option<Result<(), TransferError>> {
+        if !self.prepared
+            && let Err(e) = self.prepare().await
+        {
+            return Some(Err(e));
+        }
+        self.core.started();
+        self.finish_complete_files().await
+    }
+
+    /// Directories and the saved state, so that a restart right after we accept still knows
+    /// the transfer: an accepted push calls this before its `accept` goes out.
+    pub(crate) async fn prepare(&mut self) -> Result<(), TransferError> {
         let manifest = self.core.manifest.clone();
         let dest = self.dest.clone();
         let temp = self.core.hub.temp().to_path_buf();
@@ -47,12 +60,10 @@ impl IncomingTransfer {
         })
         .await
         .unwrap_or(Err(TransferError::Stopped));
-        if let Err(e) = prepared {
-            return Some(Err(e));
-        }
+        prepared?;
         self.save().await;
-        self.core.started();
-        self.finish_complete_files().await
+        self.prepared = true;
+        Ok(())
     }
 
     /// Files with every chunk verified (always so for empty files) are finished at once.

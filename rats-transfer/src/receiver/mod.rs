@@ -68,6 +68,8 @@ pub(crate) struct IncomingTransfer {
     done_count: usize,
     last_save: Instant,
     dirty: bool,
+    /// Directories made and the state saved once ([`prepare`](Self::prepare)).
+    prepared: bool,
     /// The chunk log, opened on the first chunk.
     chunk_log: Option<Arc<File>>,
     /// When the last chunk (or the answer to our `continue`) arrived.
@@ -126,6 +128,7 @@ impl IncomingTransfer {
             done_count: 0,
             last_save: Instant::now(),
             dirty: false,
+            prepared: false,
             chunk_log: None,
             last_chunk: Instant::now(),
             last_resync: None,
