@@ -120,6 +120,9 @@ impl NodeSpec {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group: a Ctrl-C in the terminal reaches the soak only, which
+            // then stops the nodes itself (and counts a node that ends on its own as a crash).
+            .process_group(0)
             .kill_on_drop(true);
         // Only our own settings reach the nodes, not whatever the soak was started with.
         for (key, _) in std::env::vars_os() {
