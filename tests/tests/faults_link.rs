@@ -54,12 +54,8 @@ async fn setup() -> Setup {
             .await;
         assert!(s["error"].is_null(), "{s}");
     }
-    b.cmd(&format!("connect tcp:{}:7000", lab.public_ip(ha)))
-        .await;
     let c = b
-        .wait(20, "connected", |v| {
-            v["event"] == "connected" || v["event"] == "connect_failed"
-        })
+        .connect(&format!("tcp:{}:7000", lab.public_ip(ha)), 20)
         .await;
     assert_eq!(c["event"], "connected", "{c}");
     // The mesh forms at the next heartbeat: publish probes until one arrives.

@@ -49,12 +49,8 @@ async fn transfer_and_messages(scheme: &str, port: u16, rates: [(u8, usize); 3])
     let recv_arg = recv.to_str().expect("utf-8").to_string();
     let mut a = Node::start(&lab, ha, &["--quic", "--recv", &recv_arg]).await;
     let mut b = Node::start(&lab, hb, &["--quic"]).await;
-    b.cmd(&format!("connect {scheme}:{}:{port}", lab.public_ip(ha)))
-        .await;
     let c = b
-        .wait(20, "connected", |v| {
-            v["event"] == "connected" || v["event"] == "connect_failed"
-        })
+        .connect(&format!("{scheme}:{}:{port}", lab.public_ip(ha)), 20)
         .await;
     assert_eq!(c["event"], "connected", "{c}");
 

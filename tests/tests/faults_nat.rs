@@ -286,12 +286,7 @@ async fn turn_server_restarted_under_a_relayed_connection() {
     let advertised = relayed_addr(&t.a.wait(5, "addrs", |v| v["event"] == "addrs").await);
 
     // A's allocation died with the server: its old relayed address leads nowhere.
-    t.b.cmd(&format!("connect {old}")).await;
-    let c =
-        t.b.wait(30, "a connect result", |v| {
-            v["event"] == "connected" || v["event"] == "connect_failed"
-        })
-        .await;
+    let c = t.b.connect(&old, 30).await;
     let old_works = c["event"] == "connected";
     let old_error = c["error"].clone();
     let old_failed_in = secs(&c);
@@ -305,12 +300,7 @@ async fn turn_server_restarted_under_a_relayed_connection() {
         t.a.cmd("addrs").await;
         let new = relayed_addr(&t.a.wait(5, "addrs", |v| v["event"] == "addrs").await);
         assert_ne!(new, old, "a fresh allocation");
-        t.b.cmd(&format!("connect {new}")).await;
-        let c =
-            t.b.wait(30, "connected", |v| {
-                v["event"] == "connected" || v["event"] == "connect_failed"
-            })
-            .await;
+        let c = t.b.connect(&new, 30).await;
         assert_eq!(
             c["event"], "connected",
             "B reaches A's new relayed address: {c}"
@@ -390,12 +380,8 @@ async fn stun_server_gone() {
     let peer = Node::start(&lab, p, &[]).await;
     let mut node = Node::start(&lab, h, &["--stun", &server]).await;
     let t = Instant::now();
-    node.cmd(&format!("connect tcp:{}:7000", lab.public_ip(p)))
-        .await;
     let c = node
-        .wait(20, "connected", |v| {
-            v["event"] == "connected" || v["event"] == "connect_failed"
-        })
+        .connect(&format!("tcp:{}:7000", lab.public_ip(p)), 20)
         .await;
     assert_eq!(c["event"], "connected", "{c}");
     assert_eq!(c["peer"], peer.id.as_str(), "{c}");

@@ -7,9 +7,12 @@
 
 use std::path::{Path, PathBuf};
 
-/// Every fuzz target: its name (a file in `fuzz/fuzz_targets/`), the entry point it calls,
-/// and that entry point.
-const TARGETS: &[(&str, &str, fn(&[u8]))] = &[
+/// A fuzz target: its name (a file in `fuzz/fuzz_targets/`), the entry point it calls, and
+/// that entry point.
+type Target = (&'static str, &'static str, fn(&[u8]));
+
+/// Every fuzz target.
+const TARGETS: &[Target] = &[
     (
         "frames",
         "rats_core::__fuzz::frames",

@@ -51,6 +51,16 @@ impl Node {
             .expect("write to the lab node");
     }
 
+    /// Dials `addr` (the `connect` command) and returns the result line, `connected` or
+    /// `connect_failed`, within `secs`.
+    pub async fn connect(&mut self, addr: &str, secs: u64) -> Value {
+        self.cmd(&format!("connect {addr}")).await;
+        self.wait(secs, "a connect result", |v| {
+            v["event"] == "connected" || v["event"] == "connect_failed"
+        })
+        .await
+    }
+
     /// The first line (already seen or new, within `secs`) that `want` accepts; it is taken
     /// out of `seen`. Panics naming `what` (and what was seen) if none comes.
     pub async fn wait(&mut self, secs: u64, what: &str, want: impl Fn(&Value) -> bool) -> Value {
