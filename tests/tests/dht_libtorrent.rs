@@ -25,14 +25,8 @@ struct LibtorrentDht {
 
 impl LibtorrentDht {
     async fn start(nodes: usize) -> (Self, Vec<SocketAddr>) {
-        let have = Command::new("python3")
-            .args(["-c", "import libtorrent"])
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .is_ok_and(|s| s.success());
         assert!(
-            have,
+            rats_tests::python_has_module("libtorrent"),
             "python3 libtorrent module missing (python3 -m pip install libtorrent); this test \
              needs it (it is #[ignore]d by default)"
         );

@@ -15,12 +15,8 @@ use serde_json::{Value, json};
 const NATLAB: &str = env!("CARGO_BIN_EXE_rats-natlab");
 
 fn require_aioice() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import aioice"])
-        .output()
-        .is_ok_and(|o| o.status.success());
     assert!(
-        ok,
+        rats_tests::python_has_module("aioice"),
         "aioice is not installed (python3 -m pip install aioice); this test needs it (it is \
          #[ignore]d by default)"
     );

@@ -88,13 +88,7 @@ impl Libtorrent {
 
 /// Fails, saying what to install, without python3 and its libtorrent module.
 pub async fn require_libtorrent() -> Result<(), Error> {
-    let have = Command::new("python3")
-        .args(["-c", "import libtorrent"])
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success());
-    if !have {
+    if !rats_tests::python_has_module("libtorrent") {
         return Err(
             "python3 or its libtorrent module is missing (python3 -m pip install \
                     libtorrent): needed for the dht_krpc seeds"
