@@ -11,7 +11,7 @@ use crate::soak::Soak;
 pub struct Bounds {
     /// Largest RSS of any node, MiB.
     pub max_rss_mib: f64,
-    /// Steepest RSS growth of a life fitted over at least [`FIT_MIN_SPAN`], MiB/min.
+    /// Steepest RSS growth of a life fitted over at least [`RSS_FIT_MIN_SPAN`], MiB/min.
     pub max_rss_slope: f64,
     /// Most open descriptors of any node.
     pub max_fds: f64,
