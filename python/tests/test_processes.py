@@ -136,10 +136,16 @@ asyncio.run(main())
 
 
 CTRL_C = r"""
-import asyncio, rats
+import asyncio, faulthandler, signal, rats
+# A shell that starts a job in the background without job control (CI under `cmd &`) passes
+# SIGINT on ignored, and Python then never raises KeyboardInterrupt: restore the default.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 async def main():
     async with rats.Client(local_only=True, listen=["tcp:127.0.0.1:0"]) as c:
         async with c.texts() as texts:
+            # If the script hangs after Ctrl-C, its threads' Python stacks reach the test's
+            # failure message.
+            faulthandler.dump_traceback_later(15, exit=True)
             print("ready", flush=True)
             async for _ in texts:  # waits for ever
                 pass
@@ -153,12 +159,14 @@ except KeyboardInterrupt:
 def test_ctrl_c_stops_a_script_cleanly():
     import signal
 
-    proc = subprocess.Popen([sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         assert proc.stdout.readline().strip() == b"ready"
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
-        assert proc.returncode == 0 and out.strip() == b"interrupted"
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0 and out.strip() == b"interrupted", err.decode(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()
