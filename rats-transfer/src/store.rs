@@ -159,6 +159,43 @@ pub(crate) fn finalize_file(
     crate::fileio::move_into_place(part, &target).map_err(|e| TransferError::io(&target, &e))
 }
 
+/// Whether a file of a restored transfer was already moved into place before the restart (a
+/// kill between the move and the save that records it): its `.part` is gone and the target
+/// holds content of the offered size and SHA-256.
+pub(crate) fn already_in_place(
+    part: &Path,
+    kind: Kind,
+    dest: &Path,
+    rel: &RelPath,
+    size: u64,
+    expected: &[u8; 32],
+) -> bool {
+    if std::fs::symlink_metadata(part).is_ok() {
+        return false;
+    }
+    let target = match kind {
+        Kind::File => dest.to_path_buf(),
+        Kind::Directory => match resolve_under(dest, rel) {
+            Ok(t) => t,
+            Err(_) => return false,
+        },
+    };
+    // A symlink is never ours (finalize_file refuses to write through one).
+    match std::fs::symlink_metadata(&target) {
+        Ok(m) if m.is_file() && m.len() == size => {}
+        _ => return false,
+    }
+    let Ok(mut file) = File::open(&target) else {
+        return false;
+    };
+    let mut hasher = Sha256::new();
+    if std::io::copy(&mut file, &mut hasher).is_err() {
+        return false;
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    digest == *expected
+}
+
 fn parent_of(rel: &RelPath) -> Option<RelPath> {
     let s = rel.as_str();
     let (parent, _) = s.rsplit_once('/')?;

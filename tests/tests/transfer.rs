@@ -617,6 +617,76 @@ async fn a_pause_outlives_a_restart_of_the_side_that_paused() {
     receiver.shutdown().await;
 }
 
+/// A receiver killed after moving a finished file into place but before recording it (found
+/// by the churn soak: the sender had completed, so the restored receiver's request to continue
+/// was refused and the transfer reported cancelled although the file was there) takes the file
+/// in place as done when it restarts, without its sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_moved_into_place_before_a_restart_completes_without_the_sender() {
+    let dir = TempDir::new("rats-transfer-in-place");
+    let slow = serde_json::json!({"chunk_size": 65536, "window": 2});
+    let sender = node(dir.path(), "a", slow.clone()).await;
+    let inbox = dir.path().join("inbox");
+    let identity = rats_core::Identity::generate();
+    let start_receiver = |identity: rats_core::Identity| {
+        let s = section(dir.path(), "b", slow.clone());
+        let inbox = inbox.clone();
+        async move {
+            let c = RatsClient::builder()
+                .identity(identity)
+                .configure(move |c| {
+                    *c = rats_tests::test_config();
+                    c.plugins.insert("transfer".into(), s);
+                })
+                .start()
+                .await
+                .expect("receiver starts");
+            accept_into(&c.transfers().unwrap(), inbox);
+            c
+        }
+    };
+    let receiver = start_receiver(identity.clone()).await;
+    let b_id = sender.connect(&addr_of(&receiver)).await.expect("connect");
+    let src = dir.path().join("doc.bin");
+    let data = random_file(&src, 8 << 20);
+    let id = sender
+        .transfers()
+        .unwrap()
+        .send_file(&b_id, &src, None)
+        .await
+        .expect("send");
+    wait_until(30, "data moves", || {
+        receiver.transfers().unwrap().stats().bytes_received > 0
+    })
+    .await;
+    receiver.transfers().unwrap().pause(id).expect("pause");
+    // Both stop with the receiver's state saved mid-way; then the state of a receiver killed
+    // right after its move: the whole file at the destination, no `.part`, the state unchanged.
+    sender.shutdown().await;
+    receiver.shutdown().await;
+    std::fs::write(inbox.join("doc.bin"), &data).expect("file in place");
+    let parts: Vec<String> = files_in(&dir.path().join("tmp-b"))
+        .into_iter()
+        .filter(|f| f.ends_with(".part"))
+        .collect();
+    assert!(!parts.is_empty(), "the paused transfer kept its partial file");
+    for p in &parts {
+        std::fs::remove_file(dir.path().join("tmp-b").join(p)).expect("remove .part");
+    }
+    let receiver = start_receiver(identity).await;
+    let done = receiver
+        .transfers()
+        .unwrap()
+        .wait(id, WAIT)
+        .await
+        .expect("finished");
+    assert_eq!(done.state, TransferState::Completed);
+    assert!(std::fs::read(inbox.join("doc.bin")).unwrap() == data);
+    let left = files_in(&dir.path().join("tmp-b"));
+    assert!(left.is_empty(), "temporary data left: {left:?}");
+    receiver.shutdown().await;
+}
+
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root to mount a tmpfs (CI runs it with --include-ignored)"]

@@ -171,6 +171,11 @@ impl IncomingTransfer {
             return None;
         };
         let cancel = ctx.cancellation().clone();
+        if self.phase == Phase::Waiting
+            && let Some(end) = self.adopt_files_in_place().await
+        {
+            return Some(end);
+        }
         if self.phase == Phase::Running {
             if let Some(end) = self.begin().await {
                 return Some(end);

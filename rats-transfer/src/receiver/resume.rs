@@ -25,6 +25,55 @@ impl IncomingTransfer {
         self.replay_chunk_log();
     }
 
+    /// After a restart: files that were moved into place before the kill but not yet
+    /// recorded as done (their `.part` gone, the target complete with the offered SHA-256)
+    /// count as done, so the transfer does not ask a sender that may have finished already.
+    /// `Some(Ok(()))` when that completes the transfer.
+    pub(super) async fn adopt_files_in_place(&mut self) -> Option<Result<(), TransferError>> {
+        let manifest = self.core.manifest.clone();
+        let temp = self.core.hub.temp().to_path_buf();
+        let id = self.core.id;
+        let dest = self.dest.clone();
+        let pending: Vec<usize> = (0..self.files.len())
+            .filter(|&f| !self.files[f].done)
+            .collect();
+        if pending.is_empty() {
+            return None;
+        }
+        let adopted = tokio::task::spawn_blocking(move || {
+            pending
+                .into_iter()
+                .filter(|&f| {
+                    let m = &manifest.files[f];
+                    crate::store::already_in_place(
+                        &state::part_path(&temp, id, f),
+                        manifest.kind,
+                        &dest,
+                        &m.rel,
+                        m.size,
+                        &m.sha256,
+                    )
+                })
+                .collect::<Vec<usize>>()
+        })
+        .await
+        .unwrap_or_default();
+        for f in adopted {
+            let rf = &mut self.files[f];
+            if rf.done {
+                continue;
+            }
+            rf.done = true;
+            rf.forget_chunks();
+            self.done_count += 1;
+            self.dirty = true;
+        }
+        if self.done_count == self.files.len() {
+            return Some(Ok(()));
+        }
+        None
+    }
+
     /// After a restart: chunks written after the last save extend the saved prefixes.
     fn replay_chunk_log(&mut self) {
         let max = self.core.manifest.total_chunks();
