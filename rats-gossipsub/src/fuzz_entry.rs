@@ -146,7 +146,11 @@ pub fn router(data: &[u8]) {
                     "sent to a peer that is not connected"
                 );
                 if let Err(e) = Rpc::decode(bytes.clone(), 65_535) {
-                    panic!("the router sent an invalid RPC ({e}): {} bytes {:02x?}", bytes.len(), &bytes[..]);
+                    panic!(
+                        "the router sent an invalid RPC ({e}): {} bytes {:02x?}",
+                        bytes.len(),
+                        &bytes[..]
+                    );
                 }
                 router.on_send_result(peer, purpose, SendOutcome::Sent);
             }

@@ -669,7 +669,10 @@ async fn a_file_moved_into_place_before_a_restart_completes_without_the_sender()
         .into_iter()
         .filter(|f| f.ends_with(".part"))
         .collect();
-    assert!(!parts.is_empty(), "the paused transfer kept its partial file");
+    assert!(
+        !parts.is_empty(),
+        "the paused transfer kept its partial file"
+    );
     for p in &parts {
         std::fs::remove_file(dir.path().join("tmp-b").join(p)).expect("remove .part");
     }
