@@ -2,6 +2,7 @@
 //! latency statistics and the JSON output.
 
 use std::io::Write;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rats::RatsClient;
@@ -15,10 +16,21 @@ pub fn fail<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
+/// Every line printed so far (for the medians over `--rounds`).
+static PRINTED: Mutex<Vec<serde_json::Value>> = Mutex::new(Vec::new());
+
 /// Prints one JSON object on its own line on stdout.
 pub fn emit(line: &impl Serialize) {
+    // Printed in field order (a `Value` would sort the keys); kept as a `Value` for the medians.
     let text = serde_json::to_string(line)
         .unwrap_or_else(|e| format!(r#"{{"error":"cannot serialize result: {e}"}}"#));
+    if let (Ok(value), Ok(mut printed)) = (serde_json::to_value(line), PRINTED.lock()) {
+        printed.push(value);
+    }
+    print_line(&text);
+}
+
+fn print_line(text: &str) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. piped into `head`) is not worth a panic.
     let _ = writeln!(out, "{text}");
@@ -149,7 +161,87 @@ pub fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// `a / b` rounded to three decimals (0 when `b` is 0): rats' figure against plain TCP's.
+pub fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        return 0.0;
+    }
+    (a / b * 1000.0).round() / 1000.0
+}
+
 /// Bytes per second expressed in MiB/s.
 pub fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
     round1(bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64().max(1e-9))
+}
+
+/// Prints, per scenario that printed more than one line, one line of the medians of its
+/// figures (every number, nested objects included; other values from its first line), marked
+/// `"median_of": n`.
+pub fn print_medians() {
+    let printed = match PRINTED.lock() {
+        Ok(p) => p.clone(),
+        Err(_) => return,
+    };
+    let mut order: Vec<String> = Vec::new();
+    let mut by_scenario: std::collections::HashMap<String, Vec<serde_json::Value>> =
+        std::collections::HashMap::new();
+    for line in printed {
+        // Error lines have no figures to take a median of.
+        if line.get("error").is_some() {
+            continue;
+        }
+        let Some(name) = line
+            .get("scenario")
+            .and_then(|s| s.as_str())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        if !by_scenario.contains_key(&name) {
+            order.push(name.clone());
+        }
+        by_scenario.entry(name).or_default().push(line);
+    }
+    for name in order {
+        let lines = &by_scenario[&name];
+        if lines.len() < 2 {
+            continue;
+        }
+        let mut median = median_value(lines);
+        if let Some(obj) = median.as_object_mut() {
+            obj.insert("median_of".into(), lines.len().into());
+        }
+        print_line(&median.to_string());
+    }
+}
+
+/// The median of each number across `values` (which share one shape), recursively.
+fn median_value(values: &[serde_json::Value]) -> serde_json::Value {
+    use serde_json::Value;
+    match &values[0] {
+        Value::Number(_) => {
+            let mut nums: Vec<f64> = values.iter().filter_map(Value::as_f64).collect();
+            if nums.is_empty() {
+                return values[0].clone();
+            }
+            nums.sort_by(f64::total_cmp);
+            let mid = nums.len() / 2;
+            let m = if nums.len() % 2 == 1 {
+                nums[mid]
+            } else {
+                (nums[mid - 1] + nums[mid]) / 2.0
+            };
+            serde_json::json!((m * 1000.0).round() / 1000.0)
+        }
+        Value::Object(first) => {
+            let mut out = serde_json::Map::new();
+            for key in first.keys() {
+                let column: Vec<Value> =
+                    values.iter().filter_map(|v| v.get(key).cloned()).collect();
+                out.insert(key.clone(), median_value(&column));
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
 }

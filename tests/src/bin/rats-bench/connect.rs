@@ -7,8 +7,10 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, Latency, addr_of, connect, emit, latency, shutdown_all, start_pair, wait_for,
+    BenchResult, Latency, addr_of, connect, emit, latency, ratio, shutdown_all, start_pair,
+    wait_for,
 };
+use crate::tcp;
 
 /// Connections made before measuring (not counted).
 const WARMUP: usize = 5;
@@ -18,6 +20,11 @@ struct Line {
     scenario: &'static str,
     #[serde(flatten)]
     latency: Latency,
+    /// Plain TCP over as many fresh connections, right after: dial until the listener's first
+    /// byte arrived (usable both ways, as `connect()` returning is for rats).
+    tcp: Latency,
+    /// `median_us / tcp.median_us`.
+    vs_tcp: f64,
 }
 
 /// Runs the scenario with `count` measured connections.
@@ -26,9 +33,13 @@ pub async fn run(count: usize) -> BenchResult {
     let result = measure(&listener, &dialer, count).await;
     shutdown_all(&[listener, dialer]).await;
     let mut samples = result?;
+    let latency = latency(&mut samples)?;
+    let tcp = crate::common::latency(&mut tcp::connect(WARMUP, count).await?)?;
     emit(&Line {
         scenario: "connect",
-        latency: latency(&mut samples)?,
+        latency,
+        tcp,
+        vs_tcp: ratio(latency.median_us, tcp.median_us),
     });
     Ok(())
 }

@@ -19,8 +19,15 @@
 //!                                            (clock ticks) and sched_cpu_percent (ns run time)
 //! memory-attack [--one-ip 16] [--ips 8] [--per-ip 8] [--mib 16]  hostile partial messages:
 //!                                            base/peak/after_rss_kib of the listener
+//! tool        [--exe target/release/rats] [--secs 10]  idle tool, every plugin on, in a
+//!                                            network namespace (root): rss_kib, rss_anon_kib
 //! all         [see --help]                   every scenario in turn (peers with 10, 100, 500)
 //! ```
+//!
+//! `connect`, `messages`, `rtt`, `throughput` and `transfer` also run the same workload over a
+//! plain tokio `TcpStream` right after (no encryption; see `tcp.rs`) and print it beside their
+//! figure with the ratio `vs_tcp`. `--rounds N` repeats the scenario N times and then prints the
+//! medians.
 //!
 //! `peers` and `idle` run the listener in a child process (this binary, `listen-child`) and
 //! dial it from N nodes in this process, each with its own identity. Every scenario has a
@@ -35,7 +42,9 @@ mod memory;
 mod messages;
 mod peers;
 mod rtt;
+mod tcp;
 mod throughput;
+mod tool;
 mod transfer;
 
 use std::future::Future;
@@ -52,9 +61,13 @@ use crate::common::{BenchResult, ErrorLine, emit};
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
+    /// Runs the scenario this many times in turn, then prints one more line per scenario with
+    /// the median of each figure (`"median_of": rounds`).
+    #[arg(long, global = true, default_value_t = 1)]
+    rounds: usize,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 enum Scenario {
     /// Dial-to-connected latency over many new connections.
     Connect(ConnectArgs),
@@ -76,6 +89,8 @@ enum Scenario {
     MemoryAttack(MemoryAttackArgs),
     /// CPU use of a listener (separate process) with idle peers.
     Idle(IdleArgs),
+    /// Memory of an idle `rats` tool with every plugin on, in a network namespace (root).
+    Tool(ToolArgs),
     /// Every scenario in turn.
     All(AllArgs),
     /// The listener process of `peers` and `idle` (internal).
@@ -83,7 +98,7 @@ enum Scenario {
     ListenChild(ChildArgs),
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct MemoryAttackArgs {
     /// Hostile connections in the first round, all from 127.0.0.2.
     #[arg(long, default_value_t = 16)]
@@ -99,14 +114,14 @@ struct MemoryAttackArgs {
     mib: usize,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct ConnectArgs {
     /// Connections to measure.
     #[arg(long, default_value_t = 200)]
     connections: usize,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct MessagesArgs {
     /// Seconds to send for.
     #[arg(long, default_value_t = 3.0)]
@@ -119,7 +134,7 @@ struct MessagesArgs {
     size: usize,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct RttArgs {
     /// Round trips to measure.
     #[arg(long, default_value_t = 10_000)]
@@ -129,14 +144,14 @@ struct RttArgs {
     size: usize,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct ThroughputArgs {
     /// MiB to send (one 1 MiB message each).
     #[arg(long, default_value_t = 1024)]
     mib: u64,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct TransferArgs {
     /// MiB of the big file.
     #[arg(long, default_value_t = 1024)]
@@ -155,7 +170,7 @@ struct TransferArgs {
     window: Option<u32>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct GossipArgs {
     /// Nodes.
     #[arg(long, default_value_t = 100)]
@@ -168,7 +183,7 @@ struct GossipArgs {
     rate: f64,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct DhtArgs {
     /// Testnet nodes.
     #[arg(long, default_value_t = 50)]
@@ -178,14 +193,14 @@ struct DhtArgs {
     lookups: usize,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct PeersArgs {
     /// Idle peers to connect.
     #[arg(long, default_value_t = 100)]
     peers: usize,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct IdleArgs {
     /// Idle peers to connect.
     #[arg(long, default_value_t = 100)]
@@ -195,7 +210,7 @@ struct IdleArgs {
     secs: f64,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct AllArgs {
     /// Connections for `connect`.
     #[arg(long, default_value_t = 200)]
@@ -223,7 +238,17 @@ struct AllArgs {
     idle_secs: f64,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
+struct ToolArgs {
+    /// The `rats` executable (e.g. target/release/rats).
+    #[arg(long, default_value = "target/release/rats")]
+    exe: std::path::PathBuf,
+    /// Seconds to let it settle before reading its memory.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+}
+
+#[derive(Args, Debug, Clone)]
 struct ChildArgs {
     /// The listener's `max_peers`.
     #[arg(long, default_value_t = 128)]
@@ -340,7 +365,21 @@ async fn idle(n: usize, s: f64) -> bool {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ok = match cli.scenario {
+    let mut ok = true;
+    for _ in 0..cli.rounds.max(1) {
+        ok &= run_scenario(cli.scenario.clone()).await;
+    }
+    common::print_medians();
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs one scenario (or all of them) once; false if any failed.
+async fn run_scenario(scenario: Scenario) -> bool {
+    match scenario {
         Scenario::Connect(a) => connect(a.connections).await,
         Scenario::Messages(a) => messages(a).await,
         Scenario::Rtt(a) => rtt(a).await,
@@ -351,6 +390,13 @@ async fn main() -> ExitCode {
         Scenario::Peers(a) => peers(a.peers).await,
         Scenario::Idle(a) => idle(a.peers, a.secs).await,
         Scenario::MemoryAttack(a) => memory_attack(a).await,
+        Scenario::Tool(a) => {
+            let deadline = secs(a.secs) + Duration::from_secs(60);
+            run("tool", deadline, async move {
+                tool::run_tool(&a.exe, a.secs).await
+            })
+            .await
+        }
         Scenario::All(a) => {
             let mut ok = connect(a.connections).await;
             ok &= messages(MessagesArgs {
@@ -398,10 +444,5 @@ async fn main() -> ExitCode {
                 false
             }
         },
-    };
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }

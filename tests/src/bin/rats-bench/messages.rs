@@ -9,8 +9,10 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, connect_pair, emit, fail, mib_per_s, round1, shutdown_all, start_pair, wait_for,
+    BenchResult, connect_pair, emit, fail, mib_per_s, ratio, round1, shutdown_all, start_pair,
+    wait_for,
 };
+use crate::tcp;
 
 /// Messages sent and delivered before the measured window.
 const WARMUP: u64 = 20_000;
@@ -25,6 +27,10 @@ struct Line {
     secs: f64,
     msgs_per_s: f64,
     mib_per_s: f64,
+    /// The same messages over plain TCP with 8 KiB buffers, right after.
+    tcp_msgs_per_s: f64,
+    /// `msgs_per_s / tcp_msgs_per_s`.
+    vs_tcp: f64,
 }
 
 /// Sends `size`-byte messages for about `secs` seconds or until `max` were sent.
@@ -33,14 +39,19 @@ pub async fn run(secs: f64, max: u64, size: usize) -> BenchResult {
     let result = measure(&receiver, &sender, secs, max, size).await;
     shutdown_all(&[receiver, sender]).await;
     let (messages, elapsed) = result?;
+    let (tcp_messages, tcp_elapsed) = tcp::messages(secs, max, size).await?;
     let secs = elapsed.as_secs_f64();
+    let msgs_per_s = messages as f64 / secs;
+    let tcp_msgs_per_s = tcp_messages as f64 / tcp_elapsed.as_secs_f64();
     emit(&Line {
         scenario: "messages",
         size,
         messages,
         secs: (secs * 1000.0).round() / 1000.0,
-        msgs_per_s: round1(messages as f64 / secs),
+        msgs_per_s: round1(msgs_per_s),
         mib_per_s: mib_per_s(messages * size as u64, elapsed),
+        tcp_msgs_per_s: round1(tcp_msgs_per_s),
+        vs_tcp: ratio(msgs_per_s, tcp_msgs_per_s),
     });
     Ok(())
 }

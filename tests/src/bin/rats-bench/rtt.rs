@@ -9,8 +9,9 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::common::{
-    BenchResult, Latency, connect_pair, emit, fail, latency, shutdown_all, start_pair,
+    BenchResult, Latency, connect_pair, emit, fail, latency, ratio, shutdown_all, start_pair,
 };
+use crate::tcp;
 
 /// Round trips before measuring (not counted).
 const WARMUP: usize = 200;
@@ -21,6 +22,10 @@ struct Line {
     size: usize,
     #[serde(flatten)]
     latency: Latency,
+    /// The same round trips over plain TCP (an echo task), right after.
+    tcp: Latency,
+    /// `median_us / tcp.median_us`.
+    vs_tcp: f64,
 }
 
 /// Measures `count` round trips of `size`-byte messages.
@@ -29,10 +34,14 @@ pub async fn run(count: usize, size: usize) -> BenchResult {
     let result = measure(&echo, &client, count, size).await;
     shutdown_all(&[echo, client]).await;
     let mut samples = result?;
+    let latency = latency(&mut samples)?;
+    let tcp = crate::common::latency(&mut tcp::rtt(WARMUP, count, size).await?)?;
     emit(&Line {
         scenario: "rtt",
         size,
-        latency: latency(&mut samples)?,
+        latency,
+        tcp,
+        vs_tcp: ratio(latency.median_us, tcp.median_us),
     });
     Ok(())
 }

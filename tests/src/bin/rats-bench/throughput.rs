@@ -10,8 +10,9 @@ use rats::RatsClient;
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, connect_pair, emit, fail, mib_per_s, shutdown_all, start_pair, wait_for,
+    BenchResult, connect_pair, emit, fail, mib_per_s, ratio, shutdown_all, start_pair, wait_for,
 };
+use crate::tcp;
 
 /// Size of one message.
 const MESSAGE: usize = 1024 * 1024;
@@ -25,6 +26,10 @@ struct Line {
     mib_per_s: f64,
     /// From the first delivered message to the last (receiver side only).
     receive_mib_per_s: f64,
+    /// The same messages over plain TCP, right after.
+    tcp_mib_per_s: f64,
+    /// `mib_per_s / tcp_mib_per_s`.
+    vs_tcp: f64,
 }
 
 /// Bytes delivered and the times of the first and last delivery, as seen by the receiver's
@@ -65,13 +70,18 @@ pub async fn run(mib: u64) -> BenchResult {
     shutdown_all(&[receiver, sender]).await;
     let (total, receive) = result?;
     let bytes = mib * MESSAGE as u64;
+    let tcp_total = tcp::throughput(mib, MESSAGE).await?;
+    let rate = mib_per_s(bytes, total);
+    let tcp_rate = mib_per_s(bytes, tcp_total);
     emit(&Line {
         scenario: "throughput",
         mib,
         secs: (total.as_secs_f64() * 1000.0).round() / 1000.0,
-        mib_per_s: mib_per_s(bytes, total),
+        mib_per_s: rate,
         // The first message's bytes arrived before the receive window opened.
         receive_mib_per_s: mib_per_s(bytes - MESSAGE as u64, receive),
+        tcp_mib_per_s: tcp_rate,
+        vs_tcp: ratio(rate, tcp_rate),
     });
     Ok(())
 }

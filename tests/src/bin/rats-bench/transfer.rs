@@ -11,8 +11,9 @@ use rats_transfer::{AcceptDecision, TransferService, TransferState};
 use serde::Serialize;
 
 use crate::common::{
-    BenchResult, Latency, connect_pair, emit, fail, latency, mib_per_s, round1, shutdown_all,
+    BenchResult, Latency, connect_pair, emit, fail, latency, mib_per_s, ratio, round1, shutdown_all,
 };
+use crate::tcp;
 
 #[derive(Serialize)]
 struct Line {
@@ -24,6 +25,11 @@ struct Line {
     /// Of which the sender hashing the file before offering it.
     offer_secs: f64,
     mib_per_s: f64,
+    /// The same file copied through a plain TCP connection (no hashing, no encryption), right
+    /// after.
+    tcp_mib_per_s: f64,
+    /// `mib_per_s / tcp_mib_per_s`.
+    vs_tcp: f64,
     /// Round trip of a 64-byte chat message while the big file moves (control and chat go
     /// ahead of file data).
     chat_rtt_during_transfer: Latency,
@@ -73,7 +79,9 @@ pub async fn run(p: Params) -> BenchResult {
     };
     let result = measure(&receiver, &sender, &dir, &p).await;
     shutdown_all(&[receiver, sender]).await;
-    let (line_big, offer, line_tree, chunk_size, window, mut chat) = result?;
+    let (line_big, offer, tcp_big, line_tree, chunk_size, window, mut chat) = result?;
+    let rate = mib_per_s(p.mib << 20, line_big);
+    let tcp_rate = mib_per_s(p.mib << 20, tcp_big);
     emit(&Line {
         scenario: "transfer",
         mib: p.mib,
@@ -81,7 +89,9 @@ pub async fn run(p: Params) -> BenchResult {
         window,
         big_file_secs: round3(line_big.as_secs_f64()),
         offer_secs: round3(offer.as_secs_f64()),
-        mib_per_s: mib_per_s(p.mib << 20, line_big),
+        mib_per_s: rate,
+        tcp_mib_per_s: tcp_rate,
+        vs_tcp: ratio(rate, tcp_rate),
         chat_rtt_during_transfer: latency(&mut chat)?,
         files: p.files,
         file_size: p.file_size,
@@ -130,7 +140,15 @@ async fn measure(
     sender: &RatsClient,
     dir: &Path,
     p: &Params,
-) -> BenchResult<(Duration, Duration, Duration, u32, u32, Vec<Duration>)> {
+) -> BenchResult<(
+    Duration,
+    Duration,
+    Duration,
+    Duration,
+    u32,
+    u32,
+    Vec<Duration>,
+)> {
     let peer = connect_pair(sender, receiver).await?;
     let rx = service(receiver)?;
     let tx = service(sender)?;
@@ -169,8 +187,12 @@ async fn measure(
     if got.len() != p.mib << 20 {
         return Err(format!("received {} bytes of {}", got.len(), p.mib << 20));
     }
-    let _ = std::fs::remove_file(&big);
     let _ = std::fs::remove_file(inbox.join("big.bin"));
+    let tcp_copy = inbox.join("big.tcp");
+    let tcp_secs = tcp::file(&big, &tcp_copy).await;
+    let _ = std::fs::remove_file(&big);
+    let _ = std::fs::remove_file(&tcp_copy);
+    let tcp_secs = tcp_secs?;
 
     let tree = dir.join("tree");
     write_tree(&tree, p.files, p.file_size).map_err(fail("write tree"))?;
@@ -191,6 +213,7 @@ async fn measure(
     Ok((
         big_secs,
         offer_secs,
+        tcp_secs,
         tree_secs,
         cfg.chunk_size,
         cfg.window,
