@@ -543,6 +543,27 @@ async fn a_sender_restarted_before_the_answer_still_sends_after_accept() {
     receiver.shutdown().await;
 }
 
+/// Node "b" with `identity` (kept across restarts) accepting every offer into `inbox`.
+async fn receiver_as(
+    identity: rats_core::Identity,
+    dir: &Path,
+    extra: serde_json::Value,
+    inbox: &Path,
+) -> RatsClient {
+    let s = section(dir, "b", extra);
+    let c = RatsClient::builder()
+        .identity(identity)
+        .configure(move |c| {
+            *c = rats_tests::test_config();
+            c.plugins.insert("transfer".into(), s);
+        })
+        .start()
+        .await
+        .expect("receiver starts");
+    accept_into(&c.transfers().unwrap(), inbox.to_path_buf());
+    c
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pause_outlives_a_restart_of_the_side_that_paused() {
     let dir = TempDir::new("rats-transfer-pause-restart");
@@ -550,23 +571,8 @@ async fn a_pause_outlives_a_restart_of_the_side_that_paused() {
     let sender = node(dir.path(), "a", slow.clone()).await;
     let inbox = dir.path().join("inbox");
     let identity = rats_core::Identity::generate();
-    let start_receiver = |identity: rats_core::Identity| {
-        let s = section(dir.path(), "b", slow.clone());
-        let inbox = inbox.clone();
-        async move {
-            let c = RatsClient::builder()
-                .identity(identity)
-                .configure(move |c| {
-                    *c = rats_tests::test_config();
-                    c.plugins.insert("transfer".into(), s);
-                })
-                .start()
-                .await
-                .expect("receiver starts");
-            accept_into(&c.transfers().unwrap(), inbox);
-            c
-        }
-    };
+    let start_receiver =
+        |identity: rats_core::Identity| receiver_as(identity, dir.path(), slow.clone(), &inbox);
     let receiver = start_receiver(identity.clone()).await;
     let b_id = sender.connect(&addr_of(&receiver)).await.expect("connect");
     let src = dir.path().join("big");
@@ -628,23 +634,8 @@ async fn a_file_moved_into_place_before_a_restart_completes_without_the_sender()
     let sender = node(dir.path(), "a", slow.clone()).await;
     let inbox = dir.path().join("inbox");
     let identity = rats_core::Identity::generate();
-    let start_receiver = |identity: rats_core::Identity| {
-        let s = section(dir.path(), "b", slow.clone());
-        let inbox = inbox.clone();
-        async move {
-            let c = RatsClient::builder()
-                .identity(identity)
-                .configure(move |c| {
-                    *c = rats_tests::test_config();
-                    c.plugins.insert("transfer".into(), s);
-                })
-                .start()
-                .await
-                .expect("receiver starts");
-            accept_into(&c.transfers().unwrap(), inbox);
-            c
-        }
-    };
+    let start_receiver =
+        |identity: rats_core::Identity| receiver_as(identity, dir.path(), slow.clone(), &inbox);
     let receiver = start_receiver(identity.clone()).await;
     let b_id = sender.connect(&addr_of(&receiver)).await.expect("connect");
     let src = dir.path().join("doc.bin");
