@@ -3,9 +3,10 @@
 //! place). Run on blocking threads; several chunk jobs of one transfer may run at once.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -169,6 +170,7 @@ pub(crate) fn already_in_place(
     rel: &RelPath,
     size: u64,
     expected: &[u8; 32],
+    stop: &AtomicBool,
 ) -> bool {
     if std::fs::symlink_metadata(part).is_ok() {
         return false;
@@ -189,8 +191,17 @@ pub(crate) fn already_in_place(
         return false;
     };
     let mut hasher = Sha256::new();
-    if std::io::copy(&mut file, &mut hasher).is_err() {
-        return false;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
     }
     let digest: [u8; 32] = hasher.finalize().into();
     digest == *expected

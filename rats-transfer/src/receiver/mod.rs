@@ -172,9 +172,13 @@ impl IncomingTransfer {
         };
         let cancel = ctx.cancellation().clone();
         if self.phase == Phase::Waiting
-            && let Some(end) = self.adopt_files_in_place().await
+            && let Some(end) = self.adopt_files_in_place(cancel.cancelled()).await
         {
-            return Some(end);
+            return match end {
+                Ok(()) => Some(Ok(())),
+                // Stopping: `None` keeps the state for the next start.
+                Err(_) => None,
+            };
         }
         if self.phase == Phase::Running {
             if let Some(end) = self.begin().await {

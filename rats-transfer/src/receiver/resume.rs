@@ -2,6 +2,8 @@
 //! when the peers fall out of step, and the `continue` / `continue_from` exchange that picks
 //! up at each file's verified prefix.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -9,8 +11,9 @@ use tracing::warn;
 
 use super::{IncomingTransfer, Phase};
 use crate::error::TransferError;
+use crate::event::TransferEvent;
 use crate::state::{self, SavedTransfer};
-use crate::wire::{Control, FileProgress, FileStart};
+use crate::wire::{Control, FileProgress, FileStart, Kind};
 
 impl IncomingTransfer {
     /// Takes up a transfer saved before a restart: files done, verified prefixes (extended
@@ -28,8 +31,13 @@ impl IncomingTransfer {
     /// After a restart: files that were moved into place before the kill but not yet
     /// recorded as done (their `.part` gone, the target complete with the offered SHA-256)
     /// count as done, so the transfer does not ask a sender that may have finished already.
-    /// `Some(Ok(()))` when that completes the transfer.
-    pub(super) async fn adopt_files_in_place(&mut self) -> Option<Result<(), TransferError>> {
+    /// `Some(Ok(()))` when every file is done (also when the state saved at a stop already
+    /// said so but the last `file_done` never reached the sender); `Some(Err(Stopped))` if the
+    /// node stops (`cancelled` completes) meanwhile (the state is kept).
+    pub(super) async fn adopt_files_in_place(
+        &mut self,
+        cancelled: impl std::future::Future<Output = ()>,
+    ) -> Option<Result<(), TransferError>> {
         let manifest = self.core.manifest.clone();
         let temp = self.core.hub.temp().to_path_buf();
         let id = self.core.id;
@@ -37,36 +45,52 @@ impl IncomingTransfer {
         let pending: Vec<usize> = (0..self.files.len())
             .filter(|&f| !self.files[f].done)
             .collect();
-        if pending.is_empty() {
-            return None;
-        }
-        let adopted = tokio::task::spawn_blocking(move || {
-            pending
-                .into_iter()
-                .filter(|&f| {
-                    let m = &manifest.files[f];
-                    crate::store::already_in_place(
-                        &state::part_path(&temp, id, f),
-                        manifest.kind,
-                        &dest,
-                        &m.rel,
-                        m.size,
-                        &m.sha256,
-                    )
-                })
-                .collect::<Vec<usize>>()
-        })
-        .await
-        .unwrap_or_default();
-        for f in adopted {
-            let rf = &mut self.files[f];
-            if rf.done {
-                continue;
+        if !pending.is_empty() {
+            // Hashing a large file takes a while: a stopping node must not wait for it.
+            let stop = Arc::new(AtomicBool::new(false));
+            let stopped = stop.clone();
+            let job = tokio::task::spawn_blocking(move || {
+                pending
+                    .into_iter()
+                    .filter(|&f| {
+                        let m = &manifest.files[f];
+                        crate::store::already_in_place(
+                            &state::part_path(&temp, id, f),
+                            manifest.kind,
+                            &dest,
+                            &m.rel,
+                            m.size,
+                            &m.sha256,
+                            &stopped,
+                        )
+                    })
+                    .collect::<Vec<usize>>()
+            });
+            let adopted = tokio::select! {
+                _ = cancelled => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Some(Err(TransferError::Stopped));
+                }
+                r = job => r.unwrap_or_default(),
+            };
+            for f in adopted {
+                let rf = &mut self.files[f];
+                if rf.done {
+                    continue;
+                }
+                rf.done = true;
+                rf.forget_chunks();
+                self.done_count += 1;
+                self.dirty = true;
+                if self.core.manifest.kind == Kind::Directory {
+                    self.core.emit(TransferEvent::FileCompleted {
+                        id: self.core.id,
+                        path: self.core.manifest.files[f].rel.to_string(),
+                    });
+                }
             }
-            rf.done = true;
-            rf.forget_chunks();
-            self.done_count += 1;
-            self.dirty = true;
+            self.core
+                .restart_progress(self.files.iter().map(|rf| (!rf.done).then_some(rf.prefix)));
         }
         if self.done_count == self.files.len() {
             return Some(Ok(()));

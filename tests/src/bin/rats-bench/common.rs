@@ -174,40 +174,43 @@ pub fn mib_per_s(bytes: u64, elapsed: Duration) -> f64 {
     round1(bytes as f64 / (1024.0 * 1024.0) / elapsed.as_secs_f64().max(1e-9))
 }
 
-/// Prints, per scenario that printed more than one line, one line of the medians of its
-/// figures (every number, nested objects included; other values from its first line), marked
-/// `"median_of": n`.
-pub fn print_medians() {
+/// How many lines have been printed so far: `main` marks where each round starts.
+pub fn printed_count() -> usize {
+    PRINTED.lock().map(|p| p.len()).unwrap_or(0)
+}
+
+/// After several rounds of the same scenario (`starts[r]` = lines printed before round `r`):
+/// for each line position within a round, one line with the median of every figure across the
+/// rounds, marked `"median_of": rounds`. A position where some round printed an error or
+/// another scenario gets no median line.
+pub fn print_medians(starts: &[usize]) {
     let printed = match PRINTED.lock() {
         Ok(p) => p.clone(),
         Err(_) => return,
     };
-    let mut order: Vec<String> = Vec::new();
-    let mut by_scenario: std::collections::HashMap<String, Vec<serde_json::Value>> =
-        std::collections::HashMap::new();
-    for line in printed {
-        // Error lines have no figures to take a median of.
-        if line.get("error").is_some() {
-            continue;
-        }
-        let Some(name) = line
-            .get("scenario")
-            .and_then(|s| s.as_str())
-            .map(str::to_owned)
-        else {
-            continue;
-        };
-        if !by_scenario.contains_key(&name) {
-            order.push(name.clone());
-        }
-        by_scenario.entry(name).or_default().push(line);
+    if starts.len() < 2 {
+        return;
     }
-    for name in order {
-        let lines = &by_scenario[&name];
-        if lines.len() < 2 {
+    let rounds: Vec<&[serde_json::Value]> = starts
+        .iter()
+        .enumerate()
+        .map(|(r, &from)| {
+            let to = starts.get(r + 1).copied().unwrap_or(printed.len());
+            &printed[from.min(to)..to]
+        })
+        .collect();
+    let positions = rounds.iter().map(|r| r.len()).min().unwrap_or(0);
+    for pos in 0..positions {
+        let lines: Vec<serde_json::Value> = rounds.iter().map(|r| r[pos].clone()).collect();
+        let scenario = lines[0].get("scenario");
+        // Error lines have no figures; lines of different scenarios do not mix.
+        if lines
+            .iter()
+            .any(|l| l.get("error").is_some() || l.get("scenario") != scenario)
+        {
             continue;
         }
-        let mut median = median_value(lines);
+        let mut median = median_value(&lines);
         if let Some(obj) = median.as_object_mut() {
             obj.insert("median_of".into(), lines.len().into());
         }
@@ -231,6 +234,10 @@ fn median_value(values: &[serde_json::Value]) -> serde_json::Value {
             } else {
                 (nums[mid - 1] + nums[mid]) / 2.0
             };
+            // Counts stay integers when the median is one.
+            if values.iter().all(|v| v.is_u64()) && m.fract() == 0.0 {
+                return serde_json::json!(m as u64);
+            }
             serde_json::json!((m * 1000.0).round() / 1000.0)
         }
         Value::Object(first) => {

@@ -61,8 +61,8 @@ use crate::common::{BenchResult, ErrorLine, emit};
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
-    /// Runs the scenario this many times in turn, then prints one more line per scenario with
-    /// the median of each figure (`"median_of": rounds`).
+    /// Runs the scenario this many times in turn, then prints, for each line a round printed,
+    /// one more line with the median of each figure across the rounds (`"median_of": rounds`).
     #[arg(long, global = true, default_value_t = 1)]
     rounds: usize,
 }
@@ -366,10 +366,12 @@ async fn idle(n: usize, s: f64) -> bool {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut ok = true;
+    let mut starts = Vec::new();
     for _ in 0..cli.rounds.max(1) {
+        starts.push(common::printed_count());
         ok &= run_scenario(cli.scenario.clone()).await;
     }
-    common::print_medians();
+    common::print_medians(&starts);
     if ok {
         ExitCode::SUCCESS
     } else {

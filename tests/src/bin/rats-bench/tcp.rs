@@ -1,5 +1,6 @@
 //! Plain-TCP baselines: the workload of a rats scenario over a bare tokio `TcpStream` on the same
-//! loopback, with no encryption, no framing beyond a 4-byte length and no handlers. Each
+//! loopback, with no encryption and no handlers (messages carry a 4-byte length; the file copy
+//! is a plain byte stream). Each
 //! scenario runs its baseline right after itself and prints both figures and their ratio
 //! (`vs_tcp`): this VM's speed moves with its neighbours' load, the ratio much less.
 
@@ -72,12 +73,19 @@ pub async fn messages(secs: f64, max: u64, size: usize) -> BenchResult<(u64, Dur
         }
     }
     w.shutdown().await.map_err(fail("tcp shutdown"))?;
+    // A reader that failed ends early: its error is reported below, not a timeout.
     wait_for(Duration::from_secs(60), "the tcp receiver", || {
-        counted.load(Ordering::Relaxed) >= sent
+        counted.load(Ordering::Relaxed) >= sent || reader.is_finished()
     })
     .await?;
     let elapsed = t0.elapsed();
     reader.await.map_err(fail("tcp reader"))??;
+    let got = counted.load(Ordering::Relaxed);
+    if got != sent {
+        return Err(format!(
+            "tcp: sent {sent} messages, the receiver counted {got}"
+        ));
+    }
     Ok((sent, elapsed))
 }
 
@@ -164,11 +172,16 @@ pub async fn connect(warmup: usize, count: usize) -> BenchResult<Vec<Duration>> 
     let stopped = stop.clone();
     let acceptor = tokio::spawn(async move {
         while !stopped.load(Ordering::Relaxed) {
-            let Ok(Ok((mut s, _))) =
-                tokio::time::timeout(Duration::from_millis(100), listener.accept()).await
-            else {
-                continue;
-            };
+            let (mut s, _) =
+                match tokio::time::timeout(Duration::from_millis(100), listener.accept()).await {
+                    Ok(Ok(accepted)) => accepted,
+                    // Out of descriptors, say: do not spin on it.
+                    Ok(Err(_)) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
             let _ = s.set_nodelay(true);
             let _ = s.write_all(&[1]).await;
         }

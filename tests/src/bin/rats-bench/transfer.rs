@@ -28,7 +28,8 @@ struct Line {
     /// The same file copied through a plain TCP connection (no hashing, no encryption), right
     /// after.
     tcp_mib_per_s: f64,
-    /// `mib_per_s / tcp_mib_per_s`.
+    /// `mib_per_s / tcp_mib_per_s` (rats' time includes hashing the file before the offer,
+    /// `offer_secs`, and the chat pinger running beside it).
     vs_tcp: f64,
     /// Round trip of a 64-byte chat message while the big file moves (control and chat go
     /// ahead of file data).
