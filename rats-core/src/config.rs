@@ -52,6 +52,12 @@ pub struct NodeConfig {
     /// A dial that has not connected by then fails.
     #[serde(with = "millis")]
     pub dial_timeout: Duration,
+    /// How long direct dials to a peer run alone before its relayed address joins the race
+    /// (happy eyeballs: a direct path is preferred, but a peer behind a NAT that drops our
+    /// connection attempts must not cost a whole dial timeout). Skipped when the peer said it
+    /// is behind a NAT or firewall (its NAT kind comes with it in a peer exchange).
+    #[serde(with = "millis")]
+    pub relay_head_start: Duration,
     /// Send a ping when nothing was sent for this long.
     #[serde(with = "millis")]
     pub keepalive_interval: Duration,
@@ -106,6 +112,7 @@ impl Default for NodeConfig {
             max_connections_per_ip: 16,
             handshake_timeout: Duration::from_secs(10),
             dial_timeout: Duration::from_secs(10),
+            relay_head_start: Duration::from_millis(750),
             keepalive_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),

@@ -14,6 +14,7 @@ use crate::event::{EventBus, EventStream};
 use crate::identity::PeerId;
 use crate::outbound::OutboundQueue;
 use crate::peer::PeerInfo;
+use crate::reachability::NatType;
 use crate::transport::{DatagramPath, PathEndpoint, RawConnection, TransportError};
 
 /// The node as its plugins see it.
@@ -65,6 +66,8 @@ pub(crate) trait NodeHost: Send + Sync {
     fn add_external_address(&self, addr: Address);
     /// Withdraws an address given to `add_external_address`.
     fn remove_external_address(&self, addr: &Address);
+    /// Records the NAT kind we are behind (told to peers in later Hellos).
+    fn set_nat_type(&self, nat: Option<NatType>);
     /// The data directory, if any.
     fn data_dir(&self) -> Option<PathBuf>;
     /// The configured maximum of peers.

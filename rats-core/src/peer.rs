@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::address::Address;
 use crate::identity::PeerId;
+use crate::reachability::NatType;
 
 /// How a connection was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +78,8 @@ pub struct PeerInfo {
     pub encrypted: bool,
     /// How the peer sees our address.
     pub observed_addr: Option<Address>,
+    /// The NAT kind the peer says it is behind (its Hello), if it knows.
+    pub nat: Option<NatType>,
     /// When it connected.
     pub connected_at: SystemTime,
     /// Last measured round-trip time (keepalive pings), if any.

@@ -23,6 +23,7 @@ use crate::nat::{MAX_SIGNAL_NAME, MAX_SIGNAL_PAYLOAD};
 use crate::node::control::{Control, ExchangedPeer};
 use crate::node::hello::{Hello, MAX_HELLO_ADDRS, MAX_HELLO_SERVICES, ServiceAd};
 use crate::outbound::{CloseMode, OutboundQueue, Outgoing, Priority, Take};
+use crate::reachability::NatType;
 use crate::record::{RecordReader, for_each_record, put_record_header};
 
 /// Identities made once: deriving a key costs a scalar multiplication, too much per case.
@@ -69,12 +70,25 @@ fn address() -> impl Strategy<Value = Address> {
     ]
 }
 
+fn nat_type() -> impl Strategy<Value = Option<NatType>> {
+    prop::option::of(prop::sample::select(vec![
+        NatType::Open,
+        NatType::Firewalled,
+        NatType::FullCone,
+        NatType::RestrictedCone,
+        NatType::PortRestrictedCone,
+        NatType::Symmetric,
+        NatType::Unknown,
+    ]))
+}
+
 fn exchanged_peer() -> impl Strategy<Value = ExchangedPeer> {
     (
         peer_id(),
         prop::collection::vec(address(), 0..=MAX_HELLO_ADDRS),
+        nat_type(),
     )
-        .prop_map(|(id, addrs)| ExchangedPeer { id, addrs })
+        .prop_map(|(id, addrs, nat)| ExchangedPeer { id, addrs, nat })
 }
 
 fn control() -> impl Strategy<Value = Control> {
@@ -136,12 +150,14 @@ fn hello() -> impl Strategy<Value = Hello> {
             0..=MAX_HELLO_SERVICES / 4,
         ),
         prop::option::of(address()),
+        nat_type(),
     )
-        .prop_map(|(agent, listen, services, observed)| Hello {
+        .prop_map(|(agent, listen, services, observed, nat)| Hello {
             agent,
             listen,
             services,
             observed,
+            nat,
         })
 }
 
@@ -482,7 +498,7 @@ fn duration() -> impl Strategy<Value = std::time::Duration> {
 
 fn node_config() -> impl Strategy<Value = NodeConfig> {
     let sizes = prop::collection::vec(any::<usize>(), 11);
-    let durations = prop::collection::vec(duration(), 5);
+    let durations = prop::collection::vec(duration(), 6);
     let strategy = prop_oneof![
         Just(ConnectStrategy::Auto),
         Just(ConnectStrategy::DirectOnly),
@@ -527,6 +543,7 @@ fn node_config() -> impl Strategy<Value = NodeConfig> {
                     keepalive_interval: d[2],
                     idle_timeout: d[3],
                     write_timeout: d[4],
+                    relay_head_start: d[5],
                     send_queue_bytes: n[4],
                     max_message_size: n[5],
                     memory_budget: n[6],
@@ -559,6 +576,7 @@ proptest! {
             &mut want.keepalive_interval,
             &mut want.idle_timeout,
             &mut want.write_timeout,
+            &mut want.relay_head_start,
         ] {
             *d = in_millis(*d);
         }

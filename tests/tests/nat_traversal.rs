@@ -128,6 +128,50 @@ async fn symmetric_pair_falls_back_to_the_relay_and_stops_punching() {
     drop(t.lab);
 }
 
+/// A peer's NAT kind travels with its addresses (its Hello, then the rendezvous's peer
+/// exchange): a dialer that learns it is behind a NAT starts the relayed path at once instead
+/// of letting the direct dial (whose SYNs the NAT drops) run first. The head start is set far
+/// past the dial timeout, so waiting it out would show as a timed-out direct attempt before
+/// the relayed connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root, ip, nft and coturn (CI runs it with --include-ignored)"]
+async fn a_natted_peer_is_dialed_through_the_relay_without_a_head_start() {
+    let wait = ["--relay-head-start-ms", "60000"];
+    let mut t = trio(
+        NatKind::PortRestrictedCone,
+        NatKind::Symmetric,
+        &wait,
+        &wait,
+    )
+    .await;
+    let start = Instant::now();
+    let mut attempts: Vec<Value> = Vec::new();
+    let mut method = None;
+    let deadline = start + Duration::from_secs(20);
+    while let Some(v) = t.b.next(deadline).await {
+        if v["event"] == "attempt" {
+            attempts.push(v.clone());
+        }
+        if v["event"] == "peer" && v["peer"] == t.a_id {
+            method = v["method"].as_str().map(String::from);
+            break;
+        }
+    }
+    assert_eq!(method.as_deref(), Some("relay"), "{attempts:?}");
+    let direct: Vec<&Value> = attempts
+        .iter()
+        .filter(|a| a["method"] == "direct")
+        .collect();
+    assert!(
+        !direct.is_empty()
+            && direct.iter().all(|a| a["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("the relay connected first"))),
+        "the direct dial was still running when the relay won: {attempts:?}"
+    );
+    drop(t.lab);
+}
+
 /// Each pair of kinds that TCP simultaneous open gets through, with UDP punching switched
 /// off: the relayed connection becomes `punched-tcp`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

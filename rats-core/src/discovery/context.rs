@@ -12,6 +12,7 @@ use crate::event::{Event, EventStream};
 use crate::host::NodeHost;
 use crate::identity::PeerId;
 use crate::peer::PeerInfo;
+use crate::reachability::NatType;
 
 /// A discovery plugin's handle on the node.
 #[derive(Clone)]
@@ -130,6 +131,14 @@ impl DiscoveryContext {
     pub fn remove_external_address(&self, addr: &Address) {
         if let Some(host) = self.host() {
             host.remove_external_address(addr);
+        }
+    }
+
+    /// Records the NAT kind we are behind, told to peers in later Hellos (and passed on in
+    /// their peer exchanges) so that peers behind other NATs start the relayed path at once.
+    pub fn set_nat_type(&self, nat: Option<NatType>) {
+        if let Some(host) = self.host() {
+            host.set_nat_type(nat);
         }
     }
 

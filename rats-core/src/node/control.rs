@@ -20,6 +20,7 @@ use crate::config::MAX_EXCHANGE_PEERS;
 use crate::identity::PeerId;
 use crate::nat::{MAX_SIGNAL_NAME, MAX_SIGNAL_PAYLOAD};
 use crate::node::hello::MAX_HELLO_ADDRS;
+use crate::reachability::NatType;
 
 const PING: u8 = 1;
 const PONG: u8 = 2;
@@ -41,6 +42,9 @@ pub struct ExchangedPeer {
     pub id: PeerId,
     /// Where it listens.
     pub addrs: Vec<Address>,
+    /// The NAT kind it told us in its Hello, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatType>,
 }
 
 /// An exchange entry as it arrives, before its id is checked.
@@ -48,6 +52,8 @@ pub struct ExchangedPeer {
 struct WireExchangedPeer {
     id: String,
     addrs: Vec<Address>,
+    #[serde(default)]
+    nat: Option<NatType>,
 }
 
 /// A control message.
@@ -134,7 +140,11 @@ impl Control {
                     .into_iter()
                     .filter_map(|p| {
                         let id = p.id.parse().ok()?;
-                        Some(ExchangedPeer { id, addrs: p.addrs })
+                        Some(ExchangedPeer {
+                            id,
+                            addrs: p.addrs,
+                            nat: p.nat,
+                        })
                     })
                     .collect();
                 Ok(Control::Exchange(peers))
@@ -248,8 +258,14 @@ mod tests {
         let p = ExchangedPeer {
             id: Identity::generate().peer_id(),
             addrs: vec!["127.0.0.1:5".parse().expect("addr")],
+            nat: None,
+        };
+        let natted = ExchangedPeer {
+            nat: Some(NatType::Symmetric),
+            ..p.clone()
         };
         for m in [
+            Control::Exchange(vec![natted, p.clone()]),
             Control::Ping(7),
             Control::Pong(u64::MAX),
             Control::Exchange(vec![p.clone()]),

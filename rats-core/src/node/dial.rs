@@ -14,11 +14,12 @@ use crate::identity::PeerId;
 use crate::nat::{NatConnection, NatTarget};
 use crate::node::shared::NodeShared;
 use crate::peer::ConnectionMethod;
+use crate::reachability::NatType;
 use crate::transport::RawConnection;
 
 /// Dials `addr` (as [`connect_any`] with one address) and runs the handshake.
 pub(crate) async fn dial(shared: &Arc<NodeShared>, addr: &Address) -> Result<PeerId, ConnectError> {
-    connect_any(shared, std::slice::from_ref(addr), None).await
+    connect_any(shared, std::slice::from_ref(addr), None, None).await
 }
 
 /// How a connection was made: `direct`, `relay` (through a relaying transport such as TURN), or
@@ -37,11 +38,14 @@ pub(crate) fn is_relayed(addr: &Address) -> bool {
 /// (the first to connect wins), then relayed addresses one by one, then the NAT strategies.
 /// A candidate whose handshake fails (or that turns out to be another peer than `expected`)
 /// gives way to the next. Every attempt is reported as `ConnectAttempt`; the peer's
-/// `PeerInfo::method` tells which way won.
+/// `PeerInfo::method` tells which way won. `peer_nat` is the NAT kind the peer said it is
+/// behind (peer exchange): when it filters inbound connections, relayed addresses join the
+/// race at once instead of after [`NodeConfig::relay_head_start`](crate::config::NodeConfig).
 pub(crate) async fn connect_any(
     shared: &Arc<NodeShared>,
     addrs: &[Address],
     expected: Option<PeerId>,
+    peer_nat: Option<NatType>,
 ) -> Result<PeerId, ConnectError> {
     use crate::config::ConnectStrategy;
     if shared.cancel.is_cancelled() {
@@ -78,7 +82,13 @@ pub(crate) async fn connect_any(
             return Err(ConnectError::ShuttingDown);
         }
         let candidate: Option<(RawConnection, &'static str, Address)> = if !direct.is_empty() {
-            let raced = race_direct(shared, &mut direct, &mut relayed, &mut failures).await;
+            let head_start = if peer_nat.is_some_and(NatType::filters_inbound) {
+                std::time::Duration::ZERO
+            } else {
+                shared.config.relay_head_start
+            };
+            let raced =
+                race_direct(shared, &mut direct, &mut relayed, head_start, &mut failures).await;
             match raced {
                 Ok(won) => Some(won),
                 Err(e) => {
@@ -153,19 +163,14 @@ pub(crate) async fn connect_any(
     Err(last_err.unwrap_or(ConnectError::NoAddress))
 }
 
-/// How long direct dials run alone before the first relayed address joins the race (happy
-/// eyeballs: a direct path is preferred, but a peer behind a NAT that drops our SYNs must not
-/// cost a whole dial timeout before the relay is tried).
-const RELAY_HEAD_START: std::time::Duration = std::time::Duration::from_millis(750);
-
-/// Dials all direct addresses at once and, once they have had [`RELAY_HEAD_START`] (or all
-/// failed), the first relayed address too; the first raw connection wins and the others are
-/// dropped. Failed addresses leave their lists (and go to `failures`); a relayed address is
+/// Dials all direct addresses at once and, once they have had `head_start` (or all failed),
+/// the first relayed address too; the first raw connection wins and the others are dropped. Failed addresses leave their lists (and go to `failures`); a relayed address is
 /// taken from `relayed` once tried.
 async fn race_direct(
     shared: &Arc<NodeShared>,
     direct: &mut Vec<Address>,
     relayed: &mut Vec<Address>,
+    head_start: std::time::Duration,
     failures: &mut Vec<(Address, String)>,
 ) -> Result<(RawConnection, &'static str, Address), ConnectError> {
     let failed = parking_lot::Mutex::new(Vec::new());
@@ -193,7 +198,7 @@ async fn race_direct(
                 return std::future::pending().await;
             };
             tokio::select! {
-                _ = tokio::time::sleep(RELAY_HEAD_START) => {}
+                _ = tokio::time::sleep(head_start) => {}
                 _ = direct_failed.notified() => {}
             }
             let r = dial_raw(shared, a).await;

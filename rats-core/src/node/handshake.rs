@@ -116,6 +116,7 @@ pub(crate) async fn establish(
         services: remote_hello.services.into_iter().map(|s| s.name).collect(),
         encrypted: secure.encrypted,
         observed_addr: remote_hello.observed,
+        nat: remote_hello.nat,
         connected_at: SystemTime::now(),
         rtt: None,
         method: ConnectionMethod::from_name(method),

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::connect::HelloError;
+use crate::reachability::NatType;
 
 /// Most listen addresses accepted in a Hello.
 pub const MAX_HELLO_ADDRS: usize = 16;
@@ -31,6 +32,11 @@ pub struct Hello {
     /// The sender's view of the receiver's address (helps the receiver learn its public address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<Address>,
+    /// The NAT kind the sender found itself behind (STUN), when it knows: a dialer that
+    /// learns the sender's addresses from a third peer skips the direct dial's head start
+    /// when this says inbound connections are filtered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat: Option<NatType>,
 }
 
 impl Hello {

@@ -19,6 +19,7 @@ use crate::node::shared::NodeShared;
 use crate::node::{dial, handshake};
 use crate::outbound::{CloseMode, OutboundQueue};
 use crate::peer::PeerInfo;
+use crate::reachability::NatType;
 use crate::transport::{DatagramPath, PathEndpoint, RawConnection, TransportError};
 
 /// Most external addresses told to peers.
@@ -93,7 +94,7 @@ impl NodeHost for NodeShared {
         addrs: Vec<Address>,
         source: &'static str,
     ) {
-        NodeShared::dial_candidate(&self, peer, addrs, source);
+        NodeShared::dial_candidate(&self, peer, addrs, None, source);
     }
 
     fn connect(self: Arc<Self>, addr: Address) -> BoxFuture<'static, Result<PeerId, ConnectError>> {
@@ -137,6 +138,10 @@ impl NodeHost for NodeShared {
 
     fn remove_external_address(&self, addr: &Address) {
         self.external_addrs.write().retain(|a| a != addr);
+    }
+
+    fn set_nat_type(&self, nat: Option<NatType>) {
+        *self.local_nat.write() = nat;
     }
 
     fn data_dir(&self) -> Option<PathBuf> {

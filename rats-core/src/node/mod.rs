@@ -334,6 +334,7 @@ impl NodeBuilder {
             tasks: TaskTracker::new(),
             listen_addrs: RwLock::new(Vec::new()),
             external_addrs: RwLock::new(Vec::new()),
+            local_nat: RwLock::new(None),
             next_conn_id: AtomicU64::new(1),
             lifecycle: parking_lot::Mutex::new(()),
             candidate_dials: Default::default(),
@@ -497,7 +498,7 @@ impl Node {
     /// addresses all at once (relayed ones joining the race after a head start), then NAT strategies. `ConnectAttempt` events
     /// report each try; `PeerInfo::method` says which way won.
     pub async fn connect_any(&self, addrs: &[Address]) -> Result<PeerId, ConnectError> {
-        dial::connect_any(&self.shared, addrs, None).await
+        dial::connect_any(&self.shared, addrs, None, None).await
     }
 
     /// Like [`connect_any`](Self::connect_any) for a known peer: a candidate address that
@@ -507,7 +508,7 @@ impl Node {
         peer: PeerId,
         addrs: &[Address],
     ) -> Result<PeerId, ConnectError> {
-        dial::connect_any(&self.shared, addrs, Some(peer)).await
+        dial::connect_any(&self.shared, addrs, Some(peer), None).await
     }
 
     /// Disconnects a peer gracefully (queued data is sent first).
@@ -631,7 +632,7 @@ impl Node {
     /// Asks discovery plugins and dials the peers they know; also usable for peer candidates
     /// found by the application.
     pub fn add_candidate(&self, peer: Option<PeerId>, addrs: Vec<Address>) {
-        self.shared.dial_candidate(peer, addrs, "application");
+        self.shared.dial_candidate(peer, addrs, None, "application");
     }
 
     /// The discovery plugin of concrete type `T`, to use its own API.

@@ -31,6 +31,7 @@ use crate::node::control::{Control, ExchangedPeer, MAX_EXCHANGE_BYTES};
 use crate::node::hello::{Hello, MAX_HELLO_ADDRS, MAX_HELLO_SERVICES, ServiceAd};
 use crate::node::limits::Limits;
 use crate::node::peers::PeerEntry;
+use crate::reachability::NatType;
 use crate::service::{Service, ServiceDescriptor};
 use crate::transport::Transport;
 
@@ -66,6 +67,8 @@ pub(crate) struct NodeShared {
     /// Public addresses that reach our listeners (a router's port mapping...), told to peers
     /// in the Hello after the listen addresses.
     pub(crate) external_addrs: RwLock<Vec<Address>>,
+    /// The NAT kind we are behind, as a NAT plugin (STUN) found it: told to peers in the Hello.
+    pub(crate) local_nat: RwLock<Option<NatType>>,
     pub(crate) next_conn_id: AtomicU64,
     /// Serializes peer registration and removal with their notifications.
     pub(crate) lifecycle: parking_lot::Mutex<()>,
@@ -121,6 +124,7 @@ impl NodeShared {
                 })
                 .collect(),
             observed: Some(remote.clone()),
+            nat: *self.local_nat.read(),
         }
     }
 
@@ -137,6 +141,7 @@ impl NodeShared {
             .map(|e| ExchangedPeer {
                 id: *e.key(),
                 addrs: e.info.listen_addrs.clone(),
+                nat: e.info.nat,
             })
             .collect()
     }
@@ -200,7 +205,7 @@ impl NodeShared {
                     source: "exchange".into(),
                 });
             }
-            self.dial_candidate(Some(p.id), addrs, "exchange");
+            self.dial_candidate(Some(p.id), addrs, p.nat, "exchange");
         }
     }
 
@@ -209,6 +214,7 @@ impl NodeShared {
         self: &Arc<Self>,
         peer: Option<PeerId>,
         addrs: Vec<Address>,
+        peer_nat: Option<NatType>,
         source: &'static str,
     ) {
         if let Some(p) = peer {
@@ -250,7 +256,7 @@ impl NodeShared {
         self.tasks.spawn(async move {
             // All addresses together: direct ones raced, relayed ones after a head start, then
             // NAT strategies; a candidate that turns out to be another peer is dropped.
-            match crate::node::dial::connect_any(&shared, &addrs, peer).await {
+            match crate::node::dial::connect_any(&shared, &addrs, peer, peer_nat).await {
                 Ok(id) => debug!(peer = %id.short(), source, "connected to discovered peer"),
                 Err(e) => debug!(source, error = %e, "dial of discovered peer failed"),
             }

@@ -1,5 +1,6 @@
 //! The `stun` plugin: our public address and NAT kind from STUN servers and from what
-//! connected peers observe, kept fresh, with `NatStatusChanged` events on change.
+//! connected peers observe, kept fresh, with `NatStatusChanged` events on change. The kind is
+//! told to peers in the Hello.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -199,6 +200,10 @@ impl StunPlugin {
             f(&mut s);
             (before, (s.public_addr.map(|a| a.ip()), s.nat_type))
         };
+        if let Some(ctx) = self.ctx.lock().clone() {
+            // Told to peers in later Hellos.
+            ctx.set_nat_type(after.1);
+        }
         if before != after {
             let s = self.status.lock().clone();
             info!(public = ?s.public_addr, nat = ?s.nat_type, "NAT status changed");

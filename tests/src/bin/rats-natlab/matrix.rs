@@ -36,6 +36,9 @@ struct PairResult {
     direct: bool,
     direct_expected: bool,
     ms_to_direct: Option<f64>,
+    ms_to_first_message: Option<f64>,
+    /// Both sides are behind NATs.
+    natted: bool,
     ok: bool,
 }
 
@@ -135,6 +138,8 @@ async fn run_pair(ka: (NatKind, &str), kb: (NatKind, &str)) -> Result<PairResult
         direct,
         direct_expected,
         ms_to_direct: to_direct,
+        ms_to_first_message: first_message,
+        natted: ka.0 != NatKind::None && kb.0 != NatKind::None,
         ok,
     })
 }
@@ -160,9 +165,14 @@ pub(crate) async fn run() -> i32 {
             }
         }
     }
-    let mut direct_ms: Vec<f64> = results.iter().filter_map(|r| r.ms_to_direct).collect();
-    direct_ms.sort_by(f64::total_cmp);
-    let median = direct_ms.get(direct_ms.len() / 2).copied();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let natted = || results.iter().filter(|r| r.natted);
+    let first_natted = median(natted().filter_map(|r| r.ms_to_first_message).collect());
+    let direct_natted = median(natted().filter_map(|r| r.ms_to_direct).collect());
+    let median_direct = median(results.iter().filter_map(|r| r.ms_to_direct).collect());
     let count = |f: fn(&PairResult) -> bool| results.iter().filter(|r| f(r)).count();
     println!(
         "{}",
@@ -172,7 +182,9 @@ pub(crate) async fn run() -> i32 {
             "connected": count(|r| r.connected),
             "direct": count(|r| r.direct),
             "direct_expected": count(|r| r.direct_expected),
-            "median_direct_ms": median,
+            "median_direct_ms": median_direct,
+            "natted_median_first_message_ms": first_natted,
+            "natted_median_direct_ms": direct_natted,
             "all_as_expected": results.iter().all(|r| r.ok),
         })
     );

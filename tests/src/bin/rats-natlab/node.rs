@@ -3,7 +3,7 @@
 //! ```text
 //! node [--stun IP:PORT] [--turn IP:PORT] [--listen-turn] [--rendezvous tcp:IP:PORT]
 //!      [--greet] [--send-file FILE] [--recv DIR] [--punch udp|tcp|both] [--quic]
-//!      [--keepalive-ms N] [--idle-ms N] [--write-timeout-ms N]
+//!      [--keepalive-ms N] [--idle-ms N] [--write-timeout-ms N] [--relay-head-start-ms N]
 //! stdin:  send <peer id> <file>    sends a file, prints {"event":"sent",...} when done
 //!         connect <address>        dials, prints {"event":"connected"|"connect_failed",...}
 //!         msgs <peer id> <n> <tag> sends strings "<tag>-0".."<tag>-<n-1>" in order (each
@@ -13,6 +13,7 @@
 //!         addrs                    prints {"event":"addrs","listen":[..]}
 //!         quit                     stops; with --recv prints {"event":"files",...} first
 //! stdout: (every line also has "at_ms": when, in ms since the Unix epoch)
+//!         {"event":"nat","nat_type":..,"error":..}                 (with --stun and --rendezvous)
 //!         {"event":"ready","peer_id":..,"listen":[..]}
 //!         {"event":"peer","peer":..,"method":..,"transport":..}   (new peer or new method)
 //!         {"event":"gone","peer":..}
@@ -23,7 +24,10 @@
 //!         {"event":"disconnected","peer":..,"reason":..}
 //! ```
 //!
-//! Without `--stun`/`--turn` the node has no STUN or TURN server. `--quic` adds a QUIC
+//! Without `--stun`/`--turn` the node has no STUN or TURN server. With `--stun` and
+//! `--rendezvous` the node finds its NAT kind (RFC 5780 tests against the lab's STUN server)
+//! before it meets the rendezvous, as a node with automatic STUN checks does when it starts,
+//! so its Hello tells the kind. `--quic` adds a QUIC
 //! listener on UDP port 7001 beside TCP 7000. With `--greet` the node sends "hello" to every
 //! peer other than the rendezvous as soon as it is connected; with `--send-file` it also sends
 //! them FILE (then prints `sent`).
@@ -53,6 +57,7 @@ struct Options {
     keepalive_ms: Option<u64>,
     idle_ms: Option<u64>,
     write_timeout_ms: Option<u64>,
+    relay_head_start_ms: Option<u64>,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -73,6 +78,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--keepalive-ms" => o.keepalive_ms = Some(millis(&value()?)?),
             "--idle-ms" => o.idle_ms = Some(millis(&value()?)?),
             "--write-timeout-ms" => o.write_timeout_ms = Some(millis(&value()?)?),
+            "--relay-head-start-ms" => o.relay_head_start_ms = Some(millis(&value()?)?),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -128,7 +134,8 @@ async fn node(o: Options) -> Result<(), String> {
             .listen(format!("turn:{}", o.turn))
             .map_err(|e| e.to_string())?;
     }
-    for d in ["dht", "mdns", "stun", "portmap"] {
+    // STUN stays on (without automatic checks: the node checks once, below).
+    for d in ["dht", "mdns", "portmap"] {
         b = b.disable_plugin(d);
     }
     let (udp, tcp) = match o.punch.as_deref() {
@@ -144,7 +151,12 @@ async fn node(o: Options) -> Result<(), String> {
     if !o.turn.is_empty() {
         sections["turn"] = json!({"server": o.turn, "username": "rats", "password": "secret"});
     }
-    let (keepalive, idle, write) = (o.keepalive_ms, o.idle_ms, o.write_timeout_ms);
+    let (keepalive, idle, write, head_start) = (
+        o.keepalive_ms,
+        o.idle_ms,
+        o.write_timeout_ms,
+        o.relay_head_start_ms,
+    );
     let n = b
         .configure(move |c| {
             c.dial_timeout = Duration::from_secs(5);
@@ -156,6 +168,9 @@ async fn node(o: Options) -> Result<(), String> {
             }
             if let Some(ms) = write {
                 c.write_timeout = Duration::from_millis(ms);
+            }
+            if let Some(ms) = head_start {
+                c.relay_head_start = Duration::from_millis(ms);
             }
             if let serde_json::Value::Object(m) = sections {
                 c.plugins.extend(m);
@@ -217,6 +232,14 @@ async fn node(o: Options) -> Result<(), String> {
             }
         }
     });
+    if !o.stun.is_empty() && o.rendezvous.is_some() {
+        let found = tokio::time::timeout(Duration::from_secs(10), n.detect_nat_type()).await;
+        match found {
+            Ok(Ok(kind)) => say(json!({"event": "nat", "nat_type": kind})),
+            Ok(Err(e)) => say(json!({"event": "nat", "error": e.to_string()})),
+            Err(_) => say(json!({"event": "nat", "error": "timed out"})),
+        }
+    }
     let rendezvous = match &o.rendezvous {
         Some(r) => Some(n.connect(r).await.map_err(|e| format!("rendezvous: {e}"))?),
         None => None,
