@@ -7,8 +7,10 @@
 //! - **Pull**: [`TransferService::request_file`] / [`request_directory`](TransferService::request_directory).
 //!   The server's serve callback decides; else a configured `shared_root` is served (never
 //!   anything outside it); else nothing is.
-//! - **Integrity**: every chunk carries its SHA-256, checked before it is written (a corrupt
-//!   chunk is asked for again); each file's SHA-256 is checked before it is moved into place.
+//! - **Integrity**: every chunk carries its SHA-256, checked before it is written on an
+//!   unencrypted connection (a corrupt chunk is asked for again; on an encrypted one the AEAD
+//!   has authenticated the bytes already); each file's SHA-256 is checked before it is moved
+//!   into place.
 //! - **Resume**: partial data and state live in the temporary directory; after a reconnect
 //!   or a restart the receiver tells the sender how far it got (with a hash of those bytes),
 //!   and the transfer continues from there.

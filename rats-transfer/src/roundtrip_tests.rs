@@ -389,6 +389,7 @@ proptest! {
                 offset: 0,
                 data: data.clone(),
                 sha256,
+                check: true,
             }
             .run();
         }

@@ -434,6 +434,44 @@ async fn a_whole_file_hash_mismatch_fails_and_keeps_nothing() {
     node.shutdown().await;
 }
 
+/// Over an encrypted connection the receiver does not hash each chunk of a larger file a
+/// second time: the AEAD authenticated the bytes and the whole file's SHA-256 decides. So a
+/// chunk hash field that is wrong (here: zeros) costs nothing when the data is right, and
+/// right chunk hashes over wrong data do not get a file in (the test above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_encryption_the_file_hash_decides_not_the_chunk_hash_field() {
+    let dir = TempDir::new("rats-hostile-chunkfield");
+    let (node, inbox) = victim(dir.path()).await;
+    let mut h = Hostile::connect(&node).await;
+    let data: Vec<u8> = (0..65536 * 2 + 10).map(|i| (i % 241) as u8).collect();
+    let o = offer("three.bin", vec![file("three.bin", &data)], Kind::File);
+    let id = o.id;
+    h.control(&Control::Offer(o)).await;
+    assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
+    for (i, part) in data.chunks(65536).enumerate() {
+        let msg = ChunkHeader {
+            id,
+            file: 0,
+            chunk: i as u64,
+            sha256: [0; 32],
+        }
+        .message(part);
+        h.send_message(DATA_CHANNEL, &msg).await;
+    }
+    let mut acks = 0;
+    loop {
+        match h.answer_for(id).await {
+            Control::Ack { .. } => acks += 1,
+            Control::FileDone { file: 0, .. } => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(acks, 3);
+    assert_eq!(std::fs::read(inbox.join("three.bin")).unwrap(), data);
+    assert_eq!(node.transfers().unwrap().stats().chunks_corrupt, 0);
+    node.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_chunk_never_blocks_the_receiver() {
     let dir = TempDir::new("rats-hostile-gap");
