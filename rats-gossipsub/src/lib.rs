@@ -47,6 +47,11 @@ pub mod wire;
 #[path = "fuzz_entry.rs"]
 pub mod __fuzz;
 
+/// The router driven by the simulator (`rats-sim`). Not public API: no stability promise.
+#[doc(hidden)]
+#[path = "sim_entry.rs"]
+pub mod __sim;
+
 use std::sync::Arc;
 
 use rats_core::registry::{Plugin, PluginConfig, PluginError, PluginFactory, PluginKind};

@@ -329,6 +329,11 @@ fn get_str(b: &mut Bytes, max: usize) -> Result<String, DecodeError> {
     String::from_utf8(b.split_to(n).to_vec()).map_err(|_| DecodeError::NotUtf8)
 }
 
+/// Whether an encoded RPC is a published message (by its type byte), without decoding it.
+pub fn is_publish(frame: &[u8]) -> bool {
+    frame.first() == Some(&PUBLISH)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

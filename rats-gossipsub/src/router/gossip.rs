@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use rand::seq::IteratorRandom;
 use rats_core::PeerId;
 
 use super::{Host, Router};
@@ -103,13 +102,14 @@ impl Router {
             }
             let mesh = self.mesh.get(&topic);
             let threshold = self.score.config().gossip_threshold;
-            let targets: Vec<PeerId> = self
+            let eligible: Vec<PeerId> = self
                 .topic_peers(&topic)
                 .into_iter()
                 .filter(|p| {
                     !mesh.is_some_and(|m| m.contains(p)) && self.score.score(p, now) >= threshold
                 })
-                .choose_multiple(&mut rand::thread_rng(), self.config.gossip_lazy);
+                .collect();
+            let targets = self.sample(eligible, self.config.gossip_lazy);
             let bytes = Rpc::IHave {
                 topic: topic.clone(),
                 ids,

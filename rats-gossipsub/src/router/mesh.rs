@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use rand::seq::IteratorRandom;
 use rats_core::PeerId;
 use tracing::debug;
 
@@ -126,7 +125,8 @@ impl Router {
                     && !self.in_backoff(topic, p, now)
                     && self.score.score(p, now) >= 0.0
             })
-            .choose_multiple(&mut rand::thread_rng(), self.config.mesh_n - have);
+            .collect();
+        let candidates = self.sample(candidates, self.config.mesh_n - have);
         for p in candidates {
             self.graft(now, p, topic);
         }
@@ -208,15 +208,12 @@ impl Router {
             self.fill_mesh(now, topic);
         } else if n > self.config.mesh_n_high {
             let excess = n - self.config.mesh_n;
-            let victims: Vec<PeerId> = self
+            let members: Vec<PeerId> = self
                 .mesh
                 .get(topic)
-                .map(|m| {
-                    m.iter()
-                        .copied()
-                        .choose_multiple(&mut rand::thread_rng(), excess)
-                })
+                .map(|m| m.iter().copied().collect())
                 .unwrap_or_default();
+            let victims = self.sample(members, excess);
             for p in victims {
                 if let Some(m) = self.mesh.get_mut(topic) {
                     m.remove(&p);

@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rand::seq::IteratorRandom;
 use rats_core::PeerId;
 use rats_core::SendError;
 
@@ -97,11 +96,12 @@ impl Router {
                 .get(topic)
                 .map(|(p, _)| p.clone())
                 .unwrap_or_default();
-            let more: Vec<PeerId> = self
+            let others: Vec<PeerId> = self
                 .topic_peers(topic)
                 .into_iter()
                 .filter(|p| !current.contains(p))
-                .choose_multiple(&mut rand::thread_rng(), self.config.mesh_n - have);
+                .collect();
+            let more = self.sample(others, self.config.mesh_n - have);
             let entry = self
                 .fanout
                 .entry(topic.to_string())

@@ -61,6 +61,9 @@ pub(crate) struct Router {
     pub px_dials: usize,
     /// What was decided and not yet taken by [`Router::take_actions`].
     actions: Vec<Action>,
+    /// Every random choice (mesh grafts and prunes, gossip and fanout targets): from entropy,
+    /// or from a seed in the simulator, where a run must be reproducible.
+    rng: rand::rngs::StdRng,
 }
 
 /// A custom message id function; every node of a network must use the same one.
@@ -95,7 +98,25 @@ impl Router {
             beats: 0,
             px_dials: 0,
             actions: Vec::new(),
+            rng: rand::SeedableRng::from_entropy(),
         }
+    }
+
+    /// Makes every random choice from now on follow `seed` (the simulator's runs are
+    /// reproducible from a seed).
+    pub(crate) fn seed_rng(&mut self, seed: u64) {
+        self.rng = rand::SeedableRng::seed_from_u64(seed);
+    }
+
+    /// `n` of `candidates` chosen at random. Sorted first, so that the choice depends on the
+    /// random stream only, not on a hash map's iteration order.
+    pub(crate) fn sample(&mut self, mut candidates: Vec<PeerId>, n: usize) -> Vec<PeerId> {
+        use rand::seq::SliceRandom;
+        candidates.sort_unstable();
+        candidates
+            .choose_multiple(&mut self.rng, n)
+            .copied()
+            .collect()
     }
 
     /// The actions decided since the last call, oldest first.

@@ -30,6 +30,8 @@ struct Line {
     dup_per_msg: f64,
     bytes_per_delivered_byte: f64,
     cpu_us_per_delivery: f64,
+    /// Median size of the nodes' meshes for the topic at the end (`rats-sim` prints the same).
+    mesh_p50: usize,
 }
 
 /// What to run.
@@ -206,5 +208,13 @@ async fn measure(nodes: &[RatsClient], p: &Params) -> BenchResult<Line> {
             copies as f64 * wire / (delivered_total.max(1) as f64 * SIZE as f64),
         ),
         cpu_us_per_delivery: round1(cpu_us / got.max(1) as f64),
+        mesh_p50: {
+            let mut m: Vec<usize> = stats
+                .iter()
+                .map(|s| s.mesh_sizes.get(TOPIC).copied().unwrap_or(0))
+                .collect();
+            m.sort_unstable();
+            m.get(m.len() / 2).copied().unwrap_or(0)
+        },
     })
 }
