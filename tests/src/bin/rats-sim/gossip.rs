@@ -1,7 +1,10 @@
-//! The GossipSub scenario: N nodes running the real router (mesh, gossip, scoring) on one
+//! The GossipSub scenarios: N nodes running the real router (mesh, gossip, scoring) on one
 //! topic, every node subscribed, messages published at a rate from random nodes, a share of
 //! the nodes leaving and coming back; delivery, latency, duplicates and traffic measured in
-//! simulated time.
+//! simulated time. With an [`Attack`], a share of the nodes are Sybils (GossipSub v1.1's own
+//! evaluation's attacks): they run the real router to get into meshes, then drop every
+//! message, drop those of chosen publishers, or flood invalid messages; delivery is measured
+//! to the honest nodes, with peer scoring on or off.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -52,6 +55,48 @@ pub struct Params {
     pub publish_cpu_us: Micros,
     /// CPU time for any other frame, µs.
     pub frame_cpu_us: Micros,
+    /// Sybils, if any.
+    pub attack: Option<Attack>,
+}
+
+/// What the Sybils do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Take part in meshes, forward nothing.
+    Drop,
+    /// Forward everything but the messages of a tenth of the honest publishers.
+    Censor,
+    /// Forward nothing and publish invalid messages (bad signatures) five times a second each.
+    Spam,
+}
+
+/// A share of Sybil nodes and whether the honest ones score peers.
+#[derive(Clone, Copy, Debug)]
+pub struct Attack {
+    /// Share of the nodes that are Sybils.
+    pub share: f64,
+    /// What they do.
+    pub behaviour: Behaviour,
+    /// Peer scoring on (the default parameters) or off (no weights, no thresholds).
+    pub scoring: bool,
+}
+
+/// Time between two invalid messages of one spamming Sybil.
+const SPAM_EVERY_US: Micros = 200_000;
+
+/// Scoring that never acts: every weight zero, every threshold out of reach.
+fn no_scoring() -> rats_gossipsub::ScoreConfig {
+    rats_gossipsub::ScoreConfig {
+        time_in_mesh_weight: 0.0,
+        first_delivery_weight: 0.0,
+        invalid_weight: 0.0,
+        behaviour_weight: 0.0,
+        gossip_threshold: f64::NEG_INFINITY,
+        publish_threshold: f64::NEG_INFINITY,
+        graylist_threshold: f64::NEG_INFINITY,
+        opportunistic_graft_threshold: f64::NEG_INFINITY,
+        ..rats_gossipsub::ScoreConfig::default()
+    }
 }
 
 enum Event {
@@ -77,10 +122,15 @@ enum Event {
     Publish(u32),
     Leave(u32),
     Join(u32),
+    /// A spamming Sybil publishes an invalid message.
+    Spam(u32),
 }
 
 struct Node {
     id: PeerId,
+    sybil: bool,
+    /// An honest publisher whose messages censoring Sybils drop.
+    censored: bool,
     router: Option<SimRouter>,
     /// Bumped at every leave: frames and timers of an earlier life are dropped.
     epoch: u32,
@@ -109,6 +159,10 @@ struct Sim {
     ids: HashMap<rats_gossipsub::MessageId, u32>,
     /// (message, node) first deliveries and their latency.
     delivered: HashMap<(u32, u32), Micros>,
+    /// Publishers whose messages fail the (stood-in) signature check: spamming Sybils.
+    invalid_origins: std::collections::HashSet<PeerId>,
+    /// When the run ends.
+    end: Micros,
     /// Counters of routers that left (a restarted node starts a new router).
     retired_duplicates: u64,
     retired_copies: u64,
@@ -162,17 +216,24 @@ fn exp_us(r: &mut impl Rng, mean_s: f64) -> Micros {
 
 impl Sim {
     fn new(p: Params) -> Sim {
-        let config = GossipsubConfig::default();
+        let mut config = GossipsubConfig::default();
+        if p.attack.is_some_and(|a| !a.scoring) {
+            config.score = no_scoring();
+        }
         let ids = identities(p.nodes, p.seed);
         let index = ids
             .iter()
             .enumerate()
             .map(|(i, id)| (*id, i as u32))
             .collect();
+        let share = p.attack.map_or(0.0, |a| a.share);
         let nodes = ids
             .into_iter()
-            .map(|id| Node {
+            .enumerate()
+            .map(|(i, id)| Node {
                 id,
+                sybil: rng::unit(rng::derive(p.seed, "sybil", i as u64)) < share,
+                censored: rng::unit(rng::derive(p.seed, "censored", i as u64)) < 0.1,
                 router: None,
                 epoch: 0,
                 peers: BTreeSet::new(),
@@ -193,6 +254,8 @@ impl Sim {
             published: Vec::new(),
             ids: HashMap::new(),
             delivered: HashMap::new(),
+            invalid_origins: Default::default(),
+            end: 0,
             retired_duplicates: 0,
             retired_copies: 0,
             events: 0,
@@ -282,6 +345,7 @@ impl Sim {
                 SimOutput::Send { peer, bytes } => {
                     if let Some(&j) = self.index.get(&peer)
                         && self.nodes[i as usize].peers.contains(&j)
+                        && !self.withheld(i, &bytes)
                     {
                         sends.push((j, bytes));
                     }
@@ -315,6 +379,26 @@ impl Sim {
                     bytes,
                 },
             );
+        }
+    }
+
+    /// Whether Sybil `i` keeps this frame to itself: any message (drop, spam), or one of a
+    /// censored publisher (censor). Its own spam goes out.
+    fn withheld(&self, i: u32, frame: &Bytes) -> bool {
+        let (Some(attack), true) = (self.p.attack, self.nodes[i as usize].sybil) else {
+            return false;
+        };
+        if !rats_gossipsub::wire::is_publish(frame) {
+            return false;
+        }
+        let origin = match rats_gossipsub::wire::Rpc::decode(frame.clone(), usize::MAX) {
+            Ok(rats_gossipsub::wire::Rpc::Publish(m)) => self.index.get(&m.from).copied(),
+            _ => None,
+        };
+        match attack.behaviour {
+            Behaviour::Drop => true,
+            Behaviour::Spam => origin != Some(i),
+            Behaviour::Censor => origin.is_some_and(|o| self.nodes[o as usize].censored),
         }
     }
 
@@ -362,9 +446,11 @@ impl Sim {
                     return;
                 }
                 let peer = self.nodes[from as usize].id;
+                let invalid = &self.invalid_origins;
+                let genuine = |m: &rats_gossipsub::SignedMessage| !invalid.contains(&m.from);
                 let bad = match self.nodes[to as usize].router.as_mut() {
-                    // The signature check is stood in: every message here is genuine.
-                    Some(r) => r.on_frame(now, peer, bytes, |_| true).is_err(),
+                    // The signature check is stood in: `genuine` says what it would find.
+                    Some(r) => r.on_frame(now, peer, bytes, genuine).is_err(),
                     None => return,
                 };
                 if bad {
@@ -385,11 +471,13 @@ impl Sim {
                 self.sched.at(next, Event::Heartbeat { node, epoch });
             }
             Event::Publish(m) => {
-                // From a random node online now.
+                // From a random honest node online now.
                 let n = self.nodes.len() as u32;
                 let mut origin = self.work_rng.gen_range(0..n);
-                while !self.online(origin) {
+                let mut tries = 0;
+                while (!self.online(origin) || self.nodes[origin as usize].sybil) && tries < n {
                     origin = (origin + 1) % n;
+                    tries += 1;
                 }
                 self.published[m as usize].origin = origin;
                 let data = Bytes::from(vec![m as u8; self.p.size]);
@@ -399,6 +487,17 @@ impl Sim {
                     self.ids.insert(id, m);
                 }
                 self.flush(origin);
+            }
+            Event::Spam(i) => {
+                let data = Bytes::from(vec![0xEE; self.p.size]);
+                if let Some(r) = self.nodes[i as usize].router.as_mut() {
+                    let _ = r.publish(now, TOPIC, data);
+                }
+                self.flush(i);
+                let next = self.sched.now() + SPAM_EVERY_US;
+                if next < self.end.saturating_sub(SETTLE_US) {
+                    self.sched.at(next, Event::Spam(i));
+                }
             }
             Event::Leave(i) => self.leave(i),
             Event::Join(i) => self.join(i),
@@ -448,11 +547,26 @@ impl Sim {
         for (a, b) in topology(self.p.nodes, self.p.seed) {
             self.connect(a, b);
         }
+        // Sybils stay; honest nodes churn.
         let churners: Vec<u32> = (0..n)
             .filter(|&i| {
-                rng::unit(rng::derive(self.p.seed, "churner", u64::from(i))) < self.p.churn
+                !self.nodes[i as usize].sybil
+                    && rng::unit(rng::derive(self.p.seed, "churner", u64::from(i))) < self.p.churn
             })
             .collect();
+        if self
+            .p
+            .attack
+            .is_some_and(|a| a.behaviour == Behaviour::Spam)
+        {
+            for i in 0..n {
+                if self.nodes[i as usize].sybil {
+                    self.invalid_origins.insert(self.nodes[i as usize].id);
+                    let phase = rng::derive(self.p.seed, "spam", u64::from(i)) % SPAM_EVERY_US;
+                    self.sched.at(WARMUP_US + phase, Event::Spam(i));
+                }
+            }
+        }
         for &i in &churners {
             let at = WARMUP_US / 2 + exp_us(&mut self.churn_rng, self.p.churn_on_s);
             self.sched.at(at, Event::Leave(i));
@@ -464,6 +578,7 @@ impl Sim {
             self.sched.at(at, Event::Publish(m as u32));
         }
         let end = WARMUP_US + self.p.messages as Micros * gap + SETTLE_US;
+        self.end = end;
         while let Some(e) = self.sched.next_until(end) {
             self.handle(e);
         }
@@ -489,7 +604,10 @@ impl Sim {
                 continue;
             }
             for i in 0..n {
-                if i == p.origin || !self.online_throughout(i, p.at, p.at + SETTLE_US) {
+                if i == p.origin
+                    || self.nodes[i as usize].sybil
+                    || !self.online_throughout(i, p.at, p.at + SETTLE_US)
+                {
                     continue;
                 }
                 expected += 1;
@@ -536,8 +654,8 @@ impl Sim {
         let published = self.ids.len();
         let r1 = |x: f64| (x * 10.0).round() / 10.0;
         let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
-        json!({
-            "scenario": "gossip",
+        let mut line = json!({
+            "scenario": if self.p.attack.is_some() { "attack" } else { "gossip" },
             "nodes": self.p.nodes,
             "seed": self.p.seed,
             "link": self.p.link_name,
@@ -561,7 +679,30 @@ impl Sim {
             "events": self.events,
             "wall_secs": r1(wall.as_secs_f64()),
             "peak_rss_mib": peak_rss_mib(),
-        })
+        });
+        if let Some(a) = self.p.attack {
+            // Of the honest nodes' mesh slots, the share Sybils hold at the end.
+            let (mut slots, mut sybil_slots) = (0u64, 0u64);
+            for nd in self.nodes.iter().filter(|nd| !nd.sybil) {
+                if let Some(r) = nd.router.as_ref() {
+                    for p in r.mesh(TOPIC) {
+                        slots += 1;
+                        if self
+                            .index
+                            .get(&p)
+                            .is_some_and(|&j| self.nodes[j as usize].sybil)
+                        {
+                            sybil_slots += 1;
+                        }
+                    }
+                }
+            }
+            line["behaviour"] = format!("{:?}", a.behaviour).to_lowercase().into();
+            line["scoring"] = a.scoring.into();
+            line["sybils"] = self.nodes.iter().filter(|nd| nd.sybil).count().into();
+            line["sybil_mesh_share"] = r3(sybil_slots as f64 / slots.max(1) as f64).into();
+        }
+        line
     }
 }
 
@@ -601,6 +742,7 @@ mod tests {
             link_name: "wan".into(),
             publish_cpu_us: 60,
             frame_cpu_us: 5,
+            attack: None,
         }
     }
 
@@ -621,6 +763,28 @@ mod tests {
         }
         let c = run(small(8, 0.0));
         assert_ne!(a["events"], c["events"], "another seed, another run");
+    }
+
+    /// Spamming Sybils are scored out of the honest meshes (P4) when scoring is on, and stay
+    /// when it is off; honest delivery survives either way.
+    #[test]
+    fn scoring_evicts_spammers_from_meshes() {
+        let with = |scoring| {
+            run(Params {
+                churn: 0.0,
+                attack: Some(Attack {
+                    share: 0.2,
+                    behaviour: Behaviour::Spam,
+                    scoring,
+                }),
+                ..small(11, 0.0)
+            })
+        };
+        let (on, off) = (with(true), with(false));
+        let share = |r: &serde_json::Value| r["sybil_mesh_share"].as_f64().unwrap_or(1.0);
+        assert!(share(&on) < 0.05, "{on}");
+        assert!(share(&off) > 0.1, "{off}");
+        assert_eq!(on["delivery"], 1.0, "{on}");
     }
 
     #[test]

@@ -31,6 +31,30 @@ struct Cli {
 enum Scenario {
     /// Publish/subscribe over N simulated nodes on one topic.
     Gossip(GossipArgs),
+    /// The same with a share of Sybils that drop, censor or spam; peer scoring on and off.
+    Attack(AttackArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BehaviourArg {
+    /// Take part in meshes, forward nothing.
+    Drop,
+    /// Drop the messages of a tenth of the honest publishers.
+    Censor,
+    /// Forward nothing and publish invalid messages five times a second each.
+    Spam,
+}
+
+#[derive(clap::Args, Debug)]
+struct AttackArgs {
+    #[command(flatten)]
+    gossip: GossipArgs,
+    /// Share of the nodes that are Sybils.
+    #[arg(long, default_value_t = 0.2)]
+    sybils: f64,
+    /// What they do.
+    #[arg(long, value_enum, default_value_t = BehaviourArg::Drop)]
+    behaviour: BehaviourArg,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -73,34 +97,68 @@ struct GossipArgs {
     frame_cpu_us: u64,
 }
 
+/// The scenario's parameters from the command line, or why they are refused.
+fn params(a: &GossipArgs) -> Result<gossip::Params, String> {
+    if a.nodes < 2 || !(0.0..=1.0).contains(&a.churn) || a.rate <= 0.0 || a.size == 0 {
+        return Err("need --nodes >= 2, --churn in 0..=1, --rate > 0 and --size > 0".into());
+    }
+    let (link, name) = match a.link {
+        LinkPreset::Wan => (link::LinkModel::wan(), "wan"),
+        LinkPreset::Loopback => (link::LinkModel::loopback(), "loopback"),
+    };
+    Ok(gossip::Params {
+        nodes: a.nodes,
+        seed: a.seed,
+        messages: a.messages,
+        rate: a.rate,
+        size: a.size,
+        churn: a.churn,
+        churn_on_s: 60.0,
+        churn_off_s: 20.0,
+        link,
+        link_name: name.into(),
+        publish_cpu_us: a.publish_cpu_us,
+        frame_cpu_us: a.frame_cpu_us,
+        attack: None,
+    })
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.scenario {
-        Scenario::Gossip(a) => {
-            if a.nodes < 2 || !(0.0..=1.0).contains(&a.churn) || a.rate <= 0.0 {
-                eprintln!("need --nodes >= 2, --churn in 0..=1 and --rate > 0");
-                return std::process::ExitCode::from(2);
+    let runs: Result<Vec<gossip::Params>, String> = match &cli.scenario {
+        Scenario::Gossip(a) => params(a).map(|p| vec![p]),
+        Scenario::Attack(a) => params(&a.gossip).and_then(|p| {
+            if !(0.0..1.0).contains(&a.sybils) {
+                return Err("--sybils must be in 0..1".into());
             }
-            let (link, name) = match a.link {
-                LinkPreset::Wan => (link::LinkModel::wan(), "wan"),
-                LinkPreset::Loopback => (link::LinkModel::loopback(), "loopback"),
+            let behaviour = match a.behaviour {
+                BehaviourArg::Drop => gossip::Behaviour::Drop,
+                BehaviourArg::Censor => gossip::Behaviour::Censor,
+                BehaviourArg::Spam => gossip::Behaviour::Spam,
             };
-            let line = gossip::run(gossip::Params {
-                nodes: a.nodes,
-                seed: a.seed,
-                messages: a.messages,
-                rate: a.rate,
-                size: a.size,
-                churn: a.churn,
-                churn_on_s: 60.0,
-                churn_off_s: 20.0,
-                link,
-                link_name: name.into(),
-                publish_cpu_us: a.publish_cpu_us,
-                frame_cpu_us: a.frame_cpu_us,
-            });
-            println!("{line}");
+            // The same network with scoring on, then off.
+            Ok([true, false]
+                .map(|scoring| gossip::Params {
+                    attack: Some(gossip::Attack {
+                        share: a.sybils,
+                        behaviour,
+                        scoring,
+                    }),
+                    ..p.clone()
+                })
+                .to_vec())
+        }),
+    };
+    match runs {
+        Ok(runs) => {
+            for p in runs {
+                println!("{}", gossip::run(p));
+            }
             std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::ExitCode::from(2)
         }
     }
 }
