@@ -5,7 +5,9 @@
 //!
 //! ```text
 //! rats-sim gossip [--nodes 1000] [--seed 1] [--messages 100] [--rate 10] [--size 256]
-//!                 [--churn 0.1] [--link wan|loopback]
+//!                 [--churn 0.1] [--link wan|loopback] [--publish-cpu-us 60] [--frame-cpu-us 5]
+//! rats-sim attack [gossip options] [--sybils 0.2] [--behaviour drop|censor|spam]
+//! rats-sim scale  [gossip options] [--sizes 100,1000,10000] [--svg FILE]
 //! ```
 //!
 //! Prints one JSON line per run. Stood in: the Ed25519 signature of each message (signed with
@@ -15,6 +17,7 @@
 
 mod gossip;
 mod link;
+mod plot;
 mod rng;
 mod sched;
 
@@ -25,6 +28,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
+    /// Exit with status 1 if any run delivers less than this share of its messages (for CI).
+    #[arg(long, global = true)]
+    min_delivery: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -33,6 +39,20 @@ enum Scenario {
     Gossip(GossipArgs),
     /// The same with a share of Sybils that drop, censor or spam; peer scoring on and off.
     Attack(AttackArgs),
+    /// `gossip` at several sizes, and a chart of latency and traffic against N.
+    Scale(ScaleArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ScaleArgs {
+    #[command(flatten)]
+    gossip: GossipArgs,
+    /// Network sizes, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [100usize, 1000, 10000])]
+    sizes: Vec<usize>,
+    /// Where to write the chart (SVG).
+    #[arg(long)]
+    svg: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -97,6 +117,41 @@ struct GossipArgs {
     frame_cpu_us: u64,
 }
 
+/// Latency and traffic against N, from `scale`'s lines.
+fn chart(lines: &[serde_json::Value]) -> String {
+    let series = |name: &str, key: &str, colour: &'static str| plot::Series {
+        name: name.into(),
+        colour,
+        points: lines
+            .iter()
+            .filter_map(|l| Some((l["nodes"].as_f64()?, l[key].as_f64()?)))
+            .collect(),
+    };
+    plot::svg(&[
+        plot::Panel {
+            title: "GossipSub delivery latency (simulated)".into(),
+            unit: "ms".into(),
+            series: vec![
+                series("p50", "p50_ms", "#1f77b4"),
+                series("p99", "p99_ms", "#d62728"),
+            ],
+        },
+        plot::Panel {
+            title: "Traffic per delivered byte".into(),
+            unit: "bytes sent / byte delivered".into(),
+            series: vec![
+                series("all frames", "bytes_per_delivered_byte", "#2ca02c"),
+                series("message copies", "copy_bytes_per_delivered_byte", "#9467bd"),
+            ],
+        },
+        plot::Panel {
+            title: "Duplicates per delivery".into(),
+            unit: "copies".into(),
+            series: vec![series("duplicates", "dup_per_delivery", "#ff7f0e")],
+        },
+    ])
+}
+
 /// The scenario's parameters from the command line, or why they are refused.
 fn params(a: &GossipArgs) -> Result<gossip::Params, String> {
     if a.nodes < 2 || !(0.0..=1.0).contains(&a.churn) || a.rate <= 0.0 || a.size == 0 {
@@ -127,6 +182,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runs: Result<Vec<gossip::Params>, String> = match &cli.scenario {
         Scenario::Gossip(a) => params(a).map(|p| vec![p]),
+        Scenario::Scale(a) => params(&a.gossip).map(|p| {
+            a.sizes
+                .iter()
+                .map(|&nodes| gossip::Params { nodes, ..p.clone() })
+                .collect()
+        }),
         Scenario::Attack(a) => params(&a.gossip).and_then(|p| {
             if !(0.0..1.0).contains(&a.sybils) {
                 return Err("--sybils must be in 0..1".into());
@@ -151,8 +212,30 @@ fn main() -> std::process::ExitCode {
     };
     match runs {
         Ok(runs) => {
+            let mut lines = Vec::new();
             for p in runs {
-                println!("{}", gossip::run(p));
+                let line = gossip::run(p);
+                println!("{line}");
+                lines.push(line);
+            }
+            let short = lines
+                .iter()
+                .filter(|l| {
+                    cli.min_delivery
+                        .is_some_and(|min| l["delivery"].as_f64().is_none_or(|d| d < min))
+                })
+                .count();
+            if short > 0 {
+                eprintln!("{short} run(s) delivered less than --min-delivery");
+                return std::process::ExitCode::FAILURE;
+            }
+            if let Scenario::Scale(ScaleArgs {
+                svg: Some(path), ..
+            }) = &cli.scenario
+                && let Err(e) = std::fs::write(path, chart(&lines))
+            {
+                eprintln!("writing {}: {e}", path.display());
+                return std::process::ExitCode::FAILURE;
             }
             std::process::ExitCode::SUCCESS
         }
