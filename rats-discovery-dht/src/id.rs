@@ -12,8 +12,13 @@ pub struct NodeId(pub [u8; 20]);
 impl NodeId {
     /// A random id.
     pub fn random() -> Self {
+        Self::random_from(&mut rand::thread_rng())
+    }
+
+    /// A random id drawn from `rng`.
+    pub fn random_from(rng: &mut impl RngCore) -> Self {
         let mut b = [0u8; 20];
-        rand::thread_rng().fill_bytes(&mut b);
+        rng.fill_bytes(&mut b);
         NodeId(b)
     }
 
@@ -49,8 +54,8 @@ impl NodeId {
     }
 
     /// A random id sharing exactly `prefix` leading bits with `self` (to refresh a bucket).
-    pub fn random_with_prefix(&self, prefix: usize) -> NodeId {
-        let mut r = NodeId::random();
+    pub fn random_with_prefix(&self, prefix: usize, rng: &mut impl RngCore) -> NodeId {
+        let mut r = NodeId::random_from(rng);
         if prefix >= 160 {
             return *self;
         }
@@ -192,7 +197,10 @@ mod tests {
         let a = NodeId::random();
         assert_eq!(a.common_prefix_len(&a), 160);
         for p in [0, 1, 7, 8, 100, 159] {
-            assert_eq!(a.common_prefix_len(&a.random_with_prefix(p)), p);
+            assert_eq!(
+                a.common_prefix_len(&a.random_with_prefix(p, &mut rand::thread_rng())),
+                p
+            );
         }
     }
 }

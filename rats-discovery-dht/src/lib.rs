@@ -50,6 +50,12 @@ pub mod routing;
 #[doc(hidden)]
 #[path = "fuzz_entry.rs"]
 pub mod __fuzz;
+
+/// The node state machine driven by the simulator (`rats-sim`). Not public API: no stability
+/// promise.
+#[doc(hidden)]
+#[path = "sim_entry.rs"]
+pub mod __sim;
 mod saved;
 mod stats;
 mod store;

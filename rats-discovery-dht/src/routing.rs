@@ -283,13 +283,18 @@ impl RoutingTable {
 
     /// A bucket that has not changed for `age` (and is not beyond the deepest used bucket):
     /// returns a random id in it to look up, and marks it refreshed.
-    pub fn stale_bucket(&mut self, now: Instant, age: Duration) -> Option<NodeId> {
+    pub fn stale_bucket(
+        &mut self,
+        now: Instant,
+        age: Duration,
+        rng: &mut impl rand::RngCore,
+    ) -> Option<NodeId> {
         let deepest = self.buckets.iter().rposition(|b| !b.nodes.is_empty())?;
         for (i, b) in self.buckets.iter_mut().enumerate().take(deepest + 1) {
             let stale = b.last_changed.is_none_or(|t| now.duration_since(t) >= age);
             if stale {
                 b.last_changed = Some(now);
-                return Some(self.own.random_with_prefix(i));
+                return Some(self.own.random_with_prefix(i, rng));
             }
         }
         None

@@ -1,4 +1,6 @@
-//! The node actor: owns the socket and all state; reacts to datagrams, commands and a tick.
+//! The node actor: owns all state; reacts to datagrams, commands and a tick, each with the
+//! time it happens, and queues what it sends in `outbox`. [`Actor::run`] drives it with a UDP
+//! socket and the clock; the simulator (`crate::__sim`) drives it without either.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -23,7 +25,7 @@ use crate::store::PeerStore;
 use crate::token::TokenIssuer;
 
 /// How often timeouts and stalled lookups are looked at.
-const TICK: Duration = Duration::from_millis(50);
+pub(crate) const TICK: Duration = Duration::from_millis(50);
 /// How often the table is maintained (pings, refreshes, token rotation).
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(1);
 /// A bucket untouched this long is refreshed with a lookup.
@@ -93,7 +95,6 @@ struct Running {
 }
 
 pub(crate) struct Actor {
-    socket: UdpSocket,
     pub(super) local: SocketAddr,
     v6: bool,
     settings: NodeSettings,
@@ -114,7 +115,10 @@ pub(crate) struct Actor {
     pub(super) stats: DhtStats,
     shared: Arc<Shared>,
     bootstrapped: watch::Sender<bool>,
-    pub(super) outbox: Vec<(SocketAddr, Vec<u8>)>,
+    pub(crate) outbox: Vec<(SocketAddr, Vec<u8>)>,
+    /// Transaction ids and bucket-refresh targets: from entropy, or from a seed in the
+    /// simulator, where a run must be reproducible.
+    rng: rand::rngs::StdRng,
     rx: mpsc::Receiver<Command>,
     last_maintenance: Instant,
     last_bootstrap: Option<Instant>,
@@ -123,14 +127,13 @@ pub(crate) struct Actor {
 
 impl Actor {
     pub(crate) fn new(
-        socket: UdpSocket,
         local: SocketAddr,
         settings: NodeSettings,
         rx: mpsc::Receiver<Command>,
         bootstrapped: watch::Sender<bool>,
         shared: Arc<Shared>,
+        now: Instant,
     ) -> Self {
-        let now = Instant::now();
         let id = settings.id.unwrap_or_else(NodeId::random);
         let stats = DhtStats {
             node_id: id.to_hex(),
@@ -140,7 +143,6 @@ impl Actor {
         // Visible from the first moment, not only after the first tick.
         *shared.stats.lock() = stats.clone();
         Actor {
-            socket,
             local,
             v6: local.is_ipv6(),
             table: RoutingTable::new(id, settings.restrict_routing_ips),
@@ -168,16 +170,21 @@ impl Actor {
             last_maintenance: now,
             last_bootstrap: None,
             bootstrap_backoff: Duration::from_secs(5),
+            rng: rand::SeedableRng::from_entropy(),
             settings,
         }
     }
 
-    pub(crate) async fn run(mut self, cancel: CancellationToken) -> Vec<NodeInfo> {
+    pub(crate) async fn run(
+        mut self,
+        socket: UdpSocket,
+        cancel: CancellationToken,
+    ) -> Vec<NodeInfo> {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.bootstrap(Instant::now());
-        self.flush().await;
+        self.flush(&socket).await;
         loop {
             // The timer first, so a flood of datagrams cannot starve timeouts.
             tokio::select! {
@@ -188,13 +195,13 @@ impl Actor {
                     Some(c) => self.command(c, Instant::now()),
                     None => break,
                 },
-                r = self.socket.recv_from(&mut buf) => match r {
+                r = socket.recv_from(&mut buf) => match r {
                     Ok((n, from)) => self.datagram(&buf[..n], from, Instant::now()),
                     // ICMP errors surface here on some systems; the query times out anyway.
                     Err(e) => trace!(error = %e, "dht recv error"),
                 },
             }
-            self.flush().await;
+            self.flush(&socket).await;
         }
         for (_, r) in self.lookups.drain() {
             if let Some(done) = r.done {
@@ -215,12 +222,22 @@ impl Actor {
             .collect()
     }
 
-    async fn flush(&mut self) {
+    async fn flush(&mut self, socket: &UdpSocket) {
         for (to, bytes) in self.outbox.drain(..) {
-            if let Err(e) = self.socket.send_to(&bytes, to).await {
+            if let Err(e) = socket.send_to(&bytes, to).await {
                 trace!(%to, error = %e, "dht send failed");
             }
         }
+    }
+
+    /// Makes transaction ids and refresh targets follow `seed` (the simulator).
+    pub(crate) fn seed_rng(&mut self, seed: u64) {
+        self.rng = rand::SeedableRng::seed_from_u64(seed);
+    }
+
+    /// The routing table (read by the simulator).
+    pub(crate) fn table(&self) -> &RoutingTable {
+        &self.table
     }
 
     pub(super) fn own_id(&self) -> NodeId {
@@ -229,7 +246,7 @@ impl Actor {
 
     // ---- commands ----
 
-    fn command(&mut self, c: Command, now: Instant) {
+    pub(crate) fn command(&mut self, c: Command, now: Instant) {
         match c {
             Command::Lookup {
                 target,
@@ -304,7 +321,7 @@ impl Actor {
         }
     }
 
-    fn bootstrap(&mut self, now: Instant) {
+    pub(crate) fn bootstrap(&mut self, now: Instant) {
         if self.lookups.values().any(|r| r.origin == Origin::Bootstrap) {
             return;
         }
@@ -521,9 +538,9 @@ impl Actor {
         now: Instant,
     ) {
         // Random transaction ids: a node that saw one of ours cannot predict the next.
-        let mut tid: u16 = rand::random();
+        let mut tid: u16 = rand::Rng::r#gen(&mut self.rng);
         while self.pending.contains_key(&tid) {
-            tid = rand::random();
+            tid = rand::Rng::r#gen(&mut self.rng);
         }
         let tid_bytes = tid.to_be_bytes();
         let own = self.own_id();
@@ -558,7 +575,7 @@ impl Actor {
 
     // ---- receiving ----
 
-    fn datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+    pub(crate) fn datagram(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
         let msg = match Message::parse(data) {
             Ok(m) => m,
             Err(e) => {
@@ -722,7 +739,7 @@ impl Actor {
 
     // ---- time ----
 
-    fn tick(&mut self, now: Instant) {
+    pub(crate) fn tick(&mut self, now: Instant) {
         let timeout = self.settings.request_timeout;
         let slow_after = (timeout / 2).min(Duration::from_millis(500));
         let mut expired = Vec::new();
@@ -743,6 +760,8 @@ impl Actor {
                 r.lookup.on_slow(addr);
             }
         }
+        // In id order, not the map's: the same inputs give the same queries next.
+        expired.sort_unstable();
         for tid in expired {
             let Some(p) = self.pending.remove(&tid) else {
                 continue;
@@ -763,7 +782,8 @@ impl Actor {
                 Purpose::Announce(l) => self.announce_answered(l, false, now),
             }
         }
-        let ids: Vec<u64> = self.lookups.keys().copied().collect();
+        let mut ids: Vec<u64> = self.lookups.keys().copied().collect();
+        ids.sort_unstable();
         for id in ids {
             let announce_over = matches!(
                 self.lookups.get(&id).map(|r| &r.phase),
@@ -809,7 +829,7 @@ impl Actor {
             .is_none_or(|t| now.duration_since(t) >= self.bootstrap_backoff);
         if (self.table.is_empty() || !self.stats.bootstrapped) && due {
             self.bootstrap(now);
-        } else if let Some(target) = self.table.stale_bucket(now, REFRESH_AFTER) {
+        } else if let Some(target) = self.table.stale_bucket(now, REFRESH_AFTER, &mut self.rng) {
             self.start_lookup(target, false, Origin::Refresh, None, None, None, now);
         }
     }

@@ -3,7 +3,7 @@
 //! reach the actor through a channel it polls together with the socket, so a lookup starts
 //! the moment it is asked for.
 
-mod actor;
+pub(crate) mod actor;
 mod server;
 
 use std::net::SocketAddr;
@@ -143,13 +143,14 @@ impl std::fmt::Debug for DhtNode {
 /// The node's task: spawn [`DhtNodeTask::run`] on a tokio runtime.
 pub struct DhtNodeTask {
     actor: Actor,
+    socket: tokio::net::UdpSocket,
 }
 
 impl DhtNodeTask {
     /// Runs the node until `cancel` fires or every handle is dropped; returns the routing
     /// table's good nodes (to save for the next start).
     pub async fn run(self, cancel: CancellationToken) -> Vec<NodeInfo> {
-        self.actor.run(cancel).await
+        self.actor.run(self.socket, cancel).await
     }
 }
 
@@ -170,14 +171,21 @@ impl DhtNode {
             stats: Mutex::new(DhtStats::default()),
             local,
         });
-        let actor = Actor::new(socket, local, settings, rx, btx, shared.clone());
+        let actor = Actor::new(
+            local,
+            settings,
+            rx,
+            btx,
+            shared.clone(),
+            std::time::Instant::now(),
+        );
         Ok((
             DhtNode {
                 tx,
                 shared,
                 bootstrapped: brx,
             },
-            DhtNodeTask { actor },
+            DhtNodeTask { actor, socket },
         ))
     }
 

@@ -30,7 +30,7 @@ impl Actor {
         let own = self.own_id();
         if q.bad_args {
             let reply = krpc::encode_error(msg.tid, 203, "malformed arguments");
-            return self.reply(from, reply);
+            return self.reply(from, reply, now);
         }
         let reply = match q.method {
             b"ping" => krpc::encode_response(msg.tid, &own, Vec::new(), &from),
@@ -78,12 +78,12 @@ impl Actor {
                 None => krpc::encode_error(msg.tid, 204, "Method Unknown"),
             },
         };
-        self.reply(from, reply)
+        self.reply(from, reply, now)
     }
 
     /// Queues an answer if the reply byte budget allows (we never become a strong reflector).
-    fn reply(&mut self, to: SocketAddr, bytes: Vec<u8>) -> bool {
-        if !self.out_bytes.take_n(bytes.len() as u32, Instant::now()) {
+    fn reply(&mut self, to: SocketAddr, bytes: Vec<u8>, now: Instant) -> bool {
+        if !self.out_bytes.take_n(bytes.len() as u32, now) {
             self.stats.rate_limited += 1;
             return false;
         }

@@ -87,6 +87,27 @@ impl Links {
         (min * (max / min).powf(u)).round() as Micros
     }
 
+    /// Sends one datagram of `len` bytes (UDP: a lost one is gone, none waits for another);
+    /// when it arrives, if it does.
+    pub fn datagram(&mut self, from: u32, to: u32, len: usize, now: Micros) -> Option<Micros> {
+        // IPv4 and UDP headers.
+        let wire = len + 28;
+        self.sent_bytes[from as usize] += wire as u64;
+        let start = now.max(self.uplink_free[from as usize]);
+        let sent = start
+            + (wire as u64 * 8 * 1_000_000)
+                .checked_div(self.model.uplink_bps)
+                .unwrap_or(0);
+        self.uplink_free[from as usize] = sent;
+        if self.model.loss > 0.0 {
+            self.loss_draws += 1;
+            if rng::unit(rng::derive(self.seed, "loss", self.loss_draws)) < self.model.loss {
+                return None;
+            }
+        }
+        Some(sent + self.latency(from, to))
+    }
+
     /// Sends `len` bytes from `from` to `to` at `now`; when they arrive.
     pub fn transmit(&mut self, from: u32, to: u32, len: usize, now: Micros) -> Micros {
         let wire = len + FRAME_OVERHEAD;

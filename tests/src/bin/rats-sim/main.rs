@@ -8,13 +8,18 @@
 //!                 [--churn 0.1] [--link wan|loopback] [--publish-cpu-us 60] [--frame-cpu-us 5]
 //! rats-sim attack [gossip options] [--sybils 0.2] [--behaviour drop|censor|spam]
 //! rats-sim scale  [gossip options] [--sizes 100,1000,10000] [--svg FILE]
+//! rats-sim dht    [--nodes 1000] [--seed 1] [--lookups 200] [--rate 10] [--churn 0.1]
+//!                 [--link wan|loopback]
 //! ```
 //!
-//! Prints one JSON line per run. Stood in: the Ed25519 signature of each message (signed with
-//! zeros, taken as valid) and the whole connection layer (Noise, frames, send queues: a frame
-//! costs its bytes plus a fixed overhead on the link). Not simulated yet: the DHT, Sybil
-//! attacks.
+//! Prints one JSON line per run. GossipSub: the real router per node; stood in are the
+//! Ed25519 signature of each message (signed with zeros, its check answered by the simulator)
+//! and the connection layer (Noise, frames, send queues: a frame costs its bytes plus a fixed
+//! overhead on the link, and a node's CPU time per frame is a parameter). DHT: the real node
+//! (routing table, lookups, KRPC server, rate limits, announce store) per node over simulated
+//! datagrams; nothing is stood in. Every run is the same for one seed.
 
+mod dht;
 mod gossip;
 mod link;
 mod plot;
@@ -41,6 +46,30 @@ enum Scenario {
     Attack(AttackArgs),
     /// `gossip` at several sizes, and a chart of latency and traffic against N.
     Scale(ScaleArgs),
+    /// The BitTorrent DHT over N simulated nodes: joins, announces, lookups under churn.
+    Dht(DhtArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct DhtArgs {
+    /// Nodes.
+    #[arg(long, default_value_t = 1000)]
+    nodes: usize,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Lookups measured.
+    #[arg(long, default_value_t = 200)]
+    lookups: usize,
+    /// Lookups started per second.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Share of nodes that leave (and come back 5-30 s later) during the lookups.
+    #[arg(long, default_value_t = 0.1)]
+    churn: f64,
+    /// The links (a lost datagram is gone).
+    #[arg(long, value_enum, default_value_t = LinkPreset::Wan)]
+    link: LinkPreset,
 }
 
 #[derive(clap::Args, Debug)]
@@ -117,6 +146,13 @@ struct GossipArgs {
     frame_cpu_us: u64,
 }
 
+fn preset(p: LinkPreset) -> (link::LinkModel, &'static str) {
+    match p {
+        LinkPreset::Wan => (link::LinkModel::wan(), "wan"),
+        LinkPreset::Loopback => (link::LinkModel::loopback(), "loopback"),
+    }
+}
+
 /// Latency and traffic against N, from `scale`'s lines.
 fn chart(lines: &[serde_json::Value]) -> String {
     let series = |name: &str, key: &str, colour: &'static str| plot::Series {
@@ -157,10 +193,7 @@ fn params(a: &GossipArgs) -> Result<gossip::Params, String> {
     if a.nodes < 2 || !(0.0..=1.0).contains(&a.churn) || a.rate <= 0.0 || a.size == 0 {
         return Err("need --nodes >= 2, --churn in 0..=1, --rate > 0 and --size > 0".into());
     }
-    let (link, name) = match a.link {
-        LinkPreset::Wan => (link::LinkModel::wan(), "wan"),
-        LinkPreset::Loopback => (link::LinkModel::loopback(), "loopback"),
-    };
+    let (link, name) = preset(a.link);
     Ok(gossip::Params {
         nodes: a.nodes,
         seed: a.seed,
@@ -180,6 +213,32 @@ fn params(a: &GossipArgs) -> Result<gossip::Params, String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Scenario::Dht(a) = &cli.scenario {
+        if a.nodes < 2 || !(0.0..=1.0).contains(&a.churn) || a.rate <= 0.0 {
+            eprintln!("need --nodes >= 2, --churn in 0..=1 and --rate > 0");
+            return std::process::ExitCode::from(2);
+        }
+        let (link, name) = preset(a.link);
+        let line = dht::run(dht::Params {
+            nodes: a.nodes,
+            seed: a.seed,
+            lookups: a.lookups,
+            rate: a.rate,
+            churn: a.churn,
+            link,
+            link_name: name.into(),
+        });
+        println!("{line}");
+        let short = cli
+            .min_delivery
+            .is_some_and(|min| line["success"].as_f64().is_none_or(|s| s < min));
+        return if short {
+            eprintln!("lookups found their peers less often than --min-delivery");
+            std::process::ExitCode::FAILURE
+        } else {
+            std::process::ExitCode::SUCCESS
+        };
+    }
     let runs: Result<Vec<gossip::Params>, String> = match &cli.scenario {
         Scenario::Gossip(a) => params(a).map(|p| vec![p]),
         Scenario::Scale(a) => params(&a.gossip).map(|p| {
@@ -188,6 +247,7 @@ fn main() -> std::process::ExitCode {
                 .map(|&nodes| gossip::Params { nodes, ..p.clone() })
                 .collect()
         }),
+        Scenario::Dht(_) => Ok(Vec::new()),
         Scenario::Attack(a) => params(&a.gossip).and_then(|p| {
             if !(0.0..1.0).contains(&a.sybils) {
                 return Err("--sybils must be in 0..1".into());
