@@ -72,9 +72,11 @@ pub struct SimRouter {
 }
 
 impl SimRouter {
-    /// A router for `local` with `config`; its random choices follow `seed`.
-    pub fn new(config: GossipsubConfig, local: PeerId, seed: u64) -> Self {
-        let mut router = Router::new(config, local, 0);
+    /// A router for `local` with `config`; its random choices follow `seed`; its message
+    /// sequence numbers continue from `seqno` (a restarted node must not reuse its ids: the
+    /// real service starts them at the clock).
+    pub fn new(config: GossipsubConfig, local: PeerId, seed: u64, seqno: u64) -> Self {
+        let mut router = Router::new(config, local, seqno);
         router.seed_rng(seed);
         SimRouter {
             router,
@@ -217,8 +219,8 @@ mod tests {
     fn two_routers_exchange_a_message() {
         let p = ids(2);
         let now = Instant::now();
-        let mut a = SimRouter::new(GossipsubConfig::default(), p[0], 1);
-        let mut b = SimRouter::new(GossipsubConfig::default(), p[1], 2);
+        let mut a = SimRouter::new(GossipsubConfig::default(), p[0], 1, 0);
+        let mut b = SimRouter::new(GossipsubConfig::default(), p[1], 2, 0);
         a.subscribe(now, "t");
         b.subscribe(now, "t");
         a.peer_connected(p[1]);

@@ -281,7 +281,9 @@ impl Sim {
             "router",
             (u64::from(i) << 32) | u64::from(node.epoch),
         );
-        let mut router = SimRouter::new(self.config.clone(), node.id, seed);
+        // Sequence numbers start at the (simulated) clock, as the real service's do.
+        let seqno = self.sched.now().saturating_mul(1000);
+        let mut router = SimRouter::new(self.config.clone(), node.id, seed, seqno);
         router.subscribe(now, TOPIC);
         node.router = Some(router);
         node.sessions.push((self.sched.now(), Micros::MAX));
