@@ -135,7 +135,7 @@ impl Router {
     /// Up to `prune_peers` other peers of `topic` with their addresses, for a PRUNE to
     /// `pruned` (none for a peer with a negative score).
     pub(super) fn exchange_peers(
-        &self,
+        &mut self,
         now: Instant,
         host: &dyn Host,
         topic: &str,
@@ -144,7 +144,8 @@ impl Router {
         if self.score.score(pruned, now) < 0.0 {
             return Vec::new();
         }
-        self.topic_peers(topic)
+        let mut offered: Vec<PxPeer> = self
+            .topic_peers(topic)
             .into_iter()
             .filter(|p| p != pruned)
             .filter_map(|p| {
@@ -152,8 +153,14 @@ impl Router {
                 addrs.truncate(MAX_PX_ADDRS);
                 (!addrs.is_empty()).then_some(PxPeer { peer: p, addrs })
             })
-            .take(self.config.prune_peers.min(MAX_PX_PEERS))
-            .collect()
+            .collect();
+        // A random few, not always the same ones.
+        let chosen = self.sample(
+            offered.iter().map(|x| x.peer).collect(),
+            self.config.prune_peers.min(MAX_PX_PEERS),
+        );
+        offered.retain(|x| chosen.contains(&x.peer));
+        offered
     }
 
     /// Peers a PRUNE offered: dialed (up to `px_connect_max` per heartbeat) when the pruning
@@ -254,8 +261,8 @@ impl Router {
                     let s = self.score.score(p, now);
                     !mesh.contains(p) && !self.in_backoff(&topic, p, now) && s > median && s >= 0.0
                 })
-                .take(OPPORTUNISTIC_GRAFT_PEERS.min(room))
                 .collect();
+            let better = self.sample(better, OPPORTUNISTIC_GRAFT_PEERS.min(room));
             for p in better {
                 self.graft(now, p, &topic);
             }

@@ -178,11 +178,15 @@ impl Router {
 
     /// Peers subscribed to `topic`.
     pub(crate) fn topic_peers(&self, topic: &str) -> Vec<PeerId> {
-        self.peer_topics
+        let mut peers: Vec<PeerId> = self
+            .peer_topics
             .iter()
             .filter(|(_, t)| t.contains(topic))
             .map(|(p, _)| *p)
-            .collect()
+            .collect();
+        // Sorted: what is taken from the list must not depend on a hash map's order.
+        peers.sort_unstable();
+        peers
     }
 
     /// Whether everything `peer` sends is to be ignored (its score is below the graylist
@@ -235,6 +239,8 @@ impl Router {
             .remove(topic)
             .map(|(p, _)| p)
             .unwrap_or_default();
+        let mut fanout: Vec<PeerId> = fanout.into_iter().collect();
+        fanout.sort_unstable();
         for p in fanout.into_iter().take(self.config.mesh_n) {
             let usable = self.score.score(&p, now) >= 0.0
                 && !self.in_backoff(topic, &p, now)

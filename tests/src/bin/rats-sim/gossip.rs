@@ -367,7 +367,9 @@ impl Sim {
         for j in slow {
             self.disconnect(i, j);
         }
-        sends.sort_by_key(|(j, _)| *j);
+        // By destination, then content: neither the upload queue nor the order of two frames
+        // to one peer depends on a hash map's order.
+        sends.sort_unstable_by(|a, b| (a.0, &a.1[..]).cmp(&(b.0, &b.1[..])));
         let now = self.sched.now();
         for (j, bytes) in sends {
             let arrival = self.links.transmit(i, j, bytes.len(), now);
@@ -639,9 +641,11 @@ impl Sim {
                 .get(((meshes.len().max(1) - 1) as f64 * q) as usize)
                 .copied()
         };
+        // Honest routers' counters (a Sybil's router counts copies it then withholds).
         let live: Vec<_> = self
             .nodes
             .iter()
+            .filter(|nd| !nd.sybil)
             .filter_map(|nd| nd.router.as_ref())
             .map(SimRouter::stats)
             .collect();
