@@ -3,8 +3,8 @@
 //! random choices from a seed. Reached as `rats_gossipsub::__sim`; not public API (no
 //! stability promise).
 //!
-//! Stood in: the Ed25519 signature of published messages. [`SimRouter::publish`] signs with
-//! zeros and [`SimRouter::on_frame`] takes the simulator's word on validity (`valid`), so that
+//! Stood in: the Ed25519 signature of published messages. `SimRouter::publish` signs with
+//! zeros and `SimRouter::on_frame` takes the simulator's word on validity (`valid`), so that
 //! thousands of nodes fit in two cores. A real node cannot reach this: its service signs with
 //! its identity and checks every signature (`GossipsubService`), and nothing here is wired
 //! into it.
