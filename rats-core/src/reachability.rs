@@ -25,6 +25,17 @@ pub enum NatType {
 }
 
 impl NatType {
+    /// Every kind, in declaration order.
+    pub const ALL: [NatType; 7] = [
+        NatType::Open,
+        NatType::Firewalled,
+        NatType::FullCone,
+        NatType::RestrictedCone,
+        NatType::PortRestrictedCone,
+        NatType::Symmetric,
+        NatType::Unknown,
+    ];
+
     /// The name on the wire (the Hello's `nat` field), as serialized.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,17 +52,10 @@ impl NatType {
     /// The kind named `s` ([`as_str`](Self::as_str)); a name this version does not know is
     /// [`NatType::Unknown`], so a newer peer's kinds never make its Hello unreadable.
     pub fn from_wire(s: &str) -> NatType {
-        [
-            NatType::Open,
-            NatType::Firewalled,
-            NatType::FullCone,
-            NatType::RestrictedCone,
-            NatType::PortRestrictedCone,
-            NatType::Symmetric,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .unwrap_or(NatType::Unknown)
+        NatType::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .unwrap_or(NatType::Unknown)
     }
 
     /// Whether a node of this kind drops connections that it did not open itself, so that
@@ -91,15 +95,7 @@ mod tests {
 
     #[test]
     fn wire_names_round_trip_and_unknown_names_read_as_unknown() {
-        for k in [
-            NatType::Open,
-            NatType::Firewalled,
-            NatType::FullCone,
-            NatType::RestrictedCone,
-            NatType::PortRestrictedCone,
-            NatType::Symmetric,
-            NatType::Unknown,
-        ] {
+        for k in NatType::ALL {
             let json = serde_json::to_string(&k).expect("serialize");
             assert_eq!(json, format!("\"{}\"", k.as_str()));
             assert_eq!(serde_json::from_str::<NatType>(&json).expect("parse"), k);

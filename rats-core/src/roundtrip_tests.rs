@@ -71,15 +71,7 @@ fn address() -> impl Strategy<Value = Address> {
 }
 
 fn nat_type() -> impl Strategy<Value = Option<NatType>> {
-    prop::option::of(prop::sample::select(vec![
-        NatType::Open,
-        NatType::Firewalled,
-        NatType::FullCone,
-        NatType::RestrictedCone,
-        NatType::PortRestrictedCone,
-        NatType::Symmetric,
-        NatType::Unknown,
-    ]))
+    prop::option::of(prop::sample::select(NatType::ALL.to_vec()))
 }
 
 fn exchanged_peer() -> impl Strategy<Value = ExchangedPeer> {

@@ -68,6 +68,21 @@ impl Hostile {
         self.conn.writer.write(&[&frames]).await.expect("write");
     }
 
+    /// Sends file 0 of transfer `id` as 64 KiB chunks (the offer's chunk size), each header
+    /// carrying `hash` of its chunk.
+    async fn send_chunks(&mut self, id: TransferId, data: &[u8], hash: impl Fn(&[u8]) -> [u8; 32]) {
+        for (i, part) in data.chunks(65536).enumerate() {
+            let msg = ChunkHeader {
+                id,
+                file: 0,
+                chunk: i as u64,
+                sha256: hash(part),
+            }
+            .message(part);
+            self.send_message(DATA_CHANNEL, &msg).await;
+        }
+    }
+
     async fn control(&mut self, msg: &Control) {
         self.send(CONTROL_CHANNEL, &msg.encode()).await;
     }
@@ -391,16 +406,8 @@ async fn a_whole_file_hash_mismatch_fails_and_keeps_nothing() {
         let id = o.id;
         h.control(&Control::Offer(o)).await;
         assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
-        for (i, part) in data.chunks(65536).enumerate() {
-            let msg = ChunkHeader {
-                id,
-                file: 0,
-                chunk: i as u64,
-                sha256: Sha256::digest(part).into(),
-            }
-            .message(part);
-            h.send_message(DATA_CHANNEL, &msg).await;
-        }
+        h.send_chunks(id, &data, |part| Sha256::digest(part).into())
+            .await;
         loop {
             match h.answer_for(id).await {
                 Control::Ack { .. } => continue,
@@ -448,16 +455,7 @@ async fn over_encryption_the_file_hash_decides_not_the_chunk_hash_field() {
     let id = o.id;
     h.control(&Control::Offer(o)).await;
     assert!(matches!(h.answer_for(id).await, Control::Accept { .. }));
-    for (i, part) in data.chunks(65536).enumerate() {
-        let msg = ChunkHeader {
-            id,
-            file: 0,
-            chunk: i as u64,
-            sha256: [0; 32],
-        }
-        .message(part);
-        h.send_message(DATA_CHANNEL, &msg).await;
-    }
+    h.send_chunks(id, &data, |_| [0; 32]).await;
     let mut acks = 0;
     loop {
         match h.answer_for(id).await {
