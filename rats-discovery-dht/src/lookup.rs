@@ -33,6 +33,9 @@ struct Candidate {
     addr: SocketAddr,
     state: State,
     token: Option<Vec<u8>>,
+    /// How many answers away from our own knowledge: a seed is hop 1, a node named in a
+    /// hop-h node's answer is hop h + 1 (the first answer that names it).
+    hop: u8,
 }
 
 /// What a finished lookup found.
@@ -52,6 +55,10 @@ pub struct LookupSummary {
     pub first_peer: Option<Duration>,
     /// Nodes that accepted our announce (when announcing).
     pub announced_to: usize,
+    /// Hops to the closest nodes that answered: the largest hop among them (a seed is 1).
+    pub hops: u8,
+    /// The hop of the node whose answer gave the first peer (0: our own store).
+    pub first_peer_hops: Option<u8>,
 }
 
 /// An iterative lookup.
@@ -71,6 +78,7 @@ pub struct Lookup {
     peer_order: Vec<SocketAddr>,
     started: Instant,
     first_peer: Option<Duration>,
+    first_peer_hops: Option<u8>,
     responses: usize,
     queries: usize,
 }
@@ -96,6 +104,7 @@ impl Lookup {
             peer_order: Vec::new(),
             started: now,
             first_peer: None,
+            first_peer_hops: None,
             responses: 0,
             queries: 0,
         };
@@ -107,14 +116,20 @@ impl Lookup {
                     addr: *a,
                     state: State::Fresh,
                     token: None,
+                    hop: 1,
                 });
             }
         }
         l
     }
 
-    /// Adds nodes learned from a response, keeping the closest [`MAX_CANDIDATES`].
+    /// Adds known nodes (seeds: hop 1), keeping the closest [`MAX_CANDIDATES`].
     pub fn add_nodes(&mut self, nodes: &[NodeInfo]) {
+        self.add_nodes_at(nodes, 1);
+    }
+
+    /// Adds nodes learned at `hop`, keeping the closest [`MAX_CANDIDATES`].
+    fn add_nodes_at(&mut self, nodes: &[NodeInfo], hop: u8) {
         for n in nodes {
             if !self.seen.insert(n.addr) {
                 continue;
@@ -127,6 +142,7 @@ impl Lookup {
                 addr: n.addr,
                 state: State::Fresh,
                 token: None,
+                hop,
             });
         }
         let target = self.target;
@@ -187,15 +203,22 @@ impl Lookup {
         now: Instant,
     ) -> Vec<SocketAddr> {
         self.responses += 1;
+        let mut hop = 1;
         if let Some(c) = self.settle(addr, State::Responded) {
             c.id = Some(id);
             c.token = token.filter(|t| t.len() <= 64).map(<[u8]>::to_vec);
+            hop = c.hop;
         }
         let target = self.target;
         self.candidates
             .sort_by_key(|c| c.id.map(|id| id.distance(&target)));
-        self.add_nodes(nodes);
-        self.add_local_peers(values, now)
+        self.add_nodes_at(nodes, hop.saturating_add(1));
+        let had_peers = !self.peers.is_empty();
+        let new = self.add_local_peers(values, now);
+        if !had_peers && !new.is_empty() {
+            self.first_peer_hops = Some(hop);
+        }
+        new
     }
 
     /// Peers known without asking (our own announce store). Returns the new ones.
@@ -209,6 +232,8 @@ impl Lookup {
         }
         if !new.is_empty() && self.first_peer.is_none() {
             self.first_peer = Some(now.duration_since(self.started));
+            // From our own store unless an answer brought them (on_response says its hop).
+            self.first_peer_hops = Some(0);
         }
         new
     }
@@ -289,6 +314,15 @@ impl Lookup {
             duration: now.duration_since(self.started),
             first_peer: self.first_peer,
             announced_to: 0,
+            hops: self
+                .candidates
+                .iter()
+                .filter(|c| c.state == State::Responded)
+                .take(K)
+                .map(|c| c.hop)
+                .max()
+                .unwrap_or(0),
+            first_peer_hops: self.first_peer_hops,
         }
     }
 
@@ -301,6 +335,32 @@ impl Lookup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A seed is hop 1, a node its answer names hop 2; the peer that hop-2 node returns is
+    /// reported as found at hop 2, and the closest answering nodes are 2 hops away.
+    #[test]
+    fn hops_count_answers_from_the_seeds() {
+        let now = Instant::now();
+        let target = NodeId([0u8; 20]);
+        let seed = NodeInfo {
+            id: NodeId([0xF0; 20]),
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let near = NodeInfo {
+            id: NodeId([0x01; 20]),
+            addr: SocketAddr::from(([127, 0, 0, 2], 3000)),
+        };
+        let peer = SocketAddr::from(([127, 0, 0, 9], 7000));
+        let mut l = Lookup::new(target, true, &[seed], &[], now);
+        assert_eq!(l.next_query(), Some((seed.addr, Some(seed.id))));
+        l.on_response(seed.addr, seed.id, None, &[near], &[], now);
+        assert_eq!(l.next_query(), Some((near.addr, Some(near.id))));
+        l.on_response(near.addr, near.id, None, &[], &[peer], now);
+        let s = l.summary(now);
+        assert_eq!(s.first_peer_hops, Some(2));
+        assert_eq!(s.hops, 2);
+        assert_eq!(s.peers, vec![peer]);
+    }
 
     #[test]
     fn converges_and_finishes() {

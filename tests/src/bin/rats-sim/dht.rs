@@ -2,8 +2,8 @@
 //! the KRPC server with its rate limits, the announce store) over simulated UDP. Nodes join
 //! one after another, each bootstrapping from three that joined before it; a tenth announce
 //! info-hashes; then random nodes look them up while a share of the nodes leave and come
-//! back. Reported: lookups' success, time to the first peer and to completion, queries per
-//! lookup, and the routing tables' health.
+//! back. Reported: lookups' success, time to the first peer and to completion, queries and
+//! hops per lookup, and the routing tables' health.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -371,11 +371,15 @@ impl Sim {
         let mut first = Vec::new();
         let mut done = Vec::new();
         let mut queries = Vec::new();
+        let mut hops = Vec::new();
+        let mut first_hops = Vec::new();
         let mut found = 0usize;
         for m in &self.lookups {
             let Some(s) = &m.summary else { continue };
             done.push(s.duration.as_secs_f64() * 1000.0);
             queries.push(s.queries as f64);
+            hops.push(f64::from(s.hops));
+            first_hops.extend(s.first_peer_hops.map(f64::from));
             if let Some(f) = s.first_peer {
                 first.push(f.as_secs_f64() * 1000.0);
             }
@@ -399,6 +403,10 @@ impl Sim {
             "done_p90_ms": pct(&mut done, 0.9),
             "queries_p50": pct(&mut queries.clone(), 0.5),
             "queries_p90": pct(&mut queries, 0.9),
+            "hops_p50": pct(&mut hops.clone(), 0.5),
+            "hops_p90": pct(&mut hops, 0.9),
+            "first_peer_hops_p50": pct(&mut first_hops.clone(), 0.5),
+            "first_peer_hops_p90": pct(&mut first_hops, 0.9),
             "table_size_p50": table_p50,
             "dead_entry_share": (dead_share * 1000.0).round() / 1000.0,
             "datagrams": self.datagrams,
